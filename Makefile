@@ -1,0 +1,37 @@
+# Thin wrapper over CMake presets. `make demo` builds and runs the main job; `make test` builds
+# and runs every test. Both install the Debian packages the build needs first.
+PRESET ?= release
+BUILD := build/$(PRESET)
+DEMO_DB ?= build/demo.db
+
+.PHONY: all deps configure build test test-asan demo bench fuzz clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+configure: deps
+	@cmake --preset $(PRESET) >/dev/null
+
+build: configure
+	@cmake --build --preset $(PRESET)
+
+test: build
+	@ctest --preset $(PRESET)
+
+test-asan:
+	@$(MAKE) --no-print-directory test PRESET=asan
+
+demo: build
+	@scripts/demo.sh $(BUILD)/cli/paymentctl $(DEMO_DB)
+
+bench: build
+	@$(BUILD)/tests/bench/ledger_bench
+
+fuzz: deps
+	@cmake --preset fuzz >/dev/null && cmake --build --preset fuzz --target fuzz_ledger_codec fuzz_parsers
+	@scripts/run-fuzz.sh build/fuzz $${FUZZ_SECONDS:-30}
+
+clean:
+	rm -rf build

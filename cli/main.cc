@@ -1,0 +1,559 @@
+// paymentctl: argument parsing and printing only. All work goes through the ledger (and, from
+// the engine issue on, through the engine).
+
+#include <google/protobuf/util/json_util.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+
+#include "cli/json_writer.h"
+#include "core/limits.h"
+#include "core/store.h"
+#include "core/time_format.h"
+#include "ledger/ledger.h"
+#include "pay/v1/ledger.pb.h"
+
+namespace pay::cli {
+namespace {
+
+using ledger::Account;
+using ledger::Entry;
+
+constexpr const char* kExamples = R"(Examples:
+  paymentctl init
+  paymentctl account create cash --currency USD --type asset
+  paymentctl account create alice --currency USD --no-overdraft
+  paymentctl transfer --debit cash --credit alice --amount 100.00 --ref deposit-1
+  paymentctl transfer --debit alice --credit cash --amount 25.50 --ref hold-1 --pending --expires-in 7d
+  paymentctl entry post 2 --amount 20.00
+  paymentctl account show alice --json
+  paymentctl account history alice
+  paymentctl ledger verify
+
+Environment:
+  PAYMENTCTL_DB    database path when --db is not given (default ./paymentctl.db)
+  PAYMENTCTL_NOW   fixed engine time (RFC 3339) for scripted runs and tests
+
+Exit status: 0 success, 2 invalid input or usage, 1 any other error (including a failed verify).)";
+
+// Everything a command needs, opened on demand.
+struct Context {
+  std::string db_path;
+  bool json = false;
+  std::string durability = "full";
+  std::unique_ptr<Clock> clock;
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<ledger::Ledger> ledger;
+};
+
+int ExitCodeFor(const Error& e) {
+  return ErrorRetryAdvice(e.code) == RetryAdvice::kFixInput ? 2 : 1;
+}
+
+int PrintError(const Context& ctx, const Error& e) {
+  if (ctx.json) {
+    JsonWriter w;
+    w.BeginObject().Key("error").BeginObject();
+    w.Field("code", e.name()).Field("number", e.number()).Field("message", e.message);
+    w.EndObject().EndObject();
+    std::cout << w.str() << "\n";
+  } else {
+    std::cerr << "paymentctl: " << e.message << " [" << e.name() << " " << e.number() << "]\n";
+  }
+  return ExitCodeFor(e);
+}
+
+Result<void> Open(Context& ctx, bool create) {
+  if (const char* now = std::getenv("PAYMENTCTL_NOW"); now != nullptr && *now != '\0') {
+    PAY_ASSIGN_OR_RETURN(int64_t ms, ParseRfc3339Ms(now, "PAYMENTCTL_NOW"));
+    ctx.clock = std::make_unique<ManualClock>(ms);
+  } else {
+    ctx.clock = std::make_unique<SystemClock>();
+  }
+  store::StoreOptions opts;
+  opts.create_if_missing = create;
+  opts.durability = ctx.durability == "normal" ? store::Durability::kNormal : store::Durability::kFull;
+  PAY_ASSIGN_OR_RETURN(ctx.store, store::OpenSqliteStore(ctx.db_path, opts));
+  ctx.ledger = std::make_unique<ledger::Ledger>(*ctx.store, *ctx.clock);
+  return {};
+}
+
+std::string Decimal(int64_t minor, const Currency* c) {
+  return FormatMinor(minor, c != nullptr ? c->exponent : 0);
+}
+
+void WriteAccount(JsonWriter& w, const Account& a) {
+  w.BeginObject();
+  w.Field("id", a.id).Field("currency", a.currency->code);
+  w.Field("type", ledger::AccountTypeName(a.type));
+  w.Field("normal_side", ledger::SideName(a.normal_side()));
+  w.Field("overdraft", ledger::OverdraftModeName(a.overdraft));
+  if (a.overdraft == ledger::OverdraftMode::kLimit) w.Field("overdraft_limit_minor", a.overdraft_limit_minor);
+  w.Field("debits_posted_minor", a.debits_posted_minor);
+  w.Field("credits_posted_minor", a.credits_posted_minor);
+  w.Field("debits_pending_minor", a.debits_pending_minor);
+  w.Field("credits_pending_minor", a.credits_pending_minor);
+  w.Field("balance_minor", a.balance_minor());
+  w.Field("available_minor", a.available_minor());
+  w.Field("balance", Decimal(a.balance_minor(), a.currency));
+  w.Field("available", Decimal(a.available_minor(), a.currency));
+  w.Field("last_entry", a.last_seq);
+  w.Field("created_at", FormatRfc3339Ms(a.created_at_ms));
+  w.Key("metadata").BeginObject();
+  for (const auto& [k, v] : a.metadata) w.Field(k, v);
+  w.EndObject();
+  if (a.replayed) w.Field("replayed", true);
+  w.EndObject();
+}
+
+void PrintAccountText(const Account& a) {
+  std::cout << "account    " << a.id << " (" << ledger::AccountTypeName(a.type) << ", "
+            << a.currency->code << ", normal side " << ledger::SideName(a.normal_side()) << ")\n"
+            << "balance    " << Decimal(a.balance_minor(), a.currency) << "\n"
+            << "available  " << Decimal(a.available_minor(), a.currency) << "\n"
+            << "posted     debits " << Decimal(a.debits_posted_minor, a.currency) << "  credits "
+            << Decimal(a.credits_posted_minor, a.currency) << "\n"
+            << "pending    debits " << Decimal(a.debits_pending_minor, a.currency) << "  credits "
+            << Decimal(a.credits_pending_minor, a.currency) << "\n"
+            << "overdraft  " << ledger::OverdraftModeName(a.overdraft);
+  if (a.overdraft == ledger::OverdraftMode::kLimit) {
+    std::cout << " " << Decimal(a.overdraft_limit_minor, a.currency);
+  }
+  std::cout << "\n";
+  for (const auto& [k, v] : a.metadata) std::cout << "meta       " << k << "=" << v << "\n";
+  if (a.replayed) std::cout << "(already existed with these attributes)\n";
+}
+
+void WriteEntry(JsonWriter& w, const Entry& e) {
+  w.BeginObject();
+  w.Field("id", e.seq);
+  if (!e.ref.empty()) w.Field("ref", e.ref);
+  w.Field("kind", ledger::EntryKindName(e.kind));
+  if (e.state != ledger::EntryState::kNone) w.Field("state", ledger::EntryStateName(e.state));
+  if (e.resolved_by_seq != 0) w.Field("resolved_by", e.resolved_by_seq);
+  w.Field("created_at", FormatRfc3339Ms(e.created_at_ms));
+  w.Field("description", e.description);
+  if (e.reverses_seq != 0) w.Field("reverses", e.reverses_seq);
+  if (e.resolves_seq != 0) w.Field("resolves", e.resolves_seq);
+  if (e.expires_at_ms != 0) w.Field("expires_at", FormatRfc3339Ms(e.expires_at_ms));
+  w.Key("postings").BeginArray();
+  for (const auto& l : e.legs) {
+    w.BeginObject();
+    w.Field("account", l.account).Field("side", ledger::SideName(l.side));
+    w.Field("phase", ledger::PhaseName(l.phase));
+    w.Field("amount_minor", l.amount_minor).Field("currency", l.currency);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Field("hash", e.hash_hex);
+  w.Field("replayed", e.replayed);
+  w.EndObject();
+}
+
+void PrintEntryText(const Entry& e) {
+  std::cout << "entry " << e.seq << "  " << ledger::EntryKindName(e.kind);
+  if (e.state != ledger::EntryState::kNone) std::cout << " (" << ledger::EntryStateName(e.state) << ")";
+  if (!e.ref.empty()) std::cout << "  ref " << e.ref;
+  std::cout << "  " << FormatRfc3339Ms(e.created_at_ms) << "\n";
+  if (!e.description.empty()) std::cout << "  " << e.description << "\n";
+  if (e.resolves_seq) std::cout << "  resolves entry " << e.resolves_seq << "\n";
+  if (e.reverses_seq) std::cout << "  reverses entry " << e.reverses_seq << "\n";
+  if (e.resolved_by_seq) std::cout << "  resolved by entry " << e.resolved_by_seq << "\n";
+  if (e.expires_at_ms) std::cout << "  expires " << FormatRfc3339Ms(e.expires_at_ms) << "\n";
+  for (const auto& l : e.legs) {
+    const Currency* c = FindCurrency(l.currency);
+    std::cout << "  " << (l.side == ledger::Side::kDebit ? "Dr " : "Cr ") << l.account << "  "
+              << Decimal(l.amount_minor, c) << " " << l.currency;
+    if (l.phase != ledger::Phase::kPosted) std::cout << "  (" << ledger::PhaseName(l.phase) << ")";
+    std::cout << "\n";
+  }
+  if (e.replayed) std::cout << "  (replayed: this reference was already recorded; nothing moved)\n";
+}
+
+int EmitEntry(const Context& ctx, const Result<Entry>& r) {
+  if (!r) return PrintError(ctx, r.error());
+  if (ctx.json) {
+    JsonWriter w;
+    WriteEntry(w, *r);
+    std::cout << w.str() << "\n";
+  } else {
+    PrintEntryText(*r);
+  }
+  return 0;
+}
+
+int EmitAccount(const Context& ctx, const Result<Account>& r) {
+  if (!r) return PrintError(ctx, r.error());
+  if (ctx.json) {
+    JsonWriter w;
+    WriteAccount(w, *r);
+    std::cout << w.str() << "\n";
+  } else {
+    PrintAccountText(*r);
+  }
+  return 0;
+}
+
+// Parses a decimal amount in the currency of `account`.
+Result<int64_t> AmountFor(Context& ctx, const std::string& account, const std::string& text,
+                          const std::string& account_field, const std::string& amount_field) {
+  auto a = ctx.ledger->GetAccount(account);
+  if (!a) return MakeError(a.error().code, account_field + ": " + a.error().message);
+  return ParseDecimalMinor(text, a->currency->exponent, amount_field);
+}
+
+Result<ledger::EntrySpec> EntrySpecFromJson(Context& ctx, const std::string& text) {
+  v1::EntryRequest req;
+  google::protobuf::util::JsonParseOptions opts;
+  opts.ignore_unknown_fields = false;
+  auto status = google::protobuf::util::JsonStringToMessage(text, &req, opts);
+  if (!status.ok()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "entry: invalid JSON entry: " + std::string(status.message()));
+  }
+  ledger::EntrySpec spec;
+  spec.ref = req.ref();
+  spec.description = req.description();
+  spec.pending = req.pending();
+  if (!req.expires_in().empty()) {
+    PAY_ASSIGN_OR_RETURN(spec.expires_in_ms, ParseDurationMs(req.expires_in(), "expires_in"));
+  }
+  if (!req.expires_at().empty()) {
+    PAY_ASSIGN_OR_RETURN(spec.expires_at_ms, ParseRfc3339Ms(req.expires_at(), "expires_at"));
+  }
+  if (req.postings_size() > static_cast<int>(limits::kPostingsPerEntryMax)) {
+    return MakeError(ErrorCode::kLimitExceeded, "postings: more than " +
+                                                    std::to_string(limits::kPostingsPerEntryMax));
+  }
+  for (int i = 0; i < req.postings_size(); ++i) {
+    const auto& p = req.postings(i);
+    std::string at = "postings[" + std::to_string(i) + "].";
+    ledger::Posting posting;
+    posting.account = p.account();
+    PAY_ASSIGN_OR_RETURN(posting.side, ledger::ParseSide(p.side(), at + "side"));
+    if (p.amount().empty() == (p.amount_minor() == 0)) {
+      return MakeError(ErrorCode::kInvalidAmount, at + "amount: give exactly one of amount (decimal) "
+                                                       "or amount_minor (integer)");
+    }
+    if (!p.amount().empty()) {
+      PAY_ASSIGN_OR_RETURN(posting.amount_minor,
+                           AmountFor(ctx, p.account(), p.amount(), at + "account", at + "amount"));
+    } else {
+      posting.amount_minor = p.amount_minor();
+    }
+    spec.postings.push_back(std::move(posting));
+  }
+  return spec;
+}
+
+Result<std::string> ReadInput(const std::string& path) {
+  std::ostringstream ss;
+  if (path == "-") {
+    ss << std::cin.rdbuf();
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return MakeError(ErrorCode::kInvalidArgument, "file: cannot read '" + path + "'");
+    ss << in.rdbuf();
+  }
+  std::string s = ss.str();
+  if (s.size() > 1 << 20) return MakeError(ErrorCode::kLimitExceeded, "file: larger than 1 MiB");
+  return s;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  Context ctx;
+  const char* env_db = std::getenv("PAYMENTCTL_DB");
+  ctx.db_path = env_db != nullptr && *env_db != '\0' ? env_db : "paymentctl.db";
+
+  CLI::App app{"paymentctl: a double-entry payment ledger", "paymentctl"};
+  app.footer(kExamples);
+  app.require_subcommand(1);
+  app.fallthrough();  // global options (--json, --db) may follow the subcommand
+  app.option_defaults()->always_capture_default();
+  app.add_option("--db", ctx.db_path, "SQLite database file (env PAYMENTCTL_DB)");
+  app.add_flag("--json", ctx.json, "Print one JSON object (money in integer *_minor fields)");
+  app.add_option("--durability", ctx.durability, "full (fsync every commit) or normal (WAL, may lose the last commits on power loss)")
+      ->check(CLI::IsMember({"full", "normal"}));
+
+  auto* init = app.add_subcommand("init", "Create the database (idempotent)");
+
+  auto* account = app.add_subcommand("account", "Create and inspect accounts");
+  account->require_subcommand(1);
+  std::string acct_id, acct_currency, acct_type = "liability", acct_limit, as_of;
+  int64_t as_of_entry = -1;
+  bool no_overdraft = false;
+  std::vector<std::string> meta;
+  auto* acreate = account->add_subcommand("create", "Create an account (same attributes again: no-op)");
+  acreate->add_option("id", acct_id, "Account id: 1-64 printable ASCII characters, no spaces")->required();
+  acreate->add_option("--currency", acct_currency, "ISO 4217 code, e.g. USD, EUR, JPY, BHD")->required();
+  acreate->add_option("--type", acct_type, "asset, liability, equity, revenue or expense (sets the normal side)")
+      ->check(CLI::IsMember({"asset", "liability", "equity", "revenue", "expense"}));
+  auto* no_od = acreate->add_flag("--no-overdraft", no_overdraft, "Available balance may not go below zero");
+  acreate->add_option("--overdraft-limit", acct_limit, "Available balance may go this far below zero (decimal)")
+      ->excludes(no_od);
+  acreate->add_option("--meta", meta, "key=value annotation (repeatable)");
+  acreate->footer("Without --no-overdraft or --overdraft-limit an account may go negative (e.g. a funding source).");
+
+  auto* ashow = account->add_subcommand("show", "Show balances (now, or as of a time or entry)");
+  ashow->add_option("id", acct_id, "Account id")->required();
+  auto* as_of_opt = ashow->add_option("--as-of", as_of, "RFC 3339 time, e.g. 2026-11-28T12:00:00Z");
+  ashow->add_option("--as-of-entry", as_of_entry, "Entry sequence number (0: before the first entry)")
+      ->excludes(as_of_opt);
+
+  std::string after;
+  size_t limit = 100;
+  auto* alist = account->add_subcommand("list", "List accounts in id order");
+  alist->add_option("--after", after, "Start after this id (paging)");
+  alist->add_option("--limit", limit, "At most this many (max 10000)")->check(CLI::Range(1, 10000));
+
+  auto* ahist = account->add_subcommand("history", "Statement: entries with running balance, oldest first");
+  ahist->add_option("id", acct_id, "Account id")->required();
+  ahist->add_option("--limit", limit, "The newest N entries (max 10000)")->check(CLI::Range(1, 10000));
+
+  std::string debit, credit, amount, ref, description, expires_in;
+  bool pending = false;
+  auto* transfer = app.add_subcommand("transfer", "Move money between two accounts of one currency");
+  transfer->add_option("--debit", debit, "Account debited")->required();
+  transfer->add_option("--credit", credit, "Account credited")->required();
+  transfer->add_option("--amount", amount, "Exact decimal in the accounts' currency, e.g. 12.34")->required();
+  transfer->add_option("--ref", ref, "Unique reference (retrying with the same ref is safe)")->required();
+  transfer->add_option("--description", description, "Free text");
+  auto* pend = transfer->add_flag("--pending", pending, "Hold the amount (two-phase) instead of posting it");
+  transfer->add_option("--expires-in", expires_in, "With --pending: release the hold after 90s, 15m, 24h, 7d ...")
+      ->needs(pend);
+
+  auto* entry = app.add_subcommand("entry", "Multi-posting entries, holds and reversals");
+  entry->require_subcommand(1);
+  std::string file = "-";
+  int64_t entry_id = 0;
+  auto* ecreate = entry->add_subcommand("create", "Create an entry from JSON (see docs/ledger.md)");
+  ecreate->add_option("file", file, "JSON file, or - for standard input");
+  ecreate->footer(R"(Example:
+  echo '{"ref":"split-1","postings":[
+    {"account":"cash","side":"debit","amount":"10.00"},
+    {"account":"alice","side":"credit","amount":"7.00"},
+    {"account":"fees","side":"credit","amount":"3.00"}]}' | paymentctl entry create -)");
+  auto* eshow = entry->add_subcommand("show", "Show an entry");
+  eshow->add_option("id", entry_id, "Entry id")->required();
+  auto* epost = entry->add_subcommand("post", "Post a pending entry, in full or in part");
+  epost->add_option("id", entry_id, "Pending entry id")->required();
+  epost->add_option("--amount", amount, "Post only this much; the rest is released");
+  epost->add_option("--ref", ref, "Optional reference making the call idempotent");
+  auto* evoid = entry->add_subcommand("void", "Release a pending entry");
+  evoid->add_option("id", entry_id, "Pending entry id")->required();
+  evoid->add_option("--ref", ref, "Optional reference making the call idempotent");
+  auto* erev = entry->add_subcommand("reverse", "Compensate a posted entry with a linked reversing entry");
+  erev->add_option("id", entry_id, "Posted entry id")->required();
+  erev->add_option("--ref", ref, "Unique reference of the reversal")->required();
+  erev->add_option("--description", description, "Free text");
+
+  auto* ledger_cmd = app.add_subcommand("ledger", "Whole-ledger operations");
+  ledger_cmd->require_subcommand(1);
+  auto* verify = ledger_cmd->add_subcommand("verify", "Recompute balances, conservation and the hash chain");
+  auto* expire = ledger_cmd->add_subcommand("expire", "Release every hold past its expiry now");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+
+  if (auto r = Open(ctx, init->parsed()); !r) return PrintError(ctx, r.error());
+  ledger::Ledger& L = *ctx.ledger;
+
+  if (init->parsed()) {
+    if (ctx.json) {
+      JsonWriter w;
+      w.BeginObject().Field("db", ctx.db_path).Field("initialized", true).EndObject();
+      std::cout << w.str() << "\n";
+    } else {
+      std::cout << "initialized " << ctx.db_path << "\n";
+    }
+    return 0;
+  }
+
+  if (acreate->parsed()) {
+    ledger::AccountSpec spec;
+    spec.id = acct_id;
+    spec.currency = acct_currency;
+    auto type = ledger::ParseAccountType(acct_type, "--type");
+    if (!type) return PrintError(ctx, type.error());
+    spec.type = *type;
+    if (no_overdraft) spec.overdraft = ledger::OverdraftMode::kNone;
+    if (!acct_limit.empty()) {
+      auto cur = LookupCurrency(acct_currency, "--currency");
+      if (!cur) return PrintError(ctx, cur.error());
+      auto lim = ParseDecimalMinor(acct_limit, (*cur)->exponent, "--overdraft-limit");
+      if (!lim) return PrintError(ctx, lim.error());
+      spec.overdraft = ledger::OverdraftMode::kLimit;
+      spec.overdraft_limit_minor = *lim;
+    }
+    for (const std::string& kv : meta) {
+      size_t eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return PrintError(ctx, MakeError(ErrorCode::kInvalidArgument,
+                                         "--meta: '" + kv + "' is not key=value"));
+      }
+      spec.metadata.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+    }
+    return EmitAccount(ctx, L.CreateAccount(spec));
+  }
+  if (ashow->parsed()) {
+    if (!as_of.empty()) {
+      auto t = ParseRfc3339Ms(as_of, "--as-of");
+      if (!t) return PrintError(ctx, t.error());
+      return EmitAccount(ctx, L.GetAccountAsOf(acct_id, {ledger::AsOf::By::kTime, *t}));
+    }
+    if (as_of_entry >= 0) {
+      return EmitAccount(ctx, L.GetAccountAsOf(acct_id, {ledger::AsOf::By::kSeq, as_of_entry}));
+    }
+    return EmitAccount(ctx, L.GetAccount(acct_id));
+  }
+  if (alist->parsed()) {
+    auto r = L.ListAccounts(after, limit);
+    if (!r) return PrintError(ctx, r.error());
+    if (ctx.json) {
+      JsonWriter w;
+      w.BeginObject().Key("accounts").BeginArray();
+      for (const Account& a : *r) WriteAccount(w, a);
+      w.EndArray().EndObject();
+      std::cout << w.str() << "\n";
+    } else {
+      for (const Account& a : *r) {
+        std::cout << a.id << "  " << ledger::AccountTypeName(a.type) << "  "
+                  << Decimal(a.balance_minor(), a.currency) << " " << a.currency->code
+                  << "  (available " << Decimal(a.available_minor(), a.currency) << ")\n";
+      }
+    }
+    return 0;
+  }
+  if (ahist->parsed()) {
+    auto acct = L.GetAccount(acct_id);
+    if (!acct) return PrintError(ctx, acct.error());
+    auto r = L.History(acct_id, limit);
+    if (!r) return PrintError(ctx, r.error());
+    const Currency* c = acct->currency;
+    if (ctx.json) {
+      JsonWriter w;
+      w.BeginObject().Field("account", acct_id).Field("currency", c->code).Key("lines").BeginArray();
+      for (const auto& s : *r) {
+        w.BeginObject();
+        w.Field("entry", s.seq).Field("created_at", FormatRfc3339Ms(s.created_at_ms));
+        w.Field("kind", ledger::EntryKindName(s.kind));
+        if (!s.ref.empty()) w.Field("ref", s.ref);
+        w.Field("description", s.description);
+        w.Field("debit_minor", s.debit_minor).Field("credit_minor", s.credit_minor);
+        w.Field("pending_change_minor", s.pending_change_minor);
+        w.Field("balance_minor", s.balance_minor).Field("available_minor", s.available_minor);
+        w.EndObject();
+      }
+      w.EndArray().EndObject();
+      std::cout << w.str() << "\n";
+    } else {
+      std::cout << "entry  time                      kind      debit         credit        "
+                   "balance       available     ref\n";
+      for (const auto& s : *r) {
+        char line[256];
+        std::snprintf(line, sizeof line, "%-6lld %-25s %-9s %-13s %-13s %-13s %-13s ",
+                      static_cast<long long>(s.seq), FormatRfc3339Ms(s.created_at_ms).c_str(),
+                      std::string(ledger::EntryKindName(s.kind)).c_str(),
+                      s.debit_minor ? Decimal(s.debit_minor, c).c_str() : "",
+                      s.credit_minor ? Decimal(s.credit_minor, c).c_str() : "",
+                      Decimal(s.balance_minor, c).c_str(), Decimal(s.available_minor, c).c_str());
+        std::cout << line << s.ref << "\n";
+      }
+    }
+    return 0;
+  }
+  if (transfer->parsed()) {
+    auto minor = AmountFor(ctx, debit, amount, "--debit", "--amount");
+    if (!minor) return PrintError(ctx, minor.error());
+    ledger::EntrySpec spec;
+    spec.ref = ref;
+    spec.description = description;
+    spec.pending = pending;
+    if (!expires_in.empty()) {
+      auto d = ParseDurationMs(expires_in, "--expires-in");
+      if (!d) return PrintError(ctx, d.error());
+      spec.expires_in_ms = *d;
+    }
+    spec.postings = {{debit, ledger::Side::kDebit, *minor}, {credit, ledger::Side::kCredit, *minor}};
+    return EmitEntry(ctx, L.CreateEntry(spec));
+  }
+  if (ecreate->parsed()) {
+    auto text = ReadInput(file);
+    if (!text) return PrintError(ctx, text.error());
+    auto spec = EntrySpecFromJson(ctx, *text);
+    if (!spec) return PrintError(ctx, spec.error());
+    return EmitEntry(ctx, L.CreateEntry(*spec));
+  }
+  if (eshow->parsed()) return EmitEntry(ctx, L.GetEntry(entry_id));
+  if (epost->parsed()) {
+    std::optional<int64_t> part;
+    if (!amount.empty()) {
+      auto held = L.GetEntry(entry_id);
+      if (!held) return PrintError(ctx, held.error());
+      if (held->legs.empty()) return PrintError(ctx, MakeError(ErrorCode::kNotPending, "entry: has no postings"));
+      const Currency* c = FindCurrency(held->legs[0].currency);
+      auto m = ParseDecimalMinor(amount, c ? c->exponent : 2, "--amount");
+      if (!m) return PrintError(ctx, m.error());
+      part = *m;
+    }
+    return EmitEntry(ctx, L.PostPending(entry_id, part, ref));
+  }
+  if (evoid->parsed()) return EmitEntry(ctx, L.VoidPending(entry_id, ref));
+  if (erev->parsed()) return EmitEntry(ctx, L.Reverse(entry_id, ref, description));
+  if (verify->parsed()) {
+    auto r = L.Verify();
+    if (!r) return PrintError(ctx, r.error());
+    if (ctx.json) {
+      JsonWriter w;
+      w.BeginObject().Field("ok", r->ok()).Field("entries_checked", r->entries_checked);
+      w.Field("accounts_checked", r->accounts_checked).Field("head_hash", r->head_hash_hex);
+      w.Field("problems_total", r->problems_total).Key("problems").BeginArray();
+      for (const auto& p : r->problems) w.String(p);
+      w.EndArray().EndObject();
+      std::cout << w.str() << "\n";
+    } else {
+      for (const auto& p : r->problems) std::cout << "problem: " << p << "\n";
+      std::cout << (r->ok() ? "ok" : "FAILED") << ": " << r->entries_checked << " entries, "
+                << r->accounts_checked << " accounts, " << r->problems_total << " problems, head "
+                << r->head_hash_hex << "\n";
+    }
+    return r->ok() ? 0 : 1;
+  }
+  if (expire->parsed()) {
+    auto r = L.ExpireDue(SIZE_MAX);
+    if (!r) return PrintError(ctx, r.error());
+    if (ctx.json) {
+      JsonWriter w;
+      w.BeginObject().Field("expired", static_cast<int64_t>(*r)).EndObject();
+      std::cout << w.str() << "\n";
+    } else {
+      std::cout << "released " << *r << " expired holds\n";
+    }
+    return 0;
+  }
+  return 2;
+}
+
+}  // namespace pay::cli
+
+int main(int argc, char** argv) {
+  try {
+    return pay::cli::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "paymentctl: internal error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,34 @@
+#include "core/crypto.h"
+
+#include <openssl/evp.h>
+
+#include "core/assert.h"
+
+namespace pay {
+
+Sha256Digest Sha256(std::string_view a, std::string_view b) {
+  // EVP_MD_CTX reuse per thread avoids an allocation per digest on the hot path.
+  thread_local EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  thread_local const EVP_MD* md = EVP_sha256();
+  Sha256Digest out{};
+  unsigned int len = 0;
+  bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, md, nullptr) == 1 &&
+            EVP_DigestUpdate(ctx, a.data(), a.size()) == 1 &&
+            EVP_DigestUpdate(ctx, b.data(), b.size()) == 1 &&
+            EVP_DigestFinal_ex(ctx, out.data(), &len) == 1 && len == out.size();
+  PAY_ASSERT(ok, "OpenSSL SHA-256 failed");
+  return out;
+}
+
+std::string ToHex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+
+}  // namespace pay

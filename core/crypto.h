@@ -1,0 +1,23 @@
+#pragma once
+// Crypto helpers over OpenSSL 3. The only place that includes OpenSSL headers.
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace pay {
+
+using Sha256Digest = std::array<uint8_t, 32>;
+
+// SHA-256 of the concatenation of the parts.
+Sha256Digest Sha256(std::string_view a, std::string_view b = {});
+std::string ToHex(std::string_view bytes);
+inline std::string ToHex(const Sha256Digest& d) {
+  return ToHex(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
+}
+inline std::string DigestBytes(const Sha256Digest& d) {
+  return std::string(reinterpret_cast<const char*>(d.data()), d.size());
+}
+
+}  // namespace pay

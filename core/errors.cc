@@ -1,0 +1,90 @@
+#include <array>
+#include <iterator>
+
+#include "pay/result.h"
+
+namespace pay {
+namespace {
+
+struct ErrorInfo {
+  ErrorCode code;
+  std::string_view name;
+  std::string_view summary;
+};
+
+// One row per code, in numeric order. docs/errors.md mirrors this table (a test checks it).
+constexpr ErrorInfo kErrors[] = {
+    {ErrorCode::kInvalidArgument, "invalid_argument", "A field is missing, malformed or out of range."},
+    {ErrorCode::kInvalidAmount, "invalid_amount", "An amount is not an exact decimal in the currency's minor units, or is zero or negative where a positive amount is required."},
+    {ErrorCode::kInvalidCurrency, "invalid_currency", "Not an ISO 4217 alphabetic currency code."},
+    {ErrorCode::kAmountOverflow, "amount_overflow", "An amount or a balance would leave the int64 range of minor units."},
+    {ErrorCode::kInvalidAccountId, "invalid_account_id", "An account id is empty, too long or has characters outside printable ASCII."},
+    {ErrorCode::kInvalidReference, "invalid_reference", "A reference is empty, too long or has characters outside printable ASCII."},
+    {ErrorCode::kInvalidTime, "invalid_time", "A time or duration is malformed (RFC 3339 times; durations like 90s, 15m, 24h, 7d)."},
+    {ErrorCode::kLimitExceeded, "limit_exceeded", "A bounded quantity (postings per entry, metadata size, batch size, ...) is over its limit."},
+    {ErrorCode::kUnbalancedEntry, "unbalanced_entry", "Debits and credits of an entry differ in at least one currency."},
+    {ErrorCode::kCurrencyMismatch, "currency_mismatch", "Amounts or accounts of different currencies were combined."},
+    {ErrorCode::kTooFewPostings, "too_few_postings", "An entry needs at least one debit and one credit posting."},
+    {ErrorCode::kUnknownAccount, "unknown_account", "No account has this id."},
+    {ErrorCode::kAccountExists, "account_exists", "An account with this id exists with other attributes."},
+    {ErrorCode::kReferenceReused, "reference_reused", "The entry reference was used before for an entry with other content."},
+    {ErrorCode::kOverdraft, "overdraft", "The entry would take an account with overdraft protection below its limit (pending debits count)."},
+    {ErrorCode::kEntryNotFound, "entry_not_found", "No entry has this id."},
+    {ErrorCode::kNotPending, "not_pending", "Only a pending (two-phase) entry can be posted, voided or expired."},
+    {ErrorCode::kHoldAlreadyResolved, "hold_already_resolved", "The pending entry was already posted, voided or expired; a hold resolves at most once."},
+    {ErrorCode::kHoldExpired, "hold_expired", "The pending entry reached its expiry; it was released and can never be posted."},
+    {ErrorCode::kPostExceedsPending, "post_exceeds_pending", "A partial post asks for more than the pending amount, or partial posting is not possible for this entry."},
+    {ErrorCode::kNotReversible, "not_reversible", "Only posted entries can be reversed (void a pending entry instead)."},
+    {ErrorCode::kAlreadyReversed, "already_reversed", "The entry was already reversed."},
+    {ErrorCode::kStoreBusy, "store_busy", "The database is locked by another writer; nothing was written."},
+    {ErrorCode::kStoreIo, "store_io", "The database failed to read or write; the transaction was rolled back."},
+    {ErrorCode::kInternal, "internal", "A bug: an internal invariant did not hold."},
+    {ErrorCode::kCorruptStore, "corrupt_store", "The database content is not what this version wrote (schema or encoding)."},
+};
+
+constexpr bool SortedByNumber() {
+  for (size_t i = 1; i < std::size(kErrors); ++i) {
+    if (!(kErrors[i - 1].code < kErrors[i].code)) return false;
+  }
+  return true;
+}
+static_assert(SortedByNumber(), "kErrors must be in numeric order");
+
+const ErrorInfo* Find(ErrorCode code) {
+  for (const ErrorInfo& e : kErrors) {
+    if (e.code == code) return &e;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::string_view ErrorName(ErrorCode code) {
+  const ErrorInfo* e = Find(code);
+  return e ? e->name : "unknown_error";
+}
+
+std::string_view ErrorSummary(ErrorCode code) {
+  const ErrorInfo* e = Find(code);
+  return e ? e->summary : "";
+}
+
+RetryAdvice ErrorRetryAdvice(ErrorCode code) {
+  int32_t n = static_cast<int32_t>(code);
+  if (n < 2000) return RetryAdvice::kFixInput;
+  if (n < 3000) return RetryAdvice::kDoNotRetry;
+  if (n < 9000) return RetryAdvice::kRetrySameKey;
+  return RetryAdvice::kContactOperator;
+}
+
+const ErrorCode* AllErrorCodes(size_t* count) {
+  static const auto codes = [] {
+    std::array<ErrorCode, std::size(kErrors)> a{};
+    for (size_t i = 0; i < a.size(); ++i) a[i] = kErrors[i].code;
+    return a;
+  }();
+  *count = codes.size();
+  return codes.data();
+}
+
+}  // namespace pay

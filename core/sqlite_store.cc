@@ -1,0 +1,527 @@
+// The SQLite store: WAL journal, one write transaction at a time (BEGIN IMMEDIATE), prepared
+// statements kept for the life of the connection. All SQLite specifics live in this file.
+
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <string>
+#include <unordered_map>
+
+#include "core/limits.h"
+#include "core/store.h"
+
+namespace pay::store {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE meta(
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE accounts(
+  num INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  currency TEXT NOT NULL,
+  type INTEGER NOT NULL,
+  overdraft_mode INTEGER NOT NULL,
+  overdraft_limit_minor INTEGER NOT NULL,
+  metadata BLOB NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  debits_posted_minor INTEGER NOT NULL,
+  credits_posted_minor INTEGER NOT NULL,
+  debits_pending_minor INTEGER NOT NULL,
+  credits_pending_minor INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL
+);
+CREATE TABLE entries(
+  seq INTEGER PRIMARY KEY,
+  ref TEXT UNIQUE,
+  kind INTEGER NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  description TEXT NOT NULL,
+  reverses_seq INTEGER NOT NULL,
+  resolves_seq INTEGER NOT NULL,
+  expires_at_ms INTEGER NOT NULL,
+  legs BLOB NOT NULL,
+  digest BLOB NOT NULL,
+  hash BLOB NOT NULL
+);
+-- The journal is append-only.
+CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
+  BEGIN SELECT RAISE(ABORT, 'entries are immutable'); END;
+CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
+  BEGIN SELECT RAISE(ABORT, 'entries are immutable'); END;
+CREATE TABLE entry_states(
+  seq INTEGER PRIMARY KEY,
+  state INTEGER NOT NULL,
+  expires_at_ms INTEGER NOT NULL,
+  resolved_by_seq INTEGER NOT NULL
+);
+CREATE INDEX entry_states_due ON entry_states(state, expires_at_ms) WHERE expires_at_ms > 0;
+)sql";
+
+enum Stmt {
+  kBegin,
+  kCommit,
+  kRollback,
+  kDataVersion,
+  kInsertAccount,
+  kFindAccount,
+  kFindAccountByNum,
+  kUpdateAccount,
+  kListAccounts,
+  kInsertEntry,
+  kFindEntry,
+  kFindEntryByRef,
+  kLastEntry,
+  kScanEntries,
+  kPutState,
+  kFindState,
+  kDueStates,
+  kStmtCount
+};
+
+constexpr const char* kAccountCols =
+    "num, id, currency, type, overdraft_mode, overdraft_limit_minor, metadata, created_at_ms, "
+    "debits_posted_minor, credits_posted_minor, debits_pending_minor, credits_pending_minor, "
+    "last_seq";
+constexpr const char* kEntryCols =
+    "seq, ref, kind, created_at_ms, description, reverses_seq, resolves_seq, expires_at_ms, legs, "
+    "digest, hash";
+
+std::string SqlFor(Stmt s) {
+  std::string a = kAccountCols, e = kEntryCols;
+  switch (s) {
+    case kBegin: return "BEGIN IMMEDIATE";
+    case kCommit: return "COMMIT";
+    case kRollback: return "ROLLBACK";
+    case kDataVersion: return "PRAGMA data_version";
+    case kInsertAccount:
+      return "INSERT INTO accounts(" + a + ") VALUES(NULL,?,?,?,?,?,?,?,?,?,?,?,?)";
+    case kFindAccount: return "SELECT " + a + " FROM accounts WHERE id = ?";
+    case kFindAccountByNum: return "SELECT " + a + " FROM accounts WHERE num = ?";
+    case kUpdateAccount:
+      return "UPDATE accounts SET debits_posted_minor = ?, credits_posted_minor = ?, "
+             "debits_pending_minor = ?, credits_pending_minor = ?, last_seq = ? WHERE num = ?";
+    case kListAccounts: return "SELECT " + a + " FROM accounts WHERE id > ? ORDER BY id LIMIT ?";
+    case kInsertEntry:
+      return "INSERT INTO entries(" + e + ") VALUES(?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(ref) DO NOTHING";
+    case kFindEntry: return "SELECT " + e + " FROM entries WHERE seq = ?";
+    case kFindEntryByRef: return "SELECT " + e + " FROM entries WHERE ref = ?";
+    case kLastEntry: return "SELECT " + e + " FROM entries ORDER BY seq DESC LIMIT 1";
+    case kScanEntries: return "SELECT " + e + " FROM entries WHERE seq > ? ORDER BY seq LIMIT ?";
+    case kPutState:
+      return "INSERT OR REPLACE INTO entry_states(seq, state, expires_at_ms, resolved_by_seq) "
+             "VALUES(?,?,?,?)";
+    case kFindState:
+      return "SELECT seq, state, expires_at_ms, resolved_by_seq FROM entry_states WHERE seq = ?";
+    case kDueStates:
+      return "SELECT seq, state, expires_at_ms, resolved_by_seq FROM entry_states WHERE state = ? "
+             "AND expires_at_ms > 0 AND expires_at_ms <= ? ORDER BY expires_at_ms, seq LIMIT ?";
+    case kStmtCount: break;
+  }
+  return "";
+}
+
+std::string_view Text(sqlite3_stmt* st, int col) {
+  const unsigned char* p = sqlite3_column_text(st, col);
+  int n = sqlite3_column_bytes(st, col);
+  return p ? std::string_view(reinterpret_cast<const char*>(p), static_cast<size_t>(n))
+           : std::string_view();
+}
+
+std::string_view Blob(sqlite3_stmt* st, int col) {
+  const void* p = sqlite3_column_blob(st, col);
+  int n = sqlite3_column_bytes(st, col);
+  return p ? std::string_view(static_cast<const char*>(p), static_cast<size_t>(n))
+           : std::string_view();
+}
+
+AccountRow ReadAccount(sqlite3_stmt* st) {
+  AccountRow r;
+  r.num = sqlite3_column_int64(st, 0);
+  r.id = Text(st, 1);
+  r.currency = Text(st, 2);
+  r.type = sqlite3_column_int(st, 3);
+  r.overdraft_mode = sqlite3_column_int(st, 4);
+  r.overdraft_limit_minor = sqlite3_column_int64(st, 5);
+  r.metadata = Blob(st, 6);
+  r.created_at_ms = sqlite3_column_int64(st, 7);
+  r.debits_posted_minor = sqlite3_column_int64(st, 8);
+  r.credits_posted_minor = sqlite3_column_int64(st, 9);
+  r.debits_pending_minor = sqlite3_column_int64(st, 10);
+  r.credits_pending_minor = sqlite3_column_int64(st, 11);
+  r.last_seq = sqlite3_column_int64(st, 12);
+  return r;
+}
+
+EntryRow ReadEntry(sqlite3_stmt* st) {
+  EntryRow r;
+  r.seq = sqlite3_column_int64(st, 0);
+  r.ref = Text(st, 1);
+  r.kind = sqlite3_column_int(st, 2);
+  r.created_at_ms = sqlite3_column_int64(st, 3);
+  r.description = Text(st, 4);
+  r.reverses_seq = sqlite3_column_int64(st, 5);
+  r.resolves_seq = sqlite3_column_int64(st, 6);
+  r.expires_at_ms = sqlite3_column_int64(st, 7);
+  r.legs = Blob(st, 8);
+  r.digest = Blob(st, 9);
+  r.hash = Blob(st, 10);
+  return r;
+}
+
+EntryStateRow ReadState(sqlite3_stmt* st) {
+  EntryStateRow r;
+  r.seq = sqlite3_column_int64(st, 0);
+  r.state = sqlite3_column_int(st, 1);
+  r.expires_at_ms = sqlite3_column_int64(st, 2);
+  r.resolved_by_seq = sqlite3_column_int64(st, 3);
+  return r;
+}
+
+class SqliteStore final : public Store {
+ public:
+  ~SqliteStore() override {
+    for (sqlite3_stmt* s : stmts_) sqlite3_finalize(s);
+    if (db_) sqlite3_close(db_);
+  }
+
+  Result<void> Open(const std::string& path, const StoreOptions& options) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (!options.create_if_missing && !fs::exists(path, ec)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "db: '" + path + "' does not exist (create it with 'paymentctl init')");
+    }
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+                (options.create_if_missing ? SQLITE_OPEN_CREATE : 0);
+    if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+      return MakeError(ErrorCode::kStoreIo,
+                       "db: cannot open '" + path + "': " + (db_ ? sqlite3_errmsg(db_) : "out of memory"));
+    }
+    sqlite3_busy_timeout(db_, static_cast<int>(limits::kSqliteBusyTimeoutMs));
+    sqlite3_extended_result_codes(db_, 1);
+    PAY_TRY(Exec("PRAGMA journal_mode=WAL"));
+    PAY_TRY(Exec(options.durability == Durability::kFull ? "PRAGMA synchronous=FULL"
+                                                          : "PRAGMA synchronous=NORMAL"));
+    PAY_TRY(Exec("PRAGMA foreign_keys=OFF"));
+    PAY_TRY(Exec("PRAGMA cache_size=-65536"));  // 64 MiB page cache
+    PAY_TRY(Migrate());
+    for (int i = 0; i < kStmtCount; ++i) {
+      std::string sql = SqlFor(static_cast<Stmt>(i));
+      if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmts_[i],
+                             nullptr) != SQLITE_OK) {
+        return Fail("prepare");
+      }
+    }
+    PAY_ASSIGN_OR_RETURN(data_version_, DataVersion());
+    return {};
+  }
+
+  Result<bool> BeginWrite() override {
+    if (in_write_) return MakeError(ErrorCode::kInternal, "store: write transaction already open");
+    PAY_TRY(Step(kBegin));
+    in_write_ = true;
+    auto v = DataVersion();
+    if (!v) {
+      Rollback();
+      return v.error();
+    }
+    bool changed = *v != data_version_;
+    data_version_ = *v;
+    return changed;
+  }
+
+  Result<void> Commit() override {
+    if (!in_write_) return MakeError(ErrorCode::kInternal, "store: no write transaction");
+    auto r = Step(kCommit);
+    if (!r) {
+      Rollback();
+      return r;
+    }
+    in_write_ = false;
+    return {};
+  }
+
+  void Rollback() override {
+    if (sqlite3_get_autocommit(db_) == 0) {
+      sqlite3_stmt* st = Reset(kRollback);
+      sqlite3_step(st);
+      sqlite3_reset(st);
+    }
+    in_write_ = false;
+  }
+
+  bool in_write() const override { return in_write_; }
+
+  Result<void> InsertAccount(AccountRow* row) override {
+    sqlite3_stmt* st = Reset(kInsertAccount);
+    BindText(st, 1, row->id);
+    BindText(st, 2, row->currency);
+    sqlite3_bind_int(st, 3, row->type);
+    sqlite3_bind_int(st, 4, row->overdraft_mode);
+    sqlite3_bind_int64(st, 5, row->overdraft_limit_minor);
+    BindBlob(st, 6, row->metadata);
+    sqlite3_bind_int64(st, 7, row->created_at_ms);
+    sqlite3_bind_int64(st, 8, row->debits_posted_minor);
+    sqlite3_bind_int64(st, 9, row->credits_posted_minor);
+    sqlite3_bind_int64(st, 10, row->debits_pending_minor);
+    sqlite3_bind_int64(st, 11, row->credits_pending_minor);
+    sqlite3_bind_int64(st, 12, row->last_seq);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+      return MakeError(ErrorCode::kAccountExists, "id: account '" + row->id + "' exists");
+    }
+    if (rc != SQLITE_DONE) return FailRc("insert account", rc);
+    row->num = sqlite3_last_insert_rowid(db_);
+    return {};
+  }
+
+  Result<std::optional<AccountRow>> FindAccount(std::string_view id) override {
+    sqlite3_stmt* st = Reset(kFindAccount);
+    BindText(st, 1, id);
+    return One<AccountRow>(st, ReadAccount);
+  }
+
+  Result<std::optional<AccountRow>> FindAccountByNum(int64_t num) override {
+    sqlite3_stmt* st = Reset(kFindAccountByNum);
+    sqlite3_bind_int64(st, 1, num);
+    return One<AccountRow>(st, ReadAccount);
+  }
+
+  Result<void> UpdateAccountCounters(const AccountRow& row) override {
+    sqlite3_stmt* st = Reset(kUpdateAccount);
+    sqlite3_bind_int64(st, 1, row.debits_posted_minor);
+    sqlite3_bind_int64(st, 2, row.credits_posted_minor);
+    sqlite3_bind_int64(st, 3, row.debits_pending_minor);
+    sqlite3_bind_int64(st, 4, row.credits_pending_minor);
+    sqlite3_bind_int64(st, 5, row.last_seq);
+    sqlite3_bind_int64(st, 6, row.num);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return FailRc("update account", rc);
+    if (sqlite3_changes(db_) != 1) {
+      return MakeError(ErrorCode::kCorruptStore, "store: account #" + std::to_string(row.num) + " vanished");
+    }
+    return {};
+  }
+
+  Result<std::vector<AccountRow>> ListAccounts(std::string_view after_id, size_t limit) override {
+    sqlite3_stmt* st = Reset(kListAccounts);
+    BindText(st, 1, after_id);
+    sqlite3_bind_int64(st, 2, static_cast<int64_t>(limit));
+    return Many<AccountRow>(st, ReadAccount);
+  }
+
+  Result<bool> InsertEntry(const EntryRow& row) override {
+    sqlite3_stmt* st = Reset(kInsertEntry);
+    sqlite3_bind_int64(st, 1, row.seq);
+    if (row.ref.empty()) {
+      sqlite3_bind_null(st, 2);
+    } else {
+      BindText(st, 2, row.ref);
+    }
+    sqlite3_bind_int(st, 3, row.kind);
+    sqlite3_bind_int64(st, 4, row.created_at_ms);
+    BindText(st, 5, row.description);
+    sqlite3_bind_int64(st, 6, row.reverses_seq);
+    sqlite3_bind_int64(st, 7, row.resolves_seq);
+    sqlite3_bind_int64(st, 8, row.expires_at_ms);
+    BindBlob(st, 9, row.legs);
+    BindBlob(st, 10, row.digest);
+    BindBlob(st, 11, row.hash);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return FailRc("insert entry", rc);
+    return sqlite3_changes(db_) == 1;
+  }
+
+  Result<std::optional<EntryRow>> FindEntry(int64_t seq) override {
+    sqlite3_stmt* st = Reset(kFindEntry);
+    sqlite3_bind_int64(st, 1, seq);
+    return One<EntryRow>(st, ReadEntry);
+  }
+
+  Result<std::optional<EntryRow>> FindEntryByRef(std::string_view ref) override {
+    sqlite3_stmt* st = Reset(kFindEntryByRef);
+    BindText(st, 1, ref);
+    return One<EntryRow>(st, ReadEntry);
+  }
+
+  Result<std::optional<EntryRow>> LastEntry() override {
+    return One<EntryRow>(Reset(kLastEntry), ReadEntry);
+  }
+
+  Result<std::vector<EntryRow>> ScanEntries(int64_t after_seq, size_t limit) override {
+    sqlite3_stmt* st = Reset(kScanEntries);
+    sqlite3_bind_int64(st, 1, after_seq);
+    sqlite3_bind_int64(st, 2, static_cast<int64_t>(limit));
+    return Many<EntryRow>(st, ReadEntry);
+  }
+
+  Result<void> PutEntryState(const EntryStateRow& row) override {
+    sqlite3_stmt* st = Reset(kPutState);
+    sqlite3_bind_int64(st, 1, row.seq);
+    sqlite3_bind_int(st, 2, row.state);
+    sqlite3_bind_int64(st, 3, row.expires_at_ms);
+    sqlite3_bind_int64(st, 4, row.resolved_by_seq);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return FailRc("put entry state", rc);
+    return {};
+  }
+
+  Result<std::optional<EntryStateRow>> FindEntryState(int64_t seq) override {
+    sqlite3_stmt* st = Reset(kFindState);
+    sqlite3_bind_int64(st, 1, seq);
+    return One<EntryStateRow>(st, ReadState);
+  }
+
+  Result<std::vector<EntryStateRow>> DueEntryStates(int32_t state, int64_t now_ms,
+                                                    size_t limit) override {
+    sqlite3_stmt* st = Reset(kDueStates);
+    sqlite3_bind_int(st, 1, state);
+    sqlite3_bind_int64(st, 2, now_ms);
+    sqlite3_bind_int64(st, 3, static_cast<int64_t>(limit));
+    return Many<EntryStateRow>(st, ReadState);
+  }
+
+ private:
+  Result<void> Exec(const char* sql) {
+    char* err = nullptr;
+    int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+    if (rc != SQLITE_OK) {
+      std::string msg = err ? err : sqlite3_errstr(rc);
+      sqlite3_free(err);
+      return MakeError(rc == SQLITE_BUSY ? ErrorCode::kStoreBusy : ErrorCode::kStoreIo,
+                       std::string("store: ") + msg);
+    }
+    return {};
+  }
+
+  Result<void> Migrate() {
+    PAY_TRY(Exec("BEGIN IMMEDIATE"));
+    auto fail = [&](Error e) -> Result<void> {
+      Exec("ROLLBACK").has_value();
+      return e;
+    };
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db_, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st, nullptr);
+    int version = 0;
+    if (st != nullptr) {
+      if (sqlite3_step(st) == SQLITE_ROW) version = sqlite3_column_int(st, 0);
+      sqlite3_finalize(st);
+    } else {
+      // No meta table: either a new file or not one of ours.
+      sqlite3_stmt* any = nullptr;
+      sqlite3_prepare_v2(db_, "SELECT count(*) FROM sqlite_master", -1, &any, nullptr);
+      int tables = 0;
+      if (any != nullptr && sqlite3_step(any) == SQLITE_ROW) tables = sqlite3_column_int(any, 0);
+      sqlite3_finalize(any);
+      if (any == nullptr) return fail(MakeError(ErrorCode::kCorruptStore, "db: not a SQLite database"));
+      if (tables != 0) {
+        return fail(MakeError(ErrorCode::kCorruptStore, "db: not a paymentctl database"));
+      }
+    }
+    if (version > kSchemaVersion) {
+      return fail(MakeError(ErrorCode::kCorruptStore,
+                            "db: schema version " + std::to_string(version) +
+                                " was written by a newer paymentctl (this one knows " +
+                                std::to_string(kSchemaVersion) + ")"));
+    }
+    if (version == 0) {
+      auto r = Exec(kSchema);
+      if (!r) return fail(r.error());
+      r = Exec("INSERT INTO meta(key, value) VALUES('schema_version', '1')");
+      if (!r) return fail(r.error());
+    }
+    // Later versions add their steps here: if (version < 2) { ... }
+    return Exec("COMMIT");
+  }
+
+  Result<int64_t> DataVersion() {
+    sqlite3_stmt* st = Reset(kDataVersion);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+      sqlite3_reset(st);
+      return FailRc("data_version", rc);
+    }
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return v;
+  }
+
+  Result<void> Step(Stmt s) {
+    sqlite3_stmt* st = Reset(s);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return FailRc(SqlFor(s).c_str(), rc);
+    return {};
+  }
+
+  sqlite3_stmt* Reset(Stmt s) {
+    sqlite3_stmt* st = stmts_[s];
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return st;
+  }
+
+  template <typename Row, typename ReadFn>
+  Result<std::optional<Row>> One(sqlite3_stmt* st, ReadFn read) {
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      Row r = read(st);
+      sqlite3_reset(st);
+      return std::optional<Row>(std::move(r));
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return FailRc("read", rc);
+    return std::optional<Row>();
+  }
+
+  template <typename Row, typename ReadFn>
+  Result<std::vector<Row>> Many(sqlite3_stmt* st, ReadFn read) {
+    std::vector<Row> out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back(read(st));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return FailRc("read", rc);
+    return out;
+  }
+
+  static void BindText(sqlite3_stmt* st, int i, std::string_view s) {
+    sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+  }
+  static void BindBlob(sqlite3_stmt* st, int i, std::string_view s) {
+    sqlite3_bind_blob(st, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+  }
+
+  Error FailRc(const char* what, int rc) {
+    int primary = rc & 0xff;
+    ErrorCode code = (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) ? ErrorCode::kStoreBusy
+                     : (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB)
+                         ? ErrorCode::kCorruptStore
+                         : ErrorCode::kStoreIo;
+    return MakeError(code, std::string("store: ") + what + ": " + sqlite3_errmsg(db_));
+  }
+  Error Fail(const char* what) { return FailRc(what, sqlite3_errcode(db_)); }
+
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* stmts_[kStmtCount] = {};
+  bool in_write_ = false;
+  int64_t data_version_ = 0;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, const StoreOptions& options) {
+  auto store = std::make_unique<SqliteStore>();
+  PAY_TRY(store->Open(path, options));
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace pay::store

@@ -1,0 +1,105 @@
+#pragma once
+// The narrow storage interface. Everything the engine persists goes through a Store; the SQLite
+// store (sqlite_store.h) is the default, and a PostgreSQL store for several nodes will implement
+// the same interface. Rows are plain data: the store does not interpret them beyond the columns
+// it indexes, and it never decides anything about money.
+//
+// Threading: a Store object is used by one thread at a time. Writes happen inside
+// BeginWrite()/Commit() (or Rollback()); reads may happen inside or outside a write transaction
+// and see the transaction's own writes.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pay/result.h"
+
+namespace pay::store {
+
+struct AccountRow {
+  int64_t num = 0;  // assigned by the store on insert; stable, never reused
+  std::string id;
+  std::string currency;
+  int32_t type = 0;
+  int32_t overdraft_mode = 0;
+  int64_t overdraft_limit_minor = 0;
+  std::string metadata;  // encoded key/value pairs (opaque to the store)
+  int64_t created_at_ms = 0;
+  int64_t debits_posted_minor = 0;
+  int64_t credits_posted_minor = 0;
+  int64_t debits_pending_minor = 0;
+  int64_t credits_pending_minor = 0;
+  int64_t last_seq = 0;  // newest entry that touched the account; 0 when none
+};
+
+struct EntryRow {
+  int64_t seq = 0;  // assigned by the caller: last seq + 1, dense
+  std::string ref;  // empty when the entry has no caller reference
+  int32_t kind = 0;
+  int64_t created_at_ms = 0;
+  std::string description;
+  int64_t reverses_seq = 0;
+  int64_t resolves_seq = 0;
+  int64_t expires_at_ms = 0;
+  std::string legs;    // encoded postings (opaque to the store)
+  std::string digest;  // SHA-256 of the request that created the entry
+  std::string hash;    // audit chain: SHA-256(previous hash || canonical entry)
+};
+
+// Mutable status of an entry that has a life after it is written (a hold, a reversed entry).
+struct EntryStateRow {
+  int64_t seq = 0;
+  int32_t state = 0;
+  int64_t expires_at_ms = 0;  // 0: never
+  int64_t resolved_by_seq = 0;
+};
+
+enum class Durability { kFull, kNormal };
+
+struct StoreOptions {
+  Durability durability = Durability::kFull;
+  bool create_if_missing = false;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Starts a write transaction (taking the write lock at once). Returns true when another
+  // connection committed changes since this object's previous transaction, so that callers
+  // drop their caches.
+  virtual Result<bool> BeginWrite() = 0;
+  virtual Result<void> Commit() = 0;
+  virtual void Rollback() = 0;
+  virtual bool in_write() const = 0;
+
+  virtual Result<void> InsertAccount(AccountRow* row) = 0;  // kAccountExists if the id is taken
+  virtual Result<std::optional<AccountRow>> FindAccount(std::string_view id) = 0;
+  virtual Result<std::optional<AccountRow>> FindAccountByNum(int64_t num) = 0;
+  virtual Result<void> UpdateAccountCounters(const AccountRow& row) = 0;
+  // Accounts with id > after_id in id order, at most `limit`.
+  virtual Result<std::vector<AccountRow>> ListAccounts(std::string_view after_id, size_t limit) = 0;
+
+  // Returns false (and writes nothing) when a row with the same non-empty ref exists.
+  virtual Result<bool> InsertEntry(const EntryRow& row) = 0;
+  virtual Result<std::optional<EntryRow>> FindEntry(int64_t seq) = 0;
+  virtual Result<std::optional<EntryRow>> FindEntryByRef(std::string_view ref) = 0;
+  virtual Result<std::optional<EntryRow>> LastEntry() = 0;
+  // Entries with seq > after_seq in seq order, at most `limit`.
+  virtual Result<std::vector<EntryRow>> ScanEntries(int64_t after_seq, size_t limit) = 0;
+
+  virtual Result<void> PutEntryState(const EntryStateRow& row) = 0;  // insert or replace
+  virtual Result<std::optional<EntryStateRow>> FindEntryState(int64_t seq) = 0;
+  // Rows with the given state and 0 < expires_at_ms <= now_ms, oldest expiry first.
+  virtual Result<std::vector<EntryStateRow>> DueEntryStates(int32_t state, int64_t now_ms,
+                                                            size_t limit) = 0;
+};
+
+// Opens (or with create_if_missing, creates) the SQLite database at `path`, applying the schema
+// migrations. WAL journal; synchronous=FULL unless options say NORMAL.
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, const StoreOptions& options);
+
+}  // namespace pay::store

@@ -1,0 +1,30 @@
+#pragma once
+// Stored encodings of the ledger: postings (legs) and metadata blobs, and the canonical bytes of
+// an entry that the audit chain hashes. Decoders treat their input as untrusted (it may be a
+// tampered file): they never read out of bounds and report kCorruptStore.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/store.h"
+#include "ledger/types.h"
+
+namespace pay::ledger {
+
+std::string EncodeLegs(const std::vector<Leg>& legs);
+Result<std::vector<Leg>> DecodeLegs(std::string_view bytes);
+
+std::string EncodeMetadata(const Metadata& metadata);
+Result<Metadata> DecodeMetadata(std::string_view bytes);
+
+// Every field of the row except its hash, in a fixed order with a version tag.
+std::string CanonicalEntryBytes(const store::EntryRow& row);
+// SHA-256(prev_hash || canonical bytes), 32 raw bytes. The first entry chains from 32 zero bytes.
+std::string ChainHash(std::string_view prev_hash, const store::EntryRow& row);
+inline const std::string& GenesisHash() {
+  static const std::string kZero(32, '\0');
+  return kZero;
+}
+
+}  // namespace pay::ledger

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs exactly the Debian 12 packages the build needs. Idempotent: quiet and quick when all
+# are present. Usage: scripts/install-deps.sh [--with-fuzz]
+set -euo pipefail
+
+packages=(
+  cmake ninja-build g++ make pkg-config ccache
+  libboost-dev            # Asio/Beast (header-only); never libboost-all-dev
+  libssl-dev              # OpenSSL 3: SHA-256, HMAC, TLS
+  libsqlite3-dev sqlite3  # the default store; the sqlite3 shell is used by tests to corrupt files
+  libprotobuf-dev protobuf-compiler  # proto/ schema, JSON mapping
+  libcli11-dev            # paymentctl argument parsing
+  libgtest-dev libgmock-dev libbenchmark-dev
+  clang-14 libclang-rt-14-dev  # libFuzzer targets and sanitizer runtime
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

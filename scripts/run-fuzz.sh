@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every libFuzzer target for a bounded time. Usage: scripts/run-fuzz.sh BUILD_DIR SECONDS
+set -euo pipefail
+build=${1:-build/fuzz}
+seconds=${2:-30}
+status=0
+for target in fuzz_ledger_codec fuzz_parsers; do
+  bin="$build/tests/fuzz/$target"
+  corpus="$build/corpus/$target"
+  mkdir -p "$corpus"
+  echo "fuzz: $target for ${seconds}s"
+  if ! "$bin" -max_total_time="$seconds" -max_len=4096 -print_final_stats=0 "$corpus" \
+      >"$build/$target.log" 2>&1; then
+    echo "fuzz: $target FAILED; log follows"
+    tail -n 60 "$build/$target.log"
+    status=1
+  fi
+done
+exit $status
