@@ -22,6 +22,5 @@ inline constexpr size_t kAccountCacheEntriesMax = 1'000'000;
 inline constexpr size_t kExpirySweepPerTransactionMax = 1'000;
 // Longest hold expiry accepted: 400 days.
 inline constexpr int64_t kHoldExpiryMsMax = 400LL * 24 * 3600 * 1000;
-inline constexpr int64_t kSqliteBusyTimeoutMs = 5'000;
 
 }  // namespace pay::limits

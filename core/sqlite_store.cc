@@ -7,7 +7,6 @@
 #include <string>
 #include <unordered_map>
 
-#include "core/limits.h"
 #include "core/store.h"
 
 namespace pay::store {
@@ -202,7 +201,7 @@ class SqliteStore final : public Store {
       return MakeError(ErrorCode::kStoreIo,
                        "db: cannot open '" + path + "': " + (db_ ? sqlite3_errmsg(db_) : "out of memory"));
     }
-    sqlite3_busy_timeout(db_, static_cast<int>(limits::kSqliteBusyTimeoutMs));
+    sqlite3_busy_timeout(db_, static_cast<int>(options.busy_timeout_ms));
     sqlite3_extended_result_codes(db_, 1);
     PAY_TRY(Exec("PRAGMA journal_mode=WAL"));
     PAY_TRY(Exec(options.durability == Durability::kFull ? "PRAGMA synchronous=FULL"
@@ -210,6 +209,9 @@ class SqliteStore final : public Store {
     PAY_TRY(Exec("PRAGMA foreign_keys=OFF"));
     PAY_TRY(Exec("PRAGMA cache_size=-65536"));  // 64 MiB page cache
     PAY_TRY(Migrate());
+    if (options.max_pages > 0) {
+      PAY_TRY(Exec(("PRAGMA max_page_count=" + std::to_string(options.max_pages)).c_str()));
+    }
     for (int i = 0; i < kStmtCount; ++i) {
       std::string sql = SqlFor(static_cast<Stmt>(i));
       if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmts_[i],

@@ -62,6 +62,11 @@ enum class Durability { kFull, kNormal };
 struct StoreOptions {
   Durability durability = Durability::kFull;
   bool create_if_missing = false;
+  // How long a writer waits for another connection's write lock before kStoreBusy.
+  int64_t busy_timeout_ms = 5'000;
+  // Fault injection and quotas: the database may not grow past this many pages (0: no limit);
+  // a write that needs more fails with kStoreIo, as on a full disk.
+  int64_t max_pages = 0;
 };
 
 class Store {

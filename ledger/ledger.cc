@@ -177,6 +177,7 @@ Result<void> Ledger::Begin() {
     if (!swept) return swept.error();
     return MakeError(ErrorCode::kStoreIo, "store: expiry sweep failed");
   }
+  swept_at_begin_ = *swept;
   return {};
 }
 
@@ -359,6 +360,14 @@ Result<std::optional<Entry>> Ledger::Append(const Draft& d) {
   for (const Net& n : nets) {
     for (int p = 0; p < 3; ++p) {
       if (n.by_phase[p] != 0) {
+        if (nets.size() > 1) {
+          std::string list;
+          for (const Net& m : nets) list += (list.empty() ? "" : ", ") + std::string(m.currency);
+          return MakeError(ErrorCode::kCurrencyMismatch,
+                           "postings: the accounts are in " + list +
+                               " and each currency must balance on its own (use a clearing "
+                               "account per currency for FX)");
+        }
         const Currency& cur = *FindCurrency(n.currency);
         return MakeError(ErrorCode::kUnbalancedEntry,
                          "postings: " + std::string(n.currency) + " debits exceed credits by " +
@@ -738,8 +747,9 @@ Result<size_t> Ledger::ExpireDueLocked(size_t max_holds) {
 }
 
 Result<size_t> Ledger::ExpireDue(size_t max_holds) {
+  bool own_transaction = !in_txn_;
   return Write([&]() -> Result<size_t> {
-    size_t total = 0;
+    size_t total = own_transaction ? swept_at_begin_ : 0;
     while (total < max_holds) {
       PAY_ASSIGN_OR_RETURN(size_t n,
                            ExpireDueLocked(std::min(max_holds - total,
@@ -982,6 +992,7 @@ Result<VerifyReport> Ledger::Verify() {
   std::map<int64_t, Recomputed> accounts;        // by account num
   std::map<int64_t, int64_t> holds;              // pending entry -> resolving entry (0 if open)
   std::map<int64_t, int64_t> reversed;           // reversed entry -> reversing entry
+  std::vector<uint8_t> kinds(1, 0);               // kinds[seq]: the kind of each entry seen
   std::string prev_hash = GenesisHash();
   int64_t expect_seq = 1;
   for (int64_t after = 0;;) {
@@ -1022,6 +1033,8 @@ Result<VerifyReport> Ledger::Verify() {
         }
       }
       auto kind = static_cast<EntryKind>(e.kind);
+      if (e.seq > 0 && static_cast<size_t>(e.seq) >= kinds.size()) kinds.resize(e.seq + 1, 0);
+      if (e.seq > 0) kinds[e.seq] = static_cast<uint8_t>(e.kind);
       if (kind == EntryKind::kPending) holds[e.seq] = 0;
       if (IsResolution(kind)) {
         auto h = holds.find(e.resolves_seq);
@@ -1035,6 +1048,13 @@ Result<VerifyReport> Ledger::Verify() {
         }
       }
       if (kind == EntryKind::kReversal) {
+        auto target = e.reverses_seq > 0 && static_cast<size_t>(e.reverses_seq) < kinds.size()
+                          ? static_cast<EntryKind>(kinds[e.reverses_seq])
+                          : EntryKind{};
+        if (target != EntryKind::kPosted && target != EntryKind::kPost) {
+          problem(at + "reverses entry " + std::to_string(e.reverses_seq) +
+                  ", which is not an earlier posted entry");
+        }
         if (reversed.count(e.reverses_seq)) {
           problem(at + "reverses entry " + std::to_string(e.reverses_seq) + " a second time");
         }

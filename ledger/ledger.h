@@ -104,6 +104,7 @@ class Ledger {
   bool in_txn_ = false;
   bool poisoned_ = false;
   bool tip_loaded_ = false;
+  size_t swept_at_begin_ = 0;  // holds the last Begin() released
   int64_t tip_seq_ = 0;
   int64_t tip_created_at_ms_ = 0;
   std::string tip_hash_;

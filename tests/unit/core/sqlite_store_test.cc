@@ -1,0 +1,147 @@
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <fstream>
+
+#include "core/store.h"
+#include "tests/support/temp_dir.h"
+
+namespace pay::store {
+namespace {
+
+void RawExec(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
+  std::string msg = err ? err : "";
+  sqlite3_free(err);
+  sqlite3_close(db);
+  ASSERT_EQ(rc, SQLITE_OK) << msg;
+}
+
+std::unique_ptr<Store> MustOpen(const std::string& path, bool create = true) {
+  StoreOptions o;
+  o.create_if_missing = create;
+  auto s = OpenSqliteStore(path, o);
+  EXPECT_TRUE(s) << (s ? "" : s.error().message);
+  return s ? std::move(*s) : nullptr;
+}
+
+TEST(SqliteStoreTest, RefusesAMissingFileUnlessAskedToCreate) {
+  testing::TempDir dir;
+  auto r = OpenSqliteStore(dir.File("none.db"), StoreOptions{});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(r.error().message.find("paymentctl init"), std::string::npos);
+  EXPECT_TRUE(MustOpen(dir.File("new.db")));
+  EXPECT_TRUE(MustOpen(dir.File("new.db"), false));  // and reopens
+}
+
+TEST(SqliteStoreTest, RefusesForeignAndNewerDatabases) {
+  testing::TempDir dir;
+  RawExec(dir.File("other.db"), "CREATE TABLE t(x)");
+  auto foreign = OpenSqliteStore(dir.File("other.db"), StoreOptions{});
+  ASSERT_FALSE(foreign);
+  EXPECT_EQ(foreign.error().code, ErrorCode::kCorruptStore);
+
+  ASSERT_TRUE(MustOpen(dir.File("newer.db")));
+  RawExec(dir.File("newer.db"), "UPDATE meta SET value = '99' WHERE key = 'schema_version'");
+  auto newer = OpenSqliteStore(dir.File("newer.db"), StoreOptions{});
+  ASSERT_FALSE(newer);
+  EXPECT_EQ(newer.error().code, ErrorCode::kCorruptStore);
+  EXPECT_NE(newer.error().message.find("newer"), std::string::npos);
+
+  std::ofstream(dir.File("junk.db")) << std::string(4096, 'x');
+  EXPECT_FALSE(OpenSqliteStore(dir.File("junk.db"), StoreOptions{}));
+}
+
+EntryRow Row(int64_t seq, std::string ref) {
+  EntryRow e;
+  e.seq = seq;
+  e.ref = std::move(ref);
+  e.kind = 1;
+  e.legs = "L";
+  e.digest = "D";
+  e.hash = "H";
+  return e;
+}
+
+TEST(SqliteStoreTest, EntryRefsAreUniqueAndEntriesImmutable) {
+  testing::TempDir dir;
+  auto s = MustOpen(dir.File("s.db"));
+  ASSERT_TRUE(s->BeginWrite());
+  EXPECT_TRUE(*s->InsertEntry(Row(1, "a")));
+  EXPECT_FALSE(*s->InsertEntry(Row(2, "a")));   // same ref: not written
+  EXPECT_TRUE(*s->InsertEntry(Row(2, "")));     // no ref: never conflicts
+  EXPECT_TRUE(*s->InsertEntry(Row(3, "")));
+  ASSERT_TRUE(s->Commit());
+  EXPECT_EQ((*s->LastEntry())->seq, 3);
+  EXPECT_EQ((*s->FindEntryByRef("a"))->seq, 1);
+  EXPECT_FALSE(s->FindEntryByRef("zz")->has_value());
+  EXPECT_EQ(s->ScanEntries(1, 10)->size(), 2u);
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(dir.File("s.db").c_str(), &db), SQLITE_OK);
+  EXPECT_NE(sqlite3_exec(db, "UPDATE entries SET description = 'x'", nullptr, nullptr, nullptr), SQLITE_OK);
+  EXPECT_NE(sqlite3_exec(db, "DELETE FROM entries", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+}
+
+TEST(SqliteStoreTest, RollbackWritesNothing) {
+  testing::TempDir dir;
+  auto s = MustOpen(dir.File("s.db"));
+  ASSERT_TRUE(s->BeginWrite());
+  AccountRow a;
+  a.id = "x";
+  a.currency = "USD";
+  ASSERT_TRUE(s->InsertAccount(&a));
+  EXPECT_GT(a.num, 0);
+  s->Rollback();
+  EXPECT_FALSE(s->FindAccount("x")->has_value());
+  ASSERT_TRUE(s->BeginWrite());
+  ASSERT_TRUE(s->InsertAccount(&a));
+  auto dup = s->InsertAccount(&a);
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code, ErrorCode::kAccountExists);
+  ASSERT_TRUE(s->Commit());
+}
+
+TEST(SqliteStoreTest, BeginWriteReportsOtherWriters) {
+  testing::TempDir dir;
+  auto a = MustOpen(dir.File("s.db"));
+  auto b = MustOpen(dir.File("s.db"), false);
+  ASSERT_TRUE(a->BeginWrite());
+  ASSERT_TRUE(a->Commit());
+  auto quiet = a->BeginWrite();
+  ASSERT_TRUE(quiet);
+  EXPECT_FALSE(*quiet);
+  a->Rollback();
+  ASSERT_TRUE(b->BeginWrite());
+  EXPECT_TRUE(*b->InsertEntry(Row(1, "r")));
+  ASSERT_TRUE(b->Commit());
+  auto changed = a->BeginWrite();
+  ASSERT_TRUE(changed);
+  EXPECT_TRUE(*changed);
+  a->Rollback();
+}
+
+TEST(SqliteStoreTest, DueStatesInExpiryOrder) {
+  testing::TempDir dir;
+  auto s = MustOpen(dir.File("s.db"));
+  ASSERT_TRUE(s->BeginWrite());
+  ASSERT_TRUE(s->PutEntryState({1, 1, 300, 0}));
+  ASSERT_TRUE(s->PutEntryState({2, 1, 100, 0}));
+  ASSERT_TRUE(s->PutEntryState({3, 1, 0, 0}));    // never expires
+  ASSERT_TRUE(s->PutEntryState({4, 2, 50, 9}));   // resolved
+  ASSERT_TRUE(s->Commit());
+  auto due = s->DueEntryStates(1, 300, 10);
+  ASSERT_TRUE(due);
+  ASSERT_EQ(due->size(), 2u);
+  EXPECT_EQ((*due)[0].seq, 2);
+  EXPECT_EQ((*due)[1].seq, 1);
+  EXPECT_EQ(s->DueEntryStates(1, 299, 10)->size(), 1u);
+}
+
+}  // namespace
+}  // namespace pay::store
