@@ -1,0 +1,259 @@
+// Black-box tests of paymentctl: the real binary, a real database file, real exit codes.
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/support/temp_dir.h"
+
+namespace {
+
+struct CtlRun {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string Quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  // Runs paymentctl with `args` against this test's database; `now` fixes the engine clock.
+  CtlRun Ctl(const std::vector<std::string>& args, const std::string& stdin_text = "",
+          const std::string& now = "2026-11-28T12:00:00Z") {
+    std::string cmd = "PAYMENTCTL_DB=" + Quote(dir_.File("cli.db")) +
+                      (now.empty() ? "" : " PAYMENTCTL_NOW=" + Quote(now)) + " " +
+                      Quote(PAYMENTCTL_BIN);
+    for (const auto& a : args) cmd += " " + Quote(a);
+    std::string in_file = dir_.File("stdin"), err_file = dir_.File("stderr");
+    std::ofstream(in_file) << stdin_text;
+    cmd += " <" + Quote(in_file) + " 2>" + Quote(err_file);
+    CtlRun r;
+    FILE* p = popen(cmd.c_str(), "r");
+    if (p == nullptr) return r;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+    int st = pclose(p);
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    std::ifstream e(err_file);
+    std::stringstream ss;
+    ss << e.rdbuf();
+    r.err = ss.str();
+    return r;
+  }
+
+  CtlRun Ok(const std::vector<std::string>& args, const std::string& now = "2026-11-28T12:00:00Z") {
+    CtlRun r = Ctl(args, "", now);
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+    return r;
+  }
+
+  void SetUpBooks() {
+    Ok({"init"});
+    Ok({"account", "create", "bank", "--currency", "USD", "--type", "asset"});
+    Ok({"account", "create", "alice", "--currency", "USD", "--no-overdraft", "--meta", "tier=gold"});
+  }
+
+  pay::testing::TempDir dir_;
+};
+
+bool Has(const std::string& hay, const std::string& needle) {
+  return hay.find(needle) != std::string::npos;
+}
+
+TEST_F(CliTest, InitThenShowsASmallLedger) {
+  SetUpBooks();
+  Ok({"transfer", "--debit", "bank", "--credit", "alice", "--amount", "100.00", "--ref", "d1"});
+  CtlRun show = Ok({"--json", "account", "show", "alice"});
+  for (const char* field :
+       {"\"id\":\"alice\"", "\"currency\":\"USD\"", "\"debits_posted_minor\":0",
+        "\"credits_posted_minor\":10000", "\"debits_pending_minor\":0", "\"credits_pending_minor\":0",
+        "\"balance_minor\":10000", "\"available_minor\":10000", "\"tier\":\"gold\""}) {
+    EXPECT_TRUE(Has(show.out, field)) << field << " in " << show.out;
+  }
+  CtlRun text = Ok({"account", "show", "alice"});
+  EXPECT_TRUE(Has(text.out, "balance    100.00"));
+  CtlRun list = Ok({"account", "list", "--json"});  // --json after the subcommand works too
+  EXPECT_TRUE(Has(list.out, "\"accounts\":["));
+}
+
+TEST_F(CliTest, MissingDatabaseSaysRunInit) {
+  CtlRun r = Ctl({"account", "list"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(Has(r.err, "paymentctl init")) << r.err;
+}
+
+TEST_F(CliTest, UsageErrorsExitTwo) {
+  SetUpBooks();
+  EXPECT_EQ(Ctl({}).status, 2);
+  EXPECT_EQ(Ctl({"bogus"}).status, 2);
+  EXPECT_EQ(Ctl({"transfer", "--debit", "bank"}).status, 2);  // missing required options
+  EXPECT_EQ(Ctl({"account", "create", "x", "--currency", "USD", "--type", "cash"}).status, 2);
+  EXPECT_EQ(Ctl({"account", "create", "x", "--currency", "USD", "--no-overdraft",
+                 "--overdraft-limit", "5"}).status, 2);
+  EXPECT_EQ(Ctl({"transfer", "--debit", "bank", "--credit", "alice", "--amount", "1",
+                 "--ref", "r", "--expires-in", "1h"}).status, 2);  // --expires-in needs --pending
+}
+
+TEST_F(CliTest, HelpHasExamples) {
+  CtlRun r = Ctl({"--help"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_TRUE(Has(r.out, "Examples:"));
+  EXPECT_TRUE(Has(r.out, "paymentctl transfer"));
+  CtlRun sub = Ctl({"entry", "create", "--help"});
+  EXPECT_EQ(sub.status, 0);
+  EXPECT_TRUE(Has(sub.out, "\"postings\""));
+}
+
+TEST_F(CliTest, ErrorsAreJsonWithCodeAndNumber) {
+  SetUpBooks();
+  CtlRun bad = Ctl({"--json", "transfer", "--debit", "bank", "--credit", "alice", "--amount", "12.345",
+                 "--ref", "r"});
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_TRUE(Has(bad.out, "{\"error\":{\"code\":\"invalid_amount\",\"number\":1002,"));
+  EXPECT_TRUE(Has(bad.out, "--amount"));
+  CtlRun od = Ctl({"--json", "transfer", "--debit", "alice", "--credit", "bank", "--amount", "1.00",
+                "--ref", "r"});
+  EXPECT_EQ(od.status, 1);
+  EXPECT_TRUE(Has(od.out, "\"code\":\"overdraft\",\"number\":2004"));
+  CtlRun unknown = Ctl({"--json", "transfer", "--debit", "ghost", "--credit", "bank", "--amount", "1",
+                     "--ref", "r"});
+  EXPECT_EQ(unknown.status, 1);
+  EXPECT_TRUE(Has(unknown.out, "\"code\":\"unknown_account\"")) << unknown.out;
+  EXPECT_TRUE(Has(unknown.out, "--debit")) << unknown.out;
+  CtlRun cur = Ctl({"account", "create", "x", "--currency", "XXX"});
+  EXPECT_EQ(cur.status, 2);
+  EXPECT_TRUE(Has(cur.err, "invalid_currency 1003"));
+}
+
+TEST_F(CliTest, SameRefReplaysOtherContentRefused) {
+  SetUpBooks();
+  Ok({"transfer", "--debit", "bank", "--credit", "alice", "--amount", "5", "--ref", "r1"});
+  CtlRun again = Ok({"--json", "transfer", "--debit", "bank", "--credit", "alice", "--amount", "5",
+                  "--ref", "r1"});
+  EXPECT_TRUE(Has(again.out, "\"replayed\":true"));
+  CtlRun other = Ctl({"--json", "transfer", "--debit", "bank", "--credit", "alice", "--amount", "6",
+                   "--ref", "r1"});
+  EXPECT_EQ(other.status, 1);
+  EXPECT_TRUE(Has(other.out, "reference_reused"));
+  EXPECT_TRUE(Has(Ok({"--json", "account", "show", "alice"}).out, "\"balance_minor\":500"));
+}
+
+TEST_F(CliTest, HoldPostVoidReverseAndHistory) {
+  SetUpBooks();
+  Ok({"transfer", "--debit", "bank", "--credit", "alice", "--amount", "100", "--ref", "in"});
+  CtlRun hold = Ok({"--json", "transfer", "--debit", "alice", "--credit", "bank", "--amount", "30",
+                 "--ref", "h1", "--pending", "--expires-in", "7d"});
+  EXPECT_TRUE(Has(hold.out, "\"state\":\"pending\""));
+  EXPECT_TRUE(Has(hold.out, "\"expires_at\":\"2026-12-05T12:00:00.000Z\""));
+  EXPECT_TRUE(Has(Ok({"--json", "account", "show", "alice"}).out, "\"available_minor\":7000"));
+  CtlRun post = Ok({"--json", "entry", "post", "2", "--amount", "20.00"});
+  EXPECT_TRUE(Has(post.out, "\"kind\":\"post\""));
+  CtlRun twice = Ctl({"--json", "entry", "void", "2"});
+  EXPECT_EQ(twice.status, 1);
+  EXPECT_TRUE(Has(twice.out, "hold_already_resolved"));
+  Ok({"transfer", "--debit", "alice", "--credit", "bank", "--amount", "10", "--ref", "h2", "--pending"});
+  Ok({"entry", "void", "4"});
+  // Reversing the deposit would overdraw alice (80.00 left of 100.00): refused, nothing written.
+  CtlRun od = Ctl({"entry", "reverse", "1", "--ref", "undo-in"});
+  EXPECT_EQ(od.status, 1);
+  EXPECT_TRUE(Has(od.err, "overdraft"));
+  Ok({"entry", "reverse", "3", "--ref", "undo-capture", "--description", "refund"}, "");
+  CtlRun rev = Ctl({"entry", "reverse", "3", "--ref", "undo-capture-2"});
+  EXPECT_EQ(rev.status, 1);
+  EXPECT_TRUE(Has(rev.err, "already_reversed"));
+  CtlRun hist = Ok({"--json", "account", "history", "alice"});
+  EXPECT_TRUE(Has(hist.out, "\"entry\":1")) << hist.out;
+  EXPECT_TRUE(Has(hist.out, "{\"entry\":6,")) << hist.out;
+  EXPECT_TRUE(Has(hist.out, "\"kind\":\"reversal\",\"ref\":\"undo-capture\",\"description\":\"refund\",\"debit_minor\":0,\"credit_minor\":2000")) << hist.out;
+  CtlRun asof = Ok({"--json", "account", "show", "alice", "--as-of-entry", "1"});
+  EXPECT_TRUE(Has(asof.out, "\"balance_minor\":10000"));
+  CtlRun zero = Ok({"--json", "account", "show", "alice", "--as-of", "2026-01-01T00:00:00Z"});
+  EXPECT_TRUE(Has(zero.out, "\"balance_minor\":0"));
+  EXPECT_EQ(Ctl({"account", "show", "alice", "--as-of", "noon"}).status, 2);
+  CtlRun verify = Ok({"--json", "ledger", "verify"});
+  EXPECT_TRUE(Has(verify.out, "\"ok\":true"));
+}
+
+TEST_F(CliTest, HoldsExpireByTheEngineClock) {
+  SetUpBooks();
+  Ok({"transfer", "--debit", "bank", "--credit", "alice", "--amount", "100", "--ref", "in"});
+  Ok({"transfer", "--debit", "alice", "--credit", "bank", "--amount", "30", "--ref", "h",
+      "--pending", "--expires-in", "1h"});
+  CtlRun early = Ok({"--json", "ledger", "expire"}, "2026-11-28T12:59:59Z");
+  EXPECT_TRUE(Has(early.out, "\"expired\":0"));
+  CtlRun due = Ok({"--json", "ledger", "expire"}, "2026-11-28T13:00:00Z");
+  EXPECT_TRUE(Has(due.out, "\"expired\":1")) << due.out;
+  CtlRun post = Ctl({"--json", "entry", "post", "2"}, "", "2026-11-28T13:00:01Z");
+  EXPECT_EQ(post.status, 1);
+  EXPECT_TRUE(Has(post.out, "hold_expired"));
+  EXPECT_TRUE(Has(Ok({"--json", "account", "show", "alice"}).out, "\"available_minor\":10000"));
+}
+
+TEST_F(CliTest, EntryCreateReadsJson) {
+  SetUpBooks();
+  Ok({"account", "create", "fees", "--currency", "USD", "--type", "revenue"});
+  std::string good = R"({"ref":"split-1","description":"order 7","postings":[
+      {"account":"bank","side":"debit","amount":"10.00"},
+      {"account":"alice","side":"credit","amount":"7.00"},
+      {"account":"fees","side":"credit","amountMinor":300}]})";
+  CtlRun r = Ctl({"--json", "entry", "create", "-"}, good);
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_TRUE(Has(r.out, "\"ref\":\"split-1\""));
+  EXPECT_TRUE(Has(Ok({"--json", "account", "show", "fees"}).out, "\"balance_minor\":300"));
+
+  std::string file = dir_.File("entry.json");
+  std::ofstream(file) << R"({"ref":"split-2","postings":[{"account":"bank","side":"debit","amount":"1"},{"account":"alice","side":"credit","amount":"1"}]})";
+  EXPECT_EQ(Ctl({"entry", "create", file}).status, 0);
+
+  struct Bad {
+    std::string json;
+    std::string expect;
+  };
+  for (const Bad& b : std::vector<Bad>{
+           {"{", "invalid JSON"},
+           {"[]", "invalid JSON"},
+           {R"({"ref":"x","postings":[],"colour":"red"})", "colour"},
+           {R"({"ref":"x","postings":[{"account":"bank","side":"up","amount":"1"}]})", "postings[0].side"},
+           {R"({"ref":"x","postings":[{"account":"bank","side":"debit"}]})", "postings[0].amount"},
+           {R"({"ref":"x","postings":[{"account":"bank","side":"debit","amount":"1.001"}]})", "postings[0].amount"},
+           {R"({"ref":"x","postings":[{"account":"nope","side":"debit","amount":"1"}]})", "postings[0].account"},
+           {R"({"ref":"x","postings":[{"account":"bank","side":"debit","amount":"2"},{"account":"alice","side":"credit","amount":"1"}]})", "unbalanced_entry"},
+           {R"({"postings":[{"account":"bank","side":"debit","amount":"1"},{"account":"alice","side":"credit","amount":"1"}]})", "ref"},
+           {R"({"ref":"x","expiresIn":"soon","pending":true,"postings":[]})", "expires_in"},
+       }) {
+    CtlRun bad = Ctl({"--json", "entry", "create", "-"}, b.json);
+    EXPECT_NE(bad.status, 0) << b.json;
+    EXPECT_TRUE(Has(bad.out, "\"error\"") && Has(bad.out, b.expect)) << b.json << " -> " << bad.out;
+  }
+  EXPECT_EQ(Ctl({"entry", "create", dir_.File("missing.json")}).status, 2);
+  CtlRun verify = Ok({"ledger", "verify"});
+  EXPECT_TRUE(Has(verify.out, "ok: 2 entries"));
+}
+
+TEST_F(CliTest, VerifyFailsOnACorruptedBalance) {
+  SetUpBooks();
+  Ok({"transfer", "--debit", "bank", "--credit", "alice", "--amount", "100", "--ref", "in"});
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(dir_.File("cli.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE accounts SET credits_posted_minor = 1 WHERE id = 'alice'",
+                         nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  CtlRun v = Ctl({"ledger", "verify"});
+  EXPECT_EQ(v.status, 1);
+  EXPECT_TRUE(Has(v.out, "problem: account 'alice': credits_posted_minor is 1, the journal says 10000"));
+  EXPECT_TRUE(Has(v.out, "FAILED"));
+}
+
+}  // namespace
