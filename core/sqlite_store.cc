@@ -27,7 +27,12 @@ CREATE TABLE accounts(
   overdraft_mode INTEGER NOT NULL,
   overdraft_limit_minor INTEGER NOT NULL,
   metadata BLOB NOT NULL,
-  created_at_ms INTEGER NOT NULL,
+  created_at_ms INTEGER NOT NULL
+);
+-- The hot part of an account, apart from its attributes: a commit rewrites only these small
+-- rows, so fewer pages reach the WAL per transfer.
+CREATE TABLE balances(
+  num INTEGER PRIMARY KEY,
   debits_posted_minor INTEGER NOT NULL,
   credits_posted_minor INTEGER NOT NULL,
   debits_pending_minor INTEGER NOT NULL,
@@ -67,6 +72,7 @@ enum Stmt {
   kRollback,
   kDataVersion,
   kInsertAccount,
+  kInsertBalance,
   kFindAccount,
   kFindAccountByNum,
   kUpdateAccount,
@@ -83,9 +89,10 @@ enum Stmt {
 };
 
 constexpr const char* kAccountCols =
-    "num, id, currency, type, overdraft_mode, overdraft_limit_minor, metadata, created_at_ms, "
-    "debits_posted_minor, credits_posted_minor, debits_pending_minor, credits_pending_minor, "
-    "last_seq";
+    "a.num, a.id, a.currency, a.type, a.overdraft_mode, a.overdraft_limit_minor, a.metadata, "
+    "a.created_at_ms, b.debits_posted_minor, b.credits_posted_minor, b.debits_pending_minor, "
+    "b.credits_pending_minor, b.last_seq";
+constexpr const char* kAccountFrom = " FROM accounts a JOIN balances b ON b.num = a.num";
 constexpr const char* kEntryCols =
     "seq, ref, kind, created_at_ms, description, reverses_seq, resolves_seq, expires_at_ms, legs, "
     "digest, hash";
@@ -98,13 +105,16 @@ std::string SqlFor(Stmt s) {
     case kRollback: return "ROLLBACK";
     case kDataVersion: return "PRAGMA data_version";
     case kInsertAccount:
-      return "INSERT INTO accounts(" + a + ") VALUES(NULL,?,?,?,?,?,?,?,?,?,?,?,?)";
-    case kFindAccount: return "SELECT " + a + " FROM accounts WHERE id = ?";
-    case kFindAccountByNum: return "SELECT " + a + " FROM accounts WHERE num = ?";
+      return "INSERT INTO accounts(num, id, currency, type, overdraft_mode, overdraft_limit_minor, "
+             "metadata, created_at_ms) VALUES(NULL,?,?,?,?,?,?,?)";
+    case kInsertBalance: return "INSERT INTO balances VALUES(?,?,?,?,?,?)";
+    case kFindAccount: return "SELECT " + a + kAccountFrom + " WHERE a.id = ?";
+    case kFindAccountByNum: return "SELECT " + a + kAccountFrom + " WHERE a.num = ?";
     case kUpdateAccount:
-      return "UPDATE accounts SET debits_posted_minor = ?, credits_posted_minor = ?, "
+      return "UPDATE balances SET debits_posted_minor = ?, credits_posted_minor = ?, "
              "debits_pending_minor = ?, credits_pending_minor = ?, last_seq = ? WHERE num = ?";
-    case kListAccounts: return "SELECT " + a + " FROM accounts WHERE id > ? ORDER BY id LIMIT ?";
+    case kListAccounts:
+      return "SELECT " + a + kAccountFrom + " WHERE a.id > ? ORDER BY a.id LIMIT ?";
     case kInsertEntry:
       return "INSERT INTO entries(" + e + ") VALUES(?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(ref) DO NOTHING";
     case kFindEntry: return "SELECT " + e + " FROM entries WHERE seq = ?";
@@ -268,11 +278,6 @@ class SqliteStore final : public Store {
     sqlite3_bind_int64(st, 5, row->overdraft_limit_minor);
     BindBlob(st, 6, row->metadata);
     sqlite3_bind_int64(st, 7, row->created_at_ms);
-    sqlite3_bind_int64(st, 8, row->debits_posted_minor);
-    sqlite3_bind_int64(st, 9, row->credits_posted_minor);
-    sqlite3_bind_int64(st, 10, row->debits_pending_minor);
-    sqlite3_bind_int64(st, 11, row->credits_pending_minor);
-    sqlite3_bind_int64(st, 12, row->last_seq);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
@@ -280,6 +285,16 @@ class SqliteStore final : public Store {
     }
     if (rc != SQLITE_DONE) return FailRc("insert account", rc);
     row->num = sqlite3_last_insert_rowid(db_);
+    st = Reset(kInsertBalance);
+    sqlite3_bind_int64(st, 1, row->num);
+    sqlite3_bind_int64(st, 2, row->debits_posted_minor);
+    sqlite3_bind_int64(st, 3, row->credits_posted_minor);
+    sqlite3_bind_int64(st, 4, row->debits_pending_minor);
+    sqlite3_bind_int64(st, 5, row->credits_pending_minor);
+    sqlite3_bind_int64(st, 6, row->last_seq);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return FailRc("insert balance", rc);
     return {};
   }
 

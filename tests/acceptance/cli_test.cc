@@ -247,7 +247,8 @@ TEST_F(CliTest, VerifyFailsOnACorruptedBalance) {
   Ok({"transfer", "--debit", "bank", "--credit", "alice", "--amount", "100", "--ref", "in"});
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(dir_.File("cli.db").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "UPDATE accounts SET credits_posted_minor = 1 WHERE id = 'alice'",
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE balances SET credits_posted_minor = 1 WHERE num = "
+                         "(SELECT num FROM accounts WHERE id = 'alice')",
                          nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   CtlRun v = Ctl({"ledger", "verify"});

@@ -63,7 +63,7 @@ TEST_F(VerifyTest, CleanLedgerPasses) {
 }
 
 TEST_F(VerifyTest, CatchesACorruptedBalance) {
-  Tamper("UPDATE accounts SET credits_posted_minor = credits_posted_minor + 1 WHERE id = 'alice'");
+  Tamper("UPDATE balances SET credits_posted_minor = credits_posted_minor + 1 WHERE num = (SELECT num FROM accounts WHERE id = 'alice')");
   VerifyReport r = MustFail();
   EXPECT_TRUE(Mentions(r, "account 'alice': credits_posted_minor is 1051, the journal says 1050"));
   EXPECT_TRUE(Mentions(r, "currency USD: posted debits and credits differ"));
