@@ -152,7 +152,7 @@ void WriteEntry(JsonWriter& w, const Entry& e) {
     w.EndObject();
   }
   w.EndArray();
-  w.Field("hash", e.hash_hex);
+  w.Field("hash", e.hash_hex());
   w.Field("replayed", e.replayed);
   w.EndObject();
 }

@@ -13,11 +13,16 @@ class Writer {
  public:
   void U8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
   void U32(uint32_t v) {
-    for (int i = 3; i >= 0; --i) out_.push_back(static_cast<char>(v >> (i * 8)));
+    char b[4];
+    for (int i = 0; i < 4; ++i) b[i] = static_cast<char>(v >> ((3 - i) * 8));
+    out_.append(b, 4);
   }
   void U64(uint64_t v) {
-    for (int i = 7; i >= 0; --i) out_.push_back(static_cast<char>(v >> (i * 8)));
+    char b[8];
+    for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> ((7 - i) * 8));
+    out_.append(b, 8);
   }
+  void Reserve(size_t bytes) { out_.reserve(bytes); }
   void I64(int64_t v) { U64(static_cast<uint64_t>(v)); }
   void Str(std::string_view s) {
     U32(static_cast<uint32_t>(s.size()));

@@ -19,6 +19,7 @@ Error Corrupt(const std::string& what) {
 
 std::string EncodeLegs(const std::vector<Leg>& legs) {
   Writer w;
+  w.Reserve(8 + legs.size() * 64);
   w.U8(kLegsVersion);
   w.U32(static_cast<uint32_t>(legs.size()));
   for (const Leg& l : legs) {
@@ -91,6 +92,7 @@ Result<Metadata> DecodeMetadata(std::string_view bytes) {
 
 std::string CanonicalEntryBytes(const store::EntryRow& row) {
   Writer w;
+  w.Reserve(80 + row.ref.size() + row.description.size() + row.legs.size() + row.digest.size());
   w.U8(kEntryVersion);
   w.I64(row.seq);
   w.Str(row.ref);

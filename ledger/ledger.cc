@@ -38,33 +38,61 @@ std::string Field(std::string_view base, size_t i, std::string_view name) {
 
 int PhaseIndex(Phase p) { return static_cast<int>(p); }
 
+struct Counters {
+  int64_t dp = 0, cp = 0, dpend = 0, cpend = 0;
+};
+
+Counters CountersOf(const store::AccountRow& r) {
+  return {r.debits_posted_minor, r.credits_posted_minor, r.debits_pending_minor,
+          r.credits_pending_minor};
+}
+
+void SetCounters(store::AccountRow& r, const Counters& c) {
+  r.debits_posted_minor = c.dp;
+  r.credits_posted_minor = c.cp;
+  r.debits_pending_minor = c.dpend;
+  r.credits_pending_minor = c.cpend;
+}
+
 // Applies (sign = +1) or undoes (sign = -1) one leg on an account's counters. Fails on int64
 // overflow or a counter going negative (which means corrupt input, never valid use).
-bool ApplyLeg(store::AccountRow& a, const Leg& l, int sign) {
-  int64_t delta = l.amount_minor;
+bool ApplyLeg(Counters& a, const Leg& l, int sign) {
   int64_t* counter;
   int dir = sign;
   bool debit = l.side == Side::kDebit;
   switch (l.phase) {
-    case Phase::kPosted: counter = debit ? &a.debits_posted_minor : &a.credits_posted_minor; break;
-    case Phase::kPending: counter = debit ? &a.debits_pending_minor : &a.credits_pending_minor; break;
+    case Phase::kPosted: counter = debit ? &a.dp : &a.cp; break;
+    case Phase::kPending: counter = debit ? &a.dpend : &a.cpend; break;
     case Phase::kRelease:
-      counter = debit ? &a.debits_pending_minor : &a.credits_pending_minor;
+      counter = debit ? &a.dpend : &a.cpend;
       dir = -sign;
       break;
     default: return false;
   }
   int64_t next;
-  if (dir > 0 ? __builtin_add_overflow(*counter, delta, &next)
-              : __builtin_sub_overflow(*counter, delta, &next)) {
+  if (dir > 0 ? __builtin_add_overflow(*counter, l.amount_minor, &next)
+              : __builtin_sub_overflow(*counter, l.amount_minor, &next)) {
     return false;
   }
   if (next < 0) return false;
   *counter = next;
   int64_t sum;
-  return !__builtin_add_overflow(a.debits_posted_minor, a.debits_pending_minor, &sum) &&
-         !__builtin_add_overflow(a.credits_posted_minor, a.credits_pending_minor, &sum);
+  return !__builtin_add_overflow(a.dp, a.dpend, &sum) && !__builtin_add_overflow(a.cp, a.cpend, &sum);
 }
+
+bool ApplyLeg(store::AccountRow& r, const Leg& l, int sign) {
+  Counters c = CountersOf(r);
+  if (!ApplyLeg(c, l, sign)) return false;
+  SetCounters(r, c);
+  return true;
+}
+
+// Same derivation as Account::available_minor().
+int64_t Available(const Counters& c, int32_t type) {
+  return NormalSide(static_cast<AccountType>(type)) == Side::kDebit ? c.dp - (c.cp + c.cpend)
+                                                                     : c.cp - (c.dp + c.dpend);
+}
+int64_t Available(const store::AccountRow& r) { return Available(CountersOf(r), r.type); }
 
 Account AccountFromRow(const store::AccountRow& r, const Currency* currency, Metadata metadata) {
   Account a;
@@ -90,11 +118,6 @@ std::optional<int64_t> Floor(const store::AccountRow& r) {
     case OverdraftMode::kLimit: return -r.overdraft_limit_minor;
     default: return std::nullopt;
   }
-}
-
-int64_t Available(const store::AccountRow& r) {
-  Account a = AccountFromRow(r, nullptr, {});
-  return a.available_minor();
 }
 
 bool IsResolution(EntryKind k) {
@@ -220,7 +243,7 @@ void Ledger::Rollback() {
 }
 
 Result<Ledger::Cached*> Ledger::Load(std::string_view id) {
-  auto it = cache_.find(std::string(id));
+  auto it = cache_.find(id);
   if (it != cache_.end()) return it->second.get();
   auto row = store_.FindAccount(id);
   if (!row) {
@@ -328,9 +351,9 @@ Result<Account> Ledger::CreateAccount(const AccountSpec& spec) {
   });
 }
 
-Result<std::optional<Entry>> Ledger::Append(const Draft& d) {
+Result<std::optional<Entry>> Ledger::Append(Draft d) {
   // 1. Resolve accounts, check currencies balance per phase.
-  std::vector<Leg> legs = d.legs;
+  std::vector<Leg> legs = std::move(d.legs);
   std::vector<Cached*> accts(legs.size());
   struct Net {
     std::string_view currency;
@@ -378,11 +401,16 @@ Result<std::optional<Entry>> Ledger::Append(const Draft& d) {
   }
 
   // 2. New counters of every touched account; overflow and overdraft checks.
-  std::vector<std::pair<Cached*, store::AccountRow>> next;
+  struct Touched {
+    Cached* account;
+    Counters next;
+  };
+  std::vector<Touched> next;
+  next.reserve(legs.size());
   for (size_t i = 0; i < legs.size(); ++i) {
-    auto it = std::find_if(next.begin(), next.end(), [&](const auto& p) { return p.first == accts[i]; });
-    if (it == next.end()) it = next.insert(next.end(), {accts[i], accts[i]->row});
-    if (!ApplyLeg(it->second, legs[i], +1)) {
+    auto it = std::find_if(next.begin(), next.end(), [&](const Touched& t) { return t.account == accts[i]; });
+    if (it == next.end()) it = next.insert(next.end(), {accts[i], CountersOf(accts[i]->row)});
+    if (!ApplyLeg(it->next, legs[i], +1)) {
       if (legs[i].phase == Phase::kRelease) {
         return MakeError(ErrorCode::kCorruptStore, "store: releasing more than is pending on '" +
                                                        legs[i].account + "'");
@@ -392,32 +420,33 @@ Result<std::optional<Entry>> Ledger::Append(const Draft& d) {
                            "' would exceed the int64 range of minor units");
     }
   }
-  for (const auto& [c, row] : next) {
+  for (const Touched& t : next) {
+    const store::AccountRow& row = t.account->row;
     std::optional<int64_t> floor = Floor(row);
     if (!floor) continue;
-    int64_t before = Available(c->row), after = Available(row);
+    int64_t before = Available(row), after = Available(t.next, row.type);
     if (after < before && after < *floor) {
+      const Currency* cur = t.account->currency;
       return MakeError(ErrorCode::kOverdraft,
                        "postings: account '" + row.id + "' would have " +
-                           FormatMinor(after, c->currency->exponent) + " " +
-                           std::string(c->currency->code) + " available, below its floor of " +
-                           FormatMinor(*floor, c->currency->exponent));
+                           FormatMinor(after, cur->exponent) + " " + std::string(cur->code) +
+                           " available, below its floor of " + FormatMinor(*floor, cur->exponent));
     }
   }
 
   // 3. The row, chained to the tip.
   store::EntryRow row;
   row.seq = tip_seq_ + 1;
-  row.ref = d.ref;
+  row.ref = std::move(d.ref);
   row.kind = static_cast<int32_t>(d.kind);
   row.created_at_ms = std::max(clock_.NowMs(), tip_created_at_ms_);
-  row.description = d.description;
+  row.description = std::move(d.description);
   row.reverses_seq = d.reverses_seq;
   row.resolves_seq = d.resolves_seq;
   row.expires_at_ms = d.expires_at_ms;
   for (size_t i = 0; i < legs.size(); ++i) legs[i].prev_seq = accts[i]->row.last_seq;
   row.legs = EncodeLegs(legs);
-  row.digest = d.digest;
+  row.digest = std::move(d.digest);
   row.hash = ChainHash(tip_hash_, row);
 
   auto inserted = store_.InsertEntry(row);
@@ -428,8 +457,9 @@ Result<std::optional<Entry>> Ledger::Append(const Draft& d) {
   if (!*inserted) return std::optional<Entry>();  // the reference is taken
 
   // 4. Apply to the cache; counters reach the store at commit.
-  for (auto& [c, r] : next) {
-    c->row = std::move(r);
+  for (const Touched& t : next) {
+    Cached* c = t.account;
+    SetCounters(c->row, t.next);
     c->row.last_seq = row.seq;
     if (!c->dirty) {
       c->dirty = true;
@@ -454,7 +484,7 @@ Result<std::optional<Entry>> Ledger::Append(const Draft& d) {
   e.resolves_seq = row.resolves_seq;
   e.expires_at_ms = row.expires_at_ms;
   e.legs = std::move(legs);
-  e.hash_hex = ToHex(row.hash);
+  e.hash = row.hash;
   return std::optional<Entry>(std::move(e));
 }
 
@@ -524,6 +554,7 @@ Result<Entry> Ledger::CreateEntry(const EntrySpec& spec) {
   }
 
   Writer w;
+  w.Reserve(64 + spec.ref.size() + spec.description.size() + spec.postings.size() * 40);
   w.Str("entry/v1");
   w.Str(spec.ref);
   w.Str(spec.description);
@@ -558,7 +589,8 @@ Result<Entry> Ledger::CreateEntry(const EntrySpec& spec) {
       l.amount_minor = p.amount_minor;
       d.legs.push_back(std::move(l));
     }
-    auto r = Append(d);
+    const int64_t expires_at_ms = d.expires_at_ms;
+    auto r = Append(std::move(d));
     if (!r) {
       if (poisoned_) return r.error();
       return Replay(spec.ref, digest, &r.error());
@@ -567,7 +599,7 @@ Result<Entry> Ledger::CreateEntry(const EntrySpec& spec) {
     Entry e = std::move(**r);
     if (spec.pending) {
       auto s = store_.PutEntryState({e.seq, static_cast<int32_t>(EntryState::kPending),
-                                     d.expires_at_ms, 0});
+                                     expires_at_ms, 0});
       if (!s) {
         Poison(s.error());
         return s.error();
@@ -706,7 +738,7 @@ Result<Entry> Ledger::Resolve(int64_t seq, EntryKind kind, std::optional<int64_t
       d.legs.push_back(l);
     }
   }
-  auto r = Append(d);
+  auto r = Append(std::move(d));
   if (!r) return fail(r.error());
   if (!r->has_value()) return Replay(ref, digest, nullptr);
   Entry e = std::move(**r);
@@ -820,7 +852,7 @@ Result<Entry> Ledger::Reverse(int64_t seq, std::string_view ref, std::string_vie
       l.amount_minor = o.amount_minor;
       d.legs.push_back(l);
     }
-    auto r = Append(d);
+    auto r = Append(std::move(d));
     if (!r) return fail(r.error());
     if (!r->has_value()) return Replay(ref, digest, nullptr);
     Entry e = std::move(**r);
@@ -847,7 +879,7 @@ Result<Entry> Ledger::ToEntry(const store::EntryRow& row) {
   e.resolves_seq = row.resolves_seq;
   e.expires_at_ms = row.expires_at_ms;
   PAY_ASSIGN_OR_RETURN(e.legs, DecodeLegs(row.legs));
-  e.hash_hex = ToHex(row.hash);
+  e.hash = row.hash;
   PAY_ASSIGN_OR_RETURN(auto st, store_.FindEntryState(row.seq));
   if (st) {
     e.state = static_cast<EntryState>(st->state);

@@ -89,7 +89,7 @@ class Ledger {
   auto Write(Fn&& fn) -> decltype(fn());
   Result<void> LoadTip();
   Result<Cached*> Load(std::string_view id);
-  Result<std::optional<Entry>> Append(const Draft& draft);
+  Result<std::optional<Entry>> Append(Draft draft);
   Result<Entry> Replay(std::string_view ref, std::string_view digest, const Error* cause);
   Result<Entry> Resolve(int64_t seq, EntryKind kind, std::optional<int64_t> amount_minor,
                         std::string_view ref);
@@ -108,7 +108,11 @@ class Ledger {
   int64_t tip_seq_ = 0;
   int64_t tip_created_at_ms_ = 0;
   std::string tip_hash_;
-  std::unordered_map<std::string, std::unique_ptr<Cached>> cache_;
+  struct IdHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::unique_ptr<Cached>, IdHash, std::equal_to<>> cache_;
   std::vector<Cached*> dirty_;
   // Per-currency net of (debits - credits) of each phase written in this transaction; must be
   // zero at commit (conservation, asserted).

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "core/crypto.h"
+
 namespace pay::ledger {
 
 Side NormalSide(AccountType type) {
@@ -81,6 +83,8 @@ std::string_view EntryStateName(EntryState state) {
   }
   return "unknown";
 }
+
+std::string Entry::hash_hex() const { return ToHex(hash); }
 
 int64_t Account::balance_minor() const {
   return normal_side() == Side::kDebit ? debits_posted_minor - credits_posted_minor

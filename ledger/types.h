@@ -121,10 +121,12 @@ struct Entry {
   int64_t resolves_seq = 0;
   int64_t expires_at_ms = 0;
   std::vector<Leg> legs;
-  std::string hash_hex;
+  std::string hash;  // 32 raw bytes of the audit chain
   EntryState state = EntryState::kNone;
   int64_t resolved_by_seq = 0;  // the entry that posted, voided, expired or reversed this one
   bool replayed = false;        // the reference existed with the same content; nothing moved
+
+  std::string hash_hex() const;
 };
 
 // As-of selector for balances: the state after entry `seq`, or after the last entry created at

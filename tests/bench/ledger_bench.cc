@@ -7,6 +7,7 @@
 // updates of a balances table shaped like the ledger's, with prepared statements, one transaction per batch, WAL, synchronous=FULL.
 //
 // Usage: ledger_bench [--accounts N] [--reps N] [--transfers N] [--dir PATH] [--normal]
+//                     [--only ledger|raw] [--batch N]
 
 #include <sqlite3.h>
 
@@ -33,6 +34,8 @@ struct Options {
   int transfers = 100'000;  // per rep for batched runs; batch size 1 runs a tenth... see below
   std::string dir = "build/bench-data";
   bool normal = false;
+  std::string only;  // "ledger" or "raw": profile one contender
+  std::vector<int> batches = {1, 100, 1000, 10000};
 };
 
 void Die(const char* what, const std::string& msg) {
@@ -106,6 +109,7 @@ class RawContender {
     Exec("PRAGMA journal_mode=WAL");
     Exec(o.normal ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL");
     Exec("PRAGMA cache_size=-65536");
+    if (const char* extra = std::getenv("RAW_PRAGMAS")) Exec(extra);
     Exec("CREATE TABLE balances(num INTEGER PRIMARY KEY, dp INTEGER, cp INTEGER, dpend INTEGER, "
          "cpend INTEGER, last_seq INTEGER)");
     Exec("CREATE TABLE journal(seq INTEGER PRIMARY KEY, ref TEXT UNIQUE, kind INTEGER, created_at "
@@ -187,6 +191,7 @@ class RawContender {
 };
 
 double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   size_t n = v.size();
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
@@ -207,10 +212,12 @@ int main(int argc, char** argv) {
     else if (a == "--transfers") o.transfers = std::max(1000, std::atoi(next().c_str()));
     else if (a == "--dir") o.dir = next();
     else if (a == "--normal") o.normal = true;
+    else if (a == "--only") o.only = next();
+    else if (a == "--batch") o.batches = {std::max(1, std::atoi(next().c_str()))};
     else {
       std::fprintf(stderr,
                    "usage: ledger_bench [--accounts N] [--reps N] [--transfers N] [--dir PATH] "
-                   "[--normal]\n");
+                   "[--normal] [--only ledger|raw] [--batch N]\n");
       return 2;
     }
   }
@@ -222,15 +229,16 @@ int main(int argc, char** argv) {
 
   std::printf("\n| batch | transfers/rep | ledger transfers/s | raw SQLite transfers/s | ledger/raw |\n");
   std::printf("|------:|--------------:|-------------------:|-----------------------:|-----------:|\n");
-  for (int batch : {1, 100, 1000, 10000}) {
+  for (int batch : o.batches) {
     // Batch size 1 is one fsync per transfer; a smaller count keeps the run short.
     int n = batch == 1 ? std::max(200, o.transfers / 50) : std::max(batch, o.transfers / batch * batch);
     std::vector<double> lr, rr;
     for (int rep = 0; rep < o.reps; ++rep) {
-      lr.push_back(n / ledger.Run(n, batch));
-      rr.push_back(n / raw.Run(n, batch));
+      if (o.only != "raw") lr.push_back(n / ledger.Run(n, batch));
+      if (std::getenv("BENCH_VERBOSE")) std::fprintf(stderr, "rep %d ledger %.0f\n", rep, lr.back());
+      if (o.only != "ledger") rr.push_back(n / raw.Run(n, batch));
     }
-    double l = Median(lr), r = Median(rr);
+    double l = lr.empty() ? 0 : Median(lr), r = rr.empty() ? 1 : Median(rr);
     std::printf("| %5d | %13d | %18.0f | %22.0f | %9.0f%% |\n", batch, n, l, r, 100.0 * l / r);
     std::fflush(stdout);
   }

@@ -82,7 +82,7 @@ TEST_F(LedgerTest, TransferMovesPostedCounters) {
   EXPECT_EQ(e.seq, 1);
   EXPECT_EQ(e.kind, EntryKind::kPosted);
   EXPECT_EQ(e.created_at_ms, kT0);
-  EXPECT_EQ(e.hash_hex.size(), 64u);
+  EXPECT_EQ(e.hash_hex().size(), 64u);
   Account cash = Get("cash"), alice = Get("alice");
   EXPECT_EQ(cash.debits_posted_minor, 1234);
   EXPECT_EQ(cash.balance_minor(), 1234);
@@ -211,7 +211,7 @@ TEST_F(LedgerTest, SameReferenceSameContentReplaysWithoutMoving) {
   Entry again = MustTransfer("r", "a", "b", 100);
   EXPECT_TRUE(again.replayed);
   EXPECT_EQ(again.seq, first.seq);
-  EXPECT_EQ(again.hash_hex, first.hash_hex);
+  EXPECT_EQ(again.hash, first.hash);
   EXPECT_EQ(again.created_at_ms, first.created_at_ms);
   EXPECT_EQ(Get("b").balance_minor(), 100);
   EXPECT_EQ(Tip(), 1);

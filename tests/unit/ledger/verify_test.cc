@@ -59,7 +59,7 @@ TEST_F(VerifyTest, CleanLedgerPasses) {
   EXPECT_TRUE(v->ok());
   EXPECT_EQ(v->entries_checked, 5);
   EXPECT_EQ(v->accounts_checked, 3);
-  EXPECT_EQ(v->head_hash_hex, L().GetEntry(5)->hash_hex);
+  EXPECT_EQ(v->head_hash_hex, L().GetEntry(5)->hash_hex());
 }
 
 TEST_F(VerifyTest, CatchesACorruptedBalance) {
