@@ -201,11 +201,18 @@ int EmitAccount(const Context& ctx, const Result<Account>& r) {
   return 0;
 }
 
+// The same error, naming `field` (the CLI's option) instead of the library's field name.
+Error Refield(Error e, const std::string& field) {
+  size_t colon = e.message.find(": ");
+  e.message = field + ": " + (colon == std::string::npos ? e.message : e.message.substr(colon + 2));
+  return e;
+}
+
 // Parses a decimal amount in the currency of `account`.
 Result<int64_t> AmountFor(Context& ctx, const std::string& account, const std::string& text,
                           const std::string& account_field, const std::string& amount_field) {
   auto a = ctx.ledger->GetAccount(account);
-  if (!a) return MakeError(a.error().code, account_field + ": " + a.error().message);
+  if (!a) return Refield(a.error(), account_field);
   return ParseDecimalMinor(text, a->currency->exponent, amount_field);
 }
 
@@ -263,7 +270,10 @@ Result<std::string> ReadInput(const std::string& path) {
     ss << in.rdbuf();
   }
   std::string s = ss.str();
-  if (s.size() > 1 << 20) return MakeError(ErrorCode::kLimitExceeded, "file: larger than 1 MiB");
+  if (s.size() > limits::kEntryJsonBytesMax) {
+    return MakeError(ErrorCode::kLimitExceeded, "file: larger than " +
+                                                    std::to_string(limits::kEntryJsonBytesMax) + " bytes");
+  }
   return s;
 }
 
@@ -307,7 +317,8 @@ int Main(int argc, char** argv) {
   ashow->add_option("id", acct_id, "Account id")->required();
   auto* as_of_opt = ashow->add_option("--as-of", as_of, "RFC 3339 time, e.g. 2026-11-28T12:00:00Z");
   ashow->add_option("--as-of-entry", as_of_entry, "Entry sequence number (0: before the first entry)")
-      ->excludes(as_of_opt);
+      ->excludes(as_of_opt)
+      ->check(CLI::NonNegativeNumber);
 
   std::string after;
   size_t limit = 100;
@@ -364,8 +375,14 @@ int Main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
+    bool wants_json = false;
+    for (int i = 1; i < argc; ++i) wants_json = wants_json || std::string_view(argv[i]) == "--json";
+    if (e.get_exit_code() == 0 || !wants_json) {
+      int rc = app.exit(e);
+      return rc == 0 ? 0 : 2;
+    }
+    ctx.json = true;
+    return PrintError(ctx, MakeError(ErrorCode::kInvalidArgument, std::string("usage: ") + e.what()));
   }
 
   if (auto r = Open(ctx, init->parsed()); !r) return PrintError(ctx, r.error());
@@ -533,8 +550,16 @@ int Main(int argc, char** argv) {
     return r->ok() ? 0 : 1;
   }
   if (expire->parsed()) {
-    auto r = L.ExpireDue(SIZE_MAX);
-    if (!r) return PrintError(ctx, r.error());
+    // One bounded transaction at a time, until nothing is due.
+    size_t total = 0;
+    for (;;) {
+      auto n = L.ExpireDue(limits::kExpirySweepPerTransactionMax);
+      if (!n) return PrintError(ctx, n.error());
+      total += *n;
+      if (*n < limits::kExpirySweepPerTransactionMax) break;
+      if (!ctx.json) std::cerr << "released " << total << " holds so far\n";
+    }
+    Result<size_t> r = total;
     if (ctx.json) {
       JsonWriter w;
       w.BeginObject().Field("expired", static_cast<int64_t>(*r)).EndObject();

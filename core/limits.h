@@ -16,6 +16,15 @@ inline constexpr size_t kPostingsPerEntryMax = 64;
 inline constexpr size_t kBatchEntriesMax = 100'000;
 inline constexpr size_t kHistoryRowsMax = 10'000;
 inline constexpr size_t kListRowsMax = 10'000;
+// Rows read per page by `verify`.
+inline constexpr size_t kVerifyPageRows = 4096;
+// A JSON entry given to `paymentctl entry create`.
+inline constexpr size_t kEntryJsonBytesMax = 1 << 20;
+// How long a writer waits for another connection's write lock before kStoreBusy.
+inline constexpr int64_t kStoreBusyTimeoutMsDefault = 5'000;
+// WAL size that triggers a checkpoint. Larger than SQLite's default (1000 pages): random
+// balance updates rewrite the same pages, and fewer checkpoints copy each of them fewer times.
+inline constexpr int64_t kWalAutocheckpointPagesDefault = 10'000;
 // In-memory account cache of the ledger; cleared (not grown) when it reaches this size.
 inline constexpr size_t kAccountCacheEntriesMax = 1'000'000;
 // Expired holds released per write transaction by the expiry check.

@@ -218,6 +218,7 @@ class SqliteStore final : public Store {
                                                           : "PRAGMA synchronous=NORMAL"));
     PAY_TRY(Exec("PRAGMA foreign_keys=OFF"));
     PAY_TRY(Exec("PRAGMA cache_size=-65536"));  // 64 MiB page cache
+    PAY_TRY(Exec(("PRAGMA wal_autocheckpoint=" + std::to_string(options.wal_autocheckpoint_pages)).c_str()));
     PAY_TRY(Migrate());
     if (options.max_pages > 0) {
       PAY_TRY(Exec(("PRAGMA max_page_count=" + std::to_string(options.max_pages)).c_str()));
@@ -268,6 +269,24 @@ class SqliteStore final : public Store {
   }
 
   bool in_write() const override { return in_write_; }
+
+  Result<void> BeginRead() override {
+    if (in_write_) return MakeError(ErrorCode::kInternal, "store: read inside a write transaction");
+    PAY_TRY(Exec("BEGIN DEFERRED"));
+    // The snapshot starts with the first read.
+    sqlite3_stmt* st = Reset(kDataVersion);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW) {
+      EndRead();
+      return FailRc("begin read", rc);
+    }
+    return {};
+  }
+
+  void EndRead() override {
+    if (!in_write_ && sqlite3_get_autocommit(db_) == 0) Exec("COMMIT").has_value();
+  }
 
   Result<void> InsertAccount(AccountRow* row) override {
     sqlite3_stmt* st = Reset(kInsertAccount);

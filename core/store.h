@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/limits.h"
 #include "pay/result.h"
 
 namespace pay::store {
@@ -63,7 +64,9 @@ struct StoreOptions {
   Durability durability = Durability::kFull;
   bool create_if_missing = false;
   // How long a writer waits for another connection's write lock before kStoreBusy.
-  int64_t busy_timeout_ms = 5'000;
+  int64_t busy_timeout_ms = limits::kStoreBusyTimeoutMsDefault;
+  // Pages of WAL that trigger an automatic checkpoint.
+  int64_t wal_autocheckpoint_pages = limits::kWalAutocheckpointPagesDefault;
   // Fault injection and quotas: the database may not grow past this many pages (0: no limit);
   // a write that needs more fails with kStoreIo, as on a full disk.
   int64_t max_pages = 0;
@@ -80,6 +83,10 @@ class Store {
   virtual Result<void> Commit() = 0;
   virtual void Rollback() = 0;
   virtual bool in_write() const = 0;
+  // A read transaction: every read until EndRead() sees one snapshot (used by verify, which
+  // reads in pages). Not inside a write transaction.
+  virtual Result<void> BeginRead() = 0;
+  virtual void EndRead() = 0;
 
   virtual Result<void> InsertAccount(AccountRow* row) = 0;  // kAccountExists if the id is taken
   virtual Result<std::optional<AccountRow>> FindAccount(std::string_view id) = 0;

@@ -253,6 +253,15 @@ Result<Ledger::Cached*> Ledger::Load(std::string_view id) {
   if (!row->has_value()) {
     return MakeError(ErrorCode::kUnknownAccount, "no account '" + std::string(id) + "'");
   }
+  const store::AccountRow& r = **row;
+  int64_t sum;
+  if (r.debits_posted_minor < 0 || r.credits_posted_minor < 0 || r.debits_pending_minor < 0 ||
+      r.credits_pending_minor < 0 ||
+      __builtin_add_overflow(r.debits_posted_minor, r.debits_pending_minor, &sum) ||
+      __builtin_add_overflow(r.credits_posted_minor, r.credits_pending_minor, &sum)) {
+    return MakeError(ErrorCode::kCorruptStore,
+                     "store: counters of account '" + r.id + "' are out of range");
+  }
   auto c = std::make_unique<Cached>();
   c->row = std::move(**row);
   c->currency = FindCurrency(c->row.currency);
@@ -383,19 +392,20 @@ Result<std::optional<Entry>> Ledger::Append(Draft d) {
   for (const Net& n : nets) {
     for (int p = 0; p < 3; ++p) {
       if (n.by_phase[p] != 0) {
+        const Currency& cur = *FindCurrency(n.currency);
+        int64_t off = n.by_phase[p];
+        std::string what = std::string(n.currency) +
+                           (off > 0 ? " debits exceed credits by " : " credits exceed debits by ") +
+                           FormatMinor(off > 0 ? off : -off, cur.exponent);
         if (nets.size() > 1) {
           std::string list;
           for (const Net& m : nets) list += (list.empty() ? "" : ", ") + std::string(m.currency);
           return MakeError(ErrorCode::kCurrencyMismatch,
-                           "postings: the accounts are in " + list +
+                           "postings: " + what + "; the accounts are in " + list +
                                " and each currency must balance on its own (use a clearing "
                                "account per currency for FX)");
         }
-        const Currency& cur = *FindCurrency(n.currency);
-        return MakeError(ErrorCode::kUnbalancedEntry,
-                         "postings: " + std::string(n.currency) + " debits exceed credits by " +
-                             FormatMinor(n.by_phase[p], cur.exponent) +
-                             " (every currency must balance on its own)");
+        return MakeError(ErrorCode::kUnbalancedEntry, "postings: " + what);
       }
     }
   }
@@ -1012,6 +1022,14 @@ Result<std::vector<StatementLine>> Ledger::History(std::string_view id, size_t l
 }
 
 Result<VerifyReport> Ledger::Verify() {
+  if (in_txn_) return MakeError(ErrorCode::kInternal, "verify: not inside a write transaction");
+  PAY_TRY(store_.BeginRead());
+  auto r = VerifySnapshot();
+  store_.EndRead();
+  return r;
+}
+
+Result<VerifyReport> Ledger::VerifySnapshot() {
   VerifyReport rep;
   auto problem = [&](std::string p) {
     ++rep.problems_total;
@@ -1023,12 +1041,14 @@ Result<VerifyReport> Ledger::Verify() {
   };
   std::map<int64_t, Recomputed> accounts;        // by account num
   std::map<int64_t, int64_t> holds;              // pending entry -> resolving entry (0 if open)
+  std::map<int64_t, std::vector<Leg>> open_legs;  // postings of holds not yet resolved
+  int64_t prev_created_at_ms = INT64_MIN;
   std::map<int64_t, int64_t> reversed;           // reversed entry -> reversing entry
   std::vector<uint8_t> kinds(1, 0);               // kinds[seq]: the kind of each entry seen
   std::string prev_hash = GenesisHash();
   int64_t expect_seq = 1;
   for (int64_t after = 0;;) {
-    PAY_ASSIGN_OR_RETURN(auto rows, store_.ScanEntries(after, 4096));
+    PAY_ASSIGN_OR_RETURN(auto rows, store_.ScanEntries(after, limits::kVerifyPageRows));
     if (rows.empty()) break;
     for (const store::EntryRow& e : rows) {
       after = e.seq;
@@ -1037,6 +1057,8 @@ Result<VerifyReport> Ledger::Verify() {
       if (e.seq != expect_seq) problem(at + "sequence gap (expected " + std::to_string(expect_seq) + ")");
       expect_seq = e.seq + 1;
       if (ChainHash(prev_hash, e) != e.hash) problem(at + "hash chain broken (content or order changed)");
+      if (e.created_at_ms < prev_created_at_ms) problem(at + "created_at goes back in time");
+      prev_created_at_ms = e.created_at_ms;
       prev_hash = e.hash;
       auto legs = DecodeLegs(e.legs);
       if (!legs) {
@@ -1067,7 +1089,10 @@ Result<VerifyReport> Ledger::Verify() {
       auto kind = static_cast<EntryKind>(e.kind);
       if (e.seq > 0 && static_cast<size_t>(e.seq) >= kinds.size()) kinds.resize(e.seq + 1, 0);
       if (e.seq > 0) kinds[e.seq] = static_cast<uint8_t>(e.kind);
-      if (kind == EntryKind::kPending) holds[e.seq] = 0;
+      if (kind == EntryKind::kPending) {
+        holds[e.seq] = 0;
+        open_legs[e.seq] = *legs;
+      }
       if (IsResolution(kind)) {
         auto h = holds.find(e.resolves_seq);
         if (h == holds.end()) {
@@ -1077,6 +1102,32 @@ Result<VerifyReport> Ledger::Verify() {
                   std::to_string(h->second));
         } else {
           h->second = e.seq;
+          // The release must mirror the hold, and a post may not exceed it.
+          std::vector<Leg>& held = open_legs[e.resolves_seq];
+          size_t released = 0;
+          bool mirrors = true;
+          for (const Leg& l : *legs) {
+            if (l.phase == Phase::kRelease) {
+              mirrors = mirrors && released < held.size() &&
+                        held[released].account_num == l.account_num &&
+                        held[released].side == l.side &&
+                        held[released].amount_minor == l.amount_minor;
+              ++released;
+            } else if (l.phase == Phase::kPosted) {
+              bool within = false;
+              for (const Leg& hl : held) {
+                within = within || (hl.account_num == l.account_num && hl.side == l.side &&
+                                    l.amount_minor <= hl.amount_minor);
+              }
+              mirrors = mirrors && within && kind == EntryKind::kPost;
+            } else {
+              mirrors = false;
+            }
+          }
+          if (!mirrors || released != held.size()) {
+            problem(at + "does not match the postings of hold " + std::to_string(e.resolves_seq));
+          }
+          open_legs.erase(e.resolves_seq);
         }
       }
       if (kind == EntryKind::kReversal) {
@@ -1119,7 +1170,7 @@ Result<VerifyReport> Ledger::Verify() {
   __extension__ typedef __int128 Wide;
   std::map<std::string, std::array<Wide, 4>> totals;
   for (std::string after;;) {
-    PAY_ASSIGN_OR_RETURN(auto rows, store_.ListAccounts(after, 4096));
+    PAY_ASSIGN_OR_RETURN(auto rows, store_.ListAccounts(after, limits::kVerifyPageRows));
     if (rows.empty()) break;
     for (const store::AccountRow& r : rows) {
       after = r.id;

@@ -96,6 +96,7 @@ class Ledger {
   Result<Entry> ToEntry(const store::EntryRow& row);
   Result<Account> ToAccount(const store::AccountRow& row);
   Result<size_t> ExpireDueLocked(size_t max_holds);
+  Result<VerifyReport> VerifySnapshot();
   void Poison(const Error& e);
   bool IsStoreError(const Error& e) const;
 

@@ -132,6 +132,11 @@ TEST_F(CliTest, ErrorsAreJsonWithCodeAndNumber) {
   EXPECT_EQ(unknown.status, 1);
   EXPECT_TRUE(Has(unknown.out, "\"code\":\"unknown_account\"")) << unknown.out;
   EXPECT_TRUE(Has(unknown.out, "--debit")) << unknown.out;
+  EXPECT_TRUE(Has(unknown.out, "\"message\":\"--debit: no account 'ghost'\"")) << unknown.out;
+  CtlRun usage = Ctl({"--json", "transfer", "--debit", "bank"});
+  EXPECT_EQ(usage.status, 2);
+  EXPECT_TRUE(Has(usage.out, "{\"error\":{\"code\":\"invalid_argument\",\"number\":1001,")) << usage.out;
+  EXPECT_EQ(Ctl({"account", "show", "alice", "--as-of-entry", "-5"}).status, 2);
   CtlRun cur = Ctl({"account", "create", "x", "--currency", "XXX"});
   EXPECT_EQ(cur.status, 2);
   EXPECT_TRUE(Has(cur.err, "invalid_currency 1003"));

@@ -112,7 +112,9 @@ TEST_F(LedgerTest, UnbalancedEntryWritesNothing) {
   EntrySpec s;
   s.ref = "bad";
   s.postings = {{"cash", Side::kDebit, 1000}, {"alice", Side::kCredit, 999}};
-  ExpectError(L().CreateEntry(s), ErrorCode::kUnbalancedEntry, "postings");
+  auto r = L().CreateEntry(s);
+  ExpectError(r, ErrorCode::kUnbalancedEntry, "postings");
+  EXPECT_EQ(r.error().message, "postings: USD debits exceed credits by 0.01");
   EXPECT_EQ(Tip(), 0);
   EXPECT_EQ(Get("cash").debits_posted_minor, 0);
 }

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include "core/crypto.h"
+#include "ledger/codec.h"
 #include "tests/unit/ledger/ledger_fixture.h"
 
 namespace pay::ledger {
@@ -103,6 +105,26 @@ TEST_F(VerifyTest, CatchesAHoldStateThatDisagreesWithTheJournal) {
   Tamper("UPDATE entry_states SET state = 1 WHERE seq = 2");
   VerifyReport r = MustFail();
   EXPECT_TRUE(Mentions(r, "hold 2"));
+}
+
+TEST_F(VerifyTest, CatchesAResolutionThatDoesNotMatchItsHold) {
+  // Entry 3 posted 200 of hold 2 (300); make its release claim another amount. Re-hashing the
+  // chain from there on would hide an edit from the hash check, not from this one.
+  auto e3 = L().GetEntry(3);
+  ASSERT_TRUE(e3);
+  std::vector<Leg> legs = e3->legs;
+  legs[0].amount_minor = 250;
+  legs[1].amount_minor = 250;
+  std::string blob = EncodeLegs(legs);
+  Tamper("UPDATE entries SET legs = X'" + ToHex(blob) + "' WHERE seq = 3");
+  VerifyReport r = MustFail();
+  EXPECT_TRUE(Mentions(r, "entry 3: does not match the postings of hold 2"));
+}
+
+TEST_F(VerifyTest, CatchesTimeGoingBackwards) {
+  Tamper("UPDATE entries SET created_at_ms = 0 WHERE seq = 3");
+  VerifyReport r = MustFail();
+  EXPECT_TRUE(Mentions(r, "entry 3: created_at goes back in time"));
 }
 
 TEST_F(VerifyTest, CatchesAnOverdraftBelowTheFloor) {
