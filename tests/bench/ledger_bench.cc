@@ -4,7 +4,9 @@
 // For each batch size the two contenders alternate, `--reps` times each; the table shows
 // medians. The raw contender writes the same rows the ledger writes for a transfer: one journal
 // row (same columns and byte sizes, including the unique reference) and two account-counter
-// updates of a balances table shaped like the ledger's, with prepared statements, one transaction per batch, WAL, synchronous=FULL.
+// updates of a balances table shaped like the ledger's, with prepared statements, one transaction
+// per batch, WAL, synchronous=FULL, the same page cache and WAL checkpoint threshold as the
+// ledger's store.
 //
 // Usage: ledger_bench [--accounts N] [--reps N] [--transfers N] [--dir PATH] [--normal]
 //                     [--only ledger|raw] [--batch N]
@@ -20,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "core/limits.h"
 #include "core/random.h"
 #include "core/store.h"
 #include "ledger/ledger.h"
@@ -109,6 +112,8 @@ class RawContender {
     Exec("PRAGMA journal_mode=WAL");
     Exec(o.normal ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL");
     Exec("PRAGMA cache_size=-65536");
+    // The same WAL checkpoint threshold as the ledger's store.
+    Exec(("PRAGMA wal_autocheckpoint=" + std::to_string(pay::limits::kWalAutocheckpointPagesDefault)).c_str());
     if (const char* extra = std::getenv("RAW_PRAGMAS")) Exec(extra);
     Exec("CREATE TABLE balances(num INTEGER PRIMARY KEY, dp INTEGER, cp INTEGER, dpend INTEGER, "
          "cpend INTEGER, last_seq INTEGER)");
