@@ -13,11 +13,11 @@
 #include <sstream>
 #include <string>
 
-#include "cli/json_writer.h"
+#include "core/json_writer.h"
 #include "core/limits.h"
 #include "core/store.h"
 #include "core/time_format.h"
-#include "ledger/ledger.h"
+#include "pay/engine.h"
 #include "pay/v1/ledger.pb.h"
 
 namespace pay::cli {
@@ -30,7 +30,7 @@ constexpr const char* kExamples = R"(Examples:
   paymentctl init
   paymentctl account create cash --currency USD --type asset
   paymentctl account create alice --currency USD --no-overdraft
-  paymentctl transfer --debit cash --credit alice --amount 100.00 --ref deposit-1
+  paymentctl transfer --debit cash --credit alice --amount 100.00 --key deposit-1
   paymentctl transfer --debit alice --credit cash --amount 25.50 --ref hold-1 --pending --expires-in 7d
   paymentctl entry post 2 --amount 20.00
   paymentctl account show alice --json
@@ -39,6 +39,7 @@ constexpr const char* kExamples = R"(Examples:
 
 Environment:
   PAYMENTCTL_DB    database path when --db is not given (default ./paymentctl.db)
+  PAYMENTCTL_CONFIG velocity rules file when --config is not given
   PAYMENTCTL_NOW   fixed engine time (RFC 3339) for scripted runs and tests
 
 Exit status: 0 success, 2 invalid input or usage, 1 any other error (including a failed verify).)";
@@ -48,9 +49,11 @@ struct Context {
   std::string db_path;
   bool json = false;
   std::string durability = "full";
+  std::string merchant;
+  std::string config_path;
+  std::string retention = "24h";
   std::unique_ptr<Clock> clock;
-  std::unique_ptr<store::Store> store;
-  std::unique_ptr<ledger::Ledger> ledger;
+  std::unique_ptr<Engine> engine;
 };
 
 int ExitCodeFor(const Error& e) {
@@ -62,6 +65,9 @@ int PrintError(const Context& ctx, const Error& e) {
     JsonWriter w;
     w.BeginObject().Key("error").BeginObject();
     w.Field("code", e.name()).Field("number", e.number()).Field("message", e.message);
+    if (!e.rule.empty()) w.Field("rule", e.rule);
+    if (!e.response_code.empty()) w.Field("response_code", e.response_code);
+    if (e.retry_after_ms > 0) w.Field("retry_after_ms", e.retry_after_ms);
     w.EndObject().EndObject();
     std::cout << w.str() << "\n";
   } else {
@@ -77,40 +83,19 @@ Result<void> Open(Context& ctx, bool create) {
   } else {
     ctx.clock = std::make_unique<SystemClock>();
   }
-  store::StoreOptions opts;
-  opts.create_if_missing = create;
-  opts.durability = ctx.durability == "normal" ? store::Durability::kNormal : store::Durability::kFull;
-  PAY_ASSIGN_OR_RETURN(ctx.store, store::OpenSqliteStore(ctx.db_path, opts));
-  ctx.ledger = std::make_unique<ledger::Ledger>(*ctx.store, *ctx.clock);
+  EngineOptions o;
+  o.db_path = ctx.db_path;
+  o.create_if_missing = create;
+  o.durability = ctx.durability == "normal" ? Durability::kNormal : Durability::kFull;
+  o.clock = ctx.clock.get();
+  o.velocity_config_path = ctx.config_path;
+  PAY_ASSIGN_OR_RETURN(o.idempotency_retention_ms, ParseDurationMs(ctx.retention, "--idempotency-retention"));
+  PAY_ASSIGN_OR_RETURN(ctx.engine, Engine::Open(o));
   return {};
 }
 
 std::string Decimal(int64_t minor, const Currency* c) {
   return FormatMinor(minor, c != nullptr ? c->exponent : 0);
-}
-
-void WriteAccount(JsonWriter& w, const Account& a) {
-  w.BeginObject();
-  w.Field("id", a.id).Field("currency", a.currency->code);
-  w.Field("type", ledger::AccountTypeName(a.type));
-  w.Field("normal_side", ledger::SideName(a.normal_side()));
-  w.Field("overdraft", ledger::OverdraftModeName(a.overdraft));
-  if (a.overdraft == ledger::OverdraftMode::kLimit) w.Field("overdraft_limit_minor", a.overdraft_limit_minor);
-  w.Field("debits_posted_minor", a.debits_posted_minor);
-  w.Field("credits_posted_minor", a.credits_posted_minor);
-  w.Field("debits_pending_minor", a.debits_pending_minor);
-  w.Field("credits_pending_minor", a.credits_pending_minor);
-  w.Field("balance_minor", a.balance_minor());
-  w.Field("available_minor", a.available_minor());
-  w.Field("balance", Decimal(a.balance_minor(), a.currency));
-  w.Field("available", Decimal(a.available_minor(), a.currency));
-  w.Field("last_entry", a.last_seq);
-  w.Field("created_at", FormatRfc3339Ms(a.created_at_ms));
-  w.Key("metadata").BeginObject();
-  for (const auto& [k, v] : a.metadata) w.Field(k, v);
-  w.EndObject();
-  if (a.replayed) w.Field("replayed", true);
-  w.EndObject();
 }
 
 void PrintAccountText(const Account& a) {
@@ -129,32 +114,6 @@ void PrintAccountText(const Account& a) {
   std::cout << "\n";
   for (const auto& [k, v] : a.metadata) std::cout << "meta       " << k << "=" << v << "\n";
   if (a.replayed) std::cout << "(already existed with these attributes)\n";
-}
-
-void WriteEntry(JsonWriter& w, const Entry& e) {
-  w.BeginObject();
-  w.Field("id", e.seq);
-  if (!e.ref.empty()) w.Field("ref", e.ref);
-  w.Field("kind", ledger::EntryKindName(e.kind));
-  if (e.state != ledger::EntryState::kNone) w.Field("state", ledger::EntryStateName(e.state));
-  if (e.resolved_by_seq != 0) w.Field("resolved_by", e.resolved_by_seq);
-  w.Field("created_at", FormatRfc3339Ms(e.created_at_ms));
-  w.Field("description", e.description);
-  if (e.reverses_seq != 0) w.Field("reverses", e.reverses_seq);
-  if (e.resolves_seq != 0) w.Field("resolves", e.resolves_seq);
-  if (e.expires_at_ms != 0) w.Field("expires_at", FormatRfc3339Ms(e.expires_at_ms));
-  w.Key("postings").BeginArray();
-  for (const auto& l : e.legs) {
-    w.BeginObject();
-    w.Field("account", l.account).Field("side", ledger::SideName(l.side));
-    w.Field("phase", ledger::PhaseName(l.phase));
-    w.Field("amount_minor", l.amount_minor).Field("currency", l.currency);
-    w.EndObject();
-  }
-  w.EndArray();
-  w.Field("hash", e.hash_hex());
-  w.Field("replayed", e.replayed);
-  w.EndObject();
 }
 
 void PrintEntryText(const Entry& e) {
@@ -180,9 +139,7 @@ void PrintEntryText(const Entry& e) {
 int EmitEntry(const Context& ctx, const Result<Entry>& r) {
   if (!r) return PrintError(ctx, r.error());
   if (ctx.json) {
-    JsonWriter w;
-    WriteEntry(w, *r);
-    std::cout << w.str() << "\n";
+    std::cout << EntryJson(*r) << "\n";
   } else {
     PrintEntryText(*r);
   }
@@ -192,13 +149,46 @@ int EmitEntry(const Context& ctx, const Result<Entry>& r) {
 int EmitAccount(const Context& ctx, const Result<Account>& r) {
   if (!r) return PrintError(ctx, r.error());
   if (ctx.json) {
-    JsonWriter w;
-    WriteAccount(w, *r);
-    std::cout << w.str() << "\n";
+    std::cout << AccountJson(*r) << "\n";
   } else {
     PrintAccountText(*r);
   }
   return 0;
+}
+
+// Prints what a money-moving command answered. JSON: the stored body, with "replayed" put in
+// front (the body's own bytes follow unchanged). Text: the account or entry, or the decline.
+int EmitOutcome(Context& ctx, const Result<Outcome>& r) {
+  if (!r) return PrintError(ctx, r.error());
+  const Outcome& o = *r;
+  if (ctx.json) {
+    std::cout << "{\"replayed\":" << (o.replayed ? "true" : "false")
+              << (o.body.size() > 2 ? "," : "") << o.body.substr(1) << "\n";
+    return o.declined ? 1 : 0;
+  }
+  if (o.replayed) std::cout << "(idempotent replay: this key was answered before; nothing moved)\n";
+  if (o.declined) {
+    std::cerr << "paymentctl: declined: " << o.decline.message << " [" << o.decline.name() << " "
+              << o.decline.number() << "]\n";
+    return 1;
+  }
+  if (o.entry_id != 0) {
+    auto e = ctx.engine->GetEntry(o.entry_id);
+    if (!e) return PrintError(ctx, e.error());
+    PrintEntryText(*e);
+  } else {
+    std::cout << o.body << "\n";
+  }
+  return 0;
+}
+
+Command MakeCommand(const Context& ctx, std::string key, Request request) {
+  Command c;
+  c.merchant = ctx.merchant;
+  c.idempotency_key = std::move(key);
+  c.channel = Channel::kCli;
+  c.request = std::move(request);
+  return c;
 }
 
 // The same error, naming `field` (the CLI's option) instead of the library's field name.
@@ -211,7 +201,7 @@ Error Refield(Error e, const std::string& field) {
 // Parses a decimal amount in the currency of `account`.
 Result<int64_t> AmountFor(Context& ctx, const std::string& account, const std::string& text,
                           const std::string& account_field, const std::string& amount_field) {
-  auto a = ctx.ledger->GetAccount(account);
+  auto a = ctx.engine->GetAccount(account);
   if (!a) return Refield(a.error(), account_field);
   return ParseDecimalMinor(text, a->currency->exponent, amount_field);
 }
@@ -283,6 +273,7 @@ int Main(int argc, char** argv) {
   Context ctx;
   const char* env_db = std::getenv("PAYMENTCTL_DB");
   ctx.db_path = env_db != nullptr && *env_db != '\0' ? env_db : "paymentctl.db";
+  if (const char* env_cfg = std::getenv("PAYMENTCTL_CONFIG"); env_cfg != nullptr) ctx.config_path = env_cfg;
 
   CLI::App app{"paymentctl: a double-entry payment ledger", "paymentctl"};
   app.footer(kExamples);
@@ -291,6 +282,9 @@ int Main(int argc, char** argv) {
   app.option_defaults()->always_capture_default();
   app.add_option("--db", ctx.db_path, "SQLite database file (env PAYMENTCTL_DB)");
   app.add_flag("--json", ctx.json, "Print one JSON object (money in integer *_minor fields)");
+  app.add_option("--merchant", ctx.merchant, "Idempotency scope and velocity key of money-moving commands (default: \"default\")");
+  app.add_option("--config", ctx.config_path, "Velocity rules (TOML, see docs/examples/velocity.toml); env PAYMENTCTL_CONFIG");
+  app.add_option("--idempotency-retention", ctx.retention, "How long idempotency keys are kept (e.g. 24h, 7d)");
   app.add_option("--durability", ctx.durability, "full (fsync every commit) or normal (WAL, may lose the last commits on power loss)")
       ->check(CLI::IsMember({"full", "normal"}));
 
@@ -298,6 +292,7 @@ int Main(int argc, char** argv) {
 
   auto* account = app.add_subcommand("account", "Create and inspect accounts");
   account->require_subcommand(1);
+  std::string idem_key;
   std::string acct_id, acct_currency, acct_type = "liability", acct_limit, as_of;
   int64_t as_of_entry = -1;
   bool no_overdraft = false;
@@ -311,6 +306,7 @@ int Main(int argc, char** argv) {
   acreate->add_option("--overdraft-limit", acct_limit, "Available balance may go this far below zero (decimal)")
       ->excludes(no_od);
   acreate->add_option("--meta", meta, "key=value annotation (repeatable)");
+  acreate->add_option("--key", idem_key, "Idempotency key (default: account/ID)");
   acreate->footer("Without --no-overdraft or --overdraft-limit an account may go negative (e.g. a funding source).");
 
   auto* ashow = account->add_subcommand("show", "Show balances (now, or as of a time or entry)");
@@ -336,7 +332,8 @@ int Main(int argc, char** argv) {
   transfer->add_option("--debit", debit, "Account debited")->required();
   transfer->add_option("--credit", credit, "Account credited")->required();
   transfer->add_option("--amount", amount, "Exact decimal in the accounts' currency, e.g. 12.34")->required();
-  transfer->add_option("--ref", ref, "Unique reference (retrying with the same ref is safe)")->required();
+  transfer->add_option("--key", idem_key, "Idempotency key: a retry with the same key and request moves nothing");
+  transfer->add_option("--ref", ref, "Ledger reference of the entry (default: derived from the key); also the key when --key is absent");
   transfer->add_option("--description", description, "Free text");
   auto* pend = transfer->add_flag("--pending", pending, "Hold the amount (two-phase) instead of posting it");
   transfer->add_option("--expires-in", expires_in, "With --pending: release the hold after 90s, 15m, 24h, 7d ...")
@@ -348,6 +345,7 @@ int Main(int argc, char** argv) {
   int64_t entry_id = 0;
   auto* ecreate = entry->add_subcommand("create", "Create an entry from JSON (see docs/ledger.md)");
   ecreate->add_option("file", file, "JSON file, or - for standard input");
+  ecreate->add_option("--key", idem_key, "Idempotency key (default: the entry's ref)");
   ecreate->footer(R"(Example:
   echo '{"ref":"split-1","postings":[
     {"account":"cash","side":"debit","amount":"10.00"},
@@ -358,19 +356,30 @@ int Main(int argc, char** argv) {
   auto* epost = entry->add_subcommand("post", "Post a pending entry, in full or in part");
   epost->add_option("id", entry_id, "Pending entry id")->required();
   epost->add_option("--amount", amount, "Post only this much; the rest is released");
-  epost->add_option("--ref", ref, "Optional reference making the call idempotent");
+  epost->add_option("--key,--ref", idem_key, "Idempotency key (default: post/ID/AMOUNT)");
   auto* evoid = entry->add_subcommand("void", "Release a pending entry");
   evoid->add_option("id", entry_id, "Pending entry id")->required();
-  evoid->add_option("--ref", ref, "Optional reference making the call idempotent");
+  evoid->add_option("--key,--ref", idem_key, "Idempotency key (default: void/ID)");
   auto* erev = entry->add_subcommand("reverse", "Compensate a posted entry with a linked reversing entry");
   erev->add_option("id", entry_id, "Posted entry id")->required();
-  erev->add_option("--ref", ref, "Unique reference of the reversal")->required();
+  erev->add_option("--key,--ref", ref, "Idempotency key of the reversal")->required();
   erev->add_option("--description", description, "Free text");
 
   auto* ledger_cmd = app.add_subcommand("ledger", "Whole-ledger operations");
   ledger_cmd->require_subcommand(1);
   auto* verify = ledger_cmd->add_subcommand("verify", "Recompute balances, conservation and the hash chain");
   auto* expire = ledger_cmd->add_subcommand("expire", "Release every hold past its expiry now");
+
+  auto* idem = app.add_subcommand("idempotency", "Idempotency keys");
+  idem->require_subcommand(1);
+  auto* purge = idem->add_subcommand("purge", "Remove keys older than the retention (--idempotency-retention)");
+  auto* velocity = app.add_subcommand("velocity", "Velocity limits");
+  velocity->require_subcommand(1);
+  std::string vkey, vrule;
+  auto* vstatus = velocity->add_subcommand("status", "Show a key's windows in every rule keyed like it");
+  vstatus->add_option("--key", vkey, "The rule's key dimensions in order, e.g. merchant=acme or merchant=acme;ip=10.0.0.1")->required();
+  vstatus->add_option("--rule", vrule, "Only this rule");
+  vstatus->footer("Example: paymentctl --config velocity.toml velocity status --key merchant=default");
 
   try {
     app.parse(argc, argv);
@@ -386,7 +395,7 @@ int Main(int argc, char** argv) {
   }
 
   if (auto r = Open(ctx, init->parsed()); !r) return PrintError(ctx, r.error());
-  ledger::Ledger& L = *ctx.ledger;
+  Engine& L = *ctx.engine;
 
   if (init->parsed()) {
     if (ctx.json) {
@@ -423,7 +432,11 @@ int Main(int argc, char** argv) {
       }
       spec.metadata.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
     }
-    return EmitAccount(ctx, L.CreateAccount(spec));
+    std::string key = idem_key.empty() ? "account/" + spec.id : idem_key;
+    auto r = L.Submit(MakeCommand(ctx, key, CreateAccountRequest{spec}));
+    if (!r || r->declined || ctx.json) return EmitOutcome(ctx, r);
+    if (r->replayed) std::cout << "(already existed with these attributes)\n";
+    return EmitAccount(ctx, L.GetAccount(spec.id));
   }
   if (ashow->parsed()) {
     if (!as_of.empty()) {
@@ -442,7 +455,7 @@ int Main(int argc, char** argv) {
     if (ctx.json) {
       JsonWriter w;
       w.BeginObject().Key("accounts").BeginArray();
-      for (const Account& a : *r) WriteAccount(w, a);
+      for (const Account& a : *r) w.Raw(AccountJson(a));
       w.EndArray().EndObject();
       std::cout << w.str() << "\n";
     } else {
@@ -505,14 +518,24 @@ int Main(int argc, char** argv) {
       spec.expires_in_ms = *d;
     }
     spec.postings = {{debit, ledger::Side::kDebit, *minor}, {credit, ledger::Side::kCredit, *minor}};
-    return EmitEntry(ctx, L.CreateEntry(spec));
+    std::string key = idem_key.empty() ? ref : idem_key;
+    if (key.empty()) {
+      return PrintError(ctx, MakeError(ErrorCode::kInvalidIdempotencyKey,
+                                       "--key: give an idempotency key (--key) or a reference (--ref)"));
+    }
+    return EmitOutcome(ctx, L.Submit(MakeCommand(ctx, key, TransferRequest{spec})));
   }
   if (ecreate->parsed()) {
     auto text = ReadInput(file);
     if (!text) return PrintError(ctx, text.error());
     auto spec = EntrySpecFromJson(ctx, *text);
     if (!spec) return PrintError(ctx, spec.error());
-    return EmitEntry(ctx, L.CreateEntry(*spec));
+    std::string key = idem_key.empty() ? spec->ref : idem_key;
+    if (key.empty()) {
+      return PrintError(ctx, MakeError(ErrorCode::kInvalidIdempotencyKey,
+                                       "ref: the entry needs a ref (or give --key)"));
+    }
+    return EmitOutcome(ctx, L.Submit(MakeCommand(ctx, key, TransferRequest{*spec})));
   }
   if (eshow->parsed()) return EmitEntry(ctx, L.GetEntry(entry_id));
   if (epost->parsed()) {
@@ -526,10 +549,21 @@ int Main(int argc, char** argv) {
       if (!m) return PrintError(ctx, m.error());
       part = *m;
     }
-    return EmitEntry(ctx, L.PostPending(entry_id, part, ref));
+    std::string key = !idem_key.empty() ? idem_key
+                      : !ref.empty()    ? ref
+                                        : "post/" + std::to_string(entry_id) + "/" +
+                                           (part ? std::to_string(*part) : std::string("full"));
+    return EmitOutcome(ctx, L.Submit(MakeCommand(ctx, key, PostRequest{entry_id, part})));
   }
-  if (evoid->parsed()) return EmitEntry(ctx, L.VoidPending(entry_id, ref));
-  if (erev->parsed()) return EmitEntry(ctx, L.Reverse(entry_id, ref, description));
+  if (evoid->parsed()) {
+    std::string key = !idem_key.empty() ? idem_key
+                      : !ref.empty()    ? ref
+                                        : "void/" + std::to_string(entry_id);
+    return EmitOutcome(ctx, L.Submit(MakeCommand(ctx, key, VoidRequest{entry_id})));
+  }
+  if (erev->parsed()) {
+    return EmitOutcome(ctx, L.Submit(MakeCommand(ctx, ref, ReverseRequest{entry_id, description, ref})));
+  }
   if (verify->parsed()) {
     auto r = L.Verify();
     if (!r) return PrintError(ctx, r.error());
@@ -549,11 +583,48 @@ int Main(int argc, char** argv) {
     }
     return r->ok() ? 0 : 1;
   }
+  if (purge->parsed()) {
+    auto r = L.PurgeIdempotencyKeys();
+    if (!r) return PrintError(ctx, r.error());
+    if (ctx.json) {
+      JsonWriter w;
+      w.BeginObject().Field("purged", static_cast<int64_t>(*r)).EndObject();
+      std::cout << w.str() << "\n";
+    } else {
+      std::cout << "purged " << *r << " idempotency keys\n";
+    }
+    return 0;
+  }
+  if (vstatus->parsed()) {
+    auto r = L.VelocityStatus(vrule, vkey);
+    if (!r) return PrintError(ctx, r.error());
+    if (ctx.json) {
+      JsonWriter w;
+      w.BeginObject().Key("windows").BeginArray();
+      for (const auto& s : *r) {
+        w.BeginObject().Field("rule", s.rule).Field("key", s.key).Field("algorithm", s.algorithm);
+        w.Field("window_ms", s.window_ms).Field("limit", s.limit).Field("used", s.used);
+        w.Field("remaining", s.remaining).Field("retry_after_ms", s.retry_after_ms);
+        w.Field("mode", s.shadow ? "shadow" : "enforce").EndObject();
+      }
+      w.EndArray().EndObject();
+      std::cout << w.str() << "\n";
+    } else {
+      for (const auto& s : *r) {
+        std::cout << s.rule << "  " << s.key << "  " << s.algorithm << " " << s.window_ms / 1000
+                  << "s  used " << s.used << " of " << s.limit << ", remaining " << s.remaining;
+        if (s.retry_after_ms > 0) std::cout << ", retry after " << s.retry_after_ms << " ms";
+        if (s.shadow) std::cout << " (shadow)";
+        std::cout << "\n";
+      }
+    }
+    return 0;
+  }
   if (expire->parsed()) {
     // One bounded transaction at a time, until nothing is due.
     size_t total = 0;
     for (;;) {
-      auto n = L.ExpireDue(limits::kExpirySweepPerTransactionMax);
+      auto n = L.ExpireHolds(limits::kExpirySweepPerTransactionMax);
       if (!n) return PrintError(ctx, n.error());
       total += *n;
       if (*n < limits::kExpirySweepPerTransactionMax) break;

@@ -25,6 +25,9 @@ constexpr ErrorInfo kErrors[] = {
     {ErrorCode::kUnbalancedEntry, "unbalanced_entry", "Debits and credits of an entry differ in at least one currency."},
     {ErrorCode::kCurrencyMismatch, "currency_mismatch", "Amounts or accounts of different currencies were combined."},
     {ErrorCode::kTooFewPostings, "too_few_postings", "An entry needs at least one debit and one credit posting."},
+    {ErrorCode::kIdempotencyKeyReused, "idempotency_key_reused", "The idempotency key was used before with a different request (HTTP 422); nothing moved. Send the original request, or use a new key."},
+    {ErrorCode::kInvalidIdempotencyKey, "invalid_idempotency_key", "An idempotency key is missing, longer than 255 characters or not printable ASCII."},
+    {ErrorCode::kInvalidConfig, "invalid_config", "A configuration file is malformed; the message names the file, the rule and the field."},
     {ErrorCode::kUnknownAccount, "unknown_account", "No account has this id."},
     {ErrorCode::kAccountExists, "account_exists", "An account with this id exists with other attributes."},
     {ErrorCode::kReferenceReused, "reference_reused", "The entry reference was used before for an entry with other content."},
@@ -38,6 +41,8 @@ constexpr ErrorInfo kErrors[] = {
     {ErrorCode::kAlreadyReversed, "already_reversed", "The entry was already reversed."},
     {ErrorCode::kStoreBusy, "store_busy", "The database is locked by another writer; nothing was written."},
     {ErrorCode::kStoreIo, "store_io", "The database failed to read or write; the transaction was rolled back."},
+    {ErrorCode::kIdempotencyKeyInFlight, "idempotency_key_in_flight", "A request with this idempotency key is still being processed (HTTP 409); retry later with the same key."},
+    {ErrorCode::kVelocityLimited, "velocity_limited", "A velocity rule refused the request before any money moved; nothing was consumed. The error names the rule, the ISO 8583 code (65 count, 61 amount) and when it may pass."},
     {ErrorCode::kInternal, "internal", "A bug: an internal invariant did not hold."},
     {ErrorCode::kCorruptStore, "corrupt_store", "The database content is not what this version wrote (schema or encoding)."},
 };

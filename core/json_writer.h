@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace pay::cli {
+namespace pay {
 
 class JsonWriter {
  public:
@@ -36,6 +36,12 @@ class JsonWriter {
   JsonWriter& Bool(bool v) {
     Comma();
     out_ += v ? "true" : "false";
+    return *this;
+  }
+  // A value rendered elsewhere (must be valid JSON).
+  JsonWriter& Raw(std::string_view json) {
+    Comma();
+    out_ += json;
     return *this;
   }
   JsonWriter& Null() {
@@ -106,4 +112,4 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
-}  // namespace pay::cli
+}  // namespace pay

@@ -30,6 +30,10 @@ inline constexpr size_t kAccountCacheEntriesMax = 1'000'000;
 // Expired holds released per write transaction by the expiry check.
 inline constexpr size_t kExpirySweepPerTransactionMax = 1'000;
 // Longest hold expiry accepted: 400 days.
+// Velocity: rules per configuration file, its size, and (rule, key) states kept in memory.
+inline constexpr size_t kVelocityRulesMax = 256;
+inline constexpr size_t kConfigBytesMax = 1 << 20;
+inline constexpr size_t kVelocityCacheEntriesMax = 4'000'000;
 inline constexpr int64_t kHoldExpiryMsMax = 400LL * 24 * 3600 * 1000;
 
 }  // namespace pay::limits

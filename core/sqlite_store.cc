@@ -12,7 +12,7 @@
 namespace pay::store {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE meta(
@@ -66,6 +66,33 @@ CREATE TABLE entry_states(
 CREATE INDEX entry_states_due ON entry_states(state, expires_at_ms) WHERE expires_at_ms > 0;
 )sql";
 
+// Version 2: the guards.
+constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE idempotency(
+  scope TEXT NOT NULL,
+  operation INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  fingerprint BLOB NOT NULL,
+  state INTEGER NOT NULL,
+  status INTEGER NOT NULL,
+  message TEXT NOT NULL,
+  entry_seq INTEGER NOT NULL,
+  body BLOB NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  expires_at_ms INTEGER NOT NULL,
+  PRIMARY KEY(scope, operation, key)
+) WITHOUT ROWID;
+CREATE INDEX idempotency_expiry ON idempotency(expires_at_ms);
+CREATE INDEX idempotency_in_flight ON idempotency(created_at_ms) WHERE state = 1;
+CREATE TABLE velocity_state(
+  rule TEXT NOT NULL,
+  key TEXT NOT NULL,
+  state BLOB NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  PRIMARY KEY(rule, key)
+) WITHOUT ROWID;
+)sql";
+
 enum Stmt {
   kBegin,
   kCommit,
@@ -85,6 +112,14 @@ enum Stmt {
   kPutState,
   kFindState,
   kDueStates,
+  kFindIdem,
+  kPutIdem,
+  kDeleteIdem,
+  kInFlightIdem,
+  kPurgeIdem,
+  kFindVelocity,
+  kPutVelocity,
+  kListVelocity,
   kStmtCount
 };
 
@@ -96,6 +131,10 @@ constexpr const char* kAccountFrom = " FROM accounts a JOIN balances b ON b.num 
 constexpr const char* kEntryCols =
     "seq, ref, kind, created_at_ms, description, reverses_seq, resolves_seq, expires_at_ms, legs, "
     "digest, hash";
+
+constexpr const char* kIdemCols =
+    "scope, operation, key, fingerprint, state, status, message, entry_seq, body, created_at_ms, "
+    "expires_at_ms";
 
 std::string SqlFor(Stmt s) {
   std::string a = kAccountCols, e = kEntryCols;
@@ -129,6 +168,25 @@ std::string SqlFor(Stmt s) {
     case kDueStates:
       return "SELECT seq, state, expires_at_ms, resolved_by_seq FROM entry_states WHERE state = ? "
              "AND expires_at_ms > 0 AND expires_at_ms <= ? ORDER BY expires_at_ms, seq LIMIT ?";
+    case kFindIdem:
+      return "SELECT " + std::string(kIdemCols) + " FROM idempotency WHERE scope = ? AND operation = ? AND key = ?";
+    case kPutIdem:
+      return "INSERT OR REPLACE INTO idempotency(" + std::string(kIdemCols) +
+             ") VALUES(?,?,?,?,?,?,?,?,?,?,?)";
+    case kDeleteIdem: return "DELETE FROM idempotency WHERE scope = ? AND operation = ? AND key = ?";
+    case kInFlightIdem:
+      return "SELECT " + std::string(kIdemCols) +
+             " FROM idempotency WHERE state = 1 ORDER BY created_at_ms LIMIT ?";
+    case kPurgeIdem:
+      return "DELETE FROM idempotency WHERE (scope, operation, key) IN (SELECT scope, operation, "
+             "key FROM idempotency WHERE expires_at_ms <= ? AND state = 2 LIMIT ?)";
+    case kFindVelocity:
+      return "SELECT rule, key, state, updated_at_ms FROM velocity_state WHERE rule = ? AND key = ?";
+    case kPutVelocity:
+      return "INSERT OR REPLACE INTO velocity_state(rule, key, state, updated_at_ms) VALUES(?,?,?,?)";
+    case kListVelocity:
+      return "SELECT rule, key, state, updated_at_ms FROM velocity_state WHERE (?1 = '' OR rule = ?1) "
+             "AND key >= ?2 ORDER BY rule, key LIMIT ?3";
     case kStmtCount: break;
   }
   return "";
@@ -179,6 +237,31 @@ EntryRow ReadEntry(sqlite3_stmt* st) {
   r.legs = Blob(st, 8);
   r.digest = Blob(st, 9);
   r.hash = Blob(st, 10);
+  return r;
+}
+
+IdempotencyRow ReadIdem(sqlite3_stmt* st) {
+  IdempotencyRow r;
+  r.scope = Text(st, 0);
+  r.operation = sqlite3_column_int(st, 1);
+  r.key = Text(st, 2);
+  r.fingerprint = Blob(st, 3);
+  r.state = sqlite3_column_int(st, 4);
+  r.status = sqlite3_column_int(st, 5);
+  r.message = Text(st, 6);
+  r.entry_seq = sqlite3_column_int64(st, 7);
+  r.body = Blob(st, 8);
+  r.created_at_ms = sqlite3_column_int64(st, 9);
+  r.expires_at_ms = sqlite3_column_int64(st, 10);
+  return r;
+}
+
+VelocityRow ReadVelocity(sqlite3_stmt* st) {
+  VelocityRow r;
+  r.rule = Text(st, 0);
+  r.key = Text(st, 1);
+  r.state = Blob(st, 2);
+  r.updated_at_ms = sqlite3_column_int64(st, 3);
   return r;
 }
 
@@ -426,7 +509,88 @@ class SqliteStore final : public Store {
     return Many<EntryStateRow>(st, ReadState);
   }
 
+  Result<std::optional<IdempotencyRow>> FindIdempotency(std::string_view scope, int32_t operation,
+                                                        std::string_view key) override {
+    sqlite3_stmt* st = Reset(kFindIdem);
+    BindText(st, 1, scope);
+    sqlite3_bind_int(st, 2, operation);
+    BindText(st, 3, key);
+    return One<IdempotencyRow>(st, ReadIdem);
+  }
+
+  Result<void> PutIdempotency(const IdempotencyRow& r) override {
+    sqlite3_stmt* st = Reset(kPutIdem);
+    BindText(st, 1, r.scope);
+    sqlite3_bind_int(st, 2, r.operation);
+    BindText(st, 3, r.key);
+    BindBlob(st, 4, r.fingerprint);
+    sqlite3_bind_int(st, 5, r.state);
+    sqlite3_bind_int(st, 6, r.status);
+    BindText(st, 7, r.message);
+    sqlite3_bind_int64(st, 8, r.entry_seq);
+    BindBlob(st, 9, r.body);
+    sqlite3_bind_int64(st, 10, r.created_at_ms);
+    sqlite3_bind_int64(st, 11, r.expires_at_ms);
+    return Done(st, "put idempotency");
+  }
+
+  Result<void> DeleteIdempotency(std::string_view scope, int32_t operation,
+                                 std::string_view key) override {
+    sqlite3_stmt* st = Reset(kDeleteIdem);
+    BindText(st, 1, scope);
+    sqlite3_bind_int(st, 2, operation);
+    BindText(st, 3, key);
+    return Done(st, "delete idempotency");
+  }
+
+  Result<std::vector<IdempotencyRow>> InFlightIdempotency(size_t limit) override {
+    sqlite3_stmt* st = Reset(kInFlightIdem);
+    sqlite3_bind_int64(st, 1, static_cast<int64_t>(limit));
+    return Many<IdempotencyRow>(st, ReadIdem);
+  }
+
+  Result<size_t> PurgeIdempotency(int64_t now_ms, size_t limit) override {
+    sqlite3_stmt* st = Reset(kPurgeIdem);
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_int64(st, 2, static_cast<int64_t>(limit));
+    PAY_TRY(Done(st, "purge idempotency"));
+    return static_cast<size_t>(sqlite3_changes(db_));
+  }
+
+  Result<std::optional<VelocityRow>> FindVelocity(std::string_view rule,
+                                                  std::string_view key) override {
+    sqlite3_stmt* st = Reset(kFindVelocity);
+    BindText(st, 1, rule);
+    BindText(st, 2, key);
+    return One<VelocityRow>(st, ReadVelocity);
+  }
+
+  Result<void> PutVelocity(const VelocityRow& r) override {
+    sqlite3_stmt* st = Reset(kPutVelocity);
+    BindText(st, 1, r.rule);
+    BindText(st, 2, r.key);
+    BindBlob(st, 3, r.state);
+    sqlite3_bind_int64(st, 4, r.updated_at_ms);
+    return Done(st, "put velocity");
+  }
+
+  Result<std::vector<VelocityRow>> ListVelocity(std::string_view rule, std::string_view from_key,
+                                                size_t limit) override {
+    sqlite3_stmt* st = Reset(kListVelocity);
+    BindText(st, 1, rule);
+    BindText(st, 2, from_key);
+    sqlite3_bind_int64(st, 3, static_cast<int64_t>(limit));
+    return Many<VelocityRow>(st, ReadVelocity);
+  }
+
  private:
+  Result<void> Done(sqlite3_stmt* st, const char* what) {
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return FailRc(what, rc);
+    return {};
+  }
+
   Result<void> Exec(const char* sql) {
     char* err = nullptr;
     int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
@@ -475,7 +639,13 @@ class SqliteStore final : public Store {
       r = Exec("INSERT INTO meta(key, value) VALUES('schema_version', '1')");
       if (!r) return fail(r.error());
     }
-    // Later versions add their steps here: if (version < 2) { ... }
+    if (version < 2) {
+      auto r = Exec(kSchemaV2);
+      if (!r) return fail(r.error());
+      r = Exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
+      if (!r) return fail(r.error());
+    }
+    // Later versions add their steps here: if (version < 3) { ... }
     return Exec("COMMIT");
   }
 

@@ -58,6 +58,29 @@ struct EntryStateRow {
   int64_t resolved_by_seq = 0;
 };
 
+// An idempotency record: one per (scope, operation, key). See rails/guards/idempotency.h.
+struct IdempotencyRow {
+  std::string scope;
+  int32_t operation = 0;
+  std::string key;
+  std::string fingerprint;  // SHA-256 of the canonical request
+  int32_t state = 0;        // 1: in flight (claimed, outcome not yet known), 2: complete
+  int32_t status = 0;       // 0: succeeded; otherwise the ErrorCode number of the decline
+  std::string message;      // the decline's message
+  int64_t entry_seq = 0;    // the ledger entry the command wrote, 0 if none
+  std::string body;         // the outcome, byte for byte as first answered
+  int64_t created_at_ms = 0;
+  int64_t expires_at_ms = 0;
+};
+
+// Persisted state of one velocity rule for one key (all its windows, encoded by the guard).
+struct VelocityRow {
+  std::string rule;
+  std::string key;
+  std::string state;
+  int64_t updated_at_ms = 0;
+};
+
 enum class Durability { kFull, kNormal };
 
 struct StoreOptions {
@@ -108,6 +131,25 @@ class Store {
   // Rows with the given state and 0 < expires_at_ms <= now_ms, oldest expiry first.
   virtual Result<std::vector<EntryStateRow>> DueEntryStates(int32_t state, int64_t now_ms,
                                                             size_t limit) = 0;
+
+  virtual Result<std::optional<IdempotencyRow>> FindIdempotency(std::string_view scope,
+                                                                int32_t operation,
+                                                                std::string_view key) = 0;
+  virtual Result<void> PutIdempotency(const IdempotencyRow& row) = 0;  // insert or replace
+  virtual Result<void> DeleteIdempotency(std::string_view scope, int32_t operation,
+                                         std::string_view key) = 0;
+  // Records left in flight (state 1), oldest first, at most `limit`.
+  virtual Result<std::vector<IdempotencyRow>> InFlightIdempotency(size_t limit) = 0;
+  // Deletes up to `limit` complete records whose expires_at_ms <= now_ms; returns how many.
+  virtual Result<size_t> PurgeIdempotency(int64_t now_ms, size_t limit) = 0;
+
+  virtual Result<std::optional<VelocityRow>> FindVelocity(std::string_view rule,
+                                                          std::string_view key) = 0;
+  virtual Result<void> PutVelocity(const VelocityRow& row) = 0;  // insert or replace
+  // Rows of `rule` (all rules if empty) with key >= from_key in key order, at most `limit`.
+  virtual Result<std::vector<VelocityRow>> ListVelocity(std::string_view rule,
+                                                        std::string_view from_key,
+                                                        size_t limit) = 0;
 };
 
 // Opens (or with create_if_missing, creates) the SQLite database at `path`, applying the schema

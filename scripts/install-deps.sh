@@ -10,6 +10,7 @@ packages=(
   libsqlite3-dev sqlite3  # the default store; the sqlite3 shell is used by tests to corrupt files
   libprotobuf-dev protobuf-compiler  # proto/ schema, JSON mapping
   libcli11-dev            # paymentctl argument parsing
+  libtomlplusplus-dev     # velocity rules configuration (TOML)
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev  # libFuzzer targets and sanitizer runtime
 )

@@ -29,6 +29,9 @@ enum class ErrorCode : int32_t {
   kUnbalancedEntry = 1009,
   kCurrencyMismatch = 1010,
   kTooFewPostings = 1011,
+  kIdempotencyKeyReused = 1012,
+  kInvalidIdempotencyKey = 1013,
+  kInvalidConfig = 1014,
 
   kUnknownAccount = 2001,
   kAccountExists = 2002,
@@ -44,6 +47,8 @@ enum class ErrorCode : int32_t {
 
   kStoreBusy = 3001,
   kStoreIo = 3002,
+  kIdempotencyKeyInFlight = 3003,
+  kVelocityLimited = 3004,
 
   kInternal = 9001,
   kCorruptStore = 9002,
@@ -67,12 +72,23 @@ const ErrorCode* AllErrorCodes(size_t* count);
 struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;  // human-readable; names the offending field first: "amount: ..."
+  // Set by velocity refusals (and, later, network declines): the rule that refused, the ISO 8583
+  // response code a card network would show (65 count, 61 amount), and how long until the same
+  // request may pass (0: unknown or never).
+  std::string rule;
+  std::string response_code;
+  int64_t retry_after_ms = 0;
 
   int32_t number() const { return static_cast<int32_t>(code); }
   std::string_view name() const { return ErrorName(code); }
 };
 
-inline Error MakeError(ErrorCode code, std::string message) { return Error{code, std::move(message)}; }
+inline Error MakeError(ErrorCode code, std::string message) {
+  Error e;
+  e.code = code;
+  e.message = std::move(message);
+  return e;
+}
 
 template <typename T>
 class [[nodiscard]] Result {

@@ -1,5 +1,6 @@
 #pragma once
-// Ledger vocabulary: accounts, postings, entries and their states. Plain data.
+// Ledger vocabulary: accounts, postings, entries and their states. Plain data, part of the
+// public API (the engine takes and returns these).
 
 #include <cstdint>
 #include <string>

@@ -150,9 +150,14 @@ TEST_F(CliTest, SameRefReplaysOtherContentRefused) {
   EXPECT_TRUE(Has(again.out, "\"replayed\":true"));
   CtlRun other = Ctl({"--json", "transfer", "--debit", "bank", "--credit", "alice", "--amount", "6",
                    "--ref", "r1"});
-  EXPECT_EQ(other.status, 1);
-  EXPECT_TRUE(Has(other.out, "reference_reused"));
-  EXPECT_TRUE(Has(Ok({"--json", "account", "show", "alice"}).out, "\"balance_minor\":500"));
+  EXPECT_EQ(other.status, 2);
+  EXPECT_TRUE(Has(other.out, "idempotency_key_reused")) << other.out;
+  // The same key from another merchant is another key.
+  CtlRun scoped = Ctl({"--json", "--merchant", "other-shop", "transfer", "--debit", "bank",
+                       "--credit", "alice", "--amount", "5", "--key", "r1", "--ref", "r1-other"});
+  EXPECT_EQ(scoped.status, 0) << scoped.out << scoped.err;
+  EXPECT_TRUE(Has(scoped.out, "{\"replayed\":false,"));
+  EXPECT_TRUE(Has(Ok({"--json", "account", "show", "alice"}).out, "\"balance_minor\":1000"));
 }
 
 TEST_F(CliTest, HoldPostVoidReverseAndHistory) {

@@ -1,0 +1,91 @@
+#include "rails/guards/idempotency.h"
+
+#include <algorithm>
+
+#include "core/crypto.h"
+#include "core/encoding.h"
+#include "core/ids.h"
+#include "core/limits.h"
+
+namespace pay::guards {
+
+Result<void> ValidateIdempotencyKey(std::string_view key) {
+  if (key.empty()) {
+    return MakeError(ErrorCode::kInvalidIdempotencyKey,
+                     "idempotency_key: required for every command that moves money");
+  }
+  if (key.size() > limits::kReferenceBytesMax) {
+    return MakeError(ErrorCode::kInvalidIdempotencyKey,
+                     "idempotency_key: longer than 255 characters");
+  }
+  if (!IsPrintableAscii(key)) {
+    return MakeError(ErrorCode::kInvalidIdempotencyKey,
+                     "idempotency_key: only printable ASCII is allowed (no leading or trailing "
+                     "space, no control characters)");
+  }
+  return {};
+}
+
+std::string ScopeOf(const Command& command) {
+  if (!command.merchant.empty()) return command.merchant;
+  if (!command.client.credential.empty()) return "credential:" + command.client.credential;
+  return "default";
+}
+
+namespace {
+
+struct FingerprintWriter {
+  Writer& w;
+  void operator()(const CreateAccountRequest& r) const {
+    const ledger::AccountSpec& a = r.account;
+    w.Str(a.id);
+    w.Str(a.currency);
+    w.U32(static_cast<uint32_t>(a.type));
+    w.U32(static_cast<uint32_t>(a.overdraft));
+    w.I64(a.overdraft_limit_minor);
+    ledger::Metadata md = a.metadata;
+    std::sort(md.begin(), md.end());  // order of annotations is not content
+    w.U32(static_cast<uint32_t>(md.size()));
+    for (const auto& [k, v] : md) {
+      w.Str(k);
+      w.Str(v);
+    }
+  }
+  void operator()(const TransferRequest& r) const {
+    const ledger::EntrySpec& e = r.entry;
+    w.Str(e.ref);
+    w.Str(e.description);
+    w.U8(e.pending ? 1 : 0);
+    w.I64(e.expires_at_ms);
+    w.I64(e.expires_in_ms);
+    w.U32(static_cast<uint32_t>(e.postings.size()));
+    for (const auto& p : e.postings) {
+      w.Str(p.account);
+      w.U8(static_cast<uint8_t>(p.side));
+      w.I64(p.amount_minor);
+    }
+  }
+  void operator()(const PostRequest& r) const {
+    w.I64(r.entry_id);
+    w.U8(r.amount_minor.has_value() ? 1 : 0);
+    w.I64(r.amount_minor.value_or(0));
+  }
+  void operator()(const VoidRequest& r) const { w.I64(r.entry_id); }
+  void operator()(const ReverseRequest& r) const {
+    w.I64(r.entry_id);
+    w.Str(r.description);
+    w.Str(r.ref);
+  }
+};
+
+}  // namespace
+
+std::string Fingerprint(const Request& request) {
+  Writer w;
+  w.Str("request/v1");
+  w.U8(static_cast<uint8_t>(OperationOf(request)));
+  std::visit(FingerprintWriter{w}, request);
+  return DigestBytes(Sha256(w.bytes()));
+}
+
+}  // namespace pay::guards

@@ -1,0 +1,427 @@
+// The engine through its public API on a real SQLite file: DOMAIN.md's idempotency rules one by
+// one, velocity limits, group commit, event time, concurrency and crash recovery.
+
+#include "pay/engine.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <fstream>
+#include <thread>
+
+#include "core/store.h"
+#include "tests/support/temp_dir.h"
+
+namespace pay {
+namespace {
+
+constexpr int64_t kT0 = 1'790'000'000'000;
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reopen(); }
+
+  void Reopen(const std::string& velocity_toml = "", int64_t retention_ms = 24LL * 3600 * 1000) {
+    engine_.reset();
+    EngineOptions o;
+    o.db_path = dir_.File("engine.db");
+    o.create_if_missing = true;
+    o.clock = &clock_;
+    o.idempotency_retention_ms = retention_ms;
+    if (!velocity_toml.empty()) {
+      o.velocity_config_path = dir_.File("velocity.toml");
+      std::ofstream(o.velocity_config_path) << velocity_toml;
+    }
+    auto e = Engine::Open(o);
+    ASSERT_TRUE(e) << e.error().message;
+    engine_ = std::move(*e);
+  }
+
+  static Command Cmd(std::string key, Request r, std::string merchant = "shop") {
+    Command c;
+    c.merchant = std::move(merchant);
+    c.idempotency_key = std::move(key);
+    c.request = std::move(r);
+    return c;
+  }
+
+  static TransferRequest Xfer(const std::string& from, const std::string& to, int64_t amount) {
+    TransferRequest t;
+    t.entry.postings = {{from, ledger::Side::kDebit, amount}, {to, ledger::Side::kCredit, amount}};
+    return t;
+  }
+
+  void Accounts() {
+    for (auto [id, type, od] : {std::tuple{"bank", ledger::AccountType::kAsset, ledger::OverdraftMode::kUnlimited},
+                                std::tuple{"alice", ledger::AccountType::kLiability, ledger::OverdraftMode::kNone},
+                                std::tuple{"bob", ledger::AccountType::kLiability, ledger::OverdraftMode::kNone}}) {
+      ledger::AccountSpec s{id, "USD", type, od};
+      auto r = engine_->Submit(Cmd(std::string("acct-") + id, CreateAccountRequest{s}));
+      ASSERT_TRUE(r && !r->declined) << (r ? r->body : r.error().message);
+    }
+  }
+
+  int64_t Balance(const std::string& id) { return engine_->GetAccount(id)->balance_minor(); }
+  int64_t Tip() {
+    auto v = engine_->Verify();
+    EXPECT_TRUE(v && v->ok());
+    return v ? v->entries_checked : -1;
+  }
+
+  testing::TempDir dir_;
+  ManualClock clock_{kT0};
+  std::unique_ptr<Engine> engine_;
+};
+
+// Rule 1
+TEST_F(EngineTest, KeysMustBePrintableAsciiUpTo255) {
+  Accounts();
+  for (const std::string& bad : {std::string(), std::string(256, 'k'), std::string("tab\tkey"),
+                                 std::string("caf\xc3\xa9")}) {
+    auto r = engine_->Submit(Cmd(bad, Xfer("bank", "alice", 5)));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidIdempotencyKey);
+  }
+  EXPECT_TRUE(engine_->Submit(Cmd(std::string(255, 'k'), Xfer("bank", "alice", 5))));
+  EXPECT_EQ(Balance("alice"), 5);
+}
+
+// Rule 2
+TEST_F(EngineTest, KeysAreScopedByMerchantAndOperation) {
+  Accounts();
+  auto a = engine_->Submit(Cmd("k1", Xfer("bank", "alice", 5), "shop-a"));
+  auto b = engine_->Submit(Cmd("k1", Xfer("bank", "alice", 5), "shop-b"));
+  ASSERT_TRUE(a && b);
+  EXPECT_FALSE(b->replayed);
+  EXPECT_NE(a->entry_id, b->entry_id);  // another merchant's key is another key
+  auto v = engine_->Submit(Cmd("k1", VoidRequest{a->entry_id}, "shop-a"));
+  ASSERT_TRUE(v);
+  EXPECT_FALSE(v->replayed);  // another operation: another key (the void is declined: not a hold)
+  EXPECT_TRUE(v->declined);
+  EXPECT_EQ(v->decline.code, ErrorCode::kNotPending);
+  EXPECT_EQ(Balance("alice"), 10);
+}
+
+// Rule 3
+TEST_F(EngineTest, SameKeySameRequestReplaysTheStoredBytes) {
+  Accounts();
+  auto first = engine_->Submit(Cmd("k", Xfer("bank", "alice", 700)));
+  ASSERT_TRUE(first);
+  clock_.AdvanceMs(60'000);
+  auto again = engine_->Submit(Cmd("k", Xfer("bank", "alice", 700)));
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->replayed);
+  EXPECT_FALSE(first->replayed);
+  EXPECT_EQ(again->body, first->body);
+  EXPECT_EQ(again->entry_id, first->entry_id);
+  EXPECT_EQ(Balance("alice"), 700);
+  Reopen();  // and after a restart
+  auto later = engine_->Submit(Cmd("k", Xfer("bank", "alice", 700)));
+  EXPECT_EQ(later->body, first->body);
+  EXPECT_TRUE(later->replayed);
+}
+
+// Rule 4
+TEST_F(EngineTest, SameKeyOtherRequestIsRefusedAndNotStored) {
+  Accounts();
+  ASSERT_TRUE(engine_->Submit(Cmd("k", Xfer("bank", "alice", 700))));
+  auto other = engine_->Submit(Cmd("k", Xfer("bank", "alice", 701)));
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code, ErrorCode::kIdempotencyKeyReused);
+  EXPECT_EQ(Balance("alice"), 700);
+  // Field order of the request cannot change the fingerprint; metadata order neither.
+  ledger::AccountSpec s1{"m", "USD"}, s2{"m", "USD"};
+  s1.metadata = {{"a", "1"}, {"b", "2"}};
+  s2.metadata = {{"b", "2"}, {"a", "1"}};
+  ASSERT_TRUE(engine_->Submit(Cmd("acct-m", CreateAccountRequest{s1})));
+  auto same = engine_->Submit(Cmd("acct-m", CreateAccountRequest{s2}));
+  ASSERT_TRUE(same);
+  EXPECT_TRUE(same->replayed);
+}
+
+// Rule 5
+TEST_F(EngineTest, KeyInFlightIsAConflict) {
+  Accounts();
+  auto s = store::OpenSqliteStore(dir_.File("engine.db"), {});
+  ASSERT_TRUE(s);
+  ASSERT_TRUE((*s)->BeginWrite());
+  store::IdempotencyRow claim;
+  claim.scope = "shop";
+  claim.operation = static_cast<int32_t>(Operation::kTransfer);
+  claim.key = "busy";
+  claim.fingerprint = std::string(32, 'f');
+  claim.state = 1;
+  claim.created_at_ms = kT0;
+  ASSERT_TRUE((*s)->PutIdempotency(claim));
+  ASSERT_TRUE((*s)->Commit());
+  auto r = engine_->Submit(Cmd("busy", Xfer("bank", "alice", 5)));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kIdempotencyKeyInFlight);
+  EXPECT_EQ(Balance("alice"), 0);
+}
+
+// Rule 6
+TEST_F(EngineTest, DeclinesAreStoredFailuresAreNot) {
+  Accounts();
+  auto decline = engine_->Submit(Cmd("pay-1", Xfer("alice", "bob", 500)));
+  ASSERT_TRUE(decline);
+  EXPECT_TRUE(decline->declined);
+  EXPECT_EQ(decline->decline.code, ErrorCode::kOverdraft);
+  EXPECT_NE(decline->body.find("\"code\":\"overdraft\""), std::string::npos);
+  ASSERT_TRUE(engine_->Submit(Cmd("fund", Xfer("bank", "alice", 1000))));
+  auto replay = engine_->Submit(Cmd("pay-1", Xfer("alice", "bob", 500)));
+  ASSERT_TRUE(replay);
+  EXPECT_TRUE(replay->replayed);
+  EXPECT_TRUE(replay->declined);  // the stored decline, even though it would pass now
+  EXPECT_EQ(replay->body, decline->body);
+  EXPECT_EQ(Balance("bob"), 0);
+
+  // A validation failure is not stored: the client fixes the request and keeps its key.
+  auto invalid = engine_->Submit(Cmd("pay-2", Xfer("alice", "bob", -5)));
+  ASSERT_FALSE(invalid);
+  EXPECT_EQ(invalid.error().code, ErrorCode::kInvalidAmount);
+  auto fixed = engine_->Submit(Cmd("pay-2", Xfer("alice", "bob", 5)));
+  ASSERT_TRUE(fixed);
+  EXPECT_FALSE(fixed->replayed);
+  EXPECT_EQ(Balance("bob"), 5);
+}
+
+// Rule 8
+TEST_F(EngineTest, KeysLiveTheirRetentionThenPurge) {
+  Reopen("", 3600'000);
+  Accounts();
+  ASSERT_TRUE(engine_->Submit(Cmd("old", Xfer("bank", "alice", 5))));
+  clock_.AdvanceMs(3599'999);
+  EXPECT_EQ(*engine_->PurgeIdempotencyKeys(), 0u);
+  EXPECT_TRUE(engine_->Submit(Cmd("old", Xfer("bank", "alice", 5)))->replayed);
+  clock_.AdvanceMs(1);
+  EXPECT_EQ(*engine_->PurgeIdempotencyKeys(), 4u);  // three accounts and the transfer
+  // After the purge the key is new again, but the ledger reference derived from it still
+  // exists: the same transfer is recognised by the ledger and moves nothing.
+  auto again = engine_->Submit(Cmd("old", Xfer("bank", "alice", 5)));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(Balance("alice"), 5);
+}
+
+// Rule 9: reads take no key.
+TEST_F(EngineTest, ReadsNeedNoKey) {
+  Accounts();
+  EXPECT_TRUE(engine_->GetAccount("alice"));
+  EXPECT_TRUE(engine_->ListAccounts("", 10));
+  EXPECT_TRUE(engine_->Verify());
+}
+
+TEST_F(EngineTest, ConcurrentSubmissionsOfOneKeyExecuteOnce) {
+  Accounts();
+  constexpr int kThreads = 8;
+  std::vector<Result<Outcome>> results(kThreads, MakeError(ErrorCode::kInternal, "not run"));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] { results[i] = engine_->Submit(Cmd("same", Xfer("bank", "alice", 42))); });
+  }
+  for (auto& t : threads) t.join();
+  int executed = 0;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r) << r.error().message;
+    executed += !r->replayed;
+    EXPECT_EQ(r->body, results[0]->body);
+  }
+  EXPECT_EQ(executed, 1);
+  EXPECT_EQ(Balance("alice"), 42);
+}
+
+TEST_F(EngineTest, BatchCommitsTogetherEachWithItsResult) {
+  Accounts();
+  std::vector<Command> batch = {Cmd("b1", Xfer("bank", "alice", 10)), Cmd("b2", Xfer("bank", "ghost", 10)),
+                                Cmd("b3", Xfer("bank", "bob", 10)), Cmd("b1", Xfer("bank", "alice", 10)),
+                                Cmd("b4", Xfer("bank", "bob", 0))};
+  auto out = engine_->SubmitBatch(batch);
+  ASSERT_EQ(out.size(), 5u);
+  ASSERT_TRUE(out[0]);
+  EXPECT_FALSE(out[0]->declined);
+  ASSERT_TRUE(out[1]);
+  EXPECT_TRUE(out[1]->declined);  // unknown account: executed and declined
+  ASSERT_TRUE(out[2]);
+  ASSERT_TRUE(out[3]);
+  EXPECT_TRUE(out[3]->replayed);  // the same key earlier in the same batch
+  ASSERT_FALSE(out[4]);           // invalid: not stored
+  EXPECT_EQ(Balance("alice"), 10);
+  EXPECT_EQ(Balance("bob"), 10);
+}
+
+TEST_F(EngineTest, EventTimeDrivesTheBooksForReplayedTraffic) {
+  Accounts();
+  Command c = Cmd("evt", Xfer("bank", "alice", 10));
+  c.channel = Channel::kReplay;
+  c.event_time_ms = kT0 + 86'400'000;
+  auto r = engine_->Submit(c);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(engine_->GetEntry(r->entry_id)->created_at_ms, kT0 + 86'400'000);
+}
+
+TEST_F(EngineTest, StartUpResolvesRecordsLeftInFlight) {
+  Accounts();
+  auto done = engine_->Submit(Cmd("t1", Xfer("bank", "alice", 10)));
+  ASSERT_TRUE(done);
+  std::string ref = engine_->GetEntry(done->entry_id)->ref;
+  engine_.reset();
+  {
+    // What a crash between a claim and its outcome leaves behind: one claim whose effects
+    // committed, one whose effects did not.
+    auto s = store::OpenSqliteStore(dir_.File("engine.db"), {});
+    ASSERT_TRUE(s);
+    ASSERT_TRUE((*s)->BeginWrite());
+    ASSERT_TRUE((*s)->DeleteIdempotency("shop", static_cast<int32_t>(Operation::kTransfer), "t1"));
+    for (auto [key, intent] : {std::pair{"t1", ref}, std::pair{"t2", std::string("shop/t2")}}) {
+      store::IdempotencyRow claim;
+      claim.scope = "shop";
+      claim.operation = static_cast<int32_t>(Operation::kTransfer);
+      claim.key = key;
+      claim.fingerprint = std::string(32, 'f');
+      claim.state = 1;
+      claim.body = intent;
+      claim.created_at_ms = kT0;
+      ASSERT_TRUE((*s)->PutIdempotency(claim));
+    }
+    ASSERT_TRUE((*s)->Commit());
+  }
+  Reopen();
+  EXPECT_EQ(engine_->recovery().completed, 1u);
+  EXPECT_EQ(engine_->recovery().released, 1u);
+  // t2 was released: a retry executes it once.
+  auto t2 = engine_->Submit(Cmd("t2", Xfer("bank", "alice", 7)));
+  ASSERT_TRUE(t2);
+  EXPECT_FALSE(t2->replayed);
+  EXPECT_EQ(Balance("alice"), 17);
+}
+
+constexpr const char* kRules = R"toml(
+[[rule]]
+name = "transfers-per-merchant"
+operations = ["transfer"]
+key = ["merchant"]
+measure = "count"
+  [[rule.window]]
+  algorithm = "fixed_window"
+  window = "1m"
+  limit = 2
+  [[rule.override]]
+  key = "merchant=big"
+  limits = [3]
+
+[[rule]]
+name = "amount-per-account"
+operations = ["transfer"]
+key = ["account"]
+measure = "amount"
+currency = "USD"
+  [[rule.window]]
+  algorithm = "sliding_log"
+  window = "1h"
+  limit = "100.00"
+
+[[rule]]
+name = "watch-ip"
+key = ["ip"]
+mode = "shadow"
+  [[rule.window]]
+  algorithm = "gcra"
+  window = "1m"
+  limit = 1
+)toml";
+
+TEST_F(EngineTest, VelocityRefusesBeforeMoneyMovesAndConsumesNothing) {
+  Reopen(kRules);
+  Accounts();
+  ASSERT_TRUE(engine_->Submit(Cmd("v1", Xfer("bank", "alice", 100))));
+  ASSERT_TRUE(engine_->Submit(Cmd("v2", Xfer("bank", "alice", 100))));
+  auto refused = engine_->Submit(Cmd("v3", Xfer("bank", "alice", 100)));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kVelocityLimited);
+  EXPECT_EQ(refused.error().rule, "transfers-per-merchant");
+  EXPECT_EQ(refused.error().response_code, "65");
+  EXPECT_EQ(refused.error().retry_after_ms, 60'000 - kT0 % 60'000);  // to the next minute
+  EXPECT_EQ(Balance("alice"), 200);
+  // A replay consumes nothing and still answers.
+  EXPECT_TRUE(engine_->Submit(Cmd("v1", Xfer("bank", "alice", 100)))->replayed);
+  auto status = engine_->VelocityStatus("transfers-per-merchant", "merchant=shop");
+  ASSERT_TRUE(status);
+  ASSERT_EQ(status->size(), 1u);
+  EXPECT_EQ((*status)[0].used, 2);
+  // The refusal was not stored: once the window passes, the same key executes.
+  clock_.AdvanceMs(60'000);
+  auto later = engine_->Submit(Cmd("v3", Xfer("bank", "alice", 100)));
+  ASSERT_TRUE(later) << later.error().message;
+  EXPECT_FALSE(later->replayed);
+}
+
+TEST_F(EngineTest, VelocityAmountRuleAnswers61AndOverridesApply) {
+  Reopen(kRules);
+  Accounts();
+  ASSERT_TRUE(engine_->Submit(Cmd("a1", Xfer("bank", "alice", 9000), "big")));
+  auto over = engine_->Submit(Cmd("a2", Xfer("bank", "alice", 1001), "big"));
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().rule, "amount-per-account");
+  EXPECT_EQ(over.error().response_code, "61");
+  ASSERT_TRUE(engine_->Submit(Cmd("a3", Xfer("bank", "alice", 1000), "big")));
+  // merchant=big has an override of 3 per minute; the amount rule is now full, so use another
+  // debit account to see the count override.
+  ASSERT_TRUE(engine_->Submit(Cmd("a4", Xfer("alice", "bob", 1), "big")));
+  auto fourth = engine_->Submit(Cmd("a5", Xfer("alice", "bob", 1), "big"));
+  ASSERT_FALSE(fourth);
+  EXPECT_EQ(fourth.error().rule, "transfers-per-merchant");
+}
+
+TEST_F(EngineTest, VelocityStateSurvivesARestart) {
+  Reopen(kRules);
+  Accounts();
+  ASSERT_TRUE(engine_->Submit(Cmd("r1", Xfer("bank", "alice", 1))));
+  ASSERT_TRUE(engine_->Submit(Cmd("r2", Xfer("bank", "alice", 1))));
+  Reopen(kRules);
+  auto third = engine_->Submit(Cmd("r3", Xfer("bank", "alice", 1)));
+  ASSERT_FALSE(third);
+  EXPECT_EQ(third.error().code, ErrorCode::kVelocityLimited);
+}
+
+TEST_F(EngineTest, ShadowRulesRecordAndPass) {
+  Reopen(kRules);
+  Accounts();
+  for (int i = 0; i < 2; ++i) {
+    Command c = Cmd("s" + std::to_string(i), Xfer("bank", "alice", 1));
+    c.client.ip = "10.0.0.1";
+    ASSERT_TRUE(engine_->Submit(c));  // the second breaks the shadow rule and still passes
+  }
+  auto status = engine_->VelocityStatus("watch-ip", "ip=10.0.0.1");
+  ASSERT_TRUE(status);
+  EXPECT_TRUE((*status)[0].shadow);
+}
+
+TEST_F(EngineTest, BadVelocityConfigNamesFileRuleAndField) {
+  struct Case {
+    const char* toml;
+    const char* expect;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"[[rule]]\nname = \"r\"\nkey = [\"merchant\"]\ncolour = 1\n[[rule.window]]\nalgorithm = \"gcra\"\nwindow = \"1m\"\nlimit = 1\n", "rule 'r': colour: unknown field"},
+           {"[[rule]]\nname = \"r\"\nkey = [\"merchant\"]\n[[rule.window]]\nalgorithm = \"gcra\"\nwindow = \"1m\"\nlimit = -1\n", "rule 'r': window[0].limit"},
+           {"[[rule]]\nname = \"r\"\nkey = [\"merchant\"]\n[[rule.window]]\nalgorithm = \"gcra\"\nwindow = \"0s\"\nlimit = 1\n", "rule 'r': window[0].window"},
+           {"[[rule]]\nname = \"r\"\nkey = [\"planet\"]\n[[rule.window]]\nalgorithm = \"gcra\"\nwindow = \"1m\"\nlimit = 1\n", "rule 'r': key[0]"},
+           {"[[rule]]\nname = \"r\"\nkey = [\"merchant\"]\n", "rule 'r': window"},
+           {"[[rule]]\nname = \"r\"\nkey = [\"merchant\"]\n[[rule.window]]\nalgorithm = \"magic\"\nwindow = \"1m\"\nlimit = 1\n", "window[0].algorithm"},
+           {"[[rule]]\nname = \"r\"\nkey = [\"merchant\"]\nmeasure = \"amount\"\n[[rule.window]]\nalgorithm = \"gcra\"\nwindow = \"1m\"\nlimit = 1\n", "rule 'r': currency"},
+           {"[[rule]\n", "velocity.toml:1"},
+       }) {
+    std::ofstream(dir_.File("velocity.toml")) << c.toml;
+    EngineOptions o;
+    o.db_path = dir_.File("engine.db");
+    o.clock = &clock_;
+    o.velocity_config_path = dir_.File("velocity.toml");
+    auto e = Engine::Open(o);
+    ASSERT_FALSE(e) << c.toml;
+    EXPECT_EQ(e.error().code, ErrorCode::kInvalidConfig);
+    EXPECT_NE(e.error().message.find(c.expect), std::string::npos) << e.error().message;
+  }
+}
+
+}  // namespace
+}  // namespace pay
