@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/store.h"
-#include "ledger/types.h"
+#include "pay/types.h"
 
 namespace pay::ledger {
 

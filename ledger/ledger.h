@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "core/store.h"
-#include "ledger/types.h"
+#include "pay/types.h"
 #include "pay/clock.h"
 
 namespace pay::ledger {

@@ -1,4 +1,4 @@
-#include "ledger/types.h"
+#include "pay/types.h"
 
 #include <string>
 
