@@ -30,7 +30,8 @@ class Random {
   }
   // Uniform in [0, n); n > 0. Lemire's multiply-shift (bias below 2^-64 * n, fine for tests).
   uint64_t Uniform(uint64_t n) {
-    return static_cast<uint64_t>((static_cast<unsigned __int128>(Next()) * n) >> 64);
+    __extension__ typedef unsigned __int128 u128;
+    return static_cast<uint64_t>((static_cast<u128>(Next()) * n) >> 64);
   }
   // Uniform in [lo, hi].
   int64_t Range(int64_t lo, int64_t hi) {

@@ -242,7 +242,9 @@ TEST_F(LedgerPropertyTest, RandomOperationsMatchTheModel) {
       }
       auto r = L().CreateEntry(s);
       expect(r, predicted, step, "transfer");
-      if (r) ASSERT_EQ(r->replayed, replay) << "step " << step;
+      if (r) {
+        ASSERT_EQ(r->replayed, replay) << "step " << step;
+      }
     } else if (op < 63) {  // post a hold, in full or in part
       int64_t seq = rnd.Range(1, m.next_seq + 1);
       std::optional<int64_t> amount;
