@@ -160,6 +160,92 @@ TEST_F(CliTest, SameRefReplaysOtherContentRefused) {
   EXPECT_TRUE(Has(Ok({"--json", "account", "show", "alice"}).out, "\"balance_minor\":1000"));
 }
 
+// DOMAIN.md's idempotency rules through the CLI (the engine tests cover each in depth).
+TEST_F(CliTest, IdempotencyRulesHoldThroughTheCli) {
+  SetUpBooks();
+  auto xfer = [&](const std::string& key, const std::string& amount,
+                  const std::string& from = "bank", const std::string& now = "2026-11-28T12:00:00Z") {
+    return Ctl({"--json", "--idempotency-retention", "1h", "transfer", "--debit", from, "--credit",
+                from == "bank" ? "alice" : "bank", "--amount", amount, "--key", key}, "", now);
+  };
+  // 1. keys are printable ASCII, 1-255 characters
+  CtlRun bad = xfer(std::string(256, 'k'), "1");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_TRUE(Has(bad.out, "invalid_idempotency_key"));
+  // 3. same key, same request: the stored answer, flagged
+  CtlRun first = xfer("k1", "1");
+  CtlRun again = xfer("k1", "1");
+  EXPECT_TRUE(Has(first.out, "{\"replayed\":false,"));
+  EXPECT_TRUE(Has(again.out, "{\"replayed\":true,"));
+  EXPECT_EQ(first.out.substr(18), again.out.substr(17));  // same body bytes after the flag
+  // 4. same key, other request
+  CtlRun reused = xfer("k1", "2");
+  EXPECT_EQ(reused.status, 2);
+  EXPECT_TRUE(Has(reused.out, "idempotency_key_reused"));
+  // 5. a key left in flight
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(dir_.File("cli.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "INSERT INTO idempotency VALUES('default', 2, 'stuck', zeroblob(32), 1, 0, "
+                             "'', 0, '', 0, 0)", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  CtlRun stuck = xfer("stuck", "1");
+  EXPECT_EQ(stuck.status, 0);
+  // (opening the engine resolves what a crash left in flight first: the key was released)
+  EXPECT_TRUE(Has(stuck.out, "{\"replayed\":false,")) << stuck.out;
+  // 6. a decline is stored; a validation failure is not
+  CtlRun declined = xfer("k2", "500.00", "alice");
+  EXPECT_EQ(declined.status, 1);
+  EXPECT_TRUE(Has(declined.out, "\"declined\":{\"operation\":\"transfer\",\"code\":\"overdraft\""));
+  xfer("fund", "1000.00");
+  CtlRun still = xfer("k2", "500.00", "alice");
+  EXPECT_TRUE(Has(still.out, "{\"replayed\":true,\"declined\"")) << still.out;
+  EXPECT_EQ(xfer("k3", "0.001").status, 2);
+  EXPECT_EQ(xfer("k3", "0.01").status, 0);  // the same key, fixed request, executes
+  // 8. keys live the retention, then purge removes them
+  CtlRun early = Ctl({"--json", "--idempotency-retention", "1h", "idempotency", "purge"}, "",
+                     "2026-11-28T12:59:59Z");
+  EXPECT_TRUE(Has(early.out, "\"purged\":0"));
+  CtlRun late = Ctl({"--json", "--idempotency-retention", "1h", "idempotency", "purge"}, "",
+                    "2026-11-28T13:00:00Z");
+  EXPECT_FALSE(Has(late.out, "\"purged\":0")) << late.out;
+  // 9. reads take no key
+  EXPECT_EQ(Ctl({"account", "show", "alice"}).status, 0);
+}
+
+TEST_F(CliTest, VelocityRulesFromAConfigFile) {
+  SetUpBooks();
+  std::ofstream(dir_.File("v.toml")) << R"toml(
+[[rule]]
+name = "two-per-minute"
+operations = ["transfer"]
+key = ["merchant"]
+  [[rule.window]]
+  algorithm = "sliding_log"
+  window = "1m"
+  limit = 2
+)toml";
+  auto xfer = [&](const std::string& key) {
+    return Ctl({"--json", "--config", dir_.File("v.toml"), "--merchant", "acme", "transfer",
+                "--debit", "bank", "--credit", "alice", "--amount", "1", "--key", key});
+  };
+  EXPECT_EQ(xfer("a").status, 0);
+  EXPECT_EQ(xfer("b").status, 0);
+  CtlRun refused = xfer("c");
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_TRUE(Has(refused.out, "\"code\":\"velocity_limited\",\"number\":3004,")) << refused.out;
+  EXPECT_TRUE(Has(refused.out, "\"rule\":\"two-per-minute\",\"response_code\":\"65\",\"retry_after_ms\":60000"));
+  EXPECT_EQ(xfer("a").status, 0);  // a replay passes and consumes nothing
+  CtlRun status = Ctl({"--json", "--config", dir_.File("v.toml"), "velocity", "status", "--key",
+                       "merchant=acme"});
+  EXPECT_TRUE(Has(status.out, "\"used\":2,\"remaining\":0")) << status.out;
+  CtlRun wrong = Ctl({"--config", dir_.File("v.toml"), "velocity", "status", "--key", "ip=1.2.3.4"});
+  EXPECT_EQ(wrong.status, 2);
+  std::ofstream(dir_.File("bad.toml")) << "[[rule]]\nname = \"x\"\nkey = [\"merchant\"]\nlimit = 5\n";
+  CtlRun bad = Ctl({"--config", dir_.File("bad.toml"), "account", "list"});
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_TRUE(Has(bad.err, "rule 'x': limit: unknown field")) << bad.err;
+}
+
 TEST_F(CliTest, HoldPostVoidReverseAndHistory) {
   SetUpBooks();
   Ok({"transfer", "--debit", "bank", "--credit", "alice", "--amount", "100", "--ref", "in"});
