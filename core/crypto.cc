@@ -10,7 +10,12 @@ Sha256Digest Sha256(std::string_view a, std::string_view b) {
   // The algorithm is fetched once (an implicit fetch on every init takes locks), and the context
   // is reused per thread (no allocation per digest on the hot path).
   static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  thread_local EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  struct Context {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Context() { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local Context holder;
+  EVP_MD_CTX* ctx = holder.ctx;
   Sha256Digest out{};
   unsigned int len = 0;
   bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, md, nullptr) == 1 &&
