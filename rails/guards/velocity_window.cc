@@ -221,20 +221,22 @@ void Consume(const WindowSpec& s, WindowState& st, int64_t now_ms, int64_t units
       return;
     }
     case Algorithm::kSlidingLog: {
-      while (!st.log.empty() && st.log.front().first <= eff - s.window_ms) {
-        st.a -= st.log.front().second;
-        st.log.pop_front();
+      size_t expired = 0;
+      while (expired < st.log.size() && st.log[expired].first <= eff - s.window_ms) {
+        st.a -= st.log[expired].second;
+        ++expired;
       }
+      st.log.erase(st.log.begin(), st.log.begin() + static_cast<std::ptrdiff_t>(expired));
       if (!st.log.empty() && st.log.back().first == eff) {
         st.log.back().second = Clamp64(static_cast<i128>(st.log.back().second) + units);
       } else {
         st.log.emplace_back(eff, units);
       }
       st.a = Clamp64(static_cast<i128>(st.a) + units);
-      while (st.log.size() > kWindowLogEntriesMax) {
-        auto oldest = st.log.front();
-        st.log.pop_front();
-        st.log.front().second = Clamp64(static_cast<i128>(st.log.front().second) + oldest.second);
+      if (st.log.size() > kWindowLogEntriesMax) {
+        // Merge the two oldest entries into one at the later time.
+        st.log[1].second = Clamp64(static_cast<i128>(st.log[1].second) + st.log[0].second);
+        st.log.erase(st.log.begin());
       }
       return;
     }
@@ -344,13 +346,15 @@ void ConsumeDistinct(const WindowSpec& s, DistinctState& st, int64_t now_ms, uin
       st.window_start_ms = start;
     }
   } else {
-    while (!st.seen.empty() && st.seen.front().first <= eff - s.window_ms) st.seen.pop_front();
+    size_t expired = 0;
+    while (expired < st.seen.size() && st.seen[expired].first <= eff - s.window_ms) ++expired;
+    st.seen.erase(st.seen.begin(), st.seen.begin() + static_cast<std::ptrdiff_t>(expired));
   }
   auto it = std::find_if(st.seen.begin(), st.seen.end(),
                          [&](const auto& e) { return e.second == value_hash; });
   if (it != st.seen.end()) st.seen.erase(it);
   st.seen.emplace_back(eff, value_hash);
-  while (st.seen.size() > kWindowLogEntriesMax) st.seen.pop_front();
+  if (st.seen.size() > kWindowLogEntriesMax) st.seen.erase(st.seen.begin());
 }
 
 std::string EncodeDistinctState(const DistinctState& st) {

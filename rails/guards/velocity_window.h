@@ -23,10 +23,10 @@
 // traffic; -1 when it never can (more units than the limit).
 
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "pay/result.h"
 
@@ -69,7 +69,9 @@ struct WindowState {
   int64_t a = 0;        // algorithm-specific, see velocity_window.cc
   int64_t b = 0;
   int64_t c = 0;
-  std::deque<std::pair<int64_t, int64_t>> log;  // sliding_log: (time_ms, units)
+  // sliding_log: (time_ms, units), oldest first. A vector: an empty one allocates nothing, which
+  // matters with a million keys.
+  std::vector<std::pair<int64_t, int64_t>> log;
   bool operator==(const WindowState&) const = default;
 };
 
@@ -83,7 +85,7 @@ Result<WindowState> DecodeState(std::string_view bytes);  // kCorruptStore on ba
 struct DistinctState {
   int64_t last_ms = 0;
   int64_t window_start_ms = 0;                     // fixed_window
-  std::deque<std::pair<int64_t, uint64_t>> seen;  // (time_ms, value hash), oldest first
+  std::vector<std::pair<int64_t, uint64_t>> seen;  // (time_ms, value hash), oldest first
   bool operator==(const DistinctState&) const = default;
 };
 Decision CheckDistinct(const WindowSpec& spec, const DistinctState& state, int64_t now_ms,
