@@ -86,6 +86,14 @@ class JsonWriter {
   }
   void Quote(std::string_view s) {
     out_ += '"';
+    // Fast path: most strings (ids, codes, times) need no escaping.
+    bool plain = true;
+    for (unsigned char c : s) plain = plain && c >= 0x20 && c != '"' && c != '\\';
+    if (plain) {
+      out_.append(s);
+      out_ += '"';
+      return;
+    }
     for (unsigned char c : s) {
       switch (c) {
         case '"': out_ += "\\\""; break;

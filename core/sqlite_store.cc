@@ -82,7 +82,8 @@ CREATE TABLE idempotency(
   expires_at_ms INTEGER NOT NULL,
   PRIMARY KEY(scope, operation, key)
 ) WITHOUT ROWID;
-CREATE INDEX idempotency_expiry ON idempotency(expires_at_ms);
+-- No index on expires_at_ms: it would cost an index insert per command, and purging is a
+-- periodic scan.
 CREATE INDEX idempotency_in_flight ON idempotency(created_at_ms) WHERE state = 1;
 CREATE TABLE velocity_state(
   rule TEXT NOT NULL,

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/store.h"
+#include "rails/guards/velocity.h"
 #include "tests/support/temp_dir.h"
 
 namespace pay {
@@ -394,6 +395,19 @@ TEST_F(EngineTest, ShadowRulesRecordAndPass) {
   auto status = engine_->VelocityStatus("watch-ip", "ip=10.0.0.1");
   ASSERT_TRUE(status);
   EXPECT_TRUE((*status)[0].shadow);
+}
+
+TEST_F(EngineTest, ShippedExampleRulesLoad) {
+  auto rules = guards::LoadVelocityRules(std::string(PAY_SOURCE_DIR) + "/docs/examples/velocity.toml");
+  ASSERT_TRUE(rules) << rules.error().message;
+  EXPECT_EQ(rules->size(), 4u);
+  EngineOptions o;
+  o.db_path = dir_.File("engine.db");
+  o.clock = &clock_;
+  o.velocity_config_path = std::string(PAY_SOURCE_DIR) + "/docs/examples/velocity.toml";
+  engine_.reset();
+  auto e = Engine::Open(o);
+  ASSERT_TRUE(e) << e.error().message;
 }
 
 TEST_F(EngineTest, BadVelocityConfigNamesFileRuleAndField) {
