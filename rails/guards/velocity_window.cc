@@ -9,117 +9,750 @@ namespace pay::guards {
 namespace {
 
 __extension__ typedef __int128 i128;
+__extension__ typedef unsigned __int128 u128;
 
-constexpr int64_t kWindowMsMax = 400LL * 24 * 3600 * 1000;
+constexpr int64_t kNoTimeMs = INT64_MIN;
+constexpr uint8_t kStateVersion = 2;
+constexpr uint8_t kDraftVersion = 1;  // the first draft's layout; decoded, never written
 
-int64_t FloorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-i128 CeilDiv(i128 a, i128 b) { return a <= 0 ? 0 : (a + b - 1) / b; }
-int64_t Clamp64(i128 v) {
+int64_t ClampTime(int64_t t_ms) { return std::clamp(t_ms, kVelocityTimeMsMin, kVelocityTimeMsMax); }
+// The time a state is evaluated at: the caller's, unless an earlier Consume saw a later one.
+int64_t EffectiveMs(int64_t last_ms, int64_t now_ms) {
+  return std::max(last_ms, ClampTime(now_ms));
+}
+int64_t Sat64(i128 v) {
   if (v > INT64_MAX) return INT64_MAX;
   if (v < INT64_MIN) return INT64_MIN;
   return static_cast<int64_t>(v);
 }
+// b > 0. Operands that fit 64 bits (the common case) take the 64-bit divide, several times faster
+// than the 128-bit library call.
+bool Fits64(i128 v) { return v == static_cast<int64_t>(v); }
+i128 FloorDiv(i128 a, i128 b) {
+  if (Fits64(a) && Fits64(b)) {
+    int64_t x = static_cast<int64_t>(a), y = static_cast<int64_t>(b), q = x / y;
+    return (x % y != 0 && x < 0) ? q - 1 : q;
+  }
+  i128 q = a / b;
+  return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+i128 CeilDiv(i128 a, i128 b) {
+  if (Fits64(a) && Fits64(b)) {
+    int64_t x = static_cast<int64_t>(a), y = static_cast<int64_t>(b), q = x / y;
+    return (x % y != 0 && x > 0) ? q + 1 : q;
+  }
+  i128 q = a / b;
+  return (a % b != 0 && a > 0) ? q + 1 : q;
+}
 i128 Get128(int64_t hi, int64_t lo) {
-  return (static_cast<i128>(hi) << 64) | static_cast<i128>(static_cast<uint64_t>(lo));
+  return static_cast<i128>((static_cast<u128>(static_cast<uint64_t>(hi)) << 64) |
+                           static_cast<uint64_t>(lo));
 }
 void Set128(i128 v, int64_t* hi, int64_t* lo) {
-  *hi = static_cast<int64_t>(v >> 64);
-  *lo = static_cast<int64_t>(static_cast<uint64_t>(v));
+  auto u = static_cast<u128>(v);
+  *hi = static_cast<int64_t>(static_cast<uint64_t>(u >> 64));
+  *lo = static_cast<int64_t>(static_cast<uint64_t>(u));
+}
+int64_t SatAdd(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_add_overflow(a, b, &r) ? (b > 0 ? INT64_MAX : INT64_MIN) : r;
 }
 
-int64_t Effective(const int64_t last_ms, int64_t now_ms) { return std::max(last_ms, now_ms); }
+bool SpecValid(const WindowSpec& s) {
+  auto a = static_cast<uint8_t>(s.algorithm);
+  return a >= 1 && a <= 6 && s.window_ms >= 1 && s.window_ms <= kVelocityWindowMsMax &&
+         s.limit >= 0;
+}
 
-// The bucket family. Token bucket and leaky bucket keep a level (units x window_ms) that drains
-// at `limit` units per window_ms, with a = time of the last update and (b, c) the level; GCRA
-// keeps its theoretical arrival time scaled by `limit` in (b, c). Level = TAT - now in the same
-// scale, so the three admit the same traffic, each by its own bookkeeping.
-i128 BucketLevel(const WindowSpec& s, const WindowState& st, int64_t eff) {
-  if (s.algorithm == Algorithm::kGcra) {
-    i128 tat = Get128(st.b, st.c);
-    i128 t = static_cast<i128>(eff) * s.limit;
-    return tat > t ? tat - t : 0;
+// A rational number whole + num / den (0 <= num < den) as an integer scaled by `scale`, rounded
+// toward `round_up` when den != scale.
+i128 ToScaled(int64_t whole, int64_t num, int64_t den, int64_t scale, bool round_up) {
+  i128 frac = num;
+  if (den != scale) {
+    i128 n = static_cast<i128>(num) * scale;
+    frac = round_up ? CeilDiv(n, den) : FloorDiv(n, den);
   }
-  i128 level = Get128(st.b, st.c);
-  i128 drained = static_cast<i128>(eff - st.a) * s.limit;
-  return level > drained ? level - drained : 0;
+  return static_cast<i128>(whole) * scale + frac;
 }
-
-Decision BucketCheck(const WindowSpec& s, const WindowState& st, int64_t eff, int64_t units) {
-  Decision d;
-  i128 level = BucketLevel(s, st, eff);
-  i128 capacity = static_cast<i128>(s.limit) * s.window_ms;
-  i128 need = static_cast<i128>(units) * s.window_ms;
-  d.used = Clamp64(CeilDiv(level, s.window_ms));
-  d.remaining = Clamp64((capacity - level) / s.window_ms);
-  d.allowed = level + need <= capacity;
-  if (!d.allowed) {
-    d.retry_after_ms = units > s.limit ? -1 : Clamp64(CeilDiv(level + need - capacity, s.limit));
-  }
-  return d;
-}
-
-void BucketConsume(const WindowSpec& s, WindowState& st, int64_t eff, int64_t units) {
-  i128 level = BucketLevel(s, st, eff) + static_cast<i128>(units) * s.window_ms;
-  if (s.algorithm == Algorithm::kGcra) {
-    Set128(static_cast<i128>(eff) * s.limit + level, &st.b, &st.c);
+// The inverse: whole saturates to [lo, hi] (with num = 0).
+void FromScaled(i128 scaled, int64_t scale, int64_t lo, int64_t hi, int64_t* whole, int64_t* num,
+                int64_t* den) {
+  i128 q = FloorDiv(scaled, scale);
+  *den = scale;
+  if (q > hi || q < lo) {
+    *whole = q > hi ? hi : lo;
+    *num = 0;
   } else {
-    st.a = eff;
-    Set128(level, &st.b, &st.c);
+    *whole = static_cast<int64_t>(q);
+    *num = static_cast<int64_t>(scaled - q * scale);
   }
 }
 
-// Sliding window counter: a = current window start, b = its units, c = the previous window's.
-void CounterWindows(const WindowSpec& s, const WindowState& st, int64_t eff, int64_t* start,
-                    int64_t* cur, int64_t* prev) {
-  *start = FloorDiv(eff, s.window_ms) * s.window_ms;
-  if (st.a == *start) {
-    *cur = st.b;
-    *prev = st.c;
-  } else if (st.a == *start - s.window_ms) {
-    *cur = 0;
-    *prev = st.b;
-  } else {
-    *cur = 0;
-    *prev = 0;
-  }
+Error Corrupt(const char* what) {
+  return MakeError(ErrorCode::kCorruptStore, std::string("store: velocity ") + what);
 }
+
+// What one algorithm says at the effective time: `fits`, and when it does not (with
+// 0 < units <= limit), the earliest time at which the same request would.
+struct Measured {
+  i128 used = 0;
+  i128 remaining = 0;
+  bool fits = true;
+  i128 pass_at_ms = 0;
+};
 
 }  // namespace
 
+struct WindowStateAccess {
+  using Entry = WindowState::LogEntry;
+
+  static bool Holds(const WindowState& st, const WindowSpec& s) {
+    return st.algorithm_ == static_cast<uint8_t>(s.algorithm);
+  }
+
+  // ---- fixed_window: a_ = window start, b_ = units.
+  static i128 FixedUsed(const WindowSpec& s, const WindowState& st, bool held, i128 start) {
+    return held && st.a_ >= start && st.a_ < start + s.window_ms ? st.b_ : 0;
+  }
+  static Measured FixedMeasure(const WindowSpec& s, const WindowState& st, bool held, int64_t eff,
+                               int64_t units) {
+    Measured m;
+    i128 start = FloorDiv(eff, s.window_ms) * s.window_ms;
+    i128 used = FixedUsed(s, st, held, start);
+    m.used = used;
+    m.remaining = s.limit - used;
+    m.fits = used + units <= s.limit;
+    m.pass_at_ms = start + s.window_ms;
+    return m;
+  }
+  static void FixedConsume(const WindowSpec& s, WindowState& st, bool held, int64_t eff,
+                           int64_t units) {
+    i128 start = FloorDiv(eff, s.window_ms) * s.window_ms;
+    i128 used = FixedUsed(s, st, held, start);
+    st.a_ = static_cast<int64_t>(start);
+    st.b_ = Sat64(used + units);
+  }
+
+  // ---- sliding_window_counter: a_ = current window start, b_ = its units, c_ = previous.
+  static void Counters(const WindowSpec& s, const WindowState& st, bool held, i128 start, i128* cur,
+                       i128* prev) {
+    *cur = 0;
+    *prev = 0;
+    if (!held) return;
+    if (st.a_ >= start && st.a_ < start + s.window_ms) {
+      *cur = st.b_;
+      *prev = st.c_;
+    } else if (st.a_ >= start - s.window_ms && st.a_ < start) {
+      *prev = st.b_;
+    }
+  }
+  static Measured CounterMeasure(const WindowSpec& s, const WindowState& st, bool held, int64_t eff,
+                                 int64_t units) {
+    Measured m;
+    const i128 w = s.window_ms, limit = s.limit;
+    i128 start = FloorDiv(eff, w) * w, cur, prev;
+    Counters(s, st, held, start, &cur, &prev);
+    const i128 elapsed = eff - start;  // [0, w)
+    const i128 weighted = prev * (w - elapsed) + cur * w;
+    m.remaining = FloorDiv(limit * w - weighted, w);
+    m.used = limit - m.remaining;  // = ceil(weighted / w), without a second division
+    m.fits = weighted + units * w <= limit * w;
+    if (m.fits) return m;
+    // Without traffic the estimate only falls: within this window as `prev` loses weight, at the
+    // next window (this window's units become `prev`), and two windows on it is 0.
+    const i128 room_now = limit - cur - units;
+    if (room_now >= 0 && prev > 0) {
+      i128 e = std::max(elapsed, w - FloorDiv(room_now * w, prev));
+      if (e < w) {
+        m.pass_at_ms = start + e;
+        return m;
+      }
+    }
+    const i128 room_next = limit - units;  // >= 0: units <= limit here
+    i128 e = cur == 0 ? 0 : std::max<i128>(0, w - FloorDiv(room_next * w, cur));
+    m.pass_at_ms = e < w ? start + w + e : start + 2 * w;
+    return m;
+  }
+  static void CounterConsume(const WindowSpec& s, WindowState& st, bool held, int64_t eff,
+                             int64_t units) {
+    i128 start = FloorDiv(eff, s.window_ms) * s.window_ms, cur, prev;
+    Counters(s, st, held, start, &cur, &prev);
+    st.a_ = static_cast<int64_t>(start);
+    st.b_ = Sat64(cur + units);
+    st.c_ = static_cast<int64_t>(prev);
+  }
+
+  // ---- sliding_log: log_[head_..] = (time, units), (a_, b_) = their 128-bit sum.
+  static Measured LogMeasure(const WindowSpec& s, const WindowState& st, bool held, int64_t eff,
+                             int64_t units) {
+    Measured m;
+    if (!held) {
+      m.remaining = s.limit;
+      m.fits = units <= s.limit;
+      return m;
+    }
+    const int64_t cutoff = eff - s.window_ms;  // entries at or before it have left the window
+    i128 used = Get128(st.a_, st.b_);
+    size_t i = st.head_;
+    for (; i < st.log_.size() && st.log_[i].time_ms <= cutoff; ++i) used -= st.log_[i].units;
+    m.used = used;
+    m.remaining = s.limit - used;
+    m.fits = used + units <= s.limit;
+    if (!m.fits) {
+      i128 need = used + units - s.limit, freed = 0;  // 0 < need <= used when units <= limit
+      for (; i < st.log_.size(); ++i) {
+        freed += st.log_[i].units;
+        if (freed >= need) {
+          m.pass_at_ms = static_cast<i128>(st.log_[i].time_ms) + s.window_ms;
+          break;
+        }
+      }
+    }
+    return m;
+  }
+  static void LogConsume(const WindowSpec& s, WindowState& st, bool held, int64_t eff,
+                         int64_t units) {
+    i128 sum = Get128(st.a_, st.b_);
+    const int64_t cutoff = eff - s.window_ms;
+    while (st.head_ < st.log_.size() && st.log_[st.head_].time_ms <= cutoff) {
+      sum -= st.log_[st.head_].units;
+      ++st.head_;
+    }
+    if (units > 0) {
+      if (st.log_.size() > st.head_ && st.log_.back().time_ms == eff) {
+        int64_t merged = SatAdd(st.log_.back().units, units);
+        sum += merged - st.log_.back().units;
+        st.log_.back().units = merged;
+      } else {
+        st.log_.push_back({eff, units});
+        sum += units;
+      }
+      if (st.log_.size() - st.head_ > kVelocityLogEntriesMax) {
+        // Merge the two oldest into one at the later time: counted as long as the later one.
+        Entry& oldest = st.log_[st.head_];
+        Entry& next = st.log_[st.head_ + 1];
+        int64_t merged = SatAdd(oldest.units, next.units);
+        sum += static_cast<i128>(merged) - oldest.units - next.units;
+        next.units = merged;
+        ++st.head_;
+      }
+    }
+    Compact(st.log_, st.head_);
+    Set128(sum, &st.a_, &st.b_);
+  }
+  template <typename T>
+  static void Compact(std::vector<T>& v, uint32_t& head) {
+    if (head == v.size()) {
+      v.clear();
+      head = 0;
+    } else if (head >= 64 && head * 2 >= v.size()) {
+      v.erase(v.begin(), v.begin() + head);
+      head = 0;
+    }
+  }
+
+  // ---- token_bucket: tokens = a_ + b_ / c_, c_ = window_ms recorded with; time = last_ms_.
+  static i128 Tokens(const WindowSpec& s, const WindowState& st, bool held, int64_t eff) {
+    const i128 capacity = static_cast<i128>(s.limit) * s.window_ms;
+    if (!held) return capacity;
+    // Fewer tokens when rescaling to another window_ms (rounded down: never admits more).
+    i128 tokens = ToScaled(st.a_, st.b_, st.c_, s.window_ms, false);
+    tokens += static_cast<i128>(eff - st.last_ms_) * s.limit;
+    return std::min(tokens, capacity);
+  }
+  static Measured TokenMeasure(const WindowSpec& s, const WindowState& st, bool held, int64_t eff,
+                               int64_t units) {
+    Measured m;
+    const i128 w = s.window_ms, tokens = Tokens(s, st, held, eff), need = units * w;
+    m.remaining = FloorDiv(tokens, w);
+    m.used = s.limit - m.remaining;  // = ceil((capacity - tokens) / w)
+    m.fits = tokens >= need;
+    if (!m.fits && s.limit > 0) m.pass_at_ms = eff + CeilDiv(need - tokens, s.limit);
+    return m;
+  }
+  static void TokenConsume(const WindowSpec& s, WindowState& st, bool held, int64_t eff,
+                           int64_t units) {
+    i128 tokens = Tokens(s, st, held, eff) - static_cast<i128>(units) * s.window_ms;
+    FromScaled(tokens, s.window_ms, INT64_MIN, INT64_MAX, &st.a_, &st.b_, &st.c_);
+  }
+
+  // ---- leaky_bucket: level = a_ + b_ / c_, c_ = window_ms recorded with; time = last_ms_.
+  static i128 Level(const WindowSpec& s, const WindowState& st, bool held, int64_t eff) {
+    if (!held) return 0;
+    // A higher level when rescaling (rounded up: never admits more).
+    i128 level = ToScaled(st.a_, st.b_, st.c_, s.window_ms, true);
+    level -= static_cast<i128>(eff - st.last_ms_) * s.limit;
+    return std::max<i128>(level, 0);
+  }
+  static Measured LeakyMeasure(const WindowSpec& s, const WindowState& st, bool held, int64_t eff,
+                               int64_t units) {
+    Measured m;
+    const i128 w = s.window_ms, capacity = s.limit * w, level = Level(s, st, held, eff);
+    const i128 over = level + units * w - capacity;
+    m.remaining = FloorDiv(capacity - level, w);
+    m.used = s.limit - m.remaining;  // = ceil(level / w)
+    m.fits = over <= 0;
+    if (!m.fits && s.limit > 0) m.pass_at_ms = eff + CeilDiv(over, s.limit);
+    return m;
+  }
+  static void LeakyConsume(const WindowSpec& s, WindowState& st, bool held, int64_t eff,
+                           int64_t units) {
+    i128 level = Level(s, st, held, eff) + static_cast<i128>(units) * s.window_ms;
+    FromScaled(level, s.window_ms, 0, INT64_MAX, &st.a_, &st.b_, &st.c_);
+  }
+
+  // ---- gcra: TAT = a_ + b_ / c_ ms, c_ = limit recorded with. Scaled by the limit, TAT and now
+  // are exact integers; one unit is window_ms in that scale.
+  static i128 Tat(const WindowSpec& s, const WindowState& st, bool held, int64_t eff) {
+    const i128 now = static_cast<i128>(eff) * s.limit;
+    if (!held) return now;
+    // A later TAT when rescaling to another limit (rounded up: never admits more).
+    return std::max(now, ToScaled(st.a_, st.b_, st.c_, s.limit, true));
+  }
+  static Measured GcraMeasure(const WindowSpec& s, const WindowState& st, bool held, int64_t eff,
+                              int64_t units) {
+    Measured m;
+    if (s.limit == 0) {
+      m.fits = units == 0;
+      return m;
+    }
+    const i128 w = s.window_ms, tolerance = s.limit * w;
+    const i128 backlog = Tat(s, st, held, eff) - static_cast<i128>(eff) * s.limit;
+    m.remaining = FloorDiv(tolerance - backlog, w);
+    m.used = s.limit - m.remaining;  // = ceil(backlog / w)
+    m.fits = backlog + units * w <= tolerance;
+    // Passes at the first t with TAT + units * T - t <= tolerance.
+    if (!m.fits) m.pass_at_ms = eff + CeilDiv(backlog + units * w - tolerance, s.limit);
+    return m;
+  }
+  static void GcraConsume(const WindowSpec& s, WindowState& st, bool held, int64_t eff,
+                          int64_t units) {
+    if (s.limit == 0) {
+      // No emission interval: nothing to record. Keep a TAT recorded under another limit.
+      if (!held) {
+        st.a_ = eff;  // TAT = now: empty
+        st.b_ = 0;
+        st.c_ = 1;
+      }
+      return;
+    }
+    i128 tat = Tat(s, st, held, eff) + static_cast<i128>(units) * s.window_ms;
+    // TAT may lie beyond the time domain (a backlog of huge amounts); it saturates at INT64_MAX.
+    FromScaled(tat, s.limit, kVelocityTimeMsMin, INT64_MAX, &st.a_, &st.b_, &st.c_);
+  }
+
+  static Decision Check(const WindowSpec& s, const WindowState& st, int64_t now_ms, int64_t units) {
+    Decision d;
+    if (!SpecValid(s)) {
+      d.allowed = false;
+      d.retry_after_ms = -1;
+      return d;
+    }
+    units = std::max<int64_t>(units, 0);
+    const int64_t eff = EffectiveMs(st.last_ms_, now_ms);
+    const bool held = Holds(st, s);
+    Measured m;
+    switch (s.algorithm) {
+      case Algorithm::kFixedWindow:
+        m = FixedMeasure(s, st, held, eff, units);
+        break;
+      case Algorithm::kSlidingLog:
+        m = LogMeasure(s, st, held, eff, units);
+        break;
+      case Algorithm::kSlidingWindowCounter:
+        m = CounterMeasure(s, st, held, eff, units);
+        break;
+      case Algorithm::kTokenBucket:
+        m = TokenMeasure(s, st, held, eff, units);
+        break;
+      case Algorithm::kLeakyBucket:
+        m = LeakyMeasure(s, st, held, eff, units);
+        break;
+      case Algorithm::kGcra:
+        m = GcraMeasure(s, st, held, eff, units);
+        break;
+    }
+    d.used = Sat64(std::max<i128>(m.used, 0));
+    d.remaining = Sat64(std::max<i128>(m.remaining, 0));
+    if (units == 0 || m.fits) return d;
+    d.allowed = false;
+    d.retry_after_ms = units > s.limit ? -1 : Sat64(m.pass_at_ms - ClampTime(now_ms));
+    return d;
+  }
+
+  static void Consume(const WindowSpec& s, WindowState& st, int64_t now_ms, int64_t units) {
+    if (!SpecValid(s)) return;
+    units = std::max<int64_t>(units, 0);
+    const int64_t eff = EffectiveMs(st.last_ms_, now_ms);
+    const bool held = Holds(st, s);
+    if (!held) {
+      // Empty, or recorded under another algorithm: start afresh (keeping the latest time).
+      st.a_ = st.b_ = st.c_ = 0;
+      st.log_ = {};
+      st.head_ = 0;
+    }
+    switch (s.algorithm) {
+      case Algorithm::kFixedWindow:
+        FixedConsume(s, st, held, eff, units);
+        break;
+      case Algorithm::kSlidingLog:
+        LogConsume(s, st, held, eff, units);
+        break;
+      case Algorithm::kSlidingWindowCounter:
+        CounterConsume(s, st, held, eff, units);
+        break;
+      case Algorithm::kTokenBucket:
+        TokenConsume(s, st, held, eff, units);
+        break;
+      case Algorithm::kLeakyBucket:
+        LeakyConsume(s, st, held, eff, units);
+        break;
+      case Algorithm::kGcra:
+        GcraConsume(s, st, held, eff, units);
+        break;
+    }
+    st.algorithm_ = static_cast<uint8_t>(s.algorithm);
+    st.last_ms_ = eff;
+  }
+
+  static bool Equal(const WindowState& a, const WindowState& b) {
+    if (a.algorithm_ != b.algorithm_ || a.last_ms_ != b.last_ms_ || a.a_ != b.a_ || a.b_ != b.b_ ||
+        a.c_ != b.c_ || a.log_entries() != b.log_entries()) {
+      return false;
+    }
+    for (size_t i = 0; i < a.log_entries(); ++i) {
+      const Entry& x = a.log_[a.head_ + i];
+      const Entry& y = b.log_[b.head_ + i];
+      if (x.time_ms != y.time_ms || x.units != y.units) return false;
+    }
+    return true;
+  }
+
+  static std::string Encode(const WindowState& st) {
+    Writer w;
+    w.Reserve(34 + 16 * st.log_entries());
+    w.U8(kStateVersion);
+    w.U8(st.algorithm_);
+    w.I64(st.last_ms_);
+    switch (static_cast<Algorithm>(st.algorithm_)) {
+      case Algorithm::kFixedWindow:
+        w.I64(st.a_);
+        w.I64(st.b_);
+        break;
+      case Algorithm::kSlidingLog:
+        w.U32(static_cast<uint32_t>(st.log_entries()));
+        for (size_t i = st.head_; i < st.log_.size(); ++i) {
+          w.I64(st.log_[i].time_ms);
+          w.I64(st.log_[i].units);
+        }
+        break;
+      case Algorithm::kSlidingWindowCounter:
+      case Algorithm::kTokenBucket:
+      case Algorithm::kLeakyBucket:
+      case Algorithm::kGcra:
+        w.I64(st.a_);
+        w.I64(st.b_);
+        w.I64(st.c_);
+        break;
+    }
+    return w.Take();
+  }
+
+  static bool InTime(int64_t t) { return t >= kVelocityTimeMsMin && t <= kVelocityTimeMsMax; }
+  // A window start: a time floored to a multiple of some window_ms.
+  static bool InStart(int64_t t) {
+    return t >= kVelocityTimeMsMin - kVelocityWindowMsMax && t <= kVelocityTimeMsMax;
+  }
+
+  static Result<WindowState> Decode(std::string_view bytes) {
+    Reader r(bytes);
+    WindowState st;
+    uint8_t version;
+    if (!r.U8(&version)) return Corrupt("window state is empty");
+    if (version == kDraftVersion) return DecodeDraft(r);
+    if (version != kStateVersion) return Corrupt("window state has an unknown version");
+    if (!r.U8(&st.algorithm_) || !r.I64(&st.last_ms_)) {
+      return Corrupt("window state is truncated");
+    }
+    if (st.algorithm_ == 0) {
+      if (st.last_ms_ != kNoTimeMs && !InTime(st.last_ms_)) return Corrupt("window time is bad");
+      if (!r.done()) return Corrupt("window state has trailing bytes");
+      return st;
+    }
+    if (st.algorithm_ > 6) return Corrupt("window state has an unknown algorithm");
+    if (!InTime(st.last_ms_)) return Corrupt("window time is out of range");
+    bool ok = true;
+    switch (static_cast<Algorithm>(st.algorithm_)) {
+      case Algorithm::kFixedWindow:
+        ok = r.I64(&st.a_) && r.I64(&st.b_) && InStart(st.a_) && st.b_ >= 0;
+        break;
+      case Algorithm::kSlidingLog: {
+        uint32_t n;
+        ok = r.U32(&n) && n <= kVelocityLogEntriesMax;
+        i128 sum = 0;
+        int64_t prev = kNoTimeMs;
+        for (uint32_t i = 0; ok && i < n; ++i) {
+          Entry e;
+          ok = r.I64(&e.time_ms) && r.I64(&e.units) && InTime(e.time_ms) && e.time_ms > prev &&
+               e.time_ms <= st.last_ms_ && e.units > 0;
+          if (ok) {
+            if (i == 0) st.log_.reserve(n);
+            st.log_.push_back(e);
+            sum += e.units;
+            prev = e.time_ms;
+          }
+        }
+        Set128(sum, &st.a_, &st.b_);
+        break;
+      }
+      case Algorithm::kSlidingWindowCounter:
+        ok = r.I64(&st.a_) && r.I64(&st.b_) && r.I64(&st.c_) && InStart(st.a_) && st.b_ >= 0 &&
+             st.c_ >= 0;
+        break;
+      case Algorithm::kTokenBucket:
+      case Algorithm::kLeakyBucket:
+        ok = r.I64(&st.a_) && r.I64(&st.b_) && r.I64(&st.c_) && st.c_ >= 1 &&
+             st.c_ <= kVelocityWindowMsMax && st.b_ >= 0 && st.b_ < st.c_ &&
+             (st.algorithm_ == static_cast<uint8_t>(Algorithm::kTokenBucket) || st.a_ >= 0);
+        break;
+      case Algorithm::kGcra:
+        ok = r.I64(&st.a_) && r.I64(&st.b_) && r.I64(&st.c_) && st.a_ >= kVelocityTimeMsMin &&
+             st.c_ >= 1 && st.b_ >= 0 && st.b_ < st.c_;
+        break;
+    }
+    if (!ok) return Corrupt("window state is truncated or inconsistent");
+    if (!r.done()) return Corrupt("window state has trailing bytes");
+    return st;
+  }
+
+  // The first draft wrote (last_ms, a, b, c, n, n x (time, units)) without the algorithm, so its
+  // fields cannot be read back safely: an empty state that keeps the latest time.
+  static Result<WindowState> DecodeDraft(Reader& r) {
+    int64_t last_ms, x;
+    uint32_t n;
+    if (!r.I64(&last_ms) || !r.I64(&x) || !r.I64(&x) || !r.I64(&x) || !r.U32(&n) ||
+        n > kVelocityLogEntriesMax) {
+      return Corrupt("window state (version 1) is truncated");
+    }
+    for (uint32_t i = 0; i < 2 * n; ++i) {
+      if (!r.I64(&x)) return Corrupt("window state (version 1) is truncated");
+    }
+    if (!r.done()) return Corrupt("window state has trailing bytes");
+    WindowState st;
+    st.last_ms_ = ClampTime(last_ms);
+    return st;
+  }
+
+  // ---- distinct counts.
+  using Seen = DistinctState::Seen;
+
+  struct Live {
+    bool fixed;
+    int64_t bound;  // fixed: live at or after it; sliding: live after it
+    bool operator()(int64_t t) const { return fixed ? t >= bound : t > bound; }
+  };
+  static Live LiveAt(const WindowSpec& s, int64_t eff) {
+    if (s.algorithm == Algorithm::kFixedWindow) {
+      return {true, static_cast<int64_t>(FloorDiv(eff, s.window_ms) * s.window_ms)};
+    }
+    return {false, eff - s.window_ms};
+  }
+
+  static Decision CheckDistinct(const WindowSpec& s, const DistinctState& st, int64_t now_ms,
+                                uint64_t value_hash) {
+    Decision d;
+    if (!SpecValid(s) ||
+        (s.algorithm != Algorithm::kFixedWindow && s.algorithm != Algorithm::kSlidingLog)) {
+      d.allowed = false;
+      d.retry_after_ms = -1;
+      return d;
+    }
+    const int64_t eff = EffectiveMs(st.last_ms_, now_ms);
+    const Live live = LiveAt(s, eff);
+    // Entries are in time order: the live ones are a suffix.
+    size_t first = st.seen_.size();
+    bool present = false;
+    while (first > st.head_ && live(st.seen_[first - 1].time_ms)) {
+      --first;
+      present = present || st.seen_[first].value_hash == value_hash;
+    }
+    const int64_t forgotten = st.forgotten_ > 0 && live(st.forgotten_ms_) ? st.forgotten_ : 0;
+    const i128 count = static_cast<i128>(st.seen_.size() - first) + forgotten;
+    d.used = Sat64(count);
+    d.remaining = Sat64(std::max<i128>(0, s.limit - count));
+    if (s.limit == 0) {
+      d.allowed = false;
+      d.retry_after_ms = -1;
+      return d;
+    }
+    if (present || count + 1 <= s.limit) return d;
+    d.allowed = false;
+    i128 pass_at;
+    if (live.fixed) {
+      pass_at = static_cast<i128>(live.bound) + s.window_ms;
+    } else {
+      // The forgotten values are older than every entry: they leave first.
+      i128 need = count + 1 - s.limit;
+      if (forgotten >= need) {
+        pass_at = static_cast<i128>(st.forgotten_ms_) + s.window_ms;
+      } else {
+        need -= forgotten;
+        pass_at = static_cast<i128>(st.seen_[first + static_cast<size_t>(need) - 1].time_ms) +
+                  s.window_ms;
+      }
+    }
+    d.retry_after_ms = Sat64(pass_at - ClampTime(now_ms));
+    return d;
+  }
+
+  static void ConsumeDistinct(const WindowSpec& s, DistinctState& st, int64_t now_ms,
+                              uint64_t value_hash) {
+    if (!SpecValid(s) ||
+        (s.algorithm != Algorithm::kFixedWindow && s.algorithm != Algorithm::kSlidingLog)) {
+      return;
+    }
+    const int64_t eff = EffectiveMs(st.last_ms_, now_ms);
+    const Live live = LiveAt(s, eff);
+    while (st.head_ < st.seen_.size() && !live(st.seen_[st.head_].time_ms)) ++st.head_;
+    if (st.forgotten_ > 0 && !live(st.forgotten_ms_)) {
+      st.forgotten_ = 0;
+      st.forgotten_ms_ = kNoTimeMs;
+    }
+    auto begin = st.seen_.begin() + st.head_;
+    auto it = std::find_if(begin, st.seen_.end(),
+                           [&](const Seen& e) { return e.value_hash == value_hash; });
+    if (it != st.seen_.end()) st.seen_.erase(it);
+    st.seen_.push_back({eff, value_hash});
+    if (st.seen_.size() - st.head_ > kVelocityDistinctEntriesMax) {
+      st.forgotten_ = SatAdd(st.forgotten_, 1);
+      st.forgotten_ms_ = std::max(st.forgotten_ms_, st.seen_[st.head_].time_ms);
+      ++st.head_;
+    }
+    Compact(st.seen_, st.head_);
+    st.last_ms_ = eff;
+  }
+
+  static bool EqualDistinct(const DistinctState& a, const DistinctState& b) {
+    if (a.last_ms_ != b.last_ms_ || a.forgotten_ != b.forgotten_ ||
+        a.forgotten_ms_ != b.forgotten_ms_ || a.entries() != b.entries()) {
+      return false;
+    }
+    for (size_t i = 0; i < a.entries(); ++i) {
+      const Seen& x = a.seen_[a.head_ + i];
+      const Seen& y = b.seen_[b.head_ + i];
+      if (x.time_ms != y.time_ms || x.value_hash != y.value_hash) return false;
+    }
+    return true;
+  }
+
+  static std::string EncodeDistinct(const DistinctState& st) {
+    Writer w;
+    w.Reserve(29 + 16 * st.entries());
+    w.U8(kStateVersion);
+    w.I64(st.last_ms_);
+    w.I64(st.forgotten_ms_);
+    w.I64(st.forgotten_);
+    w.U32(static_cast<uint32_t>(st.entries()));
+    for (size_t i = st.head_; i < st.seen_.size(); ++i) {
+      w.I64(st.seen_[i].time_ms);
+      w.U64(st.seen_[i].value_hash);
+    }
+    return w.Take();
+  }
+
+  static Result<DistinctState> DecodeDistinct(std::string_view bytes) {
+    Reader r(bytes);
+    DistinctState st;
+    uint8_t version;
+    int64_t unused;
+    bool ok = r.U8(&version) && (version == kStateVersion || version == kDraftVersion) &&
+              r.I64(&st.last_ms_);
+    if (ok && version == kStateVersion) {
+      ok = r.I64(&st.forgotten_ms_) && r.I64(&st.forgotten_) && st.forgotten_ >= 0 &&
+           (st.forgotten_ == 0 ? st.forgotten_ms_ == kNoTimeMs
+                               : InTime(st.forgotten_ms_) && st.forgotten_ms_ <= st.last_ms_);
+    } else if (ok) {
+      ok = r.I64(&unused);  // the draft's fixed-window start: entry times say the same
+    }
+    uint32_t n;
+    ok = ok && (st.last_ms_ == kNoTimeMs || InTime(st.last_ms_)) && r.U32(&n) &&
+         n <= kVelocityDistinctEntriesMax;
+    if (!ok) return Corrupt("distinct-count state is damaged");
+    int64_t prev = st.forgotten_ == 0 ? kNoTimeMs : st.forgotten_ms_;
+    if (n > 0) st.seen_.reserve(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      Seen e;
+      if (!r.I64(&e.time_ms) || !r.U64(&e.value_hash)) {
+        return Corrupt("distinct-count state is truncated");
+      }
+      if (!InTime(e.time_ms) || e.time_ms < prev || e.time_ms > st.last_ms_) {
+        return Corrupt("distinct-count state is out of time order");
+      }
+      st.seen_.push_back(e);
+      prev = e.time_ms;
+    }
+    if (!r.done()) return Corrupt("distinct-count state has trailing bytes");
+    std::vector<uint64_t> hashes(n);
+    for (uint32_t i = 0; i < n; ++i) hashes[i] = st.seen_[i].value_hash;
+    std::sort(hashes.begin(), hashes.end());
+    if (std::adjacent_find(hashes.begin(), hashes.end()) != hashes.end()) {
+      return Corrupt("distinct-count state repeats a value");
+    }
+    return st;
+  }
+};
+
+bool operator==(const WindowState& a, const WindowState& b) {
+  return WindowStateAccess::Equal(a, b);
+}
+bool operator==(const DistinctState& a, const DistinctState& b) {
+  return WindowStateAccess::EqualDistinct(a, b);
+}
+
 std::string_view AlgorithmName(Algorithm a) {
   switch (a) {
-    case Algorithm::kFixedWindow: return "fixed_window";
-    case Algorithm::kSlidingLog: return "sliding_log";
-    case Algorithm::kSlidingWindowCounter: return "sliding_window_counter";
-    case Algorithm::kTokenBucket: return "token_bucket";
-    case Algorithm::kLeakyBucket: return "leaky_bucket";
-    case Algorithm::kGcra: return "gcra";
+    case Algorithm::kFixedWindow:
+      return "fixed_window";
+    case Algorithm::kSlidingLog:
+      return "sliding_log";
+    case Algorithm::kSlidingWindowCounter:
+      return "sliding_window_counter";
+    case Algorithm::kTokenBucket:
+      return "token_bucket";
+    case Algorithm::kLeakyBucket:
+      return "leaky_bucket";
+    case Algorithm::kGcra:
+      return "gcra";
   }
   return "unknown";
 }
 
 Result<Algorithm> ParseAlgorithm(std::string_view name, std::string_view field) {
-  for (Algorithm a : {Algorithm::kFixedWindow, Algorithm::kSlidingLog,
-                      Algorithm::kSlidingWindowCounter, Algorithm::kTokenBucket,
-                      Algorithm::kLeakyBucket, Algorithm::kGcra}) {
+  for (Algorithm a :
+       {Algorithm::kFixedWindow, Algorithm::kSlidingLog, Algorithm::kSlidingWindowCounter,
+        Algorithm::kTokenBucket, Algorithm::kLeakyBucket, Algorithm::kGcra}) {
     if (name == AlgorithmName(a)) return a;
   }
   return MakeError(ErrorCode::kInvalidArgument,
-                   std::string(field) + ": '" + std::string(name.substr(0, 32)) +
-                       "' is not fixed_window, sliding_log, sliding_window_counter, token_bucket, "
-                       "leaky_bucket or gcra");
+                   std::string(field) + ": '" + std::string(name.substr(0, 64)) +
+                       "' is not fixed_window, sliding_log, sliding_window_counter, "
+                       "token_bucket, leaky_bucket or gcra");
 }
 
 Result<void> ValidateWindow(const WindowSpec& s, std::string_view field) {
+  const std::string f(field);
   if (AlgorithmName(s.algorithm) == "unknown") {
-    return MakeError(ErrorCode::kInvalidArgument, std::string(field) + "algorithm: unknown");
-  }
-  if (s.window_ms <= 0 || s.window_ms > kWindowMsMax) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     std::string(field) + "window: must be between 1 ms and 400 days");
+                     f + "algorithm: " + std::to_string(static_cast<int>(s.algorithm)) +
+                         " is not a known algorithm");
+  }
+  if (s.window_ms <= 0 || s.window_ms > kVelocityWindowMsMax) {
+    return MakeError(ErrorCode::kInvalidArgument, f + "window: " + std::to_string(s.window_ms) +
+                                                      " ms is not between 1 ms and 400 days");
   }
   if (s.limit < 0) {
-    return MakeError(ErrorCode::kInvalidArgument, std::string(field) + "limit: must be >= 0");
+    return MakeError(ErrorCode::kInvalidArgument,
+                     f + "limit: " + std::to_string(s.limit) + " is negative (0 blocks all)");
   }
   return {};
 }
@@ -128,267 +761,34 @@ Result<void> ValidateDistinctWindow(const WindowSpec& s, std::string_view field)
   PAY_TRY(ValidateWindow(s, field));
   if (s.algorithm != Algorithm::kFixedWindow && s.algorithm != Algorithm::kSlidingLog) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     std::string(field) + "algorithm: distinct counts take fixed_window or sliding_log");
+                     std::string(field) + "algorithm: a distinct count takes fixed_window or " +
+                         "sliding_log, not " + std::string(AlgorithmName(s.algorithm)));
   }
   return {};
 }
 
-Decision Check(const WindowSpec& s, const WindowState& st, int64_t now_ms, int64_t units) {
-  const int64_t eff = Effective(st.last_ms, now_ms);
-  Decision d;
-  switch (s.algorithm) {
-    case Algorithm::kFixedWindow: {
-      int64_t start = FloorDiv(eff, s.window_ms) * s.window_ms;
-      int64_t used = st.a == start ? st.b : 0;
-      d.used = used;
-      d.remaining = std::max<int64_t>(0, s.limit - used);
-      d.allowed = static_cast<i128>(used) + units <= s.limit;
-      if (!d.allowed) d.retry_after_ms = units > s.limit ? -1 : start + s.window_ms - eff;
-      return d;
-    }
-    case Algorithm::kSlidingLog: {
-      i128 expired = 0;
-      for (const auto& [t, u] : st.log) {
-        if (t > eff - s.window_ms) break;
-        expired += u;
-      }
-      i128 used = static_cast<i128>(st.a) - expired;
-      d.used = Clamp64(used);
-      d.remaining = Clamp64(std::max<i128>(0, s.limit - used));
-      d.allowed = used + units <= s.limit;
-      if (!d.allowed) {
-        if (units > s.limit) {
-          d.retry_after_ms = -1;
-        } else {
-          i128 need = used + units - s.limit, freed = 0;
-          for (const auto& [t, u] : st.log) {
-            if (t <= eff - s.window_ms) continue;
-            freed += u;
-            if (freed >= need) {
-              d.retry_after_ms = t + s.window_ms - eff;
-              break;
-            }
-          }
-        }
-      }
-      return d;
-    }
-    case Algorithm::kSlidingWindowCounter: {
-      int64_t start, cur, prev;
-      CounterWindows(s, st, eff, &start, &cur, &prev);
-      const int64_t w = s.window_ms, el = eff - start;
-      i128 weighted = static_cast<i128>(prev) * (w - el) + static_cast<i128>(cur) * w;
-      i128 cap = static_cast<i128>(s.limit) * w;
-      i128 need = static_cast<i128>(units) * w;
-      d.used = Clamp64(weighted / w);
-      d.remaining = Clamp64(std::max<i128>(0, (cap - weighted) / w));
-      d.allowed = weighted + need <= cap;
-      if (!d.allowed) {
-        if (units > s.limit) {
-          d.retry_after_ms = -1;
-        } else if (static_cast<i128>(cur) + units <= s.limit && prev > 0 &&
-                   CeilDiv(weighted + need - cap, prev) < w - el) {
-          d.retry_after_ms = Clamp64(CeilDiv(weighted + need - cap, prev));
-        } else {
-          // From the next window on, this window's units become the weighted previous ones.
-          i128 over = static_cast<i128>(cur) * w + need - cap;
-          d.retry_after_ms = Clamp64((w - el) + (cur > 0 ? CeilDiv(over, cur) : 0));
-        }
-      }
-      return d;
-    }
-    case Algorithm::kTokenBucket:
-    case Algorithm::kLeakyBucket:
-    case Algorithm::kGcra:
-      return BucketCheck(s, st, eff, units);
-  }
-  d.allowed = false;
-  d.retry_after_ms = -1;
-  return d;
+Decision Check(const WindowSpec& spec, const WindowState& state, int64_t now_ms, int64_t units) {
+  return WindowStateAccess::Check(spec, state, now_ms, units);
 }
-
-void Consume(const WindowSpec& s, WindowState& st, int64_t now_ms, int64_t units) {
-  const int64_t eff = Effective(st.last_ms, now_ms);
-  st.last_ms = eff;
-  switch (s.algorithm) {
-    case Algorithm::kFixedWindow: {
-      int64_t start = FloorDiv(eff, s.window_ms) * s.window_ms;
-      if (st.a != start) {
-        st.a = start;
-        st.b = 0;
-      }
-      st.b = Clamp64(static_cast<i128>(st.b) + units);
-      return;
-    }
-    case Algorithm::kSlidingLog: {
-      size_t expired = 0;
-      while (expired < st.log.size() && st.log[expired].first <= eff - s.window_ms) {
-        st.a -= st.log[expired].second;
-        ++expired;
-      }
-      st.log.erase(st.log.begin(), st.log.begin() + static_cast<std::ptrdiff_t>(expired));
-      if (!st.log.empty() && st.log.back().first == eff) {
-        st.log.back().second = Clamp64(static_cast<i128>(st.log.back().second) + units);
-      } else {
-        st.log.emplace_back(eff, units);
-      }
-      st.a = Clamp64(static_cast<i128>(st.a) + units);
-      if (st.log.size() > kWindowLogEntriesMax) {
-        // Merge the two oldest entries into one at the later time.
-        st.log[1].second = Clamp64(static_cast<i128>(st.log[1].second) + st.log[0].second);
-        st.log.erase(st.log.begin());
-      }
-      return;
-    }
-    case Algorithm::kSlidingWindowCounter: {
-      int64_t start, cur, prev;
-      CounterWindows(s, st, eff, &start, &cur, &prev);
-      st.a = start;
-      st.b = Clamp64(static_cast<i128>(cur) + units);
-      st.c = prev;
-      return;
-    }
-    case Algorithm::kTokenBucket:
-    case Algorithm::kLeakyBucket:
-    case Algorithm::kGcra:
-      BucketConsume(s, st, eff, units);
-      return;
-  }
+void Consume(const WindowSpec& spec, WindowState& state, int64_t now_ms, int64_t units) {
+  WindowStateAccess::Consume(spec, state, now_ms, units);
 }
+std::string EncodeState(const WindowState& state) { return WindowStateAccess::Encode(state); }
+Result<WindowState> DecodeState(std::string_view bytes) { return WindowStateAccess::Decode(bytes); }
 
-std::string EncodeState(const WindowState& st) {
-  Writer w;
-  w.U8(1);
-  w.I64(st.last_ms);
-  w.I64(st.a);
-  w.I64(st.b);
-  w.I64(st.c);
-  w.U32(static_cast<uint32_t>(st.log.size()));
-  for (const auto& [t, u] : st.log) {
-    w.I64(t);
-    w.I64(u);
-  }
-  return w.Take();
-}
-
-Result<WindowState> DecodeState(std::string_view bytes) {
-  Reader r(bytes);
-  WindowState st;
-  uint8_t version;
-  uint32_t n;
-  if (!r.U8(&version) || version != 1 || !r.I64(&st.last_ms) || !r.I64(&st.a) || !r.I64(&st.b) ||
-      !r.I64(&st.c) || !r.U32(&n) || n > kWindowLogEntriesMax) {
-    return MakeError(ErrorCode::kCorruptStore, "store: velocity window state is damaged");
-  }
-  for (uint32_t i = 0; i < n; ++i) {
-    int64_t t, u;
-    if (!r.I64(&t) || !r.I64(&u)) {
-      return MakeError(ErrorCode::kCorruptStore, "store: velocity window log is truncated");
-    }
-    st.log.emplace_back(t, u);
-  }
-  if (!r.done()) return MakeError(ErrorCode::kCorruptStore, "store: velocity window state has trailing bytes");
-  return st;
-}
-
-namespace {
-
-// Entries of a distinct state that count at `eff`.
-bool Live(const WindowSpec& s, const DistinctState& st, int64_t eff, int64_t t) {
-  if (s.algorithm == Algorithm::kFixedWindow) {
-    return st.window_start_ms == FloorDiv(eff, s.window_ms) * s.window_ms;
-  }
-  return t > eff - s.window_ms;
-}
-
-}  // namespace
-
-Decision CheckDistinct(const WindowSpec& s, const DistinctState& st, int64_t now_ms,
+Decision CheckDistinct(const WindowSpec& spec, const DistinctState& state, int64_t now_ms,
                        uint64_t value_hash) {
-  const int64_t eff = Effective(st.last_ms, now_ms);
-  Decision d;
-  int64_t count = 0;
-  bool present = false;
-  for (const auto& [t, h] : st.seen) {
-    if (!Live(s, st, eff, t)) continue;
-    ++count;
-    present = present || h == value_hash;
-  }
-  d.used = count;
-  d.remaining = std::max<int64_t>(0, s.limit - count);
-  d.allowed = present || count + 1 <= s.limit;
-  if (!d.allowed) {
-    if (s.limit == 0) {
-      d.retry_after_ms = -1;
-    } else if (s.algorithm == Algorithm::kFixedWindow) {
-      d.retry_after_ms = FloorDiv(eff, s.window_ms) * s.window_ms + s.window_ms - eff;
-    } else {
-      int64_t must_expire = count + 1 - s.limit, n = 0;
-      for (const auto& [t, h] : st.seen) {
-        if (!Live(s, st, eff, t)) continue;
-        if (++n == must_expire) {
-          d.retry_after_ms = t + s.window_ms - eff;
-          break;
-        }
-      }
-    }
-  }
-  return d;
+  return WindowStateAccess::CheckDistinct(spec, state, now_ms, value_hash);
 }
-
-void ConsumeDistinct(const WindowSpec& s, DistinctState& st, int64_t now_ms, uint64_t value_hash) {
-  const int64_t eff = Effective(st.last_ms, now_ms);
-  st.last_ms = eff;
-  if (s.algorithm == Algorithm::kFixedWindow) {
-    int64_t start = FloorDiv(eff, s.window_ms) * s.window_ms;
-    if (st.window_start_ms != start) {
-      st.seen.clear();
-      st.window_start_ms = start;
-    }
-  } else {
-    size_t expired = 0;
-    while (expired < st.seen.size() && st.seen[expired].first <= eff - s.window_ms) ++expired;
-    st.seen.erase(st.seen.begin(), st.seen.begin() + static_cast<std::ptrdiff_t>(expired));
-  }
-  auto it = std::find_if(st.seen.begin(), st.seen.end(),
-                         [&](const auto& e) { return e.second == value_hash; });
-  if (it != st.seen.end()) st.seen.erase(it);
-  st.seen.emplace_back(eff, value_hash);
-  if (st.seen.size() > kWindowLogEntriesMax) st.seen.erase(st.seen.begin());
+void ConsumeDistinct(const WindowSpec& spec, DistinctState& state, int64_t now_ms,
+                     uint64_t value_hash) {
+  WindowStateAccess::ConsumeDistinct(spec, state, now_ms, value_hash);
 }
-
-std::string EncodeDistinctState(const DistinctState& st) {
-  Writer w;
-  w.U8(1);
-  w.I64(st.last_ms);
-  w.I64(st.window_start_ms);
-  w.U32(static_cast<uint32_t>(st.seen.size()));
-  for (const auto& [t, h] : st.seen) {
-    w.I64(t);
-    w.U64(h);
-  }
-  return w.Take();
+std::string EncodeDistinctState(const DistinctState& state) {
+  return WindowStateAccess::EncodeDistinct(state);
 }
-
 Result<DistinctState> DecodeDistinctState(std::string_view bytes) {
-  Reader r(bytes);
-  DistinctState st;
-  uint8_t version;
-  uint32_t n;
-  if (!r.U8(&version) || version != 1 || !r.I64(&st.last_ms) || !r.I64(&st.window_start_ms) ||
-      !r.U32(&n) || n > kWindowLogEntriesMax) {
-    return MakeError(ErrorCode::kCorruptStore, "store: distinct-count state is damaged");
-  }
-  for (uint32_t i = 0; i < n; ++i) {
-    int64_t t;
-    uint64_t h;
-    if (!r.I64(&t) || !r.U64(&h)) {
-      return MakeError(ErrorCode::kCorruptStore, "store: distinct-count state is truncated");
-    }
-    st.seen.emplace_back(t, h);
-  }
-  if (!r.done()) return MakeError(ErrorCode::kCorruptStore, "store: distinct-count state has trailing bytes");
-  return st;
+  return WindowStateAccess::DecodeDistinct(bytes);
 }
 
 }  // namespace pay::guards
