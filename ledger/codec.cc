@@ -90,6 +90,20 @@ Result<Metadata> DecodeMetadata(std::string_view bytes) {
   return m;
 }
 
+void EncodeEntrySpec(Writer& w, const EntrySpec& spec) {
+  w.Str(spec.ref);
+  w.Str(spec.description);
+  w.U8(spec.pending ? 1 : 0);
+  w.I64(spec.expires_at_ms);
+  w.I64(spec.expires_in_ms);
+  w.U32(static_cast<uint32_t>(spec.postings.size()));
+  for (const Posting& p : spec.postings) {
+    w.Str(p.account);
+    w.U8(static_cast<uint8_t>(p.side));
+    w.I64(p.amount_minor);
+  }
+}
+
 std::string CanonicalEntryBytes(const store::EntryRow& row) {
   Writer w;
   w.Reserve(80 + row.ref.size() + row.description.size() + row.legs.size() + row.digest.size());

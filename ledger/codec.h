@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/encoding.h"
 #include "core/store.h"
 #include "pay/types.h"
 
@@ -17,6 +18,10 @@ Result<std::vector<Leg>> DecodeLegs(std::string_view bytes);
 
 std::string EncodeMetadata(const Metadata& metadata);
 Result<Metadata> DecodeMetadata(std::string_view bytes);
+
+// The canonical bytes of an entry request: every field in a fixed order with lengths. The
+// ledger's request digest and the engine's idempotency fingerprint both hash these.
+void EncodeEntrySpec(Writer& w, const EntrySpec& spec);
 
 // Every field of the row except its hash, in a fixed order with a version tag.
 std::string CanonicalEntryBytes(const store::EntryRow& row);

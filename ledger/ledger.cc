@@ -566,17 +566,7 @@ Result<Entry> Ledger::CreateEntry(const EntrySpec& spec) {
   Writer w;
   w.Reserve(64 + spec.ref.size() + spec.description.size() + spec.postings.size() * 40);
   w.Str("entry/v1");
-  w.Str(spec.ref);
-  w.Str(spec.description);
-  w.U8(spec.pending ? 1 : 0);
-  w.I64(spec.expires_at_ms);
-  w.I64(spec.expires_in_ms);
-  w.U32(static_cast<uint32_t>(spec.postings.size()));
-  for (const Posting& p : spec.postings) {
-    w.Str(p.account);
-    w.U8(static_cast<uint8_t>(p.side));
-    w.I64(p.amount_minor);
-  }
+  EncodeEntrySpec(w, spec);
   std::string digest = DigestBytes(Sha256(w.bytes()));
 
   return Write([&]() -> Result<Entry> {

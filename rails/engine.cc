@@ -262,6 +262,7 @@ class EngineImpl final : public Engine {
     }
 
     // 3. Velocity: check every rule; consume only once the command executed.
+    if (velocity_->rule_count() == 0) return Run(c, op, scope, &fingerprint);
     guards::VelocityEvent event = EventOf(c, scope);
     auto plan = velocity_->Check(*store_, event, clock_->NowMs());
     if (!plan) {
@@ -403,7 +404,7 @@ class EngineImpl final : public Engine {
       e.amount_minor = debits;
       // The currency is the debited account's; unknown accounts leave it empty (no amount rule
       // applies, and the rail declines the command anyway).
-      if (!e.account.empty()) {
+      if (!e.account.empty() && velocity_->measures_amounts()) {
         auto a = ledger_->GetAccount(e.account);
         if (a) e.currency = std::string(a->currency->code);
       }

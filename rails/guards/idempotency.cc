@@ -6,6 +6,7 @@
 #include "core/encoding.h"
 #include "core/ids.h"
 #include "core/limits.h"
+#include "ledger/codec.h"
 
 namespace pay::guards {
 
@@ -51,20 +52,7 @@ struct FingerprintWriter {
       w.Str(v);
     }
   }
-  void operator()(const TransferRequest& r) const {
-    const ledger::EntrySpec& e = r.entry;
-    w.Str(e.ref);
-    w.Str(e.description);
-    w.U8(e.pending ? 1 : 0);
-    w.I64(e.expires_at_ms);
-    w.I64(e.expires_in_ms);
-    w.U32(static_cast<uint32_t>(e.postings.size()));
-    for (const auto& p : e.postings) {
-      w.Str(p.account);
-      w.U8(static_cast<uint8_t>(p.side));
-      w.I64(p.amount_minor);
-    }
-  }
+  void operator()(const TransferRequest& r) const { ledger::EncodeEntrySpec(w, r.entry); }
   void operator()(const PostRequest& r) const {
     w.I64(r.entry_id);
     w.U8(r.amount_minor.has_value() ? 1 : 0);

@@ -337,6 +337,11 @@ struct VelocityGuard::Touch {
 };
 
 VelocityGuard::VelocityGuard(std::vector<VelocityRule> rules) : rules_(std::move(rules)) {}
+
+bool VelocityGuard::measures_amounts() const {
+  return std::any_of(rules_.begin(), rules_.end(),
+                     [](const VelocityRule& r) { return r.measure == Measure::kAmount; });
+}
 VelocityGuard::~VelocityGuard() = default;
 
 Result<VelocityGuard::Touch*> VelocityGuard::Find(store::Store& store, size_t rule,

@@ -98,6 +98,8 @@ class VelocityGuard {
                                                    std::string_view key, int64_t now_ms);
 
   size_t rule_count() const { return rules_.size(); }
+  // Whether any rule measures an amount (the engine then looks up the command's currency).
+  bool measures_amounts() const;
   int64_t shadow_hits() const { return shadow_hits_; }
   int64_t refusals() const { return refusals_; }
 
