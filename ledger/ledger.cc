@@ -126,7 +126,22 @@ bool IsResolution(EntryKind k) {
 
 }  // namespace
 
-Ledger::Ledger(store::Store& store, const Clock& clock) : store_(store), clock_(clock) {}
+struct Ledger::Scratch {
+  struct Net {
+    std::string_view currency;
+    std::array<int64_t, 3> by_phase{};
+  };
+  struct Touched {
+    Cached* account;
+    Counters next;
+  };
+  std::vector<Cached*> accts;
+  std::vector<Net> nets;
+  std::vector<Touched> next;
+};
+
+Ledger::Ledger(store::Store& store, const Clock& clock)
+    : store_(store), clock_(clock), scratch_(std::make_unique<Scratch>()) {}
 
 Ledger::~Ledger() {
   if (in_txn_) Rollback();
@@ -363,12 +378,13 @@ Result<Account> Ledger::CreateAccount(const AccountSpec& spec) {
 Result<std::optional<Entry>> Ledger::Append(Draft d) {
   // 1. Resolve accounts, check currencies balance per phase.
   std::vector<Leg> legs = std::move(d.legs);
-  std::vector<Cached*> accts(legs.size());
-  struct Net {
-    std::string_view currency;
-    std::array<int64_t, 3> by_phase{};
-  };
-  std::vector<Net> nets;
+  // Scratch vectors keep their capacity between calls: no allocation on the hot path.
+  using Net = Scratch::Net;
+  using Touched = Scratch::Touched;
+  std::vector<Cached*>& accts = scratch_->accts;
+  accts.assign(legs.size(), nullptr);
+  std::vector<Net>& nets = scratch_->nets;
+  nets.clear();
   for (size_t i = 0; i < legs.size(); ++i) {
     auto c = Load(legs[i].account);
     if (!c) {
@@ -411,12 +427,8 @@ Result<std::optional<Entry>> Ledger::Append(Draft d) {
   }
 
   // 2. New counters of every touched account; overflow and overdraft checks.
-  struct Touched {
-    Cached* account;
-    Counters next;
-  };
-  std::vector<Touched> next;
-  next.reserve(legs.size());
+  std::vector<Touched>& next = scratch_->next;
+  next.clear();
   for (size_t i = 0; i < legs.size(); ++i) {
     auto it = std::find_if(next.begin(), next.end(), [&](const Touched& t) { return t.account == accts[i]; });
     if (it == next.end()) it = next.insert(next.end(), {accts[i], CountersOf(accts[i]->row)});
@@ -481,20 +493,20 @@ Result<std::optional<Entry>> Ledger::Append(Draft d) {
     for (int p = 0; p < 3; ++p) t[p] += n.by_phase[p];
   }
   tip_seq_ = row.seq;
-  tip_hash_ = row.hash;
+  tip_hash_ = row.hash;  // assigned into its existing buffer
   tip_created_at_ms_ = row.created_at_ms;
 
   Entry e;
   e.seq = row.seq;
-  e.ref = row.ref;
+  e.ref = std::move(row.ref);  // the row is done with
   e.kind = d.kind;
   e.created_at_ms = row.created_at_ms;
-  e.description = row.description;
+  e.description = std::move(row.description);
   e.reverses_seq = row.reverses_seq;
   e.resolves_seq = row.resolves_seq;
   e.expires_at_ms = row.expires_at_ms;
   e.legs = std::move(legs);
-  e.hash = row.hash;
+  e.hash = std::move(row.hash);
   return std::optional<Entry>(std::move(e));
 }
 

@@ -84,6 +84,7 @@ class Ledger {
  private:
   struct Cached;
   struct Draft;
+  struct Scratch;
 
   template <typename Fn>
   auto Write(Fn&& fn) -> decltype(fn());
@@ -115,6 +116,7 @@ class Ledger {
   };
   std::unordered_map<std::string, std::unique_ptr<Cached>, IdHash, std::equal_to<>> cache_;
   std::vector<Cached*> dirty_;
+  std::unique_ptr<Scratch> scratch_;
   // Per-currency net of (debits - credits) of each phase written in this transaction; must be
   // zero at commit (conservation, asserted).
   std::unordered_map<std::string, std::array<int64_t, 3>> txn_net_;
