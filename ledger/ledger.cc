@@ -299,9 +299,9 @@ Result<Account> Ledger::ToAccount(const store::AccountRow& row) {
   return AccountFromRow(row, currency, std::move(md));
 }
 
-Result<Account> Ledger::CreateAccount(const AccountSpec& spec) {
+Result<void> Ledger::Validate(const AccountSpec& spec) const {
   PAY_TRY(ValidateAccountId(spec.id, "id"));
-  PAY_ASSIGN_OR_RETURN(const Currency* currency, LookupCurrency(spec.currency, "currency"));
+  PAY_TRY(LookupCurrency(spec.currency, "currency"));
   if (AccountTypeName(spec.type) == "unknown") {
     return MakeError(ErrorCode::kInvalidArgument, "type: unknown account type");
   }
@@ -336,6 +336,14 @@ Result<Account> Ledger::CreateAccount(const AccountSpec& spec) {
       return MakeError(ErrorCode::kInvalidArgument, "metadata: key '" + k + "' given twice");
     }
   }
+  return {};
+}
+
+Result<Account> Ledger::CreateAccount(const AccountSpec& spec) {
+  PAY_TRY(Validate(spec));
+  const Currency* currency = FindCurrency(spec.currency);
+  Metadata md = spec.metadata;
+  std::sort(md.begin(), md.end());
   return Write([&]() -> Result<Account> {
     store::AccountRow row;
     row.id = spec.id;
@@ -530,7 +538,7 @@ Result<Entry> Ledger::Replay(std::string_view ref, std::string_view digest, cons
   return e;
 }
 
-Result<Entry> Ledger::CreateEntry(const EntrySpec& spec) {
+Result<void> Ledger::Validate(const EntrySpec& spec) const {
   PAY_TRY(ValidateReference(spec.ref, "ref"));
   if (spec.description.size() > limits::kDescriptionBytesMax) {
     return MakeError(ErrorCode::kLimitExceeded, "description: longer than " +
@@ -559,6 +567,12 @@ Result<Entry> Ledger::CreateEntry(const EntrySpec& spec) {
     return MakeError(ErrorCode::kTooFewPostings,
                      "postings: an entry needs at least one debit and one credit");
   }
+  if (std::all_of(spec.postings.begin(), spec.postings.end(),
+                  [&](const Posting& p) { return p.account == spec.postings[0].account; })) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "postings: every posting names account '" + spec.postings[0].account +
+                         "'; an entry moves money between accounts");
+  }
   if (!spec.pending && (spec.expires_at_ms != 0 || spec.expires_in_ms != 0)) {
     return MakeError(ErrorCode::kInvalidArgument, "expires: only pending entries expire");
   }
@@ -575,6 +589,11 @@ Result<Entry> Ledger::CreateEntry(const EntrySpec& spec) {
                      "expires_at: must be in the future and at most 400 days ahead");
   }
 
+  return {};
+}
+
+Result<Entry> Ledger::CreateEntry(const EntrySpec& spec) {
+  PAY_TRY(Validate(spec));
   Writer w;
   w.Reserve(64 + spec.ref.size() + spec.description.size() + spec.postings.size() * 40);
   w.Str("entry/v1");

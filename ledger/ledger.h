@@ -47,6 +47,11 @@ class Ledger {
   void Rollback();
   bool in_transaction() const { return in_txn_; }
 
+  // The checks of CreateAccount and CreateEntry that need no database: shape, bounds, ids,
+  // currencies, expiry (by the clock). The engine runs them before it claims a key.
+  Result<void> Validate(const AccountSpec& spec) const;
+  Result<void> Validate(const EntrySpec& spec) const;
+
   // Creates an account. The same id with the same attributes returns the existing account
   // (replayed = true); with other attributes, kAccountExists naming the first differing field.
   Result<Account> CreateAccount(const AccountSpec& spec);

@@ -22,13 +22,21 @@ constexpr int32_t kInFlight = 1;
 constexpr int32_t kComplete = 2;
 
 // The ledger reference a transfer writes when the caller gave none: unique per scope and key.
+// Reversals without a ref use "<scope>/reverse/<key>". Posts and voids need none: a hold
+// resolves at most once, so even a purged key cannot move its money twice.
 std::string DerivedRef(const std::string& scope, std::string_view key) {
   std::string ref = scope + "/" + std::string(key);
   if (ref.size() <= limits::kReferenceBytesMax) return ref;
   return scope.substr(0, 64) + "/sha256:" + ToHex(Sha256(key));
 }
 
-bool IsDecline(const Error& e) { return ErrorRetryAdvice(e.code) == RetryAdvice::kDoNotRetry; }
+// A decline is stored under the key (the command executed and the books refused it). A request
+// that names an account or entry that does not exist is treated like invalid input instead: not
+// stored, so the same key works once the account or entry exists.
+bool IsDecline(const Error& e) {
+  return ErrorRetryAdvice(e.code) == RetryAdvice::kDoNotRetry &&
+         e.code != ErrorCode::kUnknownAccount && e.code != ErrorCode::kEntryNotFound;
+}
 
 std::string DeclineJson(Operation op, const Error& e) {
   JsonWriter w;
@@ -240,7 +248,21 @@ class EngineImpl final : public Engine {
     const Operation op = OperationOf(c.request);
     // 1. Validate what the engine owns; the rail validates the request itself (step 4).
     PAY_TRY(guards::ValidateIdempotencyKey(c.idempotency_key));
+    PAY_TRY(guards::ValidateScope(c));
     const std::string scope = guards::ScopeOf(c);
+    // The request's own checks that need no database come first too, so an invalid request is
+    // reported as such even under a key that was used before.
+    if (const auto* a = std::get_if<CreateAccountRequest>(&c.request)) {
+      PAY_TRY(ledger_->Validate(a->account));
+    } else if (const auto* t = std::get_if<TransferRequest>(&c.request)) {
+      if (t->entry.ref.empty()) {
+        ledger::EntrySpec spec = t->entry;
+        spec.ref = DerivedRef(scope, c.idempotency_key);
+        PAY_TRY(ledger_->Validate(spec));
+      } else {
+        PAY_TRY(ledger_->Validate(t->entry));
+      }
+    }
     if (!options_.guards_enabled) return Run(c, op, scope, nullptr);
 
     // 2. Idempotency: the stored outcome, a conflict, or a free key.
@@ -317,7 +339,8 @@ class EngineImpl final : public Engine {
       case Operation::kReverse: {
         const auto& r = std::get<ReverseRequest>(c.request);
         entry = ledger_->Reverse(r.entry_id,
-                                 r.ref.empty() ? DerivedRef(scope, c.idempotency_key) : r.ref,
+                                 r.ref.empty() ? DerivedRef(scope, "reverse/" + c.idempotency_key)
+                                               : r.ref,
                                  r.description);
         has_entry = true;
         break;

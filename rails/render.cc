@@ -37,6 +37,7 @@ std::string AccountJson(const ledger::Account& a) {
   w.Key("metadata").BeginObject();
   for (const auto& [k, v] : a.metadata) w.Field(k, v);
   w.EndObject();
+  if (a.replayed) w.Field("already_existed", true);  // created earlier, not by this command
   w.EndObject();
   return w.str();
 }
@@ -64,6 +65,7 @@ std::string EntryJson(const ledger::Entry& e) {
   }
   w.EndArray();
   w.Field("hash", e.hash_hex());
+  if (e.replayed) w.Field("already_recorded", true);  // its ref was recorded earlier; nothing moved
   w.EndObject();
   return w.str();
 }

@@ -27,6 +27,19 @@ Result<void> ValidateIdempotencyKey(std::string_view key) {
   return {};
 }
 
+Result<void> ValidateScope(const Command& command) {
+  for (const auto& [field, value] : {std::pair<const char*, const std::string&>{"merchant", command.merchant},
+                                     {"credential", command.client.credential}}) {
+    if (value.empty()) continue;
+    if (value.size() > limits::kAccountIdBytesMax || !IsPrintableAscii(value) ||
+        value.find_first_of(" /") != std::string::npos) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       std::string(field) + ": 1-64 printable ASCII characters without spaces or '/'");
+    }
+  }
+  return {};
+}
+
 std::string ScopeOf(const Command& command) {
   if (!command.merchant.empty()) return command.merchant;
   if (!command.client.credential.empty()) return "credential:" + command.client.credential;

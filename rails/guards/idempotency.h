@@ -13,6 +13,10 @@ namespace pay::guards {
 // Rule 1: 1-255 printable ASCII characters. kInvalidIdempotencyKey otherwise.
 Result<void> ValidateIdempotencyKey(std::string_view key);
 
+// The merchant and credential of a command, when given: 1-64 printable ASCII characters
+// without spaces or '/' (the scope is part of derived ledger references).
+Result<void> ValidateScope(const Command& command);
+
 // Rule 2: the scope of a key is the merchant, else the API credential, else "default". The
 // operation is part of the record's primary key, so the same key on another operation is
 // another key.

@@ -187,6 +187,46 @@ TEST_F(EngineTest, DeclinesAreStoredFailuresAreNot) {
   EXPECT_EQ(Balance("bob"), 5);
 }
 
+TEST_F(EngineTest, InvalidRequestsAreReportedAsSuchEvenUnderAUsedKey) {
+  Accounts();
+  ASSERT_TRUE(engine_->Submit(Cmd("k", Xfer("bank", "alice", 5))));
+  auto invalid = engine_->Submit(Cmd("k", Xfer("bank", "alice", 0)));
+  ASSERT_FALSE(invalid);
+  EXPECT_EQ(invalid.error().code, ErrorCode::kInvalidAmount);  // validation comes before the key
+  auto same = engine_->Submit(Cmd("k2", Xfer("alice", "alice", 5)));
+  ASSERT_FALSE(same);
+  EXPECT_EQ(same.error().code, ErrorCode::kInvalidArgument);
+  auto slash = engine_->Submit(Cmd("k3", Xfer("bank", "alice", 5), "shop/eu"));
+  ASSERT_FALSE(slash);
+  EXPECT_EQ(slash.error().message.rfind("merchant:", 0), 0u);
+}
+
+TEST_F(EngineTest, UnknownAccountsAreNotStoredUnderTheKey) {
+  Accounts();
+  auto early = engine_->Submit(Cmd("k", Xfer("bank", "carol", 5)));
+  ASSERT_FALSE(early);
+  EXPECT_EQ(early.error().code, ErrorCode::kUnknownAccount);
+  ASSERT_TRUE(engine_->Submit(Cmd("acct-carol", CreateAccountRequest{{"carol", "USD"}})));
+  auto later = engine_->Submit(Cmd("k", Xfer("bank", "carol", 5)));
+  ASSERT_TRUE(later) << later.error().message;
+  EXPECT_FALSE(later->declined);
+  EXPECT_EQ(Balance("carol"), 5);
+}
+
+TEST_F(EngineTest, AnExplicitRefRecordedUnderAnotherKeySaysSo) {
+  Accounts();
+  TransferRequest t = Xfer("bank", "alice", 5);
+  t.entry.ref = "invoice-9";
+  auto first = engine_->Submit(Cmd("k1", t));
+  auto second = engine_->Submit(Cmd("k2", t));  // another key, the same ledger entry
+  ASSERT_TRUE(first && second);
+  EXPECT_FALSE(second->replayed);
+  EXPECT_EQ(second->entry_id, first->entry_id);
+  EXPECT_NE(second->body.find("\"already_recorded\":true"), std::string::npos);
+  EXPECT_EQ(first->body.find("already_recorded"), std::string::npos);
+  EXPECT_EQ(Balance("alice"), 5);
+}
+
 // Rule 8
 TEST_F(EngineTest, KeysLiveTheirRetentionThenPurge) {
   Reopen("", 3600'000);
@@ -240,8 +280,8 @@ TEST_F(EngineTest, BatchCommitsTogetherEachWithItsResult) {
   ASSERT_EQ(out.size(), 5u);
   ASSERT_TRUE(out[0]);
   EXPECT_FALSE(out[0]->declined);
-  ASSERT_TRUE(out[1]);
-  EXPECT_TRUE(out[1]->declined);  // unknown account: executed and declined
+  ASSERT_FALSE(out[1]);  // an unknown account is like invalid input: not stored
+  EXPECT_EQ(out[1].error().code, ErrorCode::kUnknownAccount);
   ASSERT_TRUE(out[2]);
   ASSERT_TRUE(out[3]);
   EXPECT_TRUE(out[3]->replayed);  // the same key earlier in the same batch

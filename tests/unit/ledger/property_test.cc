@@ -221,6 +221,8 @@ TEST_F(LedgerPropertyTest, RandomOperationsMatchTheModel) {
       bool replay = false;
       if (amount <= 0) {
         predicted = ErrorCode::kInvalidAmount;
+      } else if (!to_euro && d == c) {
+        predicted = ErrorCode::kInvalidArgument;  // an entry moves money between accounts
       } else {
         m.Sweep(clock_.NowMs());
         auto known = m.refs.find(ref);
