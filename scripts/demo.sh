@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# The main job for now: a fresh ledger, a few accounts, money moving through posted entries,
-# a hold that is partly posted, a reversal, and a verification of the whole book.
+# The main job for now: a fresh ledger, a few accounts, money moving through the engine under
+# idempotency keys and the shipped velocity rules, a hold that is partly posted, a reversal, and
+# a verification of the whole book.
 # Usage: scripts/demo.sh PAYMENTCTL DB
 set -euo pipefail
 ctl=${1:?paymentctl path}
 db=${2:?database path}
 rm -f "$db" "$db-wal" "$db-shm"
+here=$(cd "$(dirname "$0")/.." && pwd)
+config="$here/docs/examples/velocity.toml"
 run() {
   echo "\$ paymentctl $*"
-  "$ctl" --db "$db" "$@"
+  "$ctl" --db "$db" --config "$config" --merchant demo-shop "$@"
   echo
 }
 run init
@@ -20,13 +23,16 @@ run transfer --debit bank --credit alice --amount 250.00 --ref deposit-alice-1 -
 run transfer --debit alice --credit bob --amount 40.00 --ref hold-1 --pending --expires-in 7d --description "Marketplace order 1001"
 run account show alice
 run entry post 2 --amount 35.00
-run transfer --debit alice --credit fees --amount 1.25 --ref fee-1001
-echo "# A retry with the same reference moves nothing:"
-run transfer --debit alice --credit fees --amount 1.25 --ref fee-1001
-echo "# An overdraft is refused and nothing is written:"
-"$ctl" --db "$db" transfer --debit bob --credit alice --amount 1000.00 --ref too-much || true
-echo
+run transfer --debit alice --credit fees --amount 1.25 --key fee-1001
+echo "# A retry with the same idempotency key answers the stored result and moves nothing:"
+run transfer --debit alice --credit fees --amount 1.25 --key fee-1001
+echo "# The same key with another amount is refused:"
+run transfer --debit alice --credit fees --amount 1.26 --key fee-1001 || true
+echo "# An overdraft is declined (and the decline is stored under its key):"
+run transfer --debit bob --credit alice --amount 1000.00 --key too-much || true
 run entry reverse 4 --ref refund-fee-1001 --description "Fee waived"
+echo "# Velocity counters of the shipped rules (docs/examples/velocity.toml) for this merchant:"
+run velocity status --key merchant=demo-shop
 run account history alice
 run account list
 run ledger verify
