@@ -538,8 +538,8 @@ Result<Entry> Ledger::Replay(std::string_view ref, std::string_view digest, cons
   return e;
 }
 
-Result<void> Ledger::Validate(const EntrySpec& spec) const {
-  PAY_TRY(ValidateReference(spec.ref, "ref"));
+Result<void> Ledger::Validate(const EntrySpec& spec, bool ref_required) const {
+  if (ref_required || !spec.ref.empty()) PAY_TRY(ValidateReference(spec.ref, "ref"));
   if (spec.description.size() > limits::kDescriptionBytesMax) {
     return MakeError(ErrorCode::kLimitExceeded, "description: longer than " +
                                                     std::to_string(limits::kDescriptionBytesMax) +

@@ -50,7 +50,8 @@ class Ledger {
   // The checks of CreateAccount and CreateEntry that need no database: shape, bounds, ids,
   // currencies, expiry (by the clock). The engine runs them before it claims a key.
   Result<void> Validate(const AccountSpec& spec) const;
-  Result<void> Validate(const EntrySpec& spec) const;
+  // ref_required = false: an empty ref passes (the caller fills it in before CreateEntry).
+  Result<void> Validate(const EntrySpec& spec, bool ref_required = true) const;
 
   // Creates an account. The same id with the same attributes returns the existing account
   // (replayed = true); with other attributes, kAccountExists naming the first differing field.

@@ -255,13 +255,8 @@ class EngineImpl final : public Engine {
     if (const auto* a = std::get_if<CreateAccountRequest>(&c.request)) {
       PAY_TRY(ledger_->Validate(a->account));
     } else if (const auto* t = std::get_if<TransferRequest>(&c.request)) {
-      if (t->entry.ref.empty()) {
-        ledger::EntrySpec spec = t->entry;
-        spec.ref = DerivedRef(scope, c.idempotency_key);
-        PAY_TRY(ledger_->Validate(spec));
-      } else {
-        PAY_TRY(ledger_->Validate(t->entry));
-      }
+      // An empty ref is filled in with the derived one (valid by construction) in Run.
+      PAY_TRY(ledger_->Validate(t->entry, /*ref_required=*/false));
     }
     if (!options_.guards_enabled) return Run(c, op, scope, nullptr);
 
