@@ -30,7 +30,7 @@ bench: build
 	@$(BUILD)/tests/bench/ledger_bench
 
 fuzz: deps
-	@cmake --preset fuzz >/dev/null && cmake --build --preset fuzz --target fuzz_ledger_codec fuzz_parsers fuzz_iso8583
+	@cmake --preset fuzz >/dev/null && cmake --build --preset fuzz --target fuzz_ledger_codec fuzz_parsers fuzz_iso8583 fuzz_velocity_state
 	@scripts/run-fuzz.sh build/fuzz $${FUZZ_SECONDS:-30}
 
 clean:
