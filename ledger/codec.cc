@@ -90,8 +90,10 @@ Result<Metadata> DecodeMetadata(std::string_view bytes) {
   return m;
 }
 
-void EncodeEntrySpec(Writer& w, const EntrySpec& spec) {
-  w.Str(spec.ref);
+void EncodeEntrySpec(Writer& w, const EntrySpec& spec) { EncodeEntrySpec(w, spec, spec.ref); }
+
+void EncodeEntrySpec(Writer& w, const EntrySpec& spec, std::string_view ref) {
+  w.Str(ref);
   w.Str(spec.description);
   w.U8(spec.pending ? 1 : 0);
   w.I64(spec.expires_at_ms);

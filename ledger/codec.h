@@ -22,6 +22,8 @@ Result<Metadata> DecodeMetadata(std::string_view bytes);
 // The canonical bytes of an entry request: every field in a fixed order with lengths. The
 // ledger's request digest and the engine's idempotency fingerprint both hash these.
 void EncodeEntrySpec(Writer& w, const EntrySpec& spec);
+// The same with `ref` in place of spec.ref.
+void EncodeEntrySpec(Writer& w, const EntrySpec& spec, std::string_view ref);
 
 // Every field of the row except its hash, in a fixed order with a version tag.
 std::string CanonicalEntryBytes(const store::EntryRow& row);

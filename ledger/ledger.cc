@@ -594,11 +594,7 @@ Result<void> Ledger::Validate(const EntrySpec& spec, bool ref_required) const {
 
 Result<Entry> Ledger::CreateEntry(const EntrySpec& spec) {
   PAY_TRY(Validate(spec));
-  Writer w;
-  w.Reserve(64 + spec.ref.size() + spec.description.size() + spec.postings.size() * 40);
-  w.Str("entry/v1");
-  EncodeEntrySpec(w, spec);
-  std::string digest = DigestBytes(Sha256(w.bytes()));
+  std::string digest = RequestDigest(spec, spec.ref);
 
   return Write([&]() -> Result<Entry> {
     Draft d;
@@ -946,6 +942,28 @@ Result<Entry> Ledger::GetEntry(int64_t seq) {
   PAY_ASSIGN_OR_RETURN(auto row, store_.FindEntry(seq));
   if (!row) return MakeError(ErrorCode::kEntryNotFound, "entry: no entry " + std::to_string(seq));
   return ToEntry(*row);
+}
+
+std::string Ledger::RequestDigest(const EntrySpec& spec, std::string_view ref) {
+  Writer w;
+  w.Reserve(64 + ref.size() + spec.description.size() + spec.postings.size() * 40);
+  w.Str("entry/v1");
+  EncodeEntrySpec(w, spec, ref);
+  return DigestBytes(Sha256(w.bytes()));
+}
+
+Result<Ledger::RefLookup> Ledger::LookupRef(const EntrySpec& spec, std::string_view ref) {
+  RefLookup out;
+  auto row = store_.FindEntryByRef(ref);
+  if (!row) {
+    Poison(row.error());
+    return row.error();
+  }
+  if (!row->has_value()) return out;
+  out.same_request = (*row)->digest == RequestDigest(spec, ref);
+  PAY_ASSIGN_OR_RETURN(Entry e, ToEntry(**row));
+  out.entry = std::move(e);
+  return out;
 }
 
 Result<std::optional<Entry>> Ledger::FindEntryByRef(std::string_view ref) {

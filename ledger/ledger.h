@@ -80,6 +80,13 @@ class Ledger {
   Result<std::vector<Account>> ListAccounts(std::string_view after_id, size_t limit);
   Result<Entry> GetEntry(int64_t seq);
   Result<std::optional<Entry>> FindEntryByRef(std::string_view ref);
+  // The entry recorded under `ref`, if any, and whether `spec` with that ref is the very request
+  // that created it (same digest). Inside a transaction it sees the transaction's writes.
+  struct RefLookup {
+    std::optional<Entry> entry;
+    bool same_request = false;
+  };
+  Result<RefLookup> LookupRef(const EntrySpec& spec, std::string_view ref);
   // The newest `limit` entries touching the account, oldest first, with running balances.
   Result<std::vector<StatementLine>> History(std::string_view id, size_t limit);
 
@@ -104,6 +111,7 @@ class Ledger {
   Result<Account> ToAccount(const store::AccountRow& row);
   Result<size_t> ExpireDueLocked(size_t max_holds);
   Result<VerifyReport> VerifySnapshot();
+  static std::string RequestDigest(const EntrySpec& spec, std::string_view ref);
   void Poison(const Error& e);
   bool IsStoreError(const Error& e) const;
 

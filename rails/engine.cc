@@ -277,9 +277,26 @@ class EngineImpl final : public Engine {
       }
       return FromRecord(rec, op);
     }
+    // A transfer without an explicit ref is keyed in the journal itself: its ledger ref is
+    // derived from the scope and key, and the entry's request digest is its fingerprint. When
+    // it succeeds no separate record is written (declines still get one, found just above).
+    const auto* transfer = std::get_if<TransferRequest>(&c.request);
+    const bool journal_keyed = transfer != nullptr && transfer->entry.ref.empty();
+    if (journal_keyed) {
+      auto found = ledger_->LookupRef(transfer->entry, DerivedRef(scope, c.idempotency_key));
+      if (!found) return Fail(found.error());
+      if (found->entry) {
+        if (!found->same_request) {
+          return MakeError(ErrorCode::kIdempotencyKeyReused,
+                           "idempotency_key: '" + c.idempotency_key +
+                               "' was used for a different transfer request");
+        }
+        return JournalReplay(std::move(*found->entry));
+      }
+    }
 
     // 3. Velocity: check every rule; consume only once the command executed.
-    if (velocity_->rule_count() == 0) return Run(c, op, scope, &fingerprint);
+    if (velocity_->rule_count() == 0) return Run(c, op, scope, &fingerprint, journal_keyed);
     guards::VelocityEvent event = EventOf(c, scope);
     auto plan = velocity_->Check(*store_, event, clock_->NowMs());
     if (!plan) {
@@ -291,7 +308,7 @@ class EngineImpl final : public Engine {
     }
 
     // 4-5. The rail and the ledger.
-    auto outcome = Run(c, op, scope, &fingerprint);
+    auto outcome = Run(c, op, scope, &fingerprint, journal_keyed);
     if (!outcome) return outcome;
     velocity_->Consume(*plan, event, clock_->NowMs());
     return outcome;
@@ -299,7 +316,7 @@ class EngineImpl final : public Engine {
 
   // Executes the rail and, with guards on, stores the outcome under the key.
   Result<Outcome> Run(const Command& c, Operation op, const std::string& scope,
-                      const std::string* fingerprint) {
+                      const std::string* fingerprint, bool journal_keyed = false) {
     Outcome out;
     out.operation = op;
     Result<ledger::Entry> entry = MakeError(ErrorCode::kInternal, "no entry");
@@ -350,6 +367,7 @@ class EngineImpl final : public Engine {
       }
     }
     if (fingerprint == nullptr) return out;
+    if (journal_keyed && !out.declined) return out;  // the entry itself is the record
 
     store::IdempotencyRow rec;
     rec.scope = scope;
@@ -390,6 +408,21 @@ class EngineImpl final : public Engine {
   void Abort() {
     ledger_->Rollback();
     velocity_->Rollback();
+  }
+
+  // The answer a journal-keyed transfer gave when it was created: the entry as it was then
+  // (a hold still pending, nothing resolved or reversed yet), rendered as then.
+  Outcome JournalReplay(ledger::Entry entry) {
+    entry.state = entry.kind == ledger::EntryKind::kPending ? ledger::EntryState::kPending
+                                                            : ledger::EntryState::kNone;
+    entry.resolved_by_seq = 0;
+    entry.replayed = false;
+    Outcome out;
+    out.operation = Operation::kTransfer;
+    out.replayed = true;
+    out.entry_id = entry.seq;
+    out.body = EntryJson(entry);
+    return out;
   }
 
   Outcome FromRecord(const store::IdempotencyRow& rec, Operation op) {

@@ -231,17 +231,44 @@ TEST_F(EngineTest, AnExplicitRefRecordedUnderAnotherKeySaysSo) {
 TEST_F(EngineTest, KeysLiveTheirRetentionThenPurge) {
   Reopen("", 3600'000);
   Accounts();
-  ASSERT_TRUE(engine_->Submit(Cmd("old", Xfer("bank", "alice", 5))));
+  TransferRequest with_ref = Xfer("bank", "alice", 5);
+  with_ref.entry.ref = "invoice-1";
+  ASSERT_TRUE(engine_->Submit(Cmd("old", with_ref)));
+  ASSERT_TRUE(engine_->Submit(Cmd("journal", Xfer("bank", "alice", 7))));
   clock_.AdvanceMs(3599'999);
   EXPECT_EQ(*engine_->PurgeIdempotencyKeys(), 0u);
-  EXPECT_TRUE(engine_->Submit(Cmd("old", Xfer("bank", "alice", 5)))->replayed);
+  EXPECT_TRUE(engine_->Submit(Cmd("old", with_ref))->replayed);
   clock_.AdvanceMs(1);
-  EXPECT_EQ(*engine_->PurgeIdempotencyKeys(), 4u);  // three accounts and the transfer
-  // After the purge the key is new again, but the ledger reference derived from it still
-  // exists: the same transfer is recognised by the ledger and moves nothing.
-  auto again = engine_->Submit(Cmd("old", Xfer("bank", "alice", 5)));
+  EXPECT_EQ(*engine_->PurgeIdempotencyKeys(), 4u);  // three accounts and the transfer with a ref
+  // After the purge the key is new again, but the ledger still holds the entry under its ref:
+  // the same transfer moves nothing, and says so.
+  auto again = engine_->Submit(Cmd("old", with_ref));
   ASSERT_TRUE(again);
-  EXPECT_EQ(Balance("alice"), 5);
+  EXPECT_FALSE(again->replayed);
+  EXPECT_NE(again->body.find("\"already_recorded\":true"), std::string::npos);
+  // A transfer without a ref is keyed by its entry, which is never purged.
+  auto journal = engine_->Submit(Cmd("journal", Xfer("bank", "alice", 7)));
+  ASSERT_TRUE(journal);
+  EXPECT_TRUE(journal->replayed);
+  EXPECT_EQ(Balance("alice"), 12);
+}
+
+TEST_F(EngineTest, AHoldReplaysAsItWasAnsweredEvenAfterItWasPosted) {
+  Accounts();
+  TransferRequest hold = Xfer("bank", "alice", 50);
+  hold.entry.pending = true;
+  auto first = engine_->Submit(Cmd("h", hold));
+  ASSERT_TRUE(first);
+  EXPECT_NE(first->body.find("\"state\":\"pending\""), std::string::npos);
+  ASSERT_TRUE(engine_->Submit(Cmd("p", PostRequest{first->entry_id, std::nullopt})));
+  auto again = engine_->Submit(Cmd("h", hold));
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->body, first->body);  // byte for byte, though the hold is now posted
+  EXPECT_EQ(engine_->GetEntry(first->entry_id)->state, ledger::EntryState::kPosted);
+  auto other = engine_->Submit(Cmd("h", Xfer("bank", "alice", 51)));
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code, ErrorCode::kIdempotencyKeyReused);
 }
 
 // Rule 9: reads take no key.
