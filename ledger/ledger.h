@@ -1,5 +1,5 @@
 #pragma once
-// The double-entry ledger. Every movement of money in the engine is an entry here.
+// The double-entry ledger: every movement of funds in the engine is an entry here.
 //
 // Contract:
 // - Entries are immutable and balanced per currency; accounts carry four counters (debits and
