@@ -246,12 +246,12 @@ class EngineImpl final : public Engine {
   // it; a store failure also sets failed_, which aborts the whole batch.
   Result<Outcome> Execute(const Command& c) {
     const Operation op = OperationOf(c.request);
-    // 1. Validate what the engine owns; the rail validates the request itself (step 4).
+    // 1. Validate: the key, the scope, and the request's checks that need no database.
     PAY_TRY(guards::ValidateIdempotencyKey(c.idempotency_key));
     PAY_TRY(guards::ValidateScope(c));
     const std::string scope = guards::ScopeOf(c);
-    // The request's own checks that need no database come first too, so an invalid request is
-    // reported as such even under a key that was used before.
+    // Before the key is looked at, so that an invalid request is reported as such even under a
+    // key that was used before. (Post, void and reverse name an entry: the rail checks them.)
     if (const auto* a = std::get_if<CreateAccountRequest>(&c.request)) {
       PAY_TRY(ledger_->Validate(a->account));
     } else if (const auto* t = std::get_if<TransferRequest>(&c.request)) {
@@ -300,11 +300,8 @@ class EngineImpl final : public Engine {
     guards::VelocityEvent event = EventOf(c, scope);
     auto plan = velocity_->Check(*store_, event, clock_->NowMs());
     if (!plan) {
-      if (ErrorRetryAdvice(plan.error().code) != RetryAdvice::kRetrySameKey ||
-          plan.error().code == ErrorCode::kVelocityLimited) {
-        return plan.error();
-      }
-      return Fail(plan.error());
+      if (plan.error().code == ErrorCode::kVelocityLimited) return plan.error();
+      return Fail(plan.error());  // reading velocity state failed: the batch cannot go on
     }
 
     // 4-5. The rail and the ledger.
