@@ -13,12 +13,6 @@
 
 namespace pay::ledger {
 
-struct Ledger::Cached {
-  store::AccountRow row;
-  const Currency* currency = nullptr;
-  bool dirty = false;
-};
-
 struct Ledger::Draft {
   EntryKind kind = EntryKind::kPosted;
   std::string ref;
@@ -259,7 +253,7 @@ void Ledger::Rollback() {
 
 Result<Ledger::Cached*> Ledger::Load(std::string_view id) {
   auto it = cache_.find(id);
-  if (it != cache_.end()) return it->second.get();
+  if (it != cache_.end()) return &it->second;
   auto row = store_.FindAccount(id);
   if (!row) {
     Poison(row.error());
@@ -277,16 +271,14 @@ Result<Ledger::Cached*> Ledger::Load(std::string_view id) {
     return MakeError(ErrorCode::kCorruptStore,
                      "store: counters of account '" + r.id + "' are out of range");
   }
-  auto c = std::make_unique<Cached>();
-  c->row = std::move(**row);
-  c->currency = FindCurrency(c->row.currency);
-  if (c->currency == nullptr) {
-    return MakeError(ErrorCode::kCorruptStore, "store: account '" + c->row.id + "' has currency '" +
-                                                   c->row.currency + "'");
+  const Currency* currency = FindCurrency(r.currency);
+  if (currency == nullptr) {
+    return MakeError(ErrorCode::kCorruptStore, "store: account '" + r.id + "' has currency '" +
+                                                   r.currency + "'");
   }
-  Cached* p = c.get();
-  cache_.emplace(c->row.id, std::move(c));
-  return p;
+  std::string key = r.id;
+  auto [it2, inserted] = cache_.emplace(std::move(key), Cached{std::move(**row), currency, false});
+  return &it2->second;
 }
 
 Result<Account> Ledger::ToAccount(const store::AccountRow& row) {

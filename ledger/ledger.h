@@ -95,7 +95,13 @@ class Ledger {
   Result<VerifyReport> Verify();
 
  private:
-  struct Cached;
+  // An account as cached for the open transaction: its row (attributes and counters), its
+  // currency, and whether the counters changed since the last commit.
+  struct Cached {
+    store::AccountRow row;
+    const Currency* currency = nullptr;
+    bool dirty = false;
+  };
   struct Draft;
   struct Scratch;
 
@@ -128,7 +134,9 @@ class Ledger {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  std::unordered_map<std::string, std::unique_ptr<Cached>, IdHash, std::equal_to<>> cache_;
+  // Values inline: one cache miss less per lookup; unordered_map never moves its nodes, so the
+  // Cached* handed out stay valid until the cache is cleared.
+  std::unordered_map<std::string, Cached, IdHash, std::equal_to<>> cache_;
   std::vector<Cached*> dirty_;
   std::unique_ptr<Scratch> scratch_;
   // Per-currency net of (debits - credits) of each phase written in this transaction; must be
