@@ -489,8 +489,10 @@ Result<std::optional<Entry>> Ledger::Append(Draft d) {
     }
   }
   for (const Net& n : nets) {
-    auto& t = txn_net_[std::string(n.currency)];
-    for (int p = 0; p < 3; ++p) t[p] += n.by_phase[p];
+    auto it = std::find_if(txn_net_.begin(), txn_net_.end(),
+                           [&](const auto& e) { return e.first == n.currency; });
+    if (it == txn_net_.end()) it = txn_net_.insert(txn_net_.end(), {n.currency, {0, 0, 0}});
+    for (int p = 0; p < 3; ++p) it->second[p] += n.by_phase[p];
   }
   tip_seq_ = row.seq;
   tip_hash_ = row.hash;  // assigned into its existing buffer

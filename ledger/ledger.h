@@ -141,7 +141,9 @@ class Ledger {
   std::unique_ptr<Scratch> scratch_;
   // Per-currency net of (debits - credits) of each phase written in this transaction; must be
   // zero at commit (conservation, asserted).
-  std::unordered_map<std::string, std::array<int64_t, 3>> txn_net_;
+  // (Few currencies per transaction: a vector searched linearly; codes point into the static
+  // ISO 4217 table.)
+  std::vector<std::pair<std::string_view, std::array<int64_t, 3>>> txn_net_;
 };
 
 }  // namespace pay::ledger
