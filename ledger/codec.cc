@@ -106,9 +106,9 @@ void EncodeEntrySpec(Writer& w, const EntrySpec& spec, std::string_view ref) {
   }
 }
 
-std::string CanonicalEntryBytes(const store::EntryRow& row) {
-  Writer w;
-  w.Reserve(80 + row.ref.size() + row.description.size() + row.legs.size() + row.digest.size());
+namespace {
+
+void WriteCanonical(Writer& w, const store::EntryRow& row) {
   w.U8(kEntryVersion);
   w.I64(row.seq);
   w.Str(row.ref);
@@ -120,11 +120,16 @@ std::string CanonicalEntryBytes(const store::EntryRow& row) {
   w.I64(row.expires_at_ms);
   w.Str(row.legs);
   w.Str(row.digest);
-  return w.Take();
 }
 
+}  // namespace
+
 std::string ChainHash(std::string_view prev_hash, const store::EntryRow& row) {
-  return DigestBytes(Sha256(prev_hash, CanonicalEntryBytes(row)));
+  // A buffer per thread that keeps its capacity: no allocation per entry on the hot path.
+  thread_local Writer w;
+  w.Clear();
+  WriteCanonical(w, row);
+  return DigestBytes(Sha256(prev_hash, w.bytes()));
 }
 
 }  // namespace pay::ledger

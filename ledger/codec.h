@@ -25,9 +25,9 @@ void EncodeEntrySpec(Writer& w, const EntrySpec& spec);
 // The same with `ref` in place of spec.ref.
 void EncodeEntrySpec(Writer& w, const EntrySpec& spec, std::string_view ref);
 
-// Every field of the row except its hash, in a fixed order with a version tag.
-std::string CanonicalEntryBytes(const store::EntryRow& row);
-// SHA-256(prev_hash || canonical bytes), 32 raw bytes. The first entry chains from 32 zero bytes.
+// The audit chain: SHA-256(prev_hash || canonical bytes of the row), 32 raw bytes. The canonical
+// bytes are every field of the row except its hash, in a fixed order with a version tag. The
+// first entry chains from 32 zero bytes.
 std::string ChainHash(std::string_view prev_hash, const store::EntryRow& row);
 inline const std::string& GenesisHash() {
   static const std::string kZero(32, '\0');

@@ -939,8 +939,8 @@ Result<Entry> Ledger::GetEntry(int64_t seq) {
 }
 
 std::string Ledger::RequestDigest(const EntrySpec& spec, std::string_view ref) {
-  Writer w;
-  w.Reserve(64 + ref.size() + spec.description.size() + spec.postings.size() * 40);
+  thread_local Writer w;  // keeps its capacity across calls
+  w.Clear();
   w.Str("entry/v1");
   EncodeEntrySpec(w, spec, ref);
   return DigestBytes(Sha256(w.bytes()));
