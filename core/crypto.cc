@@ -1,6 +1,7 @@
 #include "core/crypto.h"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "core/assert.h"
 
@@ -23,6 +24,17 @@ Sha256Digest Sha256(std::string_view a, std::string_view b) {
             EVP_DigestUpdate(ctx, b.data(), b.size()) == 1 &&
             EVP_DigestFinal_ex(ctx, out.data(), &len) == 1 && len == out.size();
   PAY_ASSERT(ok, "OpenSSL SHA-256 failed");
+  return out;
+}
+
+Sha256Digest HmacSha256(std::string_view key, std::string_view data) {
+  Sha256Digest out{};
+  unsigned int len = 0;
+  bool ok = HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+                 reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(),
+                 &len) != nullptr &&
+            len == out.size();
+  PAY_ASSERT(ok, "OpenSSL HMAC-SHA256 failed");
   return out;
 }
 

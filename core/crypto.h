@@ -12,6 +12,8 @@ using Sha256Digest = std::array<uint8_t, 32>;
 
 // SHA-256 of the concatenation of the parts.
 Sha256Digest Sha256(std::string_view a, std::string_view b = {});
+// HMAC-SHA256 of `data` under `key`.
+Sha256Digest HmacSha256(std::string_view key, std::string_view data);
 std::string ToHex(std::string_view bytes);
 inline std::string ToHex(const Sha256Digest& d) {
   return ToHex(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));

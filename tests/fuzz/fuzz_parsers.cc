@@ -1,8 +1,9 @@
-// Text parsers fed by users: amounts, times, durations, ids.
+// Text parsers fed by users: amounts, times, durations, ids, card numbers and expiry dates.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include "core/card.h"
 #include "core/ids.h"
 #include "core/time_format.h"
 #include "pay/money.h"
@@ -26,5 +27,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)pay::ValidateAccountId(in);
   (void)pay::ValidateReference(in);
   (void)pay::FindCurrency(in);
+  (void)pay::card::ValidatePan(in);
+  if (auto e = pay::card::ParseExpiry(in)) {
+    if (e->month < 1 || e->month > 12) __builtin_trap();
+    (void)pay::card::Expired(*e, 1'790'000'000'000);
+  }
   return 0;
 }

@@ -113,6 +113,9 @@ TEST(CryptoTest, Sha256KnownAnswer) {
   EXPECT_EQ(ToHex(Sha256("abc")),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(ToHex(Sha256("a", "bc")), ToHex(Sha256("abc")));
+  // RFC 4231, test case 2.
+  EXPECT_EQ(ToHex(HmacSha256("Jefe", "what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
 TEST(EncodingTest, RoundTripsAndRefusesTruncation) {
