@@ -329,9 +329,14 @@ class EngineImpl final : public Engine {
         break;
       }
       case Operation::kTransfer: {
-        ledger::EntrySpec spec = std::get<TransferRequest>(c.request).entry;
-        if (spec.ref.empty()) spec.ref = DerivedRef(scope, c.idempotency_key);
-        entry = ledger_->CreateEntry(spec);
+        const ledger::EntrySpec& given = std::get<TransferRequest>(c.request).entry;
+        if (given.ref.empty()) {
+          ledger::EntrySpec spec = given;  // the copy only when a ref must be filled in
+          spec.ref = DerivedRef(scope, c.idempotency_key);
+          entry = ledger_->CreateEntry(spec);
+        } else {
+          entry = ledger_->CreateEntry(given);
+        }
         has_entry = true;
         break;
       }
