@@ -4,7 +4,10 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <CLI/CLI.hpp>
+#include <charconv>
+#include <cstdio>
 #include <cstdlib>
+#include <sys/stat.h>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -13,6 +16,13 @@
 #include <sstream>
 #include <string>
 
+#include "adapters/network/faults.h"
+#include "adapters/network/issuer.h"
+#include "adapters/network/simulated_network.h"
+#if __has_include("adapters/network/tcp_network.h")
+#include "adapters/network/tcp_network.h"
+#endif
+#include "core/crypto.h"
 #include "core/json_writer.h"
 #include "core/limits.h"
 #include "core/store.h"
@@ -36,11 +46,17 @@ constexpr const char* kExamples = R"(Examples:
   paymentctl account show alice --json
   paymentctl account history alice
   paymentctl ledger verify
+  paymentctl merchant create acme --currency USD --fee-bps 250
+  paymentctl authorize --merchant acme --card 4242424242424242 --expiry 12/30 --amount 25.00 --currency USD --key order-1
+  paymentctl capture pay_000000000001 --merchant acme --amount 20.00 --key cap-1
+  paymentctl refund pay_000000000001 --merchant acme --amount 5.00 --key refund-1
+  paymentctl settle
 
 Environment:
   PAYMENTCTL_DB    database path when --db is not given (default ./paymentctl.db)
   PAYMENTCTL_CONFIG velocity rules file when --config is not given
   PAYMENTCTL_NOW   fixed engine time (RFC 3339) for scripted runs and tests
+  PAYMENTCTL_CARD_KEY_FILE  card fingerprint key file when --card-key-file is not given
 
 Exit status: 0 success, 2 invalid input or usage, 1 any other error (including a failed verify).)";
 
@@ -53,6 +69,14 @@ struct Context {
   std::string config_path;
   std::string retention = "24h";
   std::unique_ptr<Clock> clock;
+  // The card network: "sim" (in-process, issuer simulator in <db>.issuer) or tcp://HOST:PORT.
+  bool wants_network = false;
+  std::string network = "sim";
+  std::string network_faults;
+  std::string network_deadline = "2s";
+  std::string card_key_file;
+  std::unique_ptr<network::Issuer> issuer;
+  std::unique_ptr<CardNetwork> card_network;
   std::unique_ptr<Engine> engine;
 };
 
@@ -76,6 +100,60 @@ int PrintError(const Context& ctx, const Error& e) {
   return ExitCodeFor(e);
 }
 
+Result<std::unique_ptr<CardNetwork>> ConnectTcpNetwork(const std::string& spec, int64_t deadline_ms);
+
+// The card fingerprint key: --card-key-file, else PAYMENTCTL_CARD_KEY_FILE, else <db>.card-key,
+// created with 32 random bytes (mode 0600) the first time a card is seen.
+Result<std::string> CardKey(const Context& ctx) {
+  std::string path = ctx.card_key_file;
+  if (path.empty()) {
+    if (const char* env = std::getenv("PAYMENTCTL_CARD_KEY_FILE"); env != nullptr && *env != '\0') path = env;
+  }
+  const bool default_path = path.empty();
+  if (default_path) path = ctx.db_path + ".card-key";
+  std::ifstream in(path, std::ios::binary);
+  if (in) {
+    std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (key.size() < 16) {
+      return MakeError(ErrorCode::kInvalidConfig,
+                       "--card-key-file: '" + path + "' holds fewer than 16 bytes");
+    }
+    return key;
+  }
+  if (!default_path) {
+    return MakeError(ErrorCode::kInvalidConfig, "--card-key-file: cannot read '" + path + "'");
+  }
+  PAY_ASSIGN_OR_RETURN(std::string key, RandomBytes(32));
+  std::FILE* f = std::fopen(path.c_str(), "wbx");  // never overwrite a key
+  if (f == nullptr) return MakeError(ErrorCode::kStoreIo, "card key: cannot create '" + path + "'");
+  const bool ok = std::fwrite(key.data(), 1, key.size(), f) == key.size();
+  std::fclose(f);
+  if (!ok) return MakeError(ErrorCode::kStoreIo, "card key: cannot write '" + path + "'");
+  ::chmod(path.c_str(), 0600);
+  return key;
+}
+
+Result<void> OpenNetwork(Context& ctx, EngineOptions& o) {
+  PAY_ASSIGN_OR_RETURN(int64_t deadline_ms, ParseDurationMs(ctx.network_deadline, "--network-deadline"));
+  network::FaultConfig faults;
+  if (!ctx.network_faults.empty()) {
+    PAY_ASSIGN_OR_RETURN(faults, network::ParseFaultConfig(ctx.network_faults));
+  }
+  if (ctx.network == "sim") {
+    network::IssuerOptions io;
+    io.db_path = ctx.db_path + ".issuer";
+    io.durable = ctx.durability != "normal";
+    io.clock = ctx.clock.get();
+    PAY_ASSIGN_OR_RETURN(ctx.issuer, network::Issuer::Open(io));
+    ctx.card_network = std::make_unique<network::SimulatedCardNetwork>(*ctx.issuer, faults, deadline_ms);
+  } else {
+    PAY_ASSIGN_OR_RETURN(ctx.card_network, ConnectTcpNetwork(ctx.network, deadline_ms));
+  }
+  o.card_network = ctx.card_network.get();
+  PAY_ASSIGN_OR_RETURN(o.card_fingerprint_key, CardKey(ctx));
+  return {};
+}
+
 Result<void> Open(Context& ctx, bool create) {
   if (const char* now = std::getenv("PAYMENTCTL_NOW"); now != nullptr && *now != '\0') {
     PAY_ASSIGN_OR_RETURN(int64_t ms, ParseRfc3339Ms(now, "PAYMENTCTL_NOW"));
@@ -90,6 +168,17 @@ Result<void> Open(Context& ctx, bool create) {
   o.clock = ctx.clock.get();
   o.velocity_config_path = ctx.config_path;
   PAY_ASSIGN_OR_RETURN(o.idempotency_retention_ms, ParseDurationMs(ctx.retention, "--idempotency-retention"));
+  if (ctx.wants_network) {
+    // The engine must exist before the issuer's file is made next to it.
+    if (!create) {
+      std::ifstream probe(ctx.db_path);
+      if (!probe) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "db: '" + ctx.db_path + "' does not exist (run `paymentctl init`)");
+      }
+    }
+    PAY_TRY(OpenNetwork(ctx, o));
+  }
   PAY_ASSIGN_OR_RETURN(ctx.engine, Engine::Open(o));
   return {};
 }
@@ -267,6 +356,104 @@ Result<std::string> ReadInput(const std::string& path) {
   return s;
 }
 
+
+// ---- card payments ------------------------------------------------------------------------------
+
+Result<std::unique_ptr<CardNetwork>> ConnectTcpNetwork(const std::string& spec, int64_t deadline_ms) {
+  constexpr std::string_view kScheme = "tcp://";
+  std::string_view rest(spec);
+  if (rest.substr(0, kScheme.size()) != kScheme) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "--network: '" + spec + "' is neither sim nor tcp://HOST:PORT");
+  }
+  rest.remove_prefix(kScheme.size());
+  size_t colon = rest.rfind(':');
+  int port = 0;
+  if (colon == std::string_view::npos ||
+      std::from_chars(rest.data() + colon + 1, rest.data() + rest.size(), port).ec != std::errc() ||
+      port <= 0 || port > 65535) {
+    return MakeError(ErrorCode::kInvalidArgument, "--network: '" + spec + "' needs tcp://HOST:PORT");
+  }
+#if __has_include("adapters/network/tcp_network.h")  // TEMP until the TCP transport lands
+  network::TcpClientOptions options;
+  options.deadline_ms = deadline_ms;
+  PAY_ASSIGN_OR_RETURN(auto net, network::TcpCardNetwork::Connect(std::string(rest.substr(0, colon)),
+                                                                   static_cast<uint16_t>(port), options));
+  return std::unique_ptr<CardNetwork>(std::move(net));
+#else
+  return MakeError(ErrorCode::kNetworkUnavailable, "--network: tcp not built");
+#endif
+}
+
+// Top-level fields of the engine's own canonical JSON (flat string and integer values).
+std::string JsonText(std::string_view json, std::string_view name) {
+  std::string pattern = "\"" + std::string(name) + "\":\"";
+  size_t at = json.find(pattern);
+  if (at == std::string_view::npos) return {};
+  at += pattern.size();
+  size_t end = json.find('"', at);
+  return end == std::string_view::npos ? std::string() : std::string(json.substr(at, end - at));
+}
+int64_t JsonInt(std::string_view json, std::string_view name) {
+  std::string pattern = "\"" + std::string(name) + "\":";
+  size_t at = json.find(pattern);
+  if (at == std::string_view::npos) return 0;
+  at += pattern.size();
+  int64_t v = 0;
+  std::from_chars(json.data() + at, json.data() + json.size(), v);
+  return v;
+}
+
+void PrintPaymentText(std::string_view json) {
+  const std::string cur = JsonText(json, "currency");
+  const Currency* c = FindCurrency(cur);
+  auto money = [&](std::string_view field) { return Decimal(JsonInt(json, field), c) + " " + cur; };
+  std::cout << "payment     " << JsonText(json, "payment_id") << "  (merchant "
+            << JsonText(json, "merchant") << ")\n"
+            << "status      " << JsonText(json, "status");
+  std::string code = JsonText(json, "response_code");
+  if (!code.empty()) std::cout << "  (response " << code << ")";
+  std::cout << "\n"
+            << "card        " << JsonText(json, "bin") << "..." << JsonText(json, "last4") << "\n"
+            << "amount      " << money("amount_minor") << "\n"
+            << "authorized  " << money("authorized_minor") << "  capturable "
+            << money("capturable_minor") << "\n"
+            << "captured    " << money("captured_minor") << "  refunded " << money("refunded_minor")
+            << "\n";
+  if (JsonInt(json, "settled_minor") != 0 || json.find("\"settled\":true") != std::string_view::npos) {
+    std::cout << "settled     " << money("settled_minor") << "  fee " << money("fee_minor") << "\n";
+  }
+  std::cout << "network     rrn " << JsonText(json, "rrn") << "  stan " << JsonText(json, "stan");
+  std::string auth = JsonText(json, "auth_code");
+  if (!auth.empty()) std::cout << "  auth code " << auth;
+  std::cout << "\n";
+}
+
+// What a card command answered. A network decline is a result (exit 0); a refusal by the books
+// (illegal transition, refund over the captured amount, ...) exits 1.
+int EmitPayment(Context& ctx, const Result<Outcome>& r) {
+  if (!r) return PrintError(ctx, r.error());
+  if (ctx.json || r->declined) return EmitOutcome(ctx, r);
+  if (r->replayed) std::cout << "(idempotent replay: this key was answered before; nothing moved)\n";
+  PrintPaymentText(r->body);
+  if (r->payment_status == "unknown") {
+    std::cout << "(no answer from the network: a reversal is queued; `paymentctl payment show` "
+                 "tells when it is acknowledged)\n";
+  }
+  return 0;
+}
+
+// Parses a decimal amount in the currency of a payment.
+Result<std::optional<int64_t>> PaymentAmount(Context& ctx, const std::string& payment_id,
+                                             const std::string& text, const std::string& field) {
+  if (text.empty()) return std::optional<int64_t>();
+  auto json = ctx.engine->PaymentJson(payment_id);
+  if (!json) return Refield(json.error(), "payment_id");
+  const Currency* c = FindCurrency(JsonText(*json, "currency"));
+  PAY_ASSIGN_OR_RETURN(int64_t minor, ParseDecimalMinor(text, c != nullptr ? c->exponent : 2, field));
+  return std::optional<int64_t>(minor);
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -285,6 +472,10 @@ int Main(int argc, char** argv) {
   app.add_option("--merchant", ctx.merchant, "Idempotency scope and velocity key of money-moving commands (default: \"default\")");
   app.add_option("--config", ctx.config_path, "Velocity rules (TOML, see docs/examples/velocity.toml); env PAYMENTCTL_CONFIG");
   app.add_option("--idempotency-retention", ctx.retention, "How long idempotency keys are kept (e.g. 24h, 7d)");
+  app.add_option("--network", ctx.network, "Card network: sim (in-process issuer simulator, <db>.issuer) or tcp://HOST:PORT (paymentctl network-sim)");
+  app.add_option("--network-faults", ctx.network_faults, "Faults of the in-process network, e.g. drop_response=5,late=2,latency=1-20,seed=7");
+  app.add_option("--network-deadline", ctx.network_deadline, "How long to wait for a network response (e.g. 2s, 500ms)");
+  app.add_option("--card-key-file", ctx.card_key_file, "Card fingerprint key (HMAC-SHA256, >= 16 bytes); default <db>.card-key, created on first use");
   app.add_option("--durability", ctx.durability, "full (fsync every commit) or normal (WAL, may lose the last commits on power loss)")
       ->check(CLI::IsMember({"full", "normal"}));
 
@@ -381,6 +572,65 @@ int Main(int argc, char** argv) {
   vstatus->add_option("--rule", vrule, "Only this rule");
   vstatus->footer("Example: paymentctl --config velocity.toml velocity status --key merchant=default");
 
+
+  // Card pull payments.
+  auto* merchant_cmd = app.add_subcommand("merchant", "Merchants of the card rails");
+  merchant_cmd->require_subcommand(1);
+  std::string m_id, m_currency, m_fee_fixed;
+  int32_t m_fee_bps = 0;
+  auto* mcreate = merchant_cmd->add_subcommand("create", "Create a merchant and its accounts (same attributes again: no-op)");
+  mcreate->add_option("id", m_id, "Merchant id: 1-48 printable ASCII characters, no spaces or '/'")->required();
+  mcreate->add_option("--currency", m_currency, "The merchant's currency (ISO 4217)")->required();
+  mcreate->add_option("--fee-bps", m_fee_bps, "Settlement fee in basis points of the net (250 = 2.5%)")->check(CLI::Range(0, 10000));
+  mcreate->add_option("--fee-fixed", m_fee_fixed, "Settlement fee per payment (decimal)");
+  mcreate->add_option("--key", idem_key, "Idempotency key (default: merchant/ID)");
+  mcreate->footer("Example: paymentctl merchant create acme --currency USD --fee-bps 250 --fee-fixed 0.30");
+
+  std::string card_pan, card_expiry, card_cvv, pay_amount, pay_currency, payment_id;
+  bool final_capture = false;
+  auto* authorize = app.add_subcommand("authorize", "Authorize a card payment (a hold on both sides of the network)");
+  authorize->add_option("--card", card_pan, "Card number (never stored: only its fingerprint, BIN and last four)")->required();
+  authorize->add_option("--expiry", card_expiry, "Expiry MM/YY")->required();
+  authorize->add_option("--cvv", card_cvv, "CVV (checked by the issuer, never stored or logged)");
+  authorize->add_option("--amount", pay_amount, "Decimal amount, e.g. 25.00")->required();
+  authorize->add_option("--currency", pay_currency, "ISO 4217 code; the merchant's currency")->required();
+  authorize->add_option("--key", idem_key, "Idempotency key")->required();
+  authorize->footer(R"(--merchant names the merchant. A decline is a result (exit 0, status declined).
+Test cards: 4242424242424242 approves; 4000000000000002 -> 05; 4000000000009995 -> 51;
+4000000000000077 -> 10 (half); 4000000000000341 -> no answer (unknown, then reversed).
+Example: paymentctl authorize --merchant acme --card 4242424242424242 --expiry 12/30 --amount 25.00 --currency USD --key order-1)");
+  auto* increment = app.add_subcommand("increment", "Incremental authorization: grow an authorized payment's hold");
+  increment->add_option("payment_id", payment_id, "Payment id (pay_...)")->required();
+  increment->add_option("--amount", pay_amount, "Decimal amount to add")->required();
+  increment->add_option("--key", idem_key, "Idempotency key")->required();
+  increment->footer("Example: paymentctl increment pay_000000000001 --merchant acme --amount 5.00 --key order-1-more");
+  auto* capture = app.add_subcommand("capture", "Capture all or part of an authorization");
+  capture->add_option("payment_id", payment_id, "Payment id (pay_...)")->required();
+  capture->add_option("--amount", pay_amount, "Decimal amount (default: all still authorized)");
+  capture->add_flag("--final", final_capture, "Release what stays authorized after this capture");
+  capture->add_option("--key", idem_key, "Idempotency key")->required();
+  capture->footer("Example: paymentctl capture pay_000000000001 --merchant acme --amount 10.00 --key cap-1");
+  auto* pvoid = app.add_subcommand("void", "Void an authorization (nothing captured yet): the hold is released");
+  pvoid->add_option("payment_id", payment_id, "Payment id (pay_...)")->required();
+  pvoid->add_option("--key", idem_key, "Idempotency key")->required();
+  pvoid->footer("Example: paymentctl void pay_000000000001 --merchant acme --key void-1");
+  auto* refund = app.add_subcommand("refund", "Refund all or part of what was captured");
+  refund->add_option("payment_id", payment_id, "Payment id (pay_...)")->required();
+  refund->add_option("--amount", pay_amount, "Decimal amount (default: all captured and not yet refunded)");
+  refund->add_option("--key", idem_key, "Idempotency key")->required();
+  refund->footer("Example: paymentctl refund pay_000000000001 --merchant acme --amount 5.00 --key refund-1");
+  auto* payment_cmd = app.add_subcommand("payment", "Inspect card payments");
+  payment_cmd->require_subcommand(1);
+  auto* pshow = payment_cmd->add_subcommand("show", "Show a payment and its history");
+  pshow->add_option("payment_id", payment_id, "Payment id (pay_...)")->required();
+  auto* plist = payment_cmd->add_subcommand("list", "List payments in id order (--merchant: of one merchant)");
+  plist->add_option("--after", after, "Start after this payment id (paging)");
+  plist->add_option("--limit", limit, "At most this many (max 10000)")->check(CLI::Range(1, 10000));
+  auto* presolve = payment_cmd->add_subcommand("resolve", "Deliver queued network advices (reversals of unknown payments first)");
+  auto* pexpire = payment_cmd->add_subcommand("expire", "Expire authorizations past their validity now");
+  auto* settle = app.add_subcommand("settle", "Settle captured payments: network receivable -> merchants' available balance, less fees");
+  settle->footer("Example: paymentctl settle --json");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -394,6 +644,9 @@ int Main(int argc, char** argv) {
     return PrintError(ctx, MakeError(ErrorCode::kInvalidArgument, std::string("usage: ") + e.what()));
   }
 
+  ctx.wants_network = authorize->parsed() || increment->parsed() || capture->parsed() ||
+                      pvoid->parsed() || refund->parsed() || settle->parsed() ||
+                      presolve->parsed() || pexpire->parsed();
   if (auto r = Open(ctx, init->parsed()); !r) return PrintError(ctx, r.error());
   Engine& L = *ctx.engine;
 
@@ -637,6 +890,117 @@ int Main(int argc, char** argv) {
       std::cout << w.str() << "\n";
     } else {
       std::cout << "released " << *r << " expired holds\n";
+    }
+    return 0;
+  }
+
+  if (mcreate->parsed()) {
+    CreateMerchantRequest req{m_id, m_currency, m_fee_bps, 0};
+    if (!m_fee_fixed.empty()) {
+      auto cur = LookupCurrency(m_currency, "--currency");
+      if (!cur) return PrintError(ctx, cur.error());
+      auto fee = ParseDecimalMinor(m_fee_fixed, (*cur)->exponent, "--fee-fixed");
+      if (!fee) return PrintError(ctx, fee.error());
+      req.fee_fixed_minor = *fee;
+    }
+    auto r = L.Submit(MakeCommand(ctx, idem_key.empty() ? "merchant/" + m_id : idem_key, req));
+    if (!r || r->declined || ctx.json) return EmitOutcome(ctx, r);
+    std::cout << "merchant " << m_id << " (" << m_currency << "): accounts m/" << m_id
+              << "/pending and m/" << m_id << "/available\n";
+    return 0;
+  }
+  if (authorize->parsed()) {
+    auto cur = LookupCurrency(pay_currency, "--currency");
+    if (!cur) return PrintError(ctx, cur.error());
+    auto minor = ParseDecimalMinor(pay_amount, (*cur)->exponent, "--amount");
+    if (!minor) return PrintError(ctx, minor.error());
+    AuthorizeRequest req{{card_pan, card_expiry, card_cvv}, *minor, pay_currency};
+    return EmitPayment(ctx, L.Submit(MakeCommand(ctx, idem_key, std::move(req))));
+  }
+  if (increment->parsed() || capture->parsed() || refund->parsed()) {
+    auto minor = PaymentAmount(ctx, payment_id, pay_amount, "--amount");
+    if (!minor) return PrintError(ctx, minor.error());
+    Request req;
+    if (increment->parsed()) {
+      req = IncrementRequest{payment_id, minor->value_or(0)};
+    } else if (capture->parsed()) {
+      req = CaptureRequest{payment_id, *minor, final_capture};
+    } else {
+      req = RefundRequest{payment_id, *minor};
+    }
+    return EmitPayment(ctx, L.Submit(MakeCommand(ctx, idem_key, std::move(req))));
+  }
+  if (pvoid->parsed()) {
+    return EmitPayment(ctx, L.Submit(MakeCommand(ctx, idem_key, VoidPaymentRequest{payment_id})));
+  }
+  if (pshow->parsed()) {
+    auto r = L.PaymentJson(payment_id);
+    if (!r) return PrintError(ctx, r.error());
+    if (ctx.json) {
+      std::cout << *r << "\n";
+    } else {
+      PrintPaymentText(*r);
+    }
+    return 0;
+  }
+  if (plist->parsed()) {
+    auto r = L.ListPaymentJson(ctx.merchant, after, limit);
+    if (!r) return PrintError(ctx, r.error());
+    if (ctx.json) {
+      JsonWriter w;
+      w.BeginObject().Key("payments").BeginArray();
+      for (const std::string& p : *r) w.Raw(p);
+      w.EndArray().EndObject();
+      std::cout << w.str() << "\n";
+    } else {
+      for (const std::string& p : *r) {
+        const std::string cur = JsonText(p, "currency");
+        std::cout << JsonText(p, "payment_id") << "  " << JsonText(p, "merchant") << "  "
+                  << Decimal(JsonInt(p, "amount_minor"), FindCurrency(cur)) << " " << cur << "  "
+                  << JsonText(p, "status") << "\n";
+      }
+    }
+    return 0;
+  }
+  if (presolve->parsed() || pexpire->parsed()) {
+    size_t expired = 0;
+    if (pexpire->parsed()) {
+      auto n = L.ExpirePayments(SIZE_MAX);
+      if (!n) return PrintError(ctx, n.error());
+      expired = *n;
+    }
+    auto left = L.ResolvePending();
+    if (!left) return PrintError(ctx, left.error());
+    if (ctx.json) {
+      JsonWriter w;
+      w.BeginObject().Field("expired", static_cast<int64_t>(expired));
+      w.Field("advices_queued", *left > 0).EndObject();
+      std::cout << w.str() << "\n";
+    } else {
+      if (pexpire->parsed()) std::cout << "expired " << expired << " authorizations\n";
+      std::cout << (*left > 0 ? "some network advices are still unacknowledged (queued)\n"
+                              : "no network advice is queued\n");
+    }
+    return 0;
+  }
+  if (settle->parsed()) {
+    auto r = L.Settle();
+    if (!r) return PrintError(ctx, r.error());
+    if (ctx.json) {
+      JsonWriter w;
+      w.BeginObject().Field("payments", static_cast<int64_t>(r->payments)).Key("totals").BeginArray();
+      for (const auto& [cur, net, fee] : r->totals) {
+        w.BeginObject().Field("currency", cur).Field("net_minor", net).Field("fee_minor", fee).EndObject();
+      }
+      w.EndArray().EndObject();
+      std::cout << w.str() << "\n";
+    } else {
+      std::cout << "settled " << r->payments << " payments\n";
+      for (const auto& [cur, net, fee] : r->totals) {
+        const Currency* c = FindCurrency(cur);
+        std::cout << "  " << cur << "  net " << Decimal(net, c) << "  fees " << Decimal(fee, c)
+                  << "  to merchants " << Decimal(net - fee, c) << "\n";
+      }
     }
     return 0;
   }

@@ -36,6 +36,15 @@ Result<void> ValidatePan(std::string_view pan, std::string_view field) {
   return {};
 }
 
+Result<void> ValidatePanFormat(std::string_view pan, std::string_view field) {
+  if (pan.size() < 12 || pan.size() > 19 ||
+      pan.find_first_not_of("0123456789") != std::string_view::npos) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     std::string(field) + ": a card number has 12 to 19 digits and digits only");
+  }
+  return {};
+}
+
 Result<Expiry> ParseExpiry(std::string_view text, std::string_view field) {
   std::string s;
   for (char c : text) {
@@ -75,6 +84,11 @@ std::string CardRef::Masked() const { return bin + "..." + last4; }
 
 Result<CardRef> Protect(std::string_view pan, std::string_view key) {
   PAY_TRY(ValidatePan(pan));
+  return ProtectNumber(pan, key);
+}
+
+Result<CardRef> ProtectNumber(std::string_view pan, std::string_view key) {
+  PAY_TRY(ValidatePanFormat(pan));
   if (key.size() < 16) {
     return MakeError(ErrorCode::kInvalidConfig, "fingerprint key: at least 16 bytes are required");
   }

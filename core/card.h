@@ -15,6 +15,8 @@ namespace pay::card {
 // card rails map an invalid number to ISO 8583 response code 14).
 Result<void> ValidatePan(std::string_view pan, std::string_view field = "card");
 bool LuhnValid(std::string_view digits);
+// 12-19 digits, Luhn not checked (a card the rails decline with 14 is still fingerprinted).
+Result<void> ValidatePanFormat(std::string_view pan, std::string_view field = "card");
 
 // "MM/YY" (or "MMYY") -> the card's expiry as year and month.
 struct Expiry {
@@ -36,5 +38,7 @@ struct CardRef {
 };
 // `key` is the deployment's fingerprint key (at least 16 bytes). Requires a valid PAN.
 Result<CardRef> Protect(std::string_view pan, std::string_view key);
+// The same for any 12-19 digit number, Luhn-valid or not.
+Result<CardRef> ProtectNumber(std::string_view pan, std::string_view key);
 
 }  // namespace pay::card

@@ -1,5 +1,6 @@
 #include "core/crypto.h"
 
+#include <openssl/rand.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -45,6 +46,14 @@ std::string ToHex(std::string_view bytes) {
   for (unsigned char c : bytes) {
     out.push_back(kDigits[c >> 4]);
     out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+
+Result<std::string> RandomBytes(size_t n) {
+  std::string out(n, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
+    return MakeError(ErrorCode::kInternal, "crypto: the random generator failed");
   }
   return out;
 }

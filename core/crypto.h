@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "pay/result.h"
+
 namespace pay {
 
 using Sha256Digest = std::array<uint8_t, 32>;
@@ -15,6 +17,8 @@ Sha256Digest Sha256(std::string_view a, std::string_view b = {});
 // HMAC-SHA256 of `data` under `key`.
 Sha256Digest HmacSha256(std::string_view key, std::string_view data);
 std::string ToHex(std::string_view bytes);
+// `n` bytes from OpenSSL's CSPRNG (keys, never test data).
+Result<std::string> RandomBytes(size_t n);
 inline std::string ToHex(const Sha256Digest& d) {
   return ToHex(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
 }

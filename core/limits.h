@@ -34,6 +34,11 @@ inline constexpr size_t kExpirySweepPerTransactionMax = 1'000;
 inline constexpr size_t kVelocityRulesMax = 256;
 inline constexpr size_t kConfigBytesMax = 1 << 20;
 inline constexpr size_t kVelocityCacheEntriesMax = 4'000'000;
+// Card rails.
+inline constexpr size_t kPaymentOperationsMax = 1'000;  // history entries of one payment
+inline constexpr size_t kMerchantIdBytesMax = 48;        // m/<id>/available fits an account id
+inline constexpr size_t kAdvicesPerRoundMax = 1'000;     // advices sent in one delivery round
+inline constexpr size_t kPaymentSweepPerTransactionMax = 1'000;
 inline constexpr int64_t kHoldExpiryMsMax = 400LL * 24 * 3600 * 1000;
 
 }  // namespace pay::limits

@@ -12,7 +12,7 @@
 namespace pay::store {
 namespace {
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE meta(
@@ -94,6 +94,20 @@ CREATE TABLE velocity_state(
 ) WITHOUT ROWID;
 )sql";
 
+// Version 3: rail records (payments, the network outbox, counters).
+constexpr const char* kSchemaV3 = R"sql(
+CREATE TABLE records(
+  kind INTEGER NOT NULL,
+  id TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  due_ms INTEGER NOT NULL,
+  body BLOB NOT NULL,
+  PRIMARY KEY(kind, id)
+) WITHOUT ROWID;
+CREATE INDEX records_owner ON records(kind, owner, id) WHERE owner <> '';
+CREATE INDEX records_due ON records(kind, due_ms) WHERE due_ms > 0;
+)sql";
+
 enum Stmt {
   kBegin,
   kCommit,
@@ -121,6 +135,12 @@ enum Stmt {
   kFindVelocity,
   kPutVelocity,
   kListVelocity,
+  kPutRecord,
+  kFindRecord,
+  kDeleteRecord,
+  kListRecords,
+  kListOwnerRecords,
+  kDueRecords,
   kStmtCount
 };
 
@@ -188,6 +208,20 @@ std::string SqlFor(Stmt s) {
     case kListVelocity:
       return "SELECT rule, key, state, updated_at_ms FROM velocity_state WHERE (?1 = '' OR rule = ?1) "
              "AND key >= ?2 ORDER BY rule, key LIMIT ?3";
+    case kPutRecord:
+      return "INSERT OR REPLACE INTO records(kind, id, owner, due_ms, body) VALUES(?,?,?,?,?)";
+    case kFindRecord:
+      return "SELECT kind, id, owner, due_ms, body FROM records WHERE kind = ? AND id = ?";
+    case kDeleteRecord: return "DELETE FROM records WHERE kind = ? AND id = ?";
+    case kListRecords:
+      return "SELECT kind, id, owner, due_ms, body FROM records WHERE kind = ? AND id > ? "
+             "ORDER BY id LIMIT ?";
+    case kListOwnerRecords:
+      return "SELECT kind, id, owner, due_ms, body FROM records WHERE kind = ? AND owner = ? "
+             "AND owner <> '' AND id > ? ORDER BY id LIMIT ?";
+    case kDueRecords:
+      return "SELECT kind, id, owner, due_ms, body FROM records WHERE kind = ? AND due_ms > 0 "
+             "AND due_ms <= ? ORDER BY due_ms, id LIMIT ?";
     case kStmtCount: break;
   }
   return "";
@@ -584,7 +618,67 @@ class SqliteStore final : public Store {
     return Many<VelocityRow>(st, ReadVelocity);
   }
 
+  Result<void> PutRecord(const RecordRow& r) override {
+    sqlite3_stmt* st = Reset(kPutRecord);
+    sqlite3_bind_int(st, 1, r.kind);
+    BindText(st, 2, r.id);
+    BindText(st, 3, r.owner);
+    sqlite3_bind_int64(st, 4, r.due_ms);
+    BindBlob(st, 5, r.body);
+    return Done(st, "put record");
+  }
+
+  Result<std::optional<RecordRow>> FindRecord(int32_t kind, std::string_view id) override {
+    sqlite3_stmt* st = Reset(kFindRecord);
+    sqlite3_bind_int(st, 1, kind);
+    BindText(st, 2, id);
+    return One<RecordRow>(st, ReadRecord);
+  }
+
+  Result<void> DeleteRecord(int32_t kind, std::string_view id) override {
+    sqlite3_stmt* st = Reset(kDeleteRecord);
+    sqlite3_bind_int(st, 1, kind);
+    BindText(st, 2, id);
+    return Done(st, "delete record");
+  }
+
+  Result<std::vector<RecordRow>> ListRecords(int32_t kind, std::string_view owner,
+                                             std::string_view after_id, size_t limit) override {
+    sqlite3_stmt* st;
+    if (owner.empty()) {
+      st = Reset(kListRecords);
+      sqlite3_bind_int(st, 1, kind);
+      BindText(st, 2, after_id);
+      sqlite3_bind_int64(st, 3, static_cast<int64_t>(limit));
+    } else {
+      st = Reset(kListOwnerRecords);
+      sqlite3_bind_int(st, 1, kind);
+      BindText(st, 2, owner);
+      BindText(st, 3, after_id);
+      sqlite3_bind_int64(st, 4, static_cast<int64_t>(limit));
+    }
+    return Many<RecordRow>(st, ReadRecord);
+  }
+
+  Result<std::vector<RecordRow>> DueRecords(int32_t kind, int64_t now_ms, size_t limit) override {
+    sqlite3_stmt* st = Reset(kDueRecords);
+    sqlite3_bind_int(st, 1, kind);
+    sqlite3_bind_int64(st, 2, now_ms);
+    sqlite3_bind_int64(st, 3, static_cast<int64_t>(limit));
+    return Many<RecordRow>(st, ReadRecord);
+  }
+
  private:
+  static RecordRow ReadRecord(sqlite3_stmt* st) {
+    RecordRow r;
+    r.kind = sqlite3_column_int(st, 0);
+    r.id = std::string(Text(st, 1));
+    r.owner = std::string(Text(st, 2));
+    r.due_ms = sqlite3_column_int64(st, 3);
+    r.body = std::string(Blob(st, 4));
+    return r;
+  }
+
   Result<void> Done(sqlite3_stmt* st, const char* what) {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
@@ -646,7 +740,13 @@ class SqliteStore final : public Store {
       r = Exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
       if (!r) return fail(r.error());
     }
-    // Later versions add their steps here: if (version < 3) { ... }
+    if (version < 3) {
+      auto r = Exec(kSchemaV3);
+      if (!r) return fail(r.error());
+      r = Exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
+      if (!r) return fail(r.error());
+    }
+    // Later versions add their steps here: if (version < 4) { ... }
     return Exec("COMMIT");
   }
 

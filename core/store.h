@@ -81,6 +81,16 @@ struct VelocityRow {
   int64_t updated_at_ms = 0;
 };
 
+// A rail's record (a payment, a queued network advice, a counter): the store indexes the kind,
+// id, owner (e.g. the merchant; empty: none) and due time (0: none) and keeps the body opaque.
+struct RecordRow {
+  int32_t kind = 0;
+  std::string id;
+  std::string owner;
+  int64_t due_ms = 0;
+  std::string body;
+};
+
 enum class Durability { kFull, kNormal };
 
 struct StoreOptions {
@@ -150,6 +160,16 @@ class Store {
   virtual Result<std::vector<VelocityRow>> ListVelocity(std::string_view rule,
                                                         std::string_view from_key,
                                                         size_t limit) = 0;
+
+  virtual Result<void> PutRecord(const RecordRow& row) = 0;  // insert or replace
+  virtual Result<std::optional<RecordRow>> FindRecord(int32_t kind, std::string_view id) = 0;
+  virtual Result<void> DeleteRecord(int32_t kind, std::string_view id) = 0;
+  // Records of `kind` (of `owner` only, when not empty) with id > after_id in id order.
+  virtual Result<std::vector<RecordRow>> ListRecords(int32_t kind, std::string_view owner,
+                                                     std::string_view after_id, size_t limit) = 0;
+  // Records of `kind` with 0 < due_ms <= now_ms, earliest first.
+  virtual Result<std::vector<RecordRow>> DueRecords(int32_t kind, int64_t now_ms,
+                                                    size_t limit) = 0;
 };
 
 // Opens (or with create_if_missing, creates) the SQLite database at `path`, applying the schema

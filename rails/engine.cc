@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "core/card.h"
 #include "core/crypto.h"
 #include "core/json_writer.h"
 #include "core/limits.h"
@@ -13,6 +14,7 @@
 #include "ledger/ledger.h"
 #include "rails/guards/idempotency.h"
 #include "rails/guards/velocity.h"
+#include "rails/pull/pull_rail.h"
 
 namespace pay {
 
@@ -35,8 +37,33 @@ std::string DerivedRef(const std::string& scope, std::string_view key) {
 // stored, so the same key works once the account or entry exists.
 bool IsDecline(const Error& e) {
   return ErrorRetryAdvice(e.code) == RetryAdvice::kDoNotRetry &&
-         e.code != ErrorCode::kUnknownAccount && e.code != ErrorCode::kEntryNotFound;
+         e.code != ErrorCode::kUnknownAccount && e.code != ErrorCode::kEntryNotFound &&
+         e.code != ErrorCode::kPaymentNotFound && e.code != ErrorCode::kUnknownMerchant;
 }
+
+// Failures of the store itself: they abort the whole batch (nothing of it is written).
+bool IsStoreFailure(const Error& e) {
+  return e.code == ErrorCode::kStoreBusy || e.code == ErrorCode::kStoreIo ||
+         ErrorRetryAdvice(e.code) == RetryAdvice::kContactOperator;
+}
+
+bool IsCardOperation(Operation op) {
+  return op == Operation::kAuthorize || op == Operation::kIncrement ||
+         op == Operation::kCapture || op == Operation::kVoidPayment || op == Operation::kRefund;
+}
+
+// The value of a top-level string field of our own canonical JSON (for replayed outcomes).
+std::string JsonStringField(std::string_view json, std::string_view name) {
+  std::string pattern = "\"" + std::string(name) + "\":\"";
+  size_t at = json.find(pattern);
+  if (at == std::string_view::npos) return {};
+  at += pattern.size();
+  size_t end = json.find('"', at);
+  return end == std::string_view::npos ? std::string() : std::string(json.substr(at, end - at));
+}
+
+// The intent an in-flight claim records for an online card operation (the payment it waits on).
+constexpr std::string_view kPaymentIntent = "payment:";
 
 std::string DeclineJson(Operation op, const Error& e) {
   JsonWriter w;
@@ -56,18 +83,27 @@ std::string_view OperationName(Operation op) {
     case Operation::kPostPending: return "post";
     case Operation::kVoidPending: return "void";
     case Operation::kReverse: return "reverse";
+    case Operation::kCreateMerchant: return "create_merchant";
+    case Operation::kAuthorize: return "authorize";
+    case Operation::kIncrement: return "increment";
+    case Operation::kCapture: return "capture";
+    case Operation::kVoidPayment: return "void_payment";
+    case Operation::kRefund: return "refund";
   }
   return "unknown";
 }
 
 Result<Operation> ParseOperation(std::string_view name, std::string_view field) {
   for (Operation op : {Operation::kCreateAccount, Operation::kTransfer, Operation::kPostPending,
-                       Operation::kVoidPending, Operation::kReverse}) {
+                       Operation::kVoidPending, Operation::kReverse, Operation::kCreateMerchant,
+                       Operation::kAuthorize, Operation::kIncrement, Operation::kCapture,
+                       Operation::kVoidPayment, Operation::kRefund}) {
     if (name == OperationName(op)) return op;
   }
   return MakeError(ErrorCode::kInvalidArgument,
                    std::string(field) + ": '" + std::string(name.substr(0, 32)) +
-                       "' is not an operation (create_account, transfer, post, void, reverse)");
+                       "' is not an operation (create_account, transfer, post, void, reverse, "
+                       "create_merchant, authorize, increment, capture, void_payment, refund)");
 }
 
 std::string_view ChannelName(Channel c) {
@@ -97,7 +133,13 @@ Operation OperationOf(const Request& r) {
     case 1: return Operation::kTransfer;
     case 2: return Operation::kPostPending;
     case 3: return Operation::kVoidPending;
-    default: return Operation::kReverse;
+    case 4: return Operation::kReverse;
+    case 5: return Operation::kCreateMerchant;
+    case 6: return Operation::kAuthorize;
+    case 7: return Operation::kIncrement;
+    case 8: return Operation::kCapture;
+    case 9: return Operation::kVoidPayment;
+    default: return Operation::kRefund;
   }
 }
 
@@ -140,7 +182,20 @@ class EngineImpl final : public Engine {
                                                       : store::Durability::kNormal;
     PAY_ASSIGN_OR_RETURN(store_, store::OpenSqliteStore(o.db_path, so));
     ledger_ = std::make_unique<ledger::Ledger>(*store_, *clock_);
-    return RecoverInFlight();
+    if (o.authorization_validity_ms <= 0) {
+      return MakeError(ErrorCode::kInvalidArgument, "authorization_validity: must be positive");
+    }
+    pull::PullOptions po;
+    po.authorization_validity_ms = o.authorization_validity_ms;
+    rail_ = std::make_unique<pull::PullRail>(*store_, *ledger_, *clock_, po);
+    PAY_TRY(RecoverInFlight());
+    // Card payments a crash left waiting for the network are resolved before anything else:
+    // they become unknown and their reversals go out now (or stay queued until the network
+    // answers).
+    needs_recovery_ = true;
+    PAY_TRY(RecoverPayments());
+    if (o.card_network != nullptr) PAY_TRY(DeliverAdvices(nullptr));
+    return {};
   }
 
   Result<Outcome> Submit(const Command& command) override {
@@ -163,13 +218,27 @@ class EngineImpl final : public Engine {
                                                                std::to_string(limits::kBatchEntriesMax) +
                                                                " commands"));
     }
-    clock_->Set(0);
+    if (needs_recovery_) {
+      if (auto r = RecoverPayments(); !r) return fail_all(r.error());
+    }
+    clock_->Set(commands.empty() ? 0 : commands.front().event_time_ms);
     if (auto b = ledger_->Begin(); !b) return fail_all(b.error());
+    rail_->BeginTransaction();
     failed_.reset();
-    for (const Command& c : commands) {
+    pending_.clear();
+    in_doubt_.clear();
+    advices_queued_ = false;
+    // Authorizations past their validity release their holds before anything else runs.
+    if (auto x = rail_->ExpireDue(kExpiriesPerBatch); !x) {
+      Fail(x.error());
+    } else if (*x > 0) {
+      advices_queued_ = true;
+    }
+    for (size_t i = 0; i < commands.size() && !failed_; ++i) {
+      const Command& c = commands[i];
       clock_->Set(c.event_time_ms);
+      current_index_ = i;
       out.push_back(Execute(c));
-      if (failed_) break;
     }
     clock_->Set(0);
     if (failed_) {
@@ -185,6 +254,12 @@ class EngineImpl final : public Engine {
       return fail_all(c.error());
     }
     velocity_->Commit();
+    // The claims of online card operations are durable: now the network may see them.
+    if (!pending_.empty()) ExchangePending(out);
+    if (advices_queued_ || !in_doubt_.empty()) {
+      // Advice delivery failures leave them queued; the answers already given stand.
+      (void)DeliverAdvices(&out);
+    }
     return out;
   }
 
@@ -241,6 +316,68 @@ class EngineImpl final : public Engine {
 
   Recovery recovery() const override { return recovery_; }
 
+  Result<std::string> PaymentJson(std::string_view payment_id) override {
+    std::lock_guard lock(mu_);
+    PAY_ASSIGN_OR_RETURN(auto p, rail_->Find(payment_id));
+    if (!p) {
+      return MakeError(ErrorCode::kPaymentNotFound,
+                       "payment_id: no payment '" + std::string(payment_id.substr(0, 64)) + "'");
+    }
+    return pull::PaymentJson(*p);
+  }
+
+  Result<std::vector<std::string>> ListPaymentJson(std::string_view merchant,
+                                                   std::string_view after_id,
+                                                   size_t limit) override {
+    std::lock_guard lock(mu_);
+    PAY_ASSIGN_OR_RETURN(auto list, rail_->List(merchant, after_id, std::min(limit, limits::kListRowsMax)));
+    std::vector<std::string> out;
+    out.reserve(list.size());
+    for (const auto& p : list) out.push_back(pull::PaymentJson(p));
+    return out;
+  }
+
+  Result<size_t> ExpirePayments(size_t max) override {
+    std::lock_guard lock(mu_);
+    size_t total = 0;
+    while (total < max) {
+      PAY_TRY(ledger_->Begin());
+      rail_->BeginTransaction();
+      auto n = rail_->ExpireDue(std::min(max - total, limits::kPaymentSweepPerTransactionMax));
+      if (!n) {
+        ledger_->Rollback();
+        return n.error();
+      }
+      PAY_TRY(ledger_->Commit());
+      total += *n;
+      if (*n == 0) break;
+    }
+    if (total > 0) (void)DeliverAdvices(nullptr);
+    return total;
+  }
+
+  Result<SettleReport> Settle() override {
+    std::lock_guard lock(mu_);
+    SettleReport report;
+    for (;;) {
+      PAY_TRY(ledger_->Begin());
+      rail_->BeginTransaction();
+      auto n = rail_->Settle(limits::kPaymentSweepPerTransactionMax, &report);
+      if (!n) {
+        ledger_->Rollback();
+        return n.error();
+      }
+      PAY_TRY(ledger_->Commit());
+      if (*n < limits::kPaymentSweepPerTransactionMax) return report;
+    }
+  }
+
+  Result<size_t> ResolvePending() override {
+    std::lock_guard lock(mu_);
+    if (needs_recovery_) PAY_TRY(RecoverPayments());
+    return DeliverAdvices(nullptr);
+  }
+
  private:
   // Runs one command inside the open transaction. An Error return means nothing was stored for
   // it; a store failure also sets failed_, which aborts the whole batch.
@@ -257,11 +394,18 @@ class EngineImpl final : public Engine {
     } else if (const auto* t = std::get_if<TransferRequest>(&c.request)) {
       // An empty ref is filled in with the derived one (valid by construction) in Run.
       PAY_TRY(ledger_->Validate(t->entry, /*ref_required=*/false));
+    } else if (const auto* m = std::get_if<CreateMerchantRequest>(&c.request)) {
+      PAY_TRY(ValidateMerchant(*m));
+    } else if (const auto* a = std::get_if<AuthorizeRequest>(&c.request)) {
+      PAY_TRY(ValidateAuthorize(c, *a));
+    } else if (IsCardOperation(op)) {
+      PAY_TRY(ValidatePaymentOperation(c));
     }
     if (!options_.guards_enabled) return Run(c, op, scope, nullptr);
 
     // 2. Idempotency: the stored outcome, a conflict, or a free key.
-    const std::string fingerprint = guards::Fingerprint(c.request);
+    const std::string fingerprint = guards::Fingerprint(
+        c.request, op == Operation::kAuthorize ? std::string_view(card_.fingerprint) : std::string_view());
     auto existing = store_->FindIdempotency(scope, static_cast<int32_t>(op), c.idempotency_key);
     if (!existing) return Fail(existing.error());
     if (existing->has_value()) {
@@ -359,6 +503,73 @@ class EngineImpl final : public Engine {
         has_entry = true;
         break;
       }
+      case Operation::kCreateMerchant: {
+        auto m = rail_->CreateMerchant(std::get<CreateMerchantRequest>(c.request));
+        if (m) {
+          out.body = pull::MerchantJson(*m);
+        } else if (!Classify(m.error(), op, &out)) {
+          return Passthrough(m.error());
+        }
+        break;
+      }
+      case Operation::kAuthorize:
+      case Operation::kIncrement: {
+        pull::Claim claim{scope, static_cast<int32_t>(op), c.idempotency_key};
+        auto prepared = op == Operation::kAuthorize
+                            ? rail_->Authorize(scope, std::get<AuthorizeRequest>(c.request), card_,
+                                               local_decline_, claim)
+                            : rail_->Increment(scope, std::get<IncrementRequest>(c.request), claim);
+        if (!prepared) {
+          if (!Classify(prepared.error(), op, &out)) return Passthrough(prepared.error());
+          break;
+        }
+        if (!prepared->needs_network) {
+          SetPayment(&out, prepared->payment);
+          break;
+        }
+        // Claim the key in flight, in this transaction, naming the payment; the exchange runs
+        // after the commit and its answer completes the claim.
+        if (fingerprint != nullptr) {
+          store::IdempotencyRow rec;
+          rec.scope = scope;
+          rec.operation = static_cast<int32_t>(op);
+          rec.key = c.idempotency_key;
+          rec.fingerprint = *fingerprint;
+          rec.state = kInFlight;
+          rec.body = std::string(kPaymentIntent) + prepared->payment.id;
+          rec.created_at_ms = clock_->NowMs();
+          rec.expires_at_ms = rec.created_at_ms + options_.idempotency_retention_ms;
+          if (auto p = store_->PutIdempotency(rec); !p) return Fail(p.error());
+        }
+        PendingExchange pe;
+        pe.index = current_index_;
+        pe.operation = op;
+        pe.request = std::move(prepared->request);
+        pe.payment_id = prepared->payment.id;
+        pe.event_time_ms = c.event_time_ms;
+        pe.guarded = fingerprint != nullptr;
+        pe.claim = claim;
+        pending_.push_back(std::move(pe));
+        out.payment_id = prepared->payment.id;
+        out.payment_status = "pending";
+        return out;  // replaced by the answer once the exchange completes
+      }
+      case Operation::kCapture:
+      case Operation::kVoidPayment:
+      case Operation::kRefund: {
+        Result<pull::Payment> p =
+            op == Operation::kCapture ? rail_->Capture(scope, std::get<CaptureRequest>(c.request))
+            : op == Operation::kVoidPayment
+                ? rail_->Void(scope, std::get<VoidPaymentRequest>(c.request))
+                : rail_->Refund(scope, std::get<RefundRequest>(c.request));
+        if (p) {
+          SetPayment(&out, *p);
+          advices_queued_ = true;
+        } else if (!Classify(p.error(), op, &out)) {
+          return Passthrough(p.error());
+        }
+        break;
+      }
     }
     if (has_entry) {
       if (entry) {
@@ -397,8 +608,7 @@ class EngineImpl final : public Engine {
   }
 
   Error Passthrough(const Error& e) {
-    RetryAdvice a = ErrorRetryAdvice(e.code);
-    if (a == RetryAdvice::kRetrySameKey || a == RetryAdvice::kContactOperator) return Fail(e);
+    if (IsStoreFailure(e)) return Fail(e);
     return e;
   }
 
@@ -436,6 +646,10 @@ class EngineImpl final : public Engine {
     if (rec.status != 0) {
       out.declined = true;
       out.decline = MakeError(static_cast<ErrorCode>(rec.status), rec.message);
+    } else if (IsCardOperation(op)) {
+      out.payment_id = JsonStringField(rec.body, "payment_id");
+      out.payment_status = JsonStringField(rec.body, "status");
+      out.response_code = JsonStringField(rec.body, "response_code");
     }
     return out;
   }
@@ -462,6 +676,17 @@ class EngineImpl final : public Engine {
         if (a) e.currency = std::string(a->currency->code);
       }
       e.distinct_value = e.account;
+    } else if (const auto* a = std::get_if<AuthorizeRequest>(&c.request)) {
+      e.card = card_.fingerprint;
+      e.amount_minor = a->amount_minor;
+      e.currency = a->currency;
+      e.distinct_value = card_.fingerprint;
+    } else if (const auto* i = std::get_if<IncrementRequest>(&c.request)) {
+      e.amount_minor = i->amount_minor;
+    } else if (const auto* cap = std::get_if<CaptureRequest>(&c.request)) {
+      e.amount_minor = cap->amount_minor.value_or(0);
+    } else if (const auto* r = std::get_if<RefundRequest>(&c.request)) {
+      e.amount_minor = r->amount_minor.value_or(0);
     }
     return e;
   }
@@ -474,7 +699,13 @@ class EngineImpl final : public Engine {
       PAY_ASSIGN_OR_RETURN(auto rows, store_->InFlightIdempotency(256));
       if (rows.empty()) return {};
       PAY_TRY(ledger_->Begin());
+      size_t skipped = 0;
       for (const store::IdempotencyRow& r : rows) {
+        // Claims of online card operations wait on their payment: the rail resolves them.
+        if (std::string_view(r.body).substr(0, kPaymentIntent.size()) == kPaymentIntent) {
+          ++skipped;
+          continue;
+        }
         // The claim records the ledger reference the command writes (its intent) in `body`.
         auto found = r.body.empty() ? Result<std::optional<ledger::Entry>>(std::optional<ledger::Entry>())
                                     : ledger_->FindEntryByRef(r.body);
@@ -496,7 +727,226 @@ class EngineImpl final : public Engine {
         }
       }
       PAY_TRY(ledger_->Commit());
+      if (skipped == rows.size()) return {};
     }
+  }
+
+  // ---- card rails -----------------------------------------------------------------------------
+
+  static constexpr size_t kExpiriesPerBatch = 64;
+
+  struct PendingExchange {
+    size_t index = 0;
+    Operation operation = Operation::kAuthorize;
+    CardRequest request;
+    std::string payment_id;
+    int64_t event_time_ms = 0;
+    bool guarded = false;
+    pull::Claim claim;
+  };
+
+  Result<void> ValidateMerchant(const CreateMerchantRequest& m) {
+    if (m.id.empty() || m.id.size() > limits::kMerchantIdBytesMax ||
+        !std::all_of(m.id.begin(), m.id.end(), [](char ch) { return ch > ' ' && ch < 127 && ch != '/'; })) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "merchant: 1-" + std::to_string(limits::kMerchantIdBytesMax) +
+                           " printable ASCII characters without spaces or '/'");
+    }
+    PAY_TRY(LookupCurrency(m.currency, "currency"));
+    if (m.fee_bps < 0 || m.fee_bps > 10'000) {
+      return MakeError(ErrorCode::kInvalidArgument, "fee_bps: between 0 and 10000 basis points");
+    }
+    if (m.fee_fixed_minor < 0) {
+      return MakeError(ErrorCode::kInvalidAmount, "fee_fixed: must not be negative");
+    }
+    return {};
+  }
+
+  Result<void> ValidateAuthorize(const Command& c, const AuthorizeRequest& a) {
+    if (c.merchant.empty()) {
+      return MakeError(ErrorCode::kInvalidArgument, "merchant: required for card payments");
+    }
+    PAY_TRY(card::ValidatePanFormat(a.card.pan, "card"));
+    PAY_ASSIGN_OR_RETURN(card::Expiry expiry, card::ParseExpiry(a.card.expiry, "expiry"));
+    if (!a.card.cvv.empty() && (a.card.cvv.size() < 3 || a.card.cvv.size() > 4 ||
+                                a.card.cvv.find_first_not_of("0123456789") != std::string::npos)) {
+      return MakeError(ErrorCode::kInvalidArgument, "cvv: 3 or 4 digits");
+    }
+    if (a.amount_minor <= 0) {
+      return MakeError(ErrorCode::kInvalidAmount, "amount: must be positive");
+    }
+    PAY_ASSIGN_OR_RETURN(const Currency* currency, LookupCurrency(a.currency, "currency"));
+    (void)currency;
+    if (options_.card_network == nullptr) {
+      return MakeError(ErrorCode::kNetworkUnavailable, "card network: none is configured");
+    }
+    PAY_ASSIGN_OR_RETURN(card_, card::ProtectNumber(a.card.pan, options_.card_fingerprint_key));
+    local_decline_.clear();
+    if (!card::LuhnValid(a.card.pan)) {
+      local_decline_ = "14";
+    } else if (card::Expired(expiry, clock_->NowMs())) {
+      local_decline_ = "54";
+    }
+    return {};
+  }
+
+  Result<void> ValidatePaymentOperation(const Command& c) {
+    auto check = [&](const std::string& id, std::optional<int64_t> amount) -> Result<void> {
+      if (c.merchant.empty()) {
+        return MakeError(ErrorCode::kInvalidArgument, "merchant: required for card payments");
+      }
+      if (id.empty() || id.size() > limits::kAccountIdBytesMax) {
+        return MakeError(ErrorCode::kInvalidArgument, "payment_id: required (pay_...)");
+      }
+      if (amount && *amount <= 0) {
+        return MakeError(ErrorCode::kInvalidAmount, "amount: must be positive");
+      }
+      return {};
+    };
+    if (const auto* r = std::get_if<IncrementRequest>(&c.request)) {
+      PAY_TRY(check(r->payment_id, r->amount_minor));
+      if (options_.card_network == nullptr) {
+        return MakeError(ErrorCode::kNetworkUnavailable, "card network: none is configured");
+      }
+      return {};
+    }
+    if (const auto* r = std::get_if<CaptureRequest>(&c.request)) return check(r->payment_id, r->amount_minor);
+    if (const auto* r = std::get_if<VoidPaymentRequest>(&c.request)) return check(r->payment_id, std::nullopt);
+    if (const auto* r = std::get_if<RefundRequest>(&c.request)) return check(r->payment_id, r->amount_minor);
+    return {};
+  }
+
+  void SetPayment(Outcome* out, const pull::Payment& p) {
+    out->body = pull::PaymentJson(p);
+    out->payment_id = p.id;
+    out->payment_status = std::string(pull::PaymentStatusName(p.status));
+    out->response_code = p.response_code;
+    out->entry_id = p.history.empty() ? 0 : p.history.back().entry_id;
+  }
+
+  // Phase two of a batch: the network's answers to its online card operations, applied in one
+  // more transaction. If that transaction fails, the payments stay pending and the next batch
+  // (or start-up) resolves them as unknown, with reversals.
+  void ExchangePending(std::vector<Result<Outcome>>& out) {
+    std::vector<CardRequest> requests;
+    requests.reserve(pending_.size());
+    for (const PendingExchange& p : pending_) requests.push_back(p.request);
+    auto responses = options_.card_network->Exchange(requests);
+    auto fail_pending = [&](const Error& e) {
+      needs_recovery_ = true;
+      for (const PendingExchange& p : pending_) out[p.index] = e;
+    };
+    if (auto b = ledger_->Begin(); !b) return fail_pending(b.error());
+    rail_->BeginTransaction();
+    std::vector<Outcome> answers;
+    answers.reserve(pending_.size());
+    for (size_t i = 0; i < pending_.size(); ++i) {
+      const PendingExchange& pe = pending_[i];
+      clock_->Set(pe.event_time_ms);
+      Result<CardResponse> response =
+          i < responses.size() ? responses[i]
+                               : Result<CardResponse>(MakeError(ErrorCode::kNetworkTimeout, "no response"));
+      auto payment = rail_->Complete(pe.payment_id, response);
+      Result<void> stored;
+      Outcome o;
+      o.operation = pe.operation;
+      if (payment) {
+        SetPayment(&o, *payment);
+        if (payment->in_doubt()) {
+          in_doubt_.push_back(pe.index);  // answered as it stands; the claim stays open
+        } else if (pe.guarded) {
+          stored = CompleteClaim(pe.claim, o.body, o.entry_id);
+        }
+      }
+      if (!payment || !stored) {
+        ledger_->Rollback();
+        clock_->Set(0);
+        return fail_pending(payment ? stored.error() : payment.error());
+      }
+      answers.push_back(std::move(o));
+    }
+    clock_->Set(0);
+    if (auto c = ledger_->Commit(); !c) return fail_pending(c.error());
+    for (size_t i = 0; i < pending_.size(); ++i) out[pending_[i].index] = std::move(answers[i]);
+  }
+
+  // Completes an in-flight claim with the outcome it waited for.
+  Result<void> CompleteClaim(const pull::Claim& claim, const std::string& body, int64_t entry_seq) {
+    PAY_ASSIGN_OR_RETURN(auto row, store_->FindIdempotency(claim.scope, claim.operation, claim.key));
+    if (!row || row->state != kInFlight) return {};
+    store::IdempotencyRow done = *row;
+    done.state = kComplete;
+    done.status = 0;
+    done.entry_seq = entry_seq;
+    done.body = body;
+    return store_->PutIdempotency(done);
+  }
+
+  // Delivers queued advices, oldest first and one per payment at a time, for up to
+  // network_rounds_max rounds. Acknowledged reversals resolve payments in doubt and complete the
+  // claims that waited on them (and, when `out` is given, the answers of this batch). Returns
+  // how many advices remain queued (0 or more; an estimate of at least one when not empty).
+  Result<size_t> DeliverAdvices(std::vector<Result<Outcome>>* out) {
+    if (options_.card_network == nullptr) {
+      PAY_ASSIGN_OR_RETURN(bool any, rail_->HasAdvices());
+      return any ? 1 : 0;
+    }
+    for (int round = 0; round < options_.network_rounds_max; ++round) {
+      PAY_ASSIGN_OR_RETURN(auto advices, rail_->NextAdvices(limits::kAdvicesPerRoundMax));
+      if (advices.empty()) return 0;
+      std::vector<CardRequest> requests;
+      requests.reserve(advices.size());
+      for (const auto& a : advices) requests.push_back(a.request);
+      auto responses = options_.card_network->Exchange(requests);
+      PAY_TRY(ledger_->Begin());
+      rail_->BeginTransaction();
+      for (size_t i = 0; i < advices.size(); ++i) {
+        if (i >= responses.size() || !responses[i]) continue;  // stays queued
+        auto resolved = rail_->Acknowledge(advices[i]);
+        Result<void> step;
+        if (resolved && *resolved && !(*resolved)->claim.empty()) {
+          const pull::Payment& p = **resolved;
+          Outcome o;
+          o.operation = static_cast<Operation>(p.claim.operation);
+          SetPayment(&o, p);
+          step = CompleteClaim(p.claim, o.body, o.entry_id);
+          if (step && out != nullptr) {
+            for (size_t index : in_doubt_) {
+              if (index < out->size() && (*out)[index] && (*out)[index]->payment_id == p.id) {
+                (*out)[index] = o;
+              }
+            }
+          }
+        }
+        if (!resolved || !step) {
+          ledger_->Rollback();
+          return resolved ? step.error() : resolved.error();
+        }
+      }
+      PAY_TRY(ledger_->Commit());
+    }
+    PAY_ASSIGN_OR_RETURN(bool any, rail_->HasAdvices());
+    return any ? 1 : 0;
+  }
+
+  // Payments left pending by a crash or a failed second phase become unknown (reversal queued).
+  Result<void> RecoverPayments() {
+    PAY_ASSIGN_OR_RETURN(bool open, rail_->HasOpenExchanges());
+    if (!open) {
+      needs_recovery_ = false;
+      return {};
+    }
+    PAY_TRY(ledger_->Begin());
+    rail_->BeginTransaction();
+    auto n = rail_->RecoverPending();
+    if (!n) {
+      ledger_->Rollback();
+      return n.error();
+    }
+    PAY_TRY(ledger_->Commit());
+    recovery_.payments_in_doubt += *n;
+    needs_recovery_ = false;
+    return {};
   }
 
   EngineOptions options_;
@@ -509,6 +959,17 @@ class EngineImpl final : public Engine {
   std::mutex mu_;
   std::optional<Error> failed_;
   Recovery recovery_;
+  std::unique_ptr<pull::PullRail> rail_;
+  // The batch in progress: online card operations waiting for the network, the answers given
+  // while their payment was in doubt, whether advices were queued, and the command at hand
+  // (its card, as the rails may keep it, and a local decline code).
+  std::vector<PendingExchange> pending_;
+  std::vector<size_t> in_doubt_;
+  bool advices_queued_ = false;
+  bool needs_recovery_ = false;
+  size_t current_index_ = 0;
+  card::CardRef card_;
+  std::string local_decline_;
 };
 
 }  // namespace

@@ -25,9 +25,11 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <variant>
 #include <vector>
 
+#include "pay/card_network.h"
 #include "pay/clock.h"
 #include "pay/result.h"
 #include "pay/types.h"
@@ -41,8 +43,16 @@ enum class Operation : uint8_t {
   kPostPending = 3,
   kVoidPending = 4,
   kReverse = 5,
+  kCreateMerchant = 6,
+  kAuthorize = 7,
+  kIncrement = 8,
+  kCapture = 9,
+  kVoidPayment = 10,
+  kRefund = 11,
 };
-std::string_view OperationName(Operation op);  // "create_account", "transfer", "post", "void", "reverse"
+// "create_account", "transfer", "post", "void", "reverse", "create_merchant", "authorize",
+// "increment", "capture", "void_payment", "refund"
+std::string_view OperationName(Operation op);
 Result<Operation> ParseOperation(std::string_view name, std::string_view field = "operation");
 
 enum class Channel : uint8_t { kLibrary = 1, kCli = 2, kServer = 3, kReplay = 4, kMcp = 5 };
@@ -69,8 +79,47 @@ struct ReverseRequest {
   std::string description;
   std::string ref;  // ledger reference of the reversal; empty: derived from scope and key
 };
+// A merchant of the card rails: its ledger accounts (m/<id>/pending, m/<id>/available) in one
+// currency, and its settlement fee (basis points of the net settled, plus a fixed amount per
+// payment). docs/ledger-accounts.md has the chart.
+struct CreateMerchantRequest {
+  std::string id;
+  std::string currency;
+  int32_t fee_bps = 0;
+  int64_t fee_fixed_minor = 0;
+};
+// The card as entered. The engine keeps only its fingerprint, BIN and last four; the CVV goes to
+// the network and nowhere else.
+struct CardInput {
+  std::string pan;
+  std::string expiry;  // MM/YY
+  std::string cvv;     // optional
+};
+// Card pull payments (rails/pull). Command::merchant names the merchant.
+struct AuthorizeRequest {
+  CardInput card;
+  int64_t amount_minor = 0;
+  std::string currency;
+};
+struct IncrementRequest {  // incremental authorization: the hold grows by amount_minor
+  std::string payment_id;
+  int64_t amount_minor = 0;
+};
+struct CaptureRequest {
+  std::string payment_id;
+  std::optional<int64_t> amount_minor;  // empty: all that is still authorized
+  bool final = false;                   // release what stays authorized after this capture
+};
+struct VoidPaymentRequest {
+  std::string payment_id;
+};
+struct RefundRequest {
+  std::string payment_id;
+  std::optional<int64_t> amount_minor;  // empty: all that is captured and not yet refunded
+};
 using Request = std::variant<CreateAccountRequest, TransferRequest, PostRequest, VoidRequest,
-                             ReverseRequest>;
+                             ReverseRequest, CreateMerchantRequest, AuthorizeRequest,
+                             IncrementRequest, CaptureRequest, VoidPaymentRequest, RefundRequest>;
 
 // Who is asking, as far as the channel knows. Used by velocity rules, never by fingerprints.
 struct ClientInfo {
@@ -99,6 +148,12 @@ struct Outcome {
   std::string body;  // canonical JSON of the result; the same bytes on every replay
   bool replayed = false;
   int64_t entry_id = 0;  // the ledger entry the command wrote; 0 if none
+  // Card rails: the payment the command created or acted on, its status ("authorized",
+  // "declined", ...) and the network's response code. A network decline is not `declined`
+  // (that flag is for the books' refusals): it is a payment whose status is "declined".
+  std::string payment_id;
+  std::string payment_status;
+  std::string response_code;
 };
 
 enum class Durability { kFull, kNormal };
@@ -114,6 +169,17 @@ struct EngineOptions {
   std::string velocity_config_path;
   // Off only for measurements (tests/bench): no idempotency records, no velocity checks.
   bool guards_enabled = true;
+
+  // Card rails. The network the engine talks to (must outlive the engine); nullptr: card
+  // operations fail with kNetworkUnavailable.
+  CardNetwork* card_network = nullptr;
+  // Key of the card fingerprints (HMAC-SHA256), at least 16 bytes; required for authorizations.
+  std::string card_fingerprint_key;
+  // How long an authorization may be captured before it expires (by the engine clock).
+  int64_t authorization_validity_ms = 7LL * 24 * 3600 * 1000;
+  // Delivery rounds for queued network advices (reversals, captures, refunds) per batch; what is
+  // still unacknowledged stays queued for the next batch or ResolvePending().
+  int network_rounds_max = 3;
 };
 
 // One window of one velocity rule for one key, as `velocity status` shows it.
@@ -158,10 +224,32 @@ class Engine {
   // Windows of every rule whose key is `key` (e.g. "merchant=acme"), or of `rule` only.
   virtual Result<std::vector<VelocityWindowStatus>> VelocityStatus(std::string_view rule,
                                                                    std::string_view key) = 0;
+  // Card payments (reads).
+  // The stored payment as JSON (the same rendering the operations answer with).
+  virtual Result<std::string> PaymentJson(std::string_view payment_id) = 0;
+  // Payments in id order after `after_id`; of one merchant when `merchant` is not empty.
+  virtual Result<std::vector<std::string>> ListPaymentJson(std::string_view merchant,
+                                                           std::string_view after_id,
+                                                           size_t limit) = 0;
+  // Expires authorizations past their validity (releasing their holds), up to `max`.
+  virtual Result<size_t> ExpirePayments(size_t max) = 0;
+  // Settlement: every captured, unsettled payment moves from the network receivable to its
+  // merchant's available balance, less the merchant's fee.
+  struct SettleReport {
+    size_t payments = 0;
+    // Per currency: the net settled and the fees, in minor units.
+    std::vector<std::tuple<std::string, int64_t, int64_t>> totals;
+  };
+  virtual Result<SettleReport> Settle() = 0;
+  // Delivers queued network advices (reversals of unknown authorizations first) until none is
+  // left or `network_rounds_max` rounds passed. Returns how many are still queued.
+  virtual Result<size_t> ResolvePending() = 0;
+
   // How many in-flight records start-up found and how they were resolved.
   struct Recovery {
     size_t completed = 0;
     size_t released = 0;
+    size_t payments_in_doubt = 0;  // card payments found waiting on the network (reversed)
   };
   virtual Recovery recovery() const = 0;
 };

@@ -50,6 +50,7 @@ namespace {
 
 struct FingerprintWriter {
   Writer& w;
+  std::string_view card_fingerprint;
   void operator()(const CreateAccountRequest& r) const {
     const ledger::AccountSpec& a = r.account;
     w.Str(a.id);
@@ -77,15 +78,44 @@ struct FingerprintWriter {
     w.Str(r.description);
     w.Str(r.ref);
   }
+  void operator()(const CreateMerchantRequest& r) const {
+    w.Str(r.id);
+    w.Str(r.currency);
+    w.U32(static_cast<uint32_t>(r.fee_bps));
+    w.I64(r.fee_fixed_minor);
+  }
+  // The card enters as its keyed fingerprint, never as the number; the CVV not at all.
+  void operator()(const AuthorizeRequest& r) const {
+    w.Str(card_fingerprint);
+    w.Str(r.card.expiry);
+    w.I64(r.amount_minor);
+    w.Str(r.currency);
+  }
+  void operator()(const IncrementRequest& r) const {
+    w.Str(r.payment_id);
+    w.I64(r.amount_minor);
+  }
+  void operator()(const CaptureRequest& r) const {
+    w.Str(r.payment_id);
+    w.U8(r.amount_minor.has_value() ? 1 : 0);
+    w.I64(r.amount_minor.value_or(0));
+    w.U8(r.final ? 1 : 0);
+  }
+  void operator()(const VoidPaymentRequest& r) const { w.Str(r.payment_id); }
+  void operator()(const RefundRequest& r) const {
+    w.Str(r.payment_id);
+    w.U8(r.amount_minor.has_value() ? 1 : 0);
+    w.I64(r.amount_minor.value_or(0));
+  }
 };
 
 }  // namespace
 
-std::string Fingerprint(const Request& request) {
+std::string Fingerprint(const Request& request, std::string_view card_fingerprint) {
   Writer w;
   w.Str("request/v1");
   w.U8(static_cast<uint8_t>(OperationOf(request)));
-  std::visit(FingerprintWriter{w}, request);
+  std::visit(FingerprintWriter{w, card_fingerprint}, request);
   return DigestBytes(Sha256(w.bytes()));
 }
 

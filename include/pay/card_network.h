@@ -1,0 +1,60 @@
+#pragma once
+// The card network port: what the card rails need from a network, in domain terms. The rails
+// (rails/pull, and the push rails after them) speak only this; adapters/network/ implements it
+// with ISO 8583 messages, in-process against the issuer simulator (SimulatedCardNetwork) or over
+// TCP (TcpCardNetwork). An embedding merchant backend hands one to EngineOptions::card_network.
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "pay/result.h"
+
+namespace pay {
+
+enum class CardMessageType : uint8_t {
+  // Online: the issuer's answer decides.
+  kAuthorization = 1,  // 0100, processing code 00: a new hold
+  kIncrement = 2,      // 0100 naming the payment (DE 37) and DE 90: a larger hold
+  // Advices: the acquirer decided; the issuer applies them once (by STAN) and acknowledges.
+  kCapture = 3,   // 0220 completion: posts `amount` of the hold; `final` releases the rest
+  kReversal = 4,  // 0400 naming the original message by DE 90: undoes what it did
+  kRefund = 5,    // 0220, processing code 20: credits the cardholder
+};
+
+struct CardRequest {
+  CardMessageType type = CardMessageType::kAuthorization;
+  std::string stan;  // DE 11: six digits, unique among the acquirer's messages in flight
+  std::string rrn;   // DE 37: twelve characters, the payment's network reference
+  // Authorization only: the card as entered. Never stored, never logged.
+  std::string pan;
+  std::string expiry_yymm;  // DE 14
+  std::string cvv;          // empty when not given; checked by the issuer only
+  int64_t amount_minor = 0;  // DE 4
+  std::string currency;      // alphabetic ISO 4217; DE 49 carries the numeric code
+  std::string merchant_id;   // DE 42 (at most 15 characters)
+  std::string original_stan;  // DE 90: the message a reversal or increment refers to
+  bool final_capture = false;
+  int64_t transmitted_at_ms = 0;  // DE 7
+};
+
+struct CardResponse {
+  std::string response_code;  // DE 39: "00", "10", "05", ...
+  std::string auth_code;      // DE 38, on approvals
+  int64_t approved_minor = 0; // DE 4 of the response (a partial approval is less)
+  bool approved() const { return response_code == "00" || response_code == "10"; }
+};
+
+class CardNetwork {
+ public:
+  virtual ~CardNetwork() = default;
+  // Sends every request and waits for their responses (matched by STAN) up to the network's
+  // deadline. One result per request, in order: a response, or
+  //   kNetworkTimeout     no response in time: the request may or may not have been applied
+  //   kNetworkUnavailable the request could not be sent (not connected)
+  // Called by one thread at a time (the engine's writer).
+  virtual std::vector<Result<CardResponse>> Exchange(std::span<const CardRequest> requests) = 0;
+};
+
+}  // namespace pay

@@ -1,0 +1,224 @@
+#include "rails/pull/payment.h"
+
+#include "core/encoding.h"
+#include "core/json_writer.h"
+#include "core/limits.h"
+#include "core/time_format.h"
+#include "pay/money.h"
+
+namespace pay::pull {
+
+namespace {
+
+constexpr uint8_t kPaymentVersion = 1;
+constexpr uint8_t kAdviceVersion = 1;
+constexpr uint8_t kMerchantVersion = 1;
+constexpr size_t kFieldBytesMax = 512;
+constexpr uint32_t kHistoryMax = 4096;
+
+Error Corrupt(std::string_view what) {
+  return MakeError(ErrorCode::kCorruptStore, "store: undecodable " + std::string(what) + " record");
+}
+
+std::string Decimal(int64_t minor, std::string_view currency) {
+  const Currency* c = FindCurrency(currency);
+  return FormatMinor(minor, c != nullptr ? c->exponent : 0);
+}
+
+}  // namespace
+
+std::string_view PaymentStatusName(PaymentStatus s) {
+  switch (s) {
+    case PaymentStatus::kPending: return "pending";
+    case PaymentStatus::kAuthorized: return "authorized";
+    case PaymentStatus::kDeclined: return "declined";
+    case PaymentStatus::kPartiallyCaptured: return "partially_captured";
+    case PaymentStatus::kCaptured: return "captured";
+    case PaymentStatus::kVoided: return "voided";
+    case PaymentStatus::kRefunded: return "refunded";
+    case PaymentStatus::kPartiallyRefunded: return "partially_refunded";
+    case PaymentStatus::kReversed: return "reversed";
+    case PaymentStatus::kExpired: return "expired";
+    case PaymentStatus::kSettled: return "settled";
+    case PaymentStatus::kUnknown: return "unknown";
+  }
+  return "unknown";
+}
+
+std::string EncodePayment(const Payment& p) {
+  Writer w;
+  w.Reserve(256 + p.history.size() * 48);
+  w.U8(kPaymentVersion);
+  for (const std::string* s : {&p.id, &p.merchant, &p.currency, &p.card_fingerprint, &p.card_bin,
+                               &p.card_last4, &p.response_code, &p.auth_code, &p.rrn, &p.stan,
+                               &p.doubt_stan, &p.claim.scope, &p.claim.key}) {
+    w.Str(*s);
+  }
+  w.U8(static_cast<uint8_t>(p.status));
+  for (int64_t v : {p.amount_minor, p.authorized_minor, p.captured_minor, p.refunded_minor,
+                    p.settled_minor, p.fee_minor, p.hold_seq, p.created_at_ms, p.expires_at_ms,
+                    p.doubt_amount_minor}) {
+    w.I64(v);
+  }
+  w.U32(static_cast<uint32_t>(p.claim.operation));
+  w.U8(p.settled ? 1 : 0);
+  w.U8(p.final_captured ? 1 : 0);
+  w.U32(static_cast<uint32_t>(p.history.size()));
+  for (const PaymentOp& op : p.history) {
+    w.Str(op.op);
+    w.Str(op.response_code);
+    w.Str(op.stan);
+    w.I64(op.amount_minor);
+    w.I64(op.entry_id);
+    w.I64(op.at_ms);
+  }
+  return w.Take();
+}
+
+Result<Payment> DecodePayment(std::string_view bytes) {
+  Reader r(bytes);
+  Payment p;
+  uint8_t version = 0, status = 0, settled = 0, final_captured = 0;
+  if (!r.U8(&version) || version != kPaymentVersion) return Corrupt("payment");
+  for (std::string* s : {&p.id, &p.merchant, &p.currency, &p.card_fingerprint, &p.card_bin,
+                         &p.card_last4, &p.response_code, &p.auth_code, &p.rrn, &p.stan,
+                         &p.doubt_stan, &p.claim.scope, &p.claim.key}) {
+    if (!r.Str(s, kFieldBytesMax)) return Corrupt("payment");
+  }
+  if (!r.U8(&status) || status < 1 || status > 12) return Corrupt("payment");
+  p.status = static_cast<PaymentStatus>(status);
+  for (int64_t* v : {&p.amount_minor, &p.authorized_minor, &p.captured_minor, &p.refunded_minor,
+                     &p.settled_minor, &p.fee_minor, &p.hold_seq, &p.created_at_ms,
+                     &p.expires_at_ms, &p.doubt_amount_minor}) {
+    if (!r.I64(v)) return Corrupt("payment");
+  }
+  uint32_t op = 0, n = 0;
+  if (!r.U32(&op) || !r.U8(&settled) || !r.U8(&final_captured) || !r.U32(&n) || n > kHistoryMax) {
+    return Corrupt("payment");
+  }
+  p.claim.operation = static_cast<int32_t>(op);
+  p.settled = settled != 0;
+  p.final_captured = final_captured != 0;
+  p.history.resize(n);
+  for (PaymentOp& h : p.history) {
+    if (!r.Str(&h.op, kFieldBytesMax) || !r.Str(&h.response_code, kFieldBytesMax) ||
+        !r.Str(&h.stan, kFieldBytesMax) || !r.I64(&h.amount_minor) || !r.I64(&h.entry_id) ||
+        !r.I64(&h.at_ms)) {
+      return Corrupt("payment");
+    }
+  }
+  if (!r.done()) return Corrupt("payment");
+  return p;
+}
+
+std::string PaymentJson(const Payment& p) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Field("payment_id", p.id).Field("merchant", p.merchant);
+  w.Field("status", PaymentStatusName(p.status));
+  w.Field("response_code", p.response_code);
+  w.Field("currency", p.currency);
+  w.Field("amount_minor", p.amount_minor);
+  w.Field("authorized_minor", p.authorized_minor);
+  w.Field("captured_minor", p.captured_minor);
+  w.Field("refunded_minor", p.refunded_minor);
+  w.Field("capturable_minor", p.capturable_minor());
+  w.Field("settled_minor", p.settled_minor);
+  w.Field("fee_minor", p.fee_minor);
+  w.Field("amount", Decimal(p.amount_minor, p.currency));
+  w.Key("card").BeginObject();
+  w.Field("fingerprint", p.card_fingerprint).Field("bin", p.card_bin).Field("last4", p.card_last4);
+  w.EndObject();
+  w.Key("network").BeginObject();
+  w.Field("rrn", p.rrn).Field("stan", p.stan).Field("auth_code", p.auth_code);
+  w.EndObject();
+  w.Field("settled", p.settled);
+  if (p.in_doubt()) w.Field("in_doubt_stan", p.doubt_stan);
+  w.Field("created_at", FormatRfc3339Ms(p.created_at_ms));
+  if (p.expires_at_ms != 0) w.Field("authorization_expires_at", FormatRfc3339Ms(p.expires_at_ms));
+  w.Key("history").BeginArray();
+  for (const PaymentOp& op : p.history) {
+    w.BeginObject();
+    w.Field("op", op.op).Field("amount_minor", op.amount_minor);
+    if (!op.response_code.empty()) w.Field("response_code", op.response_code);
+    if (!op.stan.empty()) w.Field("stan", op.stan);
+    if (op.entry_id != 0) w.Field("entry_id", op.entry_id);
+    w.Field("at", FormatRfc3339Ms(op.at_ms));
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return w.str();
+}
+
+std::string EncodeAdvice(const CardRequest& r) {
+  Writer w;
+  w.U8(kAdviceVersion);
+  w.U8(static_cast<uint8_t>(r.type));
+  for (const std::string* s : {&r.stan, &r.rrn, &r.currency, &r.merchant_id, &r.original_stan}) {
+    w.Str(*s);
+  }
+  w.I64(r.amount_minor);
+  w.I64(r.transmitted_at_ms);
+  w.U8(r.final_capture ? 1 : 0);
+  return w.Take();
+}
+
+Result<CardRequest> DecodeAdvice(std::string_view bytes) {
+  Reader rd(bytes);
+  CardRequest r;
+  uint8_t version = 0, type = 0, final_capture = 0;
+  if (!rd.U8(&version) || version != kAdviceVersion || !rd.U8(&type) || type < 1 || type > 5) {
+    return Corrupt("advice");
+  }
+  r.type = static_cast<CardMessageType>(type);
+  for (std::string* s : {&r.stan, &r.rrn, &r.currency, &r.merchant_id, &r.original_stan}) {
+    if (!rd.Str(s, kFieldBytesMax)) return Corrupt("advice");
+  }
+  if (!rd.I64(&r.amount_minor) || !rd.I64(&r.transmitted_at_ms) || !rd.U8(&final_capture) ||
+      !rd.done()) {
+    return Corrupt("advice");
+  }
+  r.final_capture = final_capture != 0;
+  return r;
+}
+
+std::string EncodeMerchant(const Merchant& m) {
+  Writer w;
+  w.U8(kMerchantVersion);
+  w.Str(m.id);
+  w.Str(m.currency);
+  w.U32(static_cast<uint32_t>(m.fee_bps));
+  w.I64(m.fee_fixed_minor);
+  w.I64(m.created_at_ms);
+  return w.Take();
+}
+
+Result<Merchant> DecodeMerchant(std::string_view bytes) {
+  Reader r(bytes);
+  Merchant m;
+  uint8_t version = 0;
+  uint32_t bps = 0;
+  if (!r.U8(&version) || version != kMerchantVersion || !r.Str(&m.id, kFieldBytesMax) ||
+      !r.Str(&m.currency, kFieldBytesMax) || !r.U32(&bps) || !r.I64(&m.fee_fixed_minor) ||
+      !r.I64(&m.created_at_ms) || !r.done()) {
+    return Corrupt("merchant");
+  }
+  m.fee_bps = static_cast<int32_t>(bps);
+  return m;
+}
+
+std::string MerchantJson(const Merchant& m) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Field("merchant", m.id).Field("currency", m.currency);
+  w.Field("fee_bps", static_cast<int64_t>(m.fee_bps)).Field("fee_fixed_minor", m.fee_fixed_minor);
+  w.Key("accounts").BeginObject();
+  w.Field("pending", "m/" + m.id + "/pending").Field("available", "m/" + m.id + "/available");
+  w.EndObject();
+  w.Field("created_at", FormatRfc3339Ms(m.created_at_ms));
+  w.EndObject();
+  return w.str();
+}
+
+}  // namespace pay::pull

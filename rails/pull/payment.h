@@ -1,0 +1,118 @@
+#pragma once
+// A card payment as the acquirer keeps it: what the card rails may store of the card (its
+// fingerprint, BIN and last four; never the PAN, never the CVV), the amounts, the status, the
+// network references and the history of operations. Stored as a record of the store (kind
+// kPaymentRecord), encoded by EncodePayment; rendered by PaymentJson (the body every payment
+// operation answers with, replayed byte for byte).
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pay/card_network.h"
+#include "pay/result.h"
+
+namespace pay::pull {
+
+// Record kinds of the card rails in the store (never renumber).
+inline constexpr int32_t kPaymentRecord = 10;   // id: payment id, owner: merchant
+inline constexpr int32_t kOutboxRecord = 11;    // id: 12-digit sequence, owner: payment id
+inline constexpr int32_t kSettleRecord = 12;    // id: payment id: captured and not yet settled
+inline constexpr int32_t kCounterRecord = 13;   // id: counter name
+inline constexpr int32_t kMerchantRecord = 14;  // id: merchant id
+inline constexpr int32_t kDoubtRecord = 15;     // id: payment id: an online exchange is open
+
+// Numbers are stored: never renumber.
+enum class PaymentStatus : uint8_t {
+  kPending = 1,  // the authorization is on its way (a crash here resolves as unknown)
+  kAuthorized = 2,
+  kDeclined = 3,
+  kPartiallyCaptured = 4,
+  kCaptured = 5,
+  kVoided = 6,
+  kRefunded = 7,
+  kPartiallyRefunded = 8,
+  kReversed = 9,
+  kExpired = 10,
+  kSettled = 11,
+  kUnknown = 12,  // no answer to the authorization: its reversal is being delivered
+};
+std::string_view PaymentStatusName(PaymentStatus status);
+
+struct PaymentOp {
+  std::string op;  // authorize, increment, capture, void, refund, reversal, expire, settle
+  int64_t amount_minor = 0;
+  std::string response_code;  // the network's, or empty for advices and local steps
+  std::string stan;
+  int64_t entry_id = 0;  // the acquirer ledger entry it wrote; 0 if none
+  int64_t at_ms = 0;
+};
+
+// The command that waits for this payment's open network exchange (its idempotency claim).
+struct Claim {
+  std::string scope;
+  int32_t operation = 0;
+  std::string key;
+  bool empty() const { return key.empty(); }
+};
+
+struct Payment {
+  std::string id;
+  std::string merchant;
+  std::string currency;
+  std::string card_fingerprint;
+  std::string card_bin;
+  std::string card_last4;
+  PaymentStatus status = PaymentStatus::kPending;
+  std::string response_code;
+  std::string auth_code;
+  std::string rrn;
+  std::string stan;  // of the authorization
+  int64_t amount_minor = 0;  // requested
+  int64_t authorized_minor = 0;
+  int64_t captured_minor = 0;
+  int64_t refunded_minor = 0;
+  int64_t settled_minor = 0;
+  int64_t fee_minor = 0;
+  int64_t hold_seq = 0;  // the acquirer's hold (pending entry); 0: none
+  int64_t created_at_ms = 0;
+  int64_t expires_at_ms = 0;
+  bool settled = false;
+  bool final_captured = false;  // the rest of the authorization was released at capture
+  // An exchange without an answer (an increment's, or the authorization's when unknown): its
+  // STAN and amount, and the command waiting for it.
+  std::string doubt_stan;
+  int64_t doubt_amount_minor = 0;
+  Claim claim;
+  std::vector<PaymentOp> history;
+
+  int64_t capturable_minor() const { return hold_seq != 0 ? authorized_minor - captured_minor : 0; }
+  bool in_doubt() const { return !doubt_stan.empty(); }
+};
+
+std::string EncodePayment(const Payment& payment);
+Result<Payment> DecodePayment(std::string_view bytes);
+std::string PaymentJson(const Payment& payment);
+
+// A queued advice (the outbox): a network message the acquirer decided and must deliver.
+struct Advice {
+  std::string id;  // outbox record id (ordered)
+  std::string payment_id;
+  CardRequest request;  // never carries a PAN or CVV
+};
+std::string EncodeAdvice(const CardRequest& request);
+Result<CardRequest> DecodeAdvice(std::string_view bytes);
+
+struct Merchant {
+  std::string id;
+  std::string currency;
+  int32_t fee_bps = 0;
+  int64_t fee_fixed_minor = 0;
+  int64_t created_at_ms = 0;
+};
+std::string EncodeMerchant(const Merchant& merchant);
+Result<Merchant> DecodeMerchant(std::string_view bytes);
+std::string MerchantJson(const Merchant& merchant);
+
+}  // namespace pay::pull
