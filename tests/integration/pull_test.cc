@@ -1,0 +1,514 @@
+// Card pull payments through the engine's public API, against the issuer simulator in its own
+// SQLite file (the in-process network, the same ISO 8583 messages as over TCP): each test card,
+// each transition, idempotency, faults with conservation across both ledgers, and a crash with
+// an authorization in flight.
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <map>
+
+#include "adapters/network/issuer.h"
+#include "adapters/network/simulated_network.h"
+#include "core/random.h"
+#include "pay/engine.h"
+#include "tests/support/temp_dir.h"
+
+namespace pay {
+namespace {
+
+constexpr int64_t kT0 = 1'795'000'000'000;  // 2026-11-18
+constexpr int64_t kDay = 24LL * 3600 * 1000;
+
+std::string Text(std::string_view json, std::string_view name) {
+  std::string p = "\"" + std::string(name) + "\":\"";
+  size_t at = json.find(p);
+  if (at == std::string_view::npos) return {};
+  at += p.size();
+  return std::string(json.substr(at, json.find('"', at) - at));
+}
+int64_t Int(std::string_view json, std::string_view name) {
+  std::string p = "\"" + std::string(name) + "\":";
+  size_t at = json.find(p);
+  if (at == std::string_view::npos) return -1;
+  at += p.size();
+  int64_t v = 0;
+  std::from_chars(json.data() + at, json.data() + json.size(), v);
+  return v;
+}
+
+// The real in-process network, whose faults a test can switch off (to drain the outbox).
+class SwitchableNetwork final : public CardNetwork {
+ public:
+  SwitchableNetwork(network::Issuer& issuer, const network::FaultConfig& faults)
+      : clean_(issuer, network::FaultConfig{}, 1000), faulty_(issuer, faults, 1000) {}
+  std::vector<Result<CardResponse>> Exchange(std::span<const CardRequest> r) override {
+    ++exchanges;
+    return faults_on ? faulty_.Exchange(r) : clean_.Exchange(r);
+  }
+  bool faults_on = false;
+  int exchanges = 0;
+
+ private:
+  network::SimulatedCardNetwork clean_, faulty_;
+};
+
+class PullTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+
+  void Open(const network::FaultConfig& faults = {}, const std::string& velocity = "") {
+    engine_.reset();
+    network_.reset();
+    issuer_.reset();
+    network::IssuerOptions io;
+    io.db_path = dir_.File("issuer.db");
+    io.clock = &clock_;
+    io.durable = false;
+    auto issuer = network::Issuer::Open(io);
+    ASSERT_TRUE(issuer) << issuer.error().message;
+    issuer_ = std::move(*issuer);
+    network_ = std::make_unique<SwitchableNetwork>(*issuer_, faults);
+    EngineOptions o;
+    o.db_path = dir_.File("acquirer.db");
+    o.create_if_missing = true;
+    o.durability = Durability::kNormal;
+    o.clock = &clock_;
+    o.card_network = network_.get();
+    o.card_fingerprint_key = "a test key of at least 16 bytes";
+    if (!velocity.empty()) {
+      o.velocity_config_path = dir_.File("velocity.toml");
+      FILE* f = fopen(o.velocity_config_path.c_str(), "w");
+      fputs(velocity.c_str(), f);
+      fclose(f);
+    }
+    auto e = Engine::Open(o);
+    ASSERT_TRUE(e) << e.error().message;
+    engine_ = std::move(*e);
+    auto m = engine_->Submit(Cmd("merchant/acme", CreateMerchantRequest{"acme", "USD", 250, 30}));
+    ASSERT_TRUE(m) << m.error().message;
+  }
+
+  static Command Cmd(std::string key, Request r, std::string merchant = "acme") {
+    Command c;
+    c.merchant = std::move(merchant);
+    c.idempotency_key = std::move(key);
+    c.request = std::move(r);
+    return c;
+  }
+  static AuthorizeRequest Auth(std::string pan, int64_t amount, std::string expiry = "12/30") {
+    return AuthorizeRequest{{std::move(pan), std::move(expiry), "123"}, amount, "USD"};
+  }
+  Outcome Do(const std::string& key, Request r) {
+    auto o = engine_->Submit(Cmd(key, std::move(r)));
+    EXPECT_TRUE(o) << key << ": " << o.error().message;
+    return o ? *o : Outcome{};
+  }
+  std::string Payment(const std::string& id) {
+    auto j = engine_->PaymentJson(id);
+    EXPECT_TRUE(j) << j.error().message;
+    return j ? *j : std::string();
+  }
+  int64_t Balance(const std::string& account) {
+    auto a = engine_->GetAccount(account);
+    EXPECT_TRUE(a) << account;
+    return a ? a->balance_minor() : 0;
+  }
+
+  // Both ledgers verify, and for every payment the issuer holds, captured and refunded what the
+  // acquirer's books say.
+  void ExpectConservation() {
+    auto v = engine_->Verify();
+    ASSERT_TRUE(v);
+    EXPECT_TRUE(v->ok());
+    auto iv = issuer_->Verify();
+    ASSERT_TRUE(iv);
+    EXPECT_TRUE(iv->ok());
+    std::map<std::string, network::IssuerPaymentView> issuer;
+    auto views = issuer_->Payments();
+    ASSERT_TRUE(views);
+    for (const auto& p : *views) issuer[p.rrn] = p;
+    auto list = engine_->ListPaymentJson("", "", 10000);
+    ASSERT_TRUE(list);
+    for (const std::string& p : *list) {
+      const std::string rrn = Text(p, "rrn");
+      auto it = issuer.find(rrn);
+      const int64_t held = it == issuer.end() ? 0 : it->second.held_minor;
+      const int64_t captured = it == issuer.end() ? 0 : it->second.captured_minor;
+      const int64_t refunded = it == issuer.end() ? 0 : it->second.refunded_minor;
+      EXPECT_EQ(Int(p, "capturable_minor"), held) << p;
+      EXPECT_EQ(Int(p, "captured_minor"), captured) << p;
+      EXPECT_EQ(Int(p, "refunded_minor"), refunded) << p;
+    }
+  }
+
+  pay::testing::TempDir dir_;
+  ManualClock clock_{kT0};
+  std::unique_ptr<network::Issuer> issuer_;
+  std::unique_ptr<SwitchableNetwork> network_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(PullTest, EachTestCardGivesItsDocumentedResult) {
+  struct Case {
+    const char* pan;
+    const char* status;
+    const char* code;
+    int64_t authorized;
+  };
+  const Case cases[] = {
+      {"4242424242424242", "authorized", "00", 1000}, {"5555555555554444", "authorized", "00", 1000},
+      {"4000000000000002", "declined", "05", 0},      {"4000000000009995", "declined", "51", 0},
+      {"4000000000000069", "declined", "54", 0},      {"4000000000000119", "declined", "96", 0},
+      {"4000000000000077", "authorized", "10", 500},  {"4000000000000341", "reversed", "", 0},
+      {"4000000000000259", "reversed", "", 0},        {"4242424242424241", "declined", "14", 0},
+      {"6011000990139424", "authorized", "00", 1000},
+  };
+  int n = 0;
+  for (const Case& c : cases) {
+    Outcome o = Do("card-" + std::to_string(++n), Auth(c.pan, 1000));
+    EXPECT_FALSE(o.declined) << c.pan;  // a network decline is a result, not a refusal
+    EXPECT_EQ(o.payment_status, c.status) << c.pan;
+    EXPECT_EQ(o.response_code, c.code) << c.pan;
+    EXPECT_EQ(Int(o.body, "authorized_minor"), c.authorized) << c.pan;
+    EXPECT_EQ(Text(o.body, "last4"), std::string(c.pan).substr(12)) << c.pan;
+    EXPECT_EQ(o.body.find(c.pan), std::string::npos) << "the PAN must never be stored";
+  }
+  // An expired card is declined locally with 54 and never reaches the network.
+  const int before = network_->exchanges;
+  Outcome expired = Do("expired", Auth("4242424242424242", 1000, "10/26"));
+  EXPECT_EQ(expired.payment_status, "declined");
+  EXPECT_EQ(expired.response_code, "54");
+  EXPECT_EQ(network_->exchanges, before);
+  ExpectConservation();
+  // The lost-response card ends with nothing held anywhere after its reversal.
+  auto lost = issuer_->Payment(Text(Payment("pay_000000000009"), "rrn"));
+  ASSERT_TRUE(lost && *lost);
+  EXPECT_EQ((*lost)->held_minor, 0);
+  EXPECT_EQ(Balance("acq/USD/network_receivable"), 0);
+}
+
+TEST_F(PullTest, AuthorizeCaptureInPartsRefundAndSettle) {
+  Outcome a = Do("order-1", Auth("4242424242424242", 10000));
+  ASSERT_EQ(a.payment_status, "authorized");
+  const std::string id = a.payment_id;
+  Outcome c1 = Do("cap-1", CaptureRequest{id, 3000, false});
+  EXPECT_EQ(c1.payment_status, "partially_captured");
+  EXPECT_EQ(Int(c1.body, "capturable_minor"), 7000);
+  Outcome c2 = Do("cap-2", CaptureRequest{id, 2000, false});
+  EXPECT_EQ(Int(c2.body, "captured_minor"), 5000);
+  Outcome over = Do("cap-3", CaptureRequest{id, 5001, false});
+  ASSERT_TRUE(over.declined);
+  EXPECT_EQ(over.decline.code, ErrorCode::kCaptureExceedsAuthorized);
+  Outcome c3 = Do("cap-4", CaptureRequest{id, 1000, true});  // final: releases the other 4000
+  EXPECT_EQ(c3.payment_status, "captured");
+  EXPECT_EQ(Int(c3.body, "capturable_minor"), 0);
+  EXPECT_EQ(Balance("m/acme/pending"), 6000);
+  Outcome again = Do("cap-5", CaptureRequest{id, 1, false});
+  ASSERT_TRUE(again.declined);
+  EXPECT_EQ(again.decline.code, ErrorCode::kIllegalTransition);
+  Outcome r1 = Do("ref-1", RefundRequest{id, 1000});
+  EXPECT_EQ(r1.payment_status, "partially_refunded");
+  Outcome r2 = Do("ref-2", RefundRequest{id, 5001});
+  ASSERT_TRUE(r2.declined);
+  EXPECT_EQ(r2.decline.code, ErrorCode::kRefundExceedsCaptured);
+  ExpectConservation();
+  auto s = engine_->Settle();
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->payments, 1u);
+  // Net 50.00; fee 2.5% + 0.30 = 1.55; the merchant gets 48.45.
+  EXPECT_EQ(Balance("m/acme/available"), 4845);
+  EXPECT_EQ(Balance("acq/USD/fees"), 155);
+  EXPECT_EQ(Balance("m/acme/pending"), 0);
+  EXPECT_EQ(Balance("acq/USD/network_receivable"), 0);
+  EXPECT_EQ(Text(Payment(id), "status"), "settled");
+  // A refund after settlement comes out of the available balance.
+  Outcome r3 = Do("ref-3", RefundRequest{id, 4000});
+  EXPECT_EQ(r3.payment_status, "partially_refunded");
+  EXPECT_EQ(Balance("m/acme/available"), 845);
+  Outcome r4 = Do("ref-4", RefundRequest{id, std::nullopt});  // the rest: 10.00, more than 8.45
+  ASSERT_TRUE(r4.declined);
+  EXPECT_EQ(r4.decline.code, ErrorCode::kOverdraft);
+  ExpectConservation();
+  auto second = engine_->Settle();
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->payments, 0u);  // settled once
+}
+
+TEST_F(PullTest, VoidIncrementAndIllegalTransitions) {
+  Outcome a = Do("order-1", Auth("4242424242424242", 1000));
+  Outcome inc = Do("inc-1", IncrementRequest{a.payment_id, 500});
+  EXPECT_EQ(Int(inc.body, "authorized_minor"), 1500);
+  EXPECT_EQ(Balance("m/acme/pending"), 0);
+  Outcome v = Do("void-1", VoidPaymentRequest{a.payment_id});
+  EXPECT_EQ(v.payment_status, "voided");
+  ExpectConservation();
+  for (auto [key, req, code] : std::initializer_list<std::tuple<const char*, Request, ErrorCode>>{
+           {"x1", CaptureRequest{a.payment_id, std::nullopt, false}, ErrorCode::kIllegalTransition},
+           {"x2", VoidPaymentRequest{a.payment_id}, ErrorCode::kIllegalTransition},
+           {"x3", RefundRequest{a.payment_id, std::nullopt}, ErrorCode::kIllegalTransition},
+           {"x4", IncrementRequest{a.payment_id, 1}, ErrorCode::kIllegalTransition}}) {
+    Outcome o = Do(key, req);
+    ASSERT_TRUE(o.declined) << key;
+    EXPECT_EQ(o.decline.code, code) << key;
+  }
+  Outcome declined = Do("order-2", Auth("4000000000000002", 1000));
+  Outcome cap = Do("x5", CaptureRequest{declined.payment_id, std::nullopt, false});
+  ASSERT_TRUE(cap.declined);
+  EXPECT_NE(cap.decline.message.find("declined"), std::string::npos) << cap.decline.message;
+  // A captured payment cannot be voided.
+  Outcome b = Do("order-3", Auth("4242424242424242", 1000));
+  Do("cap-b", CaptureRequest{b.payment_id, std::nullopt, false});
+  Outcome vb = Do("void-b", VoidPaymentRequest{b.payment_id});
+  ASSERT_TRUE(vb.declined);
+  // Unknown payments and other merchants' payments are not found (and not stored).
+  auto missing = engine_->Submit(Cmd("x6", CaptureRequest{"pay_999999999999", std::nullopt, false}));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kPaymentNotFound);
+  auto other = engine_->Submit(Cmd("x7", CaptureRequest{b.payment_id, std::nullopt, false}, "evil"));
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code, ErrorCode::kPaymentNotFound);
+  ExpectConservation();
+}
+
+TEST_F(PullTest, AuthorizationsExpireByTheEngineClock) {
+  Outcome a = Do("order-1", Auth("4242424242424242", 1000));
+  Outcome b = Do("order-2", Auth("4242424242424242", 1000));
+  Do("cap-b", CaptureRequest{b.payment_id, 400, false});
+  clock_.AdvanceMs(7 * kDay);
+  Outcome late = Do("cap-a", CaptureRequest{a.payment_id, std::nullopt, false});
+  ASSERT_TRUE(late.declined);
+  EXPECT_EQ(late.decline.code, ErrorCode::kIllegalTransition);
+  auto n = engine_->ExpirePayments(100);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(Text(Payment(a.payment_id), "status"), "expired");
+  EXPECT_EQ(Text(Payment(b.payment_id), "status"), "captured");  // 4.00 stands, 6.00 released
+  EXPECT_EQ(Balance("m/acme/pending"), 400);
+  ExpectConservation();
+}
+
+TEST_F(PullTest, IdempotentReplaysAndConflicts) {
+  Outcome a = Do("order-1", Auth("4242424242424242", 1000));
+  const int exchanges = network_->exchanges;
+  Outcome again = Do("order-1", Auth("4242424242424242", 1000));
+  EXPECT_TRUE(again.replayed);
+  EXPECT_EQ(again.body, a.body);
+  EXPECT_EQ(again.payment_id, a.payment_id);
+  EXPECT_EQ(again.payment_status, "authorized");
+  EXPECT_EQ(network_->exchanges, exchanges);  // nothing sent again
+  auto other = engine_->Submit(Cmd("order-1", Auth("4242424242424242", 1001)));
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code, ErrorCode::kIdempotencyKeyReused);
+  auto other_card = engine_->Submit(Cmd("order-1", Auth("5555555555554444", 1000)));
+  ASSERT_FALSE(other_card);
+  EXPECT_EQ(other_card.error().code, ErrorCode::kIdempotencyKeyReused);
+  Outcome c = Do("cap-1", CaptureRequest{a.payment_id, 100, false});
+  Outcome c_again = Do("cap-1", CaptureRequest{a.payment_id, 100, false});
+  EXPECT_TRUE(c_again.replayed);
+  EXPECT_EQ(c_again.body, c.body);
+  EXPECT_EQ(Int(Payment(a.payment_id), "captured_minor"), 100);  // captured once
+  // The same key under another merchant is another key.
+  auto m2 = engine_->Submit(Cmd("merchant/beta", CreateMerchantRequest{"beta", "USD", 0, 0}, "beta"));
+  ASSERT_TRUE(m2);
+  auto beta = engine_->Submit(Cmd("order-1", Auth("4242424242424242", 1000), "beta"));
+  ASSERT_TRUE(beta);
+  EXPECT_FALSE(beta->replayed);
+  EXPECT_NE(beta->payment_id, a.payment_id);
+  ExpectConservation();
+}
+
+TEST_F(PullTest, InvalidInputNamesTheFieldAndStoresNothing) {
+  for (auto [req, field] : std::initializer_list<std::pair<AuthorizeRequest, const char*>>{
+           {Auth("4242x", 100), "card"},
+           {Auth("4242424242424242", 100, "13/30"), "expiry"},
+           {Auth("4242424242424242", 0), "amount"},
+           {AuthorizeRequest{{"4242424242424242", "12/30", "12"}, 100, "USD"}, "cvv"},
+           {AuthorizeRequest{{"4242424242424242", "12/30", ""}, 100, "usd"}, "currency"}}) {
+    auto r = engine_->Submit(Cmd("bad", req));
+    ASSERT_FALSE(r) << field;
+    EXPECT_EQ(r.error().message.rfind(field, 0), 0u) << r.error().message;
+  }
+  auto eur = engine_->Submit(Cmd("bad", AuthorizeRequest{{"4242424242424242", "12/30", ""}, 100, "EUR"}));
+  ASSERT_FALSE(eur);
+  EXPECT_EQ(eur.error().code, ErrorCode::kUnknownMerchant);
+  auto nobody = engine_->Submit(Cmd("bad", Auth("4242424242424242", 100), "nobody"));
+  ASSERT_FALSE(nobody);
+  EXPECT_EQ(nobody.error().code, ErrorCode::kUnknownMerchant);
+  // The key was never used: it works now.
+  Outcome ok = Do("bad", Auth("4242424242424242", 100));
+  EXPECT_EQ(ok.payment_status, "authorized");
+}
+
+TEST_F(PullTest, VelocityRuleOnTheCardDeclinesBeforeTheNetwork) {
+  Open({}, R"(
+[[rule]]
+name = "card-3-per-hour"
+operations = ["authorize"]
+key = ["card"]
+measure = "count"
+[[rule.window]]
+algorithm = "fixed_window"
+window = "1h"
+limit = 3
+)");
+  for (int i = 0; i < 3; ++i) Do("v" + std::to_string(i), Auth("4242424242424242", 100));
+  const int exchanges = network_->exchanges;
+  auto r = engine_->Submit(Cmd("v3", Auth("4242424242424242", 100)));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kVelocityLimited);
+  EXPECT_EQ(r.error().response_code, "65");
+  EXPECT_EQ(network_->exchanges, exchanges);
+  Outcome other_card = Do("v4", Auth("5555555555554444", 100));
+  EXPECT_EQ(other_card.payment_status, "authorized");
+}
+
+TEST_F(PullTest, RandomOperationsUnderFaultsConserveMoneyOnBothSides) {
+  network::FaultConfig f;
+  f.drop_request_pct = 5;
+  f.drop_response_pct = 5;
+  f.duplicate_response_pct = 3;
+  f.late_response_pct = 3;
+  f.disconnect_pct = 2;
+  f.latency_max_ms = 200;
+  const uint64_t seed = 20261129;
+  f.seed = seed;
+  Open(f);
+  network_->faults_on = true;
+  Random rnd(seed);
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  const char* cards[] = {"4242424242424242", "5555555555554444", "4000000000000002",
+                         "4000000000000077", "4000000000000341", "4000000000000259",
+                         "4000000000009995"};
+  std::vector<std::string> ids;
+  for (int step = 0; step < 600; ++step) {
+    const std::string key = "k" + std::to_string(step);
+    const int what = static_cast<int>(rnd.Uniform(10));
+    Result<Outcome> r = MakeError(ErrorCode::kInternal, "");
+    if (what < 3 || ids.empty()) {
+      r = engine_->Submit(Cmd(key, Auth(cards[rnd.Uniform(7)], rnd.Range(1, 50000))));
+      if (r && !r->payment_id.empty()) ids.push_back(r->payment_id);
+    } else {
+      // Mostly recent payments, so that captures and refunds find live ones.
+      const std::string& id = ids[ids.size() - 1 - rnd.Uniform(std::min<size_t>(ids.size(), 6))];
+      const int64_t amount = rnd.Range(1, 20000);
+      switch (what) {
+        case 3: case 4: r = engine_->Submit(Cmd(key, CaptureRequest{id, amount, rnd.OneIn(3)})); break;
+        case 5: r = engine_->Submit(Cmd(key, VoidPaymentRequest{id})); break;
+        case 6: case 7: r = engine_->Submit(Cmd(key, RefundRequest{id, amount / 8 + 1})); break;
+        case 8: r = engine_->Submit(Cmd(key, IncrementRequest{id, amount})); break;
+        default: clock_.AdvanceMs(rnd.Range(0, kDay / 2)); (void)engine_->Settle(); continue;
+      }
+    }
+    // Errors are allowed (in doubt, not found); a store failure is not.
+    if (!r) {
+      EXPECT_NE(r.error().code, ErrorCode::kStoreIo) << r.error().message;
+      EXPECT_NE(r.error().code, ErrorCode::kInternal) << r.error().message;
+    }
+    auto v = engine_->Verify();
+    ASSERT_TRUE(v && v->ok()) << "after step " << step;
+  }
+  // Deliver what is still queued over a clean network, then compare both sides.
+  network_->faults_on = false;
+  auto left = engine_->ResolvePending();
+  ASSERT_TRUE(left) << left.error().message;
+  EXPECT_EQ(*left, 0u);
+  ExpectConservation();
+  auto list = engine_->ListPaymentJson("", "", 10000);
+  std::map<std::string, int> statuses;
+  int captured = 0, refunded = 0;
+  for (const std::string& p : *list) {
+    EXPECT_NE(Text(p, "status"), "unknown") << p;
+    EXPECT_NE(Text(p, "status"), "pending") << p;
+    ++statuses[Text(p, "status")];
+    captured += Int(p, "captured_minor") > 0;
+    refunded += Int(p, "refunded_minor") > 0;
+  }
+  // The run exercised the life of a payment, not only its errors.
+  EXPECT_GE(captured, 10);
+  EXPECT_GE(refunded, 3);
+  EXPECT_GE(statuses["reversed"], 3);
+  EXPECT_GE(statuses["declined"], 3);
+  EXPECT_GE(statuses["voided"], 1);
+}
+
+// A crash with an authorization in flight: the issuer approved and the acquirer died before it
+// recorded the answer. After a restart the payment is unknown, then reversed; nothing is held.
+TEST_F(PullTest, CrashWithAnAuthorizationInFlightIsReversedAtStartUp) {
+  engine_.reset();
+  network_.reset();
+  issuer_.reset();
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ManualClock clock(kT0);
+    network::IssuerOptions io;
+    io.db_path = dir_.File("issuer.db");
+    io.clock = &clock;
+    auto issuer = network::Issuer::Open(io);
+    if (!issuer) _exit(3);
+    // The issuer applies the authorization, then the acquirer process dies before the answer.
+    class Dying final : public CardNetwork {
+     public:
+      explicit Dying(network::Issuer& i) : net_(i, network::FaultConfig{}, 1000) {}
+      std::vector<Result<CardResponse>> Exchange(std::span<const CardRequest> r) override {
+        net_.Exchange(r);
+        _exit(0);
+      }
+      network::SimulatedCardNetwork net_;
+    } dying(**issuer);
+    EngineOptions o;
+    o.db_path = dir_.File("acquirer.db");
+    o.clock = &clock;
+    o.card_network = &dying;
+    o.card_fingerprint_key = "a test key of at least 16 bytes";
+    auto e = Engine::Open(o);
+    if (!e) _exit(4);
+    Command c = Cmd("order-crash", Auth("4242424242424242", 7777));
+    (void)(*e)->Submit(c);
+    _exit(5);  // not reached: the network call exits
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  Open();  // start-up recovery: unknown -> reversal -> reversed
+  EXPECT_EQ(engine_->recovery().payments_in_doubt, 1u);
+  std::string p = Payment("pay_000000000001");
+  EXPECT_EQ(Text(p, "status"), "reversed") << p;
+  auto view = issuer_->Payment("000000000001");
+  ASSERT_TRUE(view && *view);
+  EXPECT_EQ((*view)->held_minor, 0);
+  // The key that waited is complete now: a retry gets the reversed payment, nothing moves.
+  Outcome retry = Do("order-crash", Auth("4242424242424242", 7777));
+  EXPECT_TRUE(retry.replayed);
+  EXPECT_EQ(retry.payment_status, "reversed");
+  ExpectConservation();
+}
+
+TEST_F(PullTest, UnknownPaymentBlocksOperationsUntilItsReversalIsAcknowledged) {
+  network::FaultConfig f;
+  f.drop_response_pct = 100;  // every answer is lost: authorizations become unknown
+  Open(f);
+  network_->faults_on = true;
+  Outcome a = Do("order-1", Auth("4242424242424242", 1000));
+  EXPECT_EQ(a.payment_status, "unknown");
+  auto again = engine_->Submit(Cmd("order-1", Auth("4242424242424242", 1000)));
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kIdempotencyKeyInFlight);
+  auto cap = engine_->Submit(Cmd("cap", CaptureRequest{a.payment_id, std::nullopt, false}));
+  ASSERT_FALSE(cap);
+  EXPECT_EQ(cap.error().code, ErrorCode::kPaymentInDoubt);
+  network_->faults_on = false;
+  auto left = engine_->ResolvePending();
+  ASSERT_TRUE(left);
+  EXPECT_EQ(*left, 0u);
+  Outcome resolved = Do("order-1", Auth("4242424242424242", 1000));
+  EXPECT_TRUE(resolved.replayed);
+  EXPECT_EQ(resolved.payment_status, "reversed");
+  ExpectConservation();
+}
+
+}  // namespace
+}  // namespace pay
