@@ -249,7 +249,7 @@ class EngineImpl final : public Engine {
       Abort();
       return fail_all(f.error());
     }
-    if (auto c = ledger_->Commit(); !c) {
+    if (auto c = Commit(); !c) {
       velocity_->Rollback();
       return fail_all(c.error());
     }
@@ -299,10 +299,10 @@ class EngineImpl final : public Engine {
       PAY_TRY(ledger_->Begin());
       auto n = store_->PurgeIdempotency(clock_->NowMs(), limits::kExpirySweepPerTransactionMax);
       if (!n) {
-        ledger_->Rollback();
+        RollbackAll();
         return n.error();
       }
-      PAY_TRY(ledger_->Commit());
+      PAY_TRY(Commit());
       total += *n;
       if (*n < limits::kExpirySweepPerTransactionMax) return total;
     }
@@ -345,10 +345,10 @@ class EngineImpl final : public Engine {
       rail_->BeginTransaction();
       auto n = rail_->ExpireDue(std::min(max - total, limits::kPaymentSweepPerTransactionMax));
       if (!n) {
-        ledger_->Rollback();
+        RollbackAll();
         return n.error();
       }
-      PAY_TRY(ledger_->Commit());
+      PAY_TRY(Commit());
       total += *n;
       if (*n == 0) break;
     }
@@ -364,10 +364,10 @@ class EngineImpl final : public Engine {
       rail_->BeginTransaction();
       auto n = rail_->Settle(limits::kPaymentSweepPerTransactionMax, &report);
       if (!n) {
-        ledger_->Rollback();
+        RollbackAll();
         return n.error();
       }
-      PAY_TRY(ledger_->Commit());
+      PAY_TRY(Commit());
       if (*n < limits::kPaymentSweepPerTransactionMax) return report;
     }
   }
@@ -618,8 +618,23 @@ class EngineImpl final : public Engine {
   }
 
   void Abort() {
-    ledger_->Rollback();
+    RollbackAll();
     velocity_->Rollback();
+  }
+
+  void RollbackAll() {
+    ledger_->Rollback();
+    rail_->Rollback();
+  }
+
+  // Every write transaction of the engine ends here: the rail's counters, then the ledger's
+  // commit (which commits the store transaction holding everything).
+  Result<void> Commit() {
+    if (auto f = rail_->Flush(); !f) {
+      RollbackAll();
+      return f.error();
+    }
+    return ledger_->Commit();
   }
 
   // The answer a journal-keyed transfer gave when it was created: the entry as it was then
@@ -722,11 +737,11 @@ class EngineImpl final : public Engine {
           ++recovery_.released;
         }
         if (!step) {
-          ledger_->Rollback();
+          RollbackAll();
           return step.error();
         }
       }
-      PAY_TRY(ledger_->Commit());
+      PAY_TRY(Commit());
       if (skipped == rows.size()) return {};
     }
   }
@@ -859,14 +874,14 @@ class EngineImpl final : public Engine {
         }
       }
       if (!payment || !stored) {
-        ledger_->Rollback();
+        RollbackAll();
         clock_->Set(0);
         return fail_pending(payment ? stored.error() : payment.error());
       }
       answers.push_back(std::move(o));
     }
     clock_->Set(0);
-    if (auto c = ledger_->Commit(); !c) return fail_pending(c.error());
+    if (auto c = Commit(); !c) return fail_pending(c.error());
     for (size_t i = 0; i < pending_.size(); ++i) out[pending_[i].index] = std::move(answers[i]);
   }
 
@@ -919,11 +934,11 @@ class EngineImpl final : public Engine {
           }
         }
         if (!resolved || !step) {
-          ledger_->Rollback();
+          RollbackAll();
           return resolved ? step.error() : resolved.error();
         }
       }
-      PAY_TRY(ledger_->Commit());
+      PAY_TRY(Commit());
     }
     PAY_ASSIGN_OR_RETURN(bool any, rail_->HasAdvices());
     return any ? 1 : 0;
@@ -940,10 +955,10 @@ class EngineImpl final : public Engine {
     rail_->BeginTransaction();
     auto n = rail_->RecoverPending();
     if (!n) {
-      ledger_->Rollback();
+      RollbackAll();
       return n.error();
     }
-    PAY_TRY(ledger_->Commit());
+    PAY_TRY(Commit());
     recovery_.payments_in_doubt += *n;
     needs_recovery_ = false;
     return {};

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <unordered_set>
 
+#include "core/assert.h"
 #include "core/limits.h"
 #include "core/time_format.h"
 #include "pay/money.h"
@@ -58,12 +60,29 @@ Result<int64_t> PullRail::NextCounter(const char* name, int64_t* cache) {
     counters_loaded_ = true;
   }
   ++*cache;
-  store::RecordRow row;
-  row.kind = kCounterRecord;
-  row.id = name;
-  row.body = std::to_string(*cache);
-  PAY_TRY(store_.PutRecord(row));
+  counters_dirty_ = true;
   return *cache;
+}
+
+void PullRail::BeginTransaction() {
+  // A transaction that used counters and was neither flushed nor rolled back would hand out
+  // the same payment ids and STANs again: that is a bug in the caller.
+  PAY_ASSERT(!counters_dirty_, "pull rail: counters used in a transaction that was neither flushed nor rolled back");
+  counters_loaded_ = false;
+}
+
+Result<void> PullRail::Flush() {
+  if (!counters_dirty_) return {};
+  for (auto [n, value] : {std::pair<const char*, int64_t>{"payment", payment_seq_},
+                          {"stan", stan_seq_}, {"outbox", outbox_seq_}}) {
+    store::RecordRow row;
+    row.kind = kCounterRecord;
+    row.id = n;
+    row.body = std::to_string(value);
+    PAY_TRY(store_.PutRecord(row));
+  }
+  counters_dirty_ = false;
+  return {};
 }
 
 Result<std::string> PullRail::NextStan() {
@@ -449,14 +468,13 @@ Result<Payment> PullRail::Refund(const std::string& merchant, const RefundReques
 
 Result<std::vector<Advice>> PullRail::NextAdvices(size_t limit) {
   std::vector<Advice> out;
-  std::vector<std::string> seen;  // payments already represented (one advice each at a time)
+  std::unordered_set<std::string> seen;  // payments already represented (one advice at a time)
   std::string after;
   while (out.size() < limit) {
     PAY_ASSIGN_OR_RETURN(auto rows, store_.ListRecords(kOutboxRecord, "", after, 512));
     for (const auto& row : rows) {
       after = row.id;
-      if (std::find(seen.begin(), seen.end(), row.owner) != seen.end()) continue;
-      seen.push_back(row.owner);
+      if (!seen.insert(row.owner).second) continue;
       PAY_ASSIGN_OR_RETURN(CardRequest request, DecodeAdvice(row.body));
       out.push_back({row.id, row.owner, std::move(request)});
       if (out.size() == limit) break;

@@ -44,8 +44,12 @@ class PullRail {
  public:
   PullRail(store::Store& store, ledger::Ledger& ledger, const Clock& clock, PullOptions options);
 
-  // Call at the start of every store transaction (drops cached counters).
-  void BeginTransaction() { counters_loaded_ = false; }
+  // Call at the start of every store transaction, Flush() before its commit, and Rollback()
+  // when it is rolled back. The counters (payment ids, STANs, the outbox) are written once per
+  // transaction by Flush.
+  void BeginTransaction();
+  Result<void> Flush();
+  void Rollback() { counters_loaded_ = false; counters_dirty_ = false; }
 
   Result<Merchant> CreateMerchant(const CreateMerchantRequest& request);
 
@@ -101,6 +105,7 @@ class PullRail {
   const Clock& clock_;
   PullOptions options_;
   bool counters_loaded_ = false;
+  bool counters_dirty_ = false;
   int64_t payment_seq_ = 0;
   int64_t stan_seq_ = 0;
   int64_t outbox_seq_ = 0;

@@ -1,0 +1,191 @@
+// Card pull payments per second through the engine: authorize + capture pairs with their own
+// idempotency keys, in batches (Engine::SubmitBatch), durable commits (synchronous=FULL) on both
+// the acquirer and the issuer simulator, over the in-process network (every exchange an ISO 8583
+// message encoded and decoded) and, with --tcp, over the TCP network simulator on 127.0.0.1.
+//
+// Usage: pull_bench [--pairs N] [--batch N] [--reps N] [--cards N] [--durability full|normal]
+//                   [--tcp] [--dir PATH]
+// Prints one line per repetition and the median, in payment operations per second (an
+// authorization and a capture are two operations).
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "adapters/network/issuer.h"
+#include "adapters/network/simulated_network.h"
+#include "pay/engine.h"
+#if PAY_BENCH_TCP
+#include "adapters/network/tcp_network.h"
+#endif
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+[[noreturn]] void Die(const std::string& what) {
+  std::fprintf(stderr, "pull_bench: %s\n", what.c_str());
+  std::exit(1);
+}
+
+// Luhn-valid 16-digit cards 4242 42xx xxxx xxxc, distinct per index.
+std::string Card(int64_t i) {
+  char digits[17];
+  std::snprintf(digits, sizeof digits, "424242%09lld", static_cast<long long>(i));
+  int sum = 0;
+  for (int k = 14; k >= 0; --k) {
+    int d = digits[k] - '0';
+    if ((14 - k) % 2 == 0) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
+    sum += d;
+  }
+  digits[15] = static_cast<char>('0' + (10 - sum % 10) % 10);
+  digits[16] = '\0';
+  return digits;
+}
+
+struct Options {
+  int64_t pairs = 20000;
+  int64_t batch = 1000;
+  int reps = 3;
+  int64_t cards = 1000;
+  bool full = true;
+  bool tcp = false;
+  std::string dir;
+};
+
+double RunOnce(const Options& opt, int rep) {
+  namespace fs = std::filesystem;
+  const std::string dir = opt.dir + "/rep" + std::to_string(rep);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  pay::SystemClock clock;
+  pay::network::IssuerOptions io;
+  io.db_path = dir + "/issuer.db";
+  io.clock = &clock;
+  io.durable = opt.full;
+  io.open_to_buy_major = 1'000'000'000;
+  auto issuer = pay::network::Issuer::Open(io);
+  if (!issuer) Die(issuer.error().message);
+  std::unique_ptr<pay::CardNetwork> network;
+#if PAY_BENCH_TCP
+  std::unique_ptr<pay::network::TcpNetworkServer> server;
+  if (opt.tcp) {
+    auto s = pay::network::TcpNetworkServer::Start(**issuer, pay::network::FaultConfig{}, "127.0.0.1", 0);
+    if (!s) Die(s.error().message);
+    server = std::move(*s);
+    pay::network::TcpClientOptions co;
+    co.deadline_ms = 10'000;
+    auto c = pay::network::TcpCardNetwork::Connect("127.0.0.1", server->port(), co);
+    if (!c) Die(c.error().message);
+    network = std::move(*c);
+  }
+#endif
+  if (!network) {
+    network = std::make_unique<pay::network::SimulatedCardNetwork>(**issuer, pay::network::FaultConfig{}, 2000);
+  }
+  pay::EngineOptions o;
+  o.db_path = dir + "/acquirer.db";
+  o.create_if_missing = true;
+  o.durability = opt.full ? pay::Durability::kFull : pay::Durability::kNormal;
+  o.clock = &clock;
+  o.card_network = network.get();
+  o.card_fingerprint_key = "bench fingerprint key 0123456789";
+  auto engine = pay::Engine::Open(o);
+  if (!engine) Die(engine.error().message);
+  pay::Engine& e = **engine;
+  pay::Command m;
+  m.merchant = "bench";
+  m.idempotency_key = "merchant";
+  m.request = pay::CreateMerchantRequest{"bench", "USD", 250, 0};
+  if (auto r = e.Submit(m); !r) Die(r.error().message);
+
+  std::vector<std::string> cards;
+  for (int64_t i = 0; i < opt.cards; ++i) cards.push_back(Card(i));
+  int64_t ops = 0;
+  double auth_s = 0, capture_s = 0;
+  auto start = SteadyClock::now();
+  for (int64_t done = 0; done < opt.pairs; done += opt.batch) {
+    const int64_t n = std::min(opt.batch, opt.pairs - done);
+    std::vector<pay::Command> auths(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      pay::Command& c = auths[static_cast<size_t>(i)];
+      c.merchant = "bench";
+      c.idempotency_key = "a" + std::to_string(done + i);
+      c.request = pay::AuthorizeRequest{{cards[static_cast<size_t>((done + i) % opt.cards)], "12/30", ""}, 1000 + i, "USD"};
+    }
+    auto t0 = SteadyClock::now();
+    auto results = e.SubmitBatch(auths);
+    auth_s += std::chrono::duration<double>(SteadyClock::now() - t0).count();
+    std::vector<pay::Command> caps;
+    caps.reserve(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      const auto& r = results[static_cast<size_t>(i)];
+      if (!r) Die("authorize: " + r.error().message);
+      if (r->payment_status != "authorized") Die("authorize: status " + r->payment_status);
+      pay::Command c;
+      c.merchant = "bench";
+      c.idempotency_key = "c" + std::to_string(done + i);
+      c.request = pay::CaptureRequest{r->payment_id, std::nullopt, false};
+      caps.push_back(std::move(c));
+    }
+    auto t1 = SteadyClock::now();
+    auto captured = e.SubmitBatch(caps);
+    capture_s += std::chrono::duration<double>(SteadyClock::now() - t1).count();
+    for (const auto& r : captured) {
+      if (!r) Die("capture: " + r.error().message);
+      if (r->payment_status != "captured") Die("capture: status " + r->payment_status);
+    }
+    ops += 2 * n;
+  }
+  const double seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  std::printf("  authorizations %.0f/s, captures %.0f/s\n", static_cast<double>(opt.pairs) / auth_s,
+              static_cast<double>(opt.pairs) / capture_s);
+  auto v = e.Verify();
+  if (!v || !v->ok()) Die("the acquirer ledger does not verify");
+  auto iv = (*issuer)->Verify();
+  if (!iv || !iv->ok()) Die("the issuer ledger does not verify");
+  return static_cast<double>(ops) / seconds;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  opt.dir = (std::filesystem::temp_directory_path() / "pull_bench").string();
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) Die(a + ": a value is required");
+      return argv[++i];
+    };
+    if (a == "--pairs") opt.pairs = std::atoll(next().c_str());
+    else if (a == "--batch") opt.batch = std::atoll(next().c_str());
+    else if (a == "--reps") opt.reps = std::atoi(next().c_str());
+    else if (a == "--cards") opt.cards = std::atoll(next().c_str());
+    else if (a == "--durability") opt.full = next() != "normal";
+    else if (a == "--tcp") opt.tcp = true;
+    else if (a == "--dir") opt.dir = next();
+    else Die("unknown option " + a + " (--pairs --batch --reps --cards --durability --tcp --dir)");
+  }
+  if (opt.pairs <= 0 || opt.batch <= 0 || opt.reps <= 0 || opt.cards <= 0) Die("counts must be positive");
+#if !PAY_BENCH_TCP
+  if (opt.tcp) Die("--tcp: built without the TCP transport");
+#endif
+  std::vector<double> rates;
+  for (int rep = 0; rep < opt.reps; ++rep) {
+    double r = RunOnce(opt, rep);
+    rates.push_back(r);
+    std::printf("rep %d: %.0f payment operations/s (%s, %s network, batch %lld)\n", rep, r,
+                opt.full ? "durable" : "normal", opt.tcp ? "tcp" : "in-process",
+                static_cast<long long>(opt.batch));
+  }
+  std::sort(rates.begin(), rates.end());
+  std::printf("median: %.0f payment operations/s (%lld authorize+capture pairs per rep)\n",
+              rates[rates.size() / 2], static_cast<long long>(opt.pairs));
+  std::filesystem::remove_all(opt.dir);
+  return 0;
+}
