@@ -354,3 +354,125 @@ TEST_F(CliTest, VerifyFailsOnACorruptedBalance) {
 }
 
 }  // namespace
+
+// ---- card pull payments ------------------------------------------------------------------------
+
+class CardCliTest : public CliTest {
+ protected:
+  void SetUp() override {
+    Ok({"init"});
+    Ok({"merchant", "create", "acme", "--currency", "USD", "--fee-bps", "250", "--fee-fixed", "0.30"});
+  }
+  CtlRun Authorize(const std::string& card, const std::string& amount, const std::string& key,
+                   const std::string& expiry = "12/30") {
+    return Ctl({"--json", "--merchant", "acme", "authorize", "--card", card, "--expiry", expiry,
+                "--cvv", "123", "--amount", amount, "--currency", "USD", "--key", key});
+  }
+};
+
+TEST_F(CardCliTest, AuthorizeCaptureRefundSettleWithJson) {
+  CtlRun a = Authorize("4242424242424242", "100.00", "order-1");
+  ASSERT_EQ(a.status, 0) << a.out << a.err;
+  EXPECT_TRUE(Has(a.out, "\"payment_id\":\"pay_000000000001\"")) << a.out;
+  EXPECT_TRUE(Has(a.out, "\"status\":\"authorized\"")) << a.out;
+  EXPECT_TRUE(Has(a.out, "\"response_code\":\"00\"")) << a.out;
+  EXPECT_TRUE(Has(a.out, "\"authorized_minor\":10000")) << a.out;
+  EXPECT_FALSE(Has(a.out, "4242424242424242")) << "the PAN must not be echoed or stored";
+  CtlRun c = Ok({"--json", "--merchant", "acme", "capture", "pay_000000000001", "--amount", "30.00", "--key", "cap-1"});
+  EXPECT_TRUE(Has(c.out, "\"status\":\"partially_captured\"")) << c.out;
+  c = Ok({"--json", "--merchant", "acme", "capture", "pay_000000000001", "--amount", "50.00", "--final", "--key", "cap-2"});
+  EXPECT_TRUE(Has(c.out, "\"status\":\"captured\"")) << c.out;
+  EXPECT_TRUE(Has(c.out, "\"captured_minor\":8000")) << c.out;
+  CtlRun r = Ok({"--json", "--merchant", "acme", "refund", "pay_000000000001", "--amount", "10.00", "--key", "ref-1"});
+  EXPECT_TRUE(Has(r.out, "\"status\":\"partially_refunded\"")) << r.out;
+  CtlRun again = Ok({"--json", "--merchant", "acme", "refund", "pay_000000000001", "--amount", "10.00", "--key", "ref-1"});
+  EXPECT_TRUE(Has(again.out, "\"replayed\":true")) << again.out;
+  CtlRun s = Ok({"--json", "settle"});
+  EXPECT_TRUE(Has(s.out, "\"payments\":1")) << s.out;
+  EXPECT_TRUE(Has(s.out, "\"net_minor\":7000")) << s.out;
+  EXPECT_TRUE(Has(s.out, "\"fee_minor\":205")) << s.out;  // 2.5% of 70.00 + 0.30
+  CtlRun show = Ok({"--json", "payment", "show", "pay_000000000001"});
+  EXPECT_TRUE(Has(show.out, "\"status\":\"settled\"")) << show.out;
+  CtlRun avail = Ok({"--json", "account", "show", "m/acme/available"});
+  EXPECT_TRUE(Has(avail.out, "\"balance_minor\":6795")) << avail.out;
+  CtlRun verify = Ok({"ledger", "verify"});
+  EXPECT_TRUE(Has(verify.out, "ok")) << verify.out;
+  CtlRun list = Ok({"--merchant", "acme", "payment", "list"});
+  EXPECT_TRUE(Has(list.out, "pay_000000000001  acme  100.00 USD  settled")) << list.out;
+}
+
+TEST_F(CardCliTest, DeclinesAreResultsAndIllegalTransitionsAreRefusals) {
+  CtlRun d = Authorize("4000000000000002", "10.00", "o1");
+  EXPECT_EQ(d.status, 0) << d.err;  // a decline is a result
+  EXPECT_TRUE(Has(d.out, "\"status\":\"declined\"")) << d.out;
+  EXPECT_TRUE(Has(d.out, "\"response_code\":\"05\"")) << d.out;
+  CtlRun luhn = Authorize("4242424242424241", "10.00", "o2");
+  EXPECT_EQ(luhn.status, 0);
+  EXPECT_TRUE(Has(luhn.out, "\"response_code\":\"14\"")) << luhn.out;
+  CtlRun expired = Authorize("4242424242424242", "10.00", "o3", "01/25");
+  EXPECT_TRUE(Has(expired.out, "\"response_code\":\"54\"")) << expired.out;
+  CtlRun lost = Authorize("4000000000000259", "10.00", "o4");
+  EXPECT_EQ(lost.status, 0);
+  EXPECT_TRUE(Has(lost.out, "\"status\":\"reversed\"")) << lost.out;
+  CtlRun cap = Ctl({"--merchant", "acme", "capture", "pay_000000000001", "--key", "c1"});
+  EXPECT_EQ(cap.status, 1);
+  EXPECT_TRUE(Has(cap.err, "illegal_transition")) << cap.err;
+  EXPECT_TRUE(Has(cap.err, "declined")) << cap.err;
+  // Text output of an approval names the card by BIN and last four only.
+  CtlRun ok = Ctl({"--merchant", "acme", "authorize", "--card", "5555555555554444", "--expiry",
+                   "12/30", "--amount", "5.00", "--currency", "USD", "--key", "o5"});
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  EXPECT_TRUE(Has(ok.out, "status      authorized")) << ok.out;
+  EXPECT_TRUE(Has(ok.out, "555555...4444")) << ok.out;
+  CtlRun v = Ok({"--merchant", "acme", "void", "pay_000000000005", "--key", "v5"});
+  EXPECT_TRUE(Has(v.out, "voided")) << v.out;
+}
+
+TEST_F(CardCliTest, BadInputNamesTheOption) {
+  CtlRun bad = Ctl({"--merchant", "acme", "authorize", "--card", "42424242", "--expiry", "12/30",
+                    "--amount", "1.00", "--currency", "USD", "--key", "k"});
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_TRUE(Has(bad.err, "card: ")) << bad.err;
+  bad = Ctl({"--merchant", "acme", "authorize", "--card", "4242424242424242", "--expiry", "13/30",
+             "--amount", "1.00", "--currency", "USD", "--key", "k"});
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_TRUE(Has(bad.err, "expiry")) << bad.err;
+  bad = Ctl({"--merchant", "acme", "authorize", "--card", "4242424242424242", "--expiry", "12/30",
+             "--amount", "1.001", "--currency", "USD", "--key", "k"});
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_TRUE(Has(bad.err, "--amount")) << bad.err;
+  bad = Ctl({"--merchant", "acme", "capture", "pay_000000000042", "--key", "k"});
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_TRUE(Has(bad.err, "payment_not_found")) << bad.err;
+  bad = Ctl({"merchant", "create", "a/b", "--currency", "USD"});
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_TRUE(Has(bad.err, "merchant")) << bad.err;
+  bad = Ctl({"--network-faults", "drop=5", "--merchant", "acme", "authorize", "--card",
+             "4242424242424242", "--expiry", "12/30", "--amount", "1.00", "--currency", "USD", "--key", "k"});
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_TRUE(Has(bad.err, "faults")) << bad.err;
+  CtlRun help = Ctl({"authorize", "--help"});
+  EXPECT_EQ(help.status, 0);
+  EXPECT_TRUE(Has(help.out, "Example: paymentctl authorize")) << help.out;
+}
+
+TEST_F(CardCliTest, NoAnswerThenReversalWithFaultsAndPaymentResolve) {
+  // Every response is lost: the authorization is unknown and its reversal stays queued.
+  CtlRun u = Ctl({"--json", "--network-faults", "drop_response=100", "--merchant", "acme",
+                  "authorize", "--card", "4242424242424242", "--expiry", "12/30", "--amount",
+                  "10.00", "--currency", "USD", "--key", "o1"});
+  EXPECT_EQ(u.status, 0) << u.err;
+  EXPECT_TRUE(Has(u.out, "\"status\":\"unknown\"")) << u.out;
+  CtlRun blocked = Ctl({"--network-faults", "drop_response=100", "--merchant", "acme", "capture",
+                        "pay_000000000001", "--key", "c1"});
+  EXPECT_EQ(blocked.status, 1);
+  EXPECT_TRUE(Has(blocked.err, "payment_in_doubt")) << blocked.err;
+  // A healthy network: start-up delivers the reversal first.
+  CtlRun resolve = Ok({"payment", "resolve"});
+  EXPECT_TRUE(Has(resolve.out, "no network advice is queued")) << resolve.out;
+  CtlRun show = Ok({"--json", "payment", "show", "pay_000000000001"});
+  EXPECT_TRUE(Has(show.out, "\"status\":\"reversed\"")) << show.out;
+  CtlRun retry = Authorize("4242424242424242", "10.00", "o1");
+  EXPECT_TRUE(Has(retry.out, "\"replayed\":true")) << retry.out;
+  EXPECT_TRUE(Has(retry.out, "\"status\":\"reversed\"")) << retry.out;
+}
