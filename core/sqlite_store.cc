@@ -209,7 +209,10 @@ std::string SqlFor(Stmt s) {
       return "SELECT rule, key, state, updated_at_ms FROM velocity_state WHERE (?1 = '' OR rule = ?1) "
              "AND key >= ?2 ORDER BY rule, key LIMIT ?3";
     case kPutRecord:
-      return "INSERT OR REPLACE INTO records(kind, id, owner, due_ms, body) VALUES(?,?,?,?,?)";
+      // An upsert, not REPLACE: an update leaves the index entries whose columns did not change.
+      return "INSERT INTO records(kind, id, owner, due_ms, body) VALUES(?,?,?,?,?) "
+             "ON CONFLICT(kind, id) DO UPDATE SET owner = excluded.owner, due_ms = excluded.due_ms, "
+             "body = excluded.body";
     case kFindRecord:
       return "SELECT kind, id, owner, due_ms, body FROM records WHERE kind = ? AND id = ?";
     case kDeleteRecord: return "DELETE FROM records WHERE kind = ? AND id = ?";
