@@ -192,8 +192,10 @@ class EngineImpl final : public Engine {
     // Card payments a crash left waiting for the network are resolved before anything else:
     // they become unknown and their reversals go out now (or stay queued until the network
     // answers).
-    needs_recovery_ = true;
-    PAY_TRY(RecoverPayments());
+    if (o.exchange_grace_ms < 0) {
+      return MakeError(ErrorCode::kInvalidArgument, "exchange_grace: must not be negative");
+    }
+    PAY_TRY(RecoverPayments(o.exchange_grace_ms));
     if (o.card_network != nullptr) PAY_TRY(DeliverAdvices(nullptr));
     return {};
   }
@@ -219,7 +221,7 @@ class EngineImpl final : public Engine {
                                                                " commands"));
     }
     if (needs_recovery_) {
-      if (auto r = RecoverPayments(); !r) return fail_all(r.error());
+      if (auto r = RecoverPayments(0); !r) return fail_all(r.error());
     }
     clock_->Set(commands.empty() ? 0 : commands.front().event_time_ms);
     if (auto b = ledger_->Begin(); !b) return fail_all(b.error());
@@ -374,7 +376,7 @@ class EngineImpl final : public Engine {
 
   Result<size_t> ResolvePending() override {
     std::lock_guard lock(mu_);
-    if (needs_recovery_) PAY_TRY(RecoverPayments());
+    PAY_TRY(RecoverPayments(needs_recovery_ ? 0 : options_.exchange_grace_ms));
     return DeliverAdvices(nullptr);
   }
 
@@ -861,7 +863,7 @@ class EngineImpl final : public Engine {
       Result<CardResponse> response =
           i < responses.size() ? responses[i]
                                : Result<CardResponse>(MakeError(ErrorCode::kNetworkTimeout, "no response"));
-      auto payment = rail_->Complete(pe.payment_id, response);
+      auto payment = rail_->Complete(pe.payment_id, pe.request.stan, response);
       Result<void> stored;
       Outcome o;
       o.operation = pe.operation;
@@ -944,8 +946,9 @@ class EngineImpl final : public Engine {
     return any ? 1 : 0;
   }
 
-  // Payments left pending by a crash or a failed second phase become unknown (reversal queued).
-  Result<void> RecoverPayments() {
+  // Payments left pending by a crash (open for at least `grace_ms`) or by this process's failed
+  // second phase (grace 0) become unknown, reversal queued.
+  Result<void> RecoverPayments(int64_t grace_ms) {
     PAY_ASSIGN_OR_RETURN(bool open, rail_->HasOpenExchanges());
     if (!open) {
       needs_recovery_ = false;
@@ -953,7 +956,7 @@ class EngineImpl final : public Engine {
     }
     PAY_TRY(ledger_->Begin());
     rail_->BeginTransaction();
-    auto n = rail_->RecoverPending();
+    auto n = rail_->RecoverPending(grace_ms);
     if (!n) {
       RollbackAll();
       return n.error();

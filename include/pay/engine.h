@@ -180,6 +180,10 @@ struct EngineOptions {
   // Delivery rounds for queued network advices (reversals, captures, refunds) per batch; what is
   // still unacknowledged stays queued for the next batch or ResolvePending().
   int network_rounds_max = 3;
+  // At start-up (and in ResolvePending), an authorization or increment whose exchange has been
+  // open at least this long (by the engine clock) is given up: unknown, reversal queued. A
+  // younger one may belong to another process still waiting for its answer.
+  int64_t exchange_grace_ms = 60'000;
 };
 
 // One window of one velocity rule for one key, as `velocity status` shows it.

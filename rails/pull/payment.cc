@@ -63,6 +63,7 @@ std::string EncodePayment(const Payment& p) {
   w.U32(static_cast<uint32_t>(p.claim.operation));
   w.U8(p.settled ? 1 : 0);
   w.U8(p.final_captured ? 1 : 0);
+  w.U8(p.reversing ? 1 : 0);
   w.U32(static_cast<uint32_t>(p.history.size()));
   for (const PaymentOp& op : p.history) {
     w.Str(op.op);
@@ -78,7 +79,7 @@ std::string EncodePayment(const Payment& p) {
 Result<Payment> DecodePayment(std::string_view bytes) {
   Reader r(bytes);
   Payment p;
-  uint8_t version = 0, status = 0, settled = 0, final_captured = 0;
+  uint8_t version = 0, status = 0, settled = 0, final_captured = 0, reversing = 0;
   if (!r.U8(&version) || version != kPaymentVersion) return Corrupt("payment");
   for (std::string* s : {&p.id, &p.merchant, &p.currency, &p.card_fingerprint, &p.card_bin,
                          &p.card_last4, &p.response_code, &p.auth_code, &p.rrn, &p.stan,
@@ -93,12 +94,14 @@ Result<Payment> DecodePayment(std::string_view bytes) {
     if (!r.I64(v)) return Corrupt("payment");
   }
   uint32_t op = 0, n = 0;
-  if (!r.U32(&op) || !r.U8(&settled) || !r.U8(&final_captured) || !r.U32(&n) || n > kHistoryMax) {
+  if (!r.U32(&op) || !r.U8(&settled) || !r.U8(&final_captured) || !r.U8(&reversing) ||
+      !r.U32(&n) || n > kHistoryMax) {
     return Corrupt("payment");
   }
   p.claim.operation = static_cast<int32_t>(op);
   p.settled = settled != 0;
   p.final_captured = final_captured != 0;
+  p.reversing = reversing != 0;
   p.history.resize(n);
   for (PaymentOp& h : p.history) {
     if (!r.Str(&h.op, kFieldBytesMax) || !r.Str(&h.response_code, kFieldBytesMax) ||

@@ -84,6 +84,7 @@ struct Payment {
   // STAN and amount, and the command waiting for it.
   std::string doubt_stan;
   int64_t doubt_amount_minor = 0;
+  bool reversing = false;  // the doubt's reversal is queued: a late answer is ignored
   Claim claim;
   std::vector<PaymentOp> history;
 

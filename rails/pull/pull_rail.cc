@@ -303,11 +303,14 @@ Result<Prepared> PullRail::Increment(const std::string& merchant, const Incremen
   return out;
 }
 
-Result<Payment> PullRail::Complete(const std::string& payment_id,
+Result<Payment> PullRail::Complete(const std::string& payment_id, const std::string& stan,
                                    const Result<CardResponse>& response) {
   PAY_ASSIGN_OR_RETURN(Payment p, Load("", payment_id));
-  const bool is_auth = p.status == PaymentStatus::kPending;
-  const std::string stan = is_auth ? p.stan : p.doubt_stan;
+  const bool is_auth = p.status == PaymentStatus::kPending && p.stan == stan;
+  const bool is_increment = !is_auth && p.in_doubt() && !p.reversing && p.doubt_stan == stan;
+  // An answer to an exchange that was already resolved (start-up recovery in another process
+  // gave it up and queued its reversal) changes nothing: the reversal undoes it at the issuer.
+  if (!is_auth && !is_increment) return p;
   const int64_t asked = is_auth ? p.amount_minor : p.doubt_amount_minor;
   std::string code = response ? response->response_code : std::string();
   int64_t approved = 0;
@@ -325,6 +328,7 @@ Result<Payment> PullRail::Complete(const std::string& payment_id,
     PAY_TRY(Queue(p, reversal));
     p.doubt_stan = stan;
     p.doubt_amount_minor = asked;
+    p.reversing = true;
     if (is_auth) p.status = PaymentStatus::kUnknown;
     Record(p, is_auth ? "authorize" : "increment", asked,
            response ? code : std::string(response.error().name()), stan, 0);
@@ -501,6 +505,7 @@ Result<std::optional<Payment>> PullRail::Acknowledge(const Advice& advice) {
   if (p.status == PaymentStatus::kUnknown) p.status = PaymentStatus::kReversed;
   p.doubt_stan.clear();
   p.doubt_amount_minor = 0;
+  p.reversing = false;
   Payment answer = p;  // as resolved, with the claim that waited for it (for the engine)
   p.claim = {};
   PAY_TRY(Save(p));
@@ -538,7 +543,7 @@ Result<size_t> PullRail::ExpireDue(size_t max) {
 }
 
 Result<void> PullRail::MarkOpen(const std::string& payment_id) {
-  store::RecordRow row{kDoubtRecord, payment_id, "", 0, ""};
+  store::RecordRow row{kDoubtRecord, payment_id, "", 0, std::to_string(clock_.NowMs())};
   return store_.PutRecord(row);
 }
 
@@ -547,32 +552,25 @@ Result<bool> PullRail::HasOpenExchanges() {
   return !rows.empty();
 }
 
-Result<size_t> PullRail::RecoverPending() {
+Result<size_t> PullRail::RecoverPending(int64_t grace_ms) {
   size_t n = 0;
   std::string after;
+  const int64_t now = clock_.NowMs();
   for (;;) {
     PAY_ASSIGN_OR_RETURN(auto rows, store_.ListRecords(kDoubtRecord, "", after, 512));
     for (const auto& row : rows) {
       after = row.id;
+      // Younger than the grace: another process may still be waiting for the answer.
+      if (now - Decode64(row.body) < grace_ms) continue;
       PAY_ASSIGN_OR_RETURN(Payment p, Load("", row.id));
-      // Pending: the answer was never applied. In doubt with its reversal queued: only wait.
       const bool pending_auth = p.status == PaymentStatus::kPending;
-      bool reversal_queued = false;
-      if (!pending_auth) {
-        PAY_ASSIGN_OR_RETURN(auto queued, store_.ListRecords(kOutboxRecord, p.id, "", 64));
-        for (const auto& q : queued) {
-          auto a = DecodeAdvice(q.body);
-          reversal_queued = reversal_queued || (a && a->type == CardMessageType::kReversal &&
-                                                a->original_stan == p.doubt_stan);
-        }
-      }
       if (!pending_auth && !p.in_doubt()) {  // resolved already: the marker is stale
         PAY_TRY(store_.DeleteRecord(kDoubtRecord, p.id));
         continue;
       }
-      if (reversal_queued) continue;
-      PAY_TRY(Complete(p.id, MakeError(ErrorCode::kNetworkTimeout,
-                                       "no answer recorded before a restart")));
+      if (p.reversing) continue;  // its reversal is queued: the outbox resolves it
+      PAY_TRY(Complete(p.id, pending_auth ? p.stan : p.doubt_stan,
+                       MakeError(ErrorCode::kNetworkTimeout, "no answer recorded before a restart")));
       ++n;
     }
     if (rows.size() < 512) return n;

@@ -61,7 +61,10 @@ class PullRail {
                              const Claim& claim);
   // Phase two: the network's answer (or its failure) to a prepared exchange. A failure leaves
   // the payment in doubt with its reversal queued (the claim stays open until it resolves).
-  Result<Payment> Complete(const std::string& payment_id, const Result<CardResponse>& response);
+  // `stan` names the exchange answered; an answer to an exchange that is no longer open (it was
+  // given up and is being reversed) changes nothing.
+  Result<Payment> Complete(const std::string& payment_id, const std::string& stan,
+                           const Result<CardResponse>& response);
 
   Result<Payment> Capture(const std::string& merchant, const CaptureRequest& request);
   Result<Payment> Void(const std::string& merchant, const VoidPaymentRequest& request);
@@ -76,8 +79,10 @@ class PullRail {
 
   // Authorizations past their validity: hold released, reversal queued. Returns how many.
   Result<size_t> ExpireDue(size_t max);
-  // Start-up: payments a crash left pending (sent or not) become unknown, reversal queued.
-  Result<size_t> RecoverPending();
+  // Payments whose online exchange has been open for at least `grace_ms` (a crash left them
+  // pending: sent or not) become unknown, reversal queued. Younger ones may belong to another
+  // live process and are left alone.
+  Result<size_t> RecoverPending(int64_t grace_ms);
   // Whether any payment has an online exchange open (pending, or in doubt). Cheap.
   Result<bool> HasOpenExchanges();
   // Settles up to `max` payments; adds to `report`. Returns how many.

@@ -473,6 +473,14 @@ TEST_F(PullTest, CrashWithAnAuthorizationInFlightIsReversedAtStartUp) {
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status));
   ASSERT_EQ(WEXITSTATUS(status), 0);
+  // Within the grace another process may still be waiting for the answer: left alone.
+  Open();
+  EXPECT_EQ(engine_->recovery().payments_in_doubt, 0u);
+  EXPECT_EQ(Text(Payment("pay_000000000001"), "status"), "pending");
+  auto busy = engine_->Submit(Cmd("order-crash", Auth("4242424242424242", 7777)));
+  ASSERT_FALSE(busy);
+  EXPECT_EQ(busy.error().code, ErrorCode::kIdempotencyKeyInFlight);
+  clock_.AdvanceMs(60'000);
   Open();  // start-up recovery: unknown -> reversal -> reversed
   EXPECT_EQ(engine_->recovery().payments_in_doubt, 1u);
   std::string p = Payment("pay_000000000001");
