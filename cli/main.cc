@@ -19,9 +19,7 @@
 #include "adapters/network/faults.h"
 #include "adapters/network/issuer.h"
 #include "adapters/network/simulated_network.h"
-#if __has_include("adapters/network/tcp_network.h")
 #include "adapters/network/tcp_network.h"
-#endif
 #include "core/crypto.h"
 #include "core/json_writer.h"
 #include "core/limits.h"
@@ -374,15 +372,54 @@ Result<std::unique_ptr<CardNetwork>> ConnectTcpNetwork(const std::string& spec, 
       port <= 0 || port > 65535) {
     return MakeError(ErrorCode::kInvalidArgument, "--network: '" + spec + "' needs tcp://HOST:PORT");
   }
-#if __has_include("adapters/network/tcp_network.h")  // TEMP until the TCP transport lands
   network::TcpClientOptions options;
   options.deadline_ms = deadline_ms;
   PAY_ASSIGN_OR_RETURN(auto net, network::TcpCardNetwork::Connect(std::string(rest.substr(0, colon)),
                                                                    static_cast<uint16_t>(port), options));
   return std::unique_ptr<CardNetwork>(std::move(net));
-#else
-  return MakeError(ErrorCode::kNetworkUnavailable, "--network: tcp not built");
-#endif
+}
+
+// `paymentctl network-sim`: the issuer simulator behind a TCP listener, until a signal.
+int RunNetworkSim(Context& ctx, const std::string& listen, const std::string& issuer_db,
+                  const std::string& faults_text) {
+  auto where = network::ParseHostPort(listen, "--listen");
+  if (!where) return PrintError(ctx, where.error());
+  network::FaultConfig faults;
+  if (!faults_text.empty()) {
+    auto f = network::ParseFaultConfig(faults_text);
+    if (!f) return PrintError(ctx, Refield(f.error(), "--faults"));
+    faults = *f;
+  }
+  if (const char* now = std::getenv("PAYMENTCTL_NOW"); now != nullptr && *now != '\0') {
+    auto ms = ParseRfc3339Ms(now, "PAYMENTCTL_NOW");
+    if (!ms) return PrintError(ctx, ms.error());
+    ctx.clock = std::make_unique<ManualClock>(*ms);
+  } else {
+    ctx.clock = std::make_unique<SystemClock>();
+  }
+  network::IssuerOptions io;
+  io.db_path = issuer_db.empty() ? ctx.db_path + ".issuer" : issuer_db;
+  io.durable = ctx.durability != "normal";
+  io.clock = ctx.clock.get();
+  auto issuer = network::Issuer::Open(io);
+  if (!issuer) return PrintError(ctx, issuer.error());
+  auto server = network::TcpNetworkServer::Start(**issuer, faults, where->first, where->second);
+  if (!server) return PrintError(ctx, server.error());
+  if (ctx.json) {
+    JsonWriter w;
+    w.BeginObject().Field("listening", where->first + ":" + std::to_string((*server)->port()));
+    w.Field("issuer_db", io.db_path).Field("faults", network::FaultConfigString(faults)).EndObject();
+    std::cout << w.str() << std::endl;
+  } else {
+    std::cout << "network-sim listening on " << where->first << ":" << (*server)->port()
+              << " (issuer " << io.db_path << ", faults " << network::FaultConfigString(faults)
+              << "); stop with Ctrl-C" << std::endl;
+  }
+  (*server)->WaitForSignal();
+  auto stats = (*server)->stats();
+  std::cerr << "network-sim: " << stats.messages << " messages, " << stats.echoes << " echoes, "
+            << stats.connections << " connections, " << stats.malformed << " malformed frames\n";
+  return 0;
 }
 
 // Top-level fields of the engine's own canonical JSON (flat string and integer values).
@@ -628,6 +665,14 @@ Example: paymentctl authorize --merchant acme --card 4242424242424242 --expiry 1
   plist->add_option("--limit", limit, "At most this many (max 10000)")->check(CLI::Range(1, 10000));
   auto* presolve = payment_cmd->add_subcommand("resolve", "Deliver queued network advices (reversals of unknown payments first)");
   auto* pexpire = payment_cmd->add_subcommand("expire", "Expire authorizations past their validity now");
+  std::string sim_listen = "127.0.0.1:8583", sim_issuer_db, sim_faults;
+  auto* netsim = app.add_subcommand("network-sim", "Run the card network simulator (issuer included) on TCP until SIGINT/SIGTERM");
+  netsim->add_option("--listen", sim_listen, "HOST:PORT to listen on (port 0: a free port, printed)");
+  netsim->add_option("--issuer-db", sim_issuer_db, "The issuer's SQLite ledger (default: <db>.issuer)");
+  netsim->add_option("--faults", sim_faults, "Fault plan, e.g. drop_response=5,late=2,latency=1-20,seed=7 (docs/network-sim.md)");
+  netsim->footer(R"(Example:
+  paymentctl network-sim --listen 127.0.0.1:8583 &
+  paymentctl --network tcp://127.0.0.1:8583 --merchant acme authorize --card 4242424242424242 --expiry 12/30 --amount 5.00 --currency USD --key o-1)");
   auto* settle = app.add_subcommand("settle", "Settle captured payments: network receivable -> merchants' available balance, less fees");
   settle->footer("Example: paymentctl settle --json");
 
@@ -644,6 +689,7 @@ Example: paymentctl authorize --merchant acme --card 4242424242424242 --expiry 1
     return PrintError(ctx, MakeError(ErrorCode::kInvalidArgument, std::string("usage: ") + e.what()));
   }
 
+  if (netsim->parsed()) return RunNetworkSim(ctx, sim_listen, sim_issuer_db, sim_faults);
   ctx.wants_network = authorize->parsed() || increment->parsed() || capture->parsed() ||
                       pvoid->parsed() || refund->parsed() || settle->parsed() ||
                       presolve->parsed() || pexpire->parsed();

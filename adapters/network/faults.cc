@@ -64,13 +64,15 @@ Result<FaultConfig> ParseFaultConfig(std::string_view text) {
       if (c.latency_min_ms > c.latency_max_ms) {
         return MakeError(ErrorCode::kInvalidArgument, "faults: latency: minimum above maximum");
       }
+    } else if (name == "late_by") {
+      PAY_ASSIGN_OR_RETURN(c.late_by_ms, ParseInt("late_by", value, 600'000));
     } else if (name == "seed") {
       PAY_ASSIGN_OR_RETURN(int64_t s, ParseInt("seed", value, INT64_MAX));
       c.seed = static_cast<uint64_t>(s);
     } else {
       return MakeError(ErrorCode::kInvalidArgument,
                        "faults: unknown fault '" + std::string(name.substr(0, 32)) +
-                           "' (drop_request, drop_response, duplicate, late, disconnect, latency, seed)");
+                           "' (drop_request, drop_response, duplicate, late, disconnect, latency, late_by, seed)");
     }
   }
   double total = c.drop_request_pct + c.drop_response_pct + c.duplicate_response_pct +
@@ -84,10 +86,12 @@ Result<FaultConfig> ParseFaultConfig(std::string_view text) {
 std::string FaultConfigString(const FaultConfig& c) {
   char buf[256];
   std::snprintf(buf, sizeof buf,
-                "drop_request=%g,drop_response=%g,duplicate=%g,late=%g,disconnect=%g,latency=%lld-%lld,seed=%llu",
+                "drop_request=%g,drop_response=%g,duplicate=%g,late=%g,disconnect=%g,latency=%lld-%lld,"
+                "late_by=%lld,seed=%llu",
                 c.drop_request_pct, c.drop_response_pct, c.duplicate_response_pct,
                 c.late_response_pct, c.disconnect_pct, static_cast<long long>(c.latency_min_ms),
-                static_cast<long long>(c.latency_max_ms), static_cast<unsigned long long>(c.seed));
+                static_cast<long long>(c.latency_max_ms), static_cast<long long>(c.late_by_ms),
+                static_cast<unsigned long long>(c.seed));
   return buf;
 }
 

@@ -24,10 +24,13 @@ struct FaultConfig {
   // Latency of a response: uniform in [latency_min_ms, latency_max_ms].
   int64_t latency_min_ms = 0;
   int64_t latency_max_ms = 0;
+  // TCP simulator: how much later than its latency a late response is sent.
+  int64_t late_by_ms = 3'000;
   uint64_t seed = 1;
 };
 
-// Parses "drop_request=5,drop_response=2,duplicate=1,late=1,disconnect=0.5,latency=1-20,seed=7"
+// Parses "drop_request=5,drop_response=2,duplicate=1,late=1,disconnect=0.5,latency=1-20,
+// late_by=3000,seed=7"
 // (every part optional; percentages 0-100). Errors name the part.
 Result<FaultConfig> ParseFaultConfig(std::string_view text);
 std::string FaultConfigString(const FaultConfig& config);

@@ -19,9 +19,7 @@
 #include "adapters/network/issuer.h"
 #include "adapters/network/simulated_network.h"
 #include "pay/engine.h"
-#if PAY_BENCH_TCP
 #include "adapters/network/tcp_network.h"
-#endif
 
 namespace {
 
@@ -34,7 +32,7 @@ using SteadyClock = std::chrono::steady_clock;
 
 // Luhn-valid 16-digit cards 4242 42xx xxxx xxxc, distinct per index.
 std::string Card(int64_t i) {
-  char digits[17];
+  char digits[32];
   std::snprintf(digits, sizeof digits, "424242%09lld", static_cast<long long>(i));
   int sum = 0;
   for (int k = 14; k >= 0; --k) {
@@ -71,7 +69,6 @@ double RunOnce(const Options& opt, int rep) {
   auto issuer = pay::network::Issuer::Open(io);
   if (!issuer) Die(issuer.error().message);
   std::unique_ptr<pay::CardNetwork> network;
-#if PAY_BENCH_TCP
   std::unique_ptr<pay::network::TcpNetworkServer> server;
   if (opt.tcp) {
     auto s = pay::network::TcpNetworkServer::Start(**issuer, pay::network::FaultConfig{}, "127.0.0.1", 0);
@@ -83,7 +80,6 @@ double RunOnce(const Options& opt, int rep) {
     if (!c) Die(c.error().message);
     network = std::move(*c);
   }
-#endif
   if (!network) {
     network = std::make_unique<pay::network::SimulatedCardNetwork>(**issuer, pay::network::FaultConfig{}, 2000);
   }
@@ -172,9 +168,6 @@ int main(int argc, char** argv) {
     else Die("unknown option " + a + " (--pairs --batch --reps --cards --durability --tcp --dir)");
   }
   if (opt.pairs <= 0 || opt.batch <= 0 || opt.reps <= 0 || opt.cards <= 0) Die("counts must be positive");
-#if !PAY_BENCH_TCP
-  if (opt.tcp) Die("--tcp: built without the TCP transport");
-#endif
   std::vector<double> rates;
   for (int rep = 0; rep < opt.reps; ++rep) {
     double r = RunOnce(opt, rep);
