@@ -36,3 +36,26 @@ run velocity status --key merchant=demo-shop
 run account history alice
 run account list
 run ledger verify
+
+echo "# Card payments: a merchant, an authorization captured in two parts, a refund, declines,"
+echo "# a lost response reversed by the engine, and settlement to the merchant less its fee."
+rm -f "$db.issuer" "$db.issuer-wal" "$db.issuer-shm" "$db.card-key"
+run merchant create acme --currency USD --fee-bps 250 --fee-fixed 0.30
+card() { "$ctl" --db "$db" --config "$config" --merchant acme "$@"; echo; }
+echo "\$ paymentctl --merchant acme authorize --card 4242424242424242 --expiry 12/30 --cvv 123 --amount 120.00 --currency USD --key order-7"
+card authorize --card 4242424242424242 --expiry 12/30 --cvv 123 --amount 120.00 --currency USD --key order-7
+echo "\$ paymentctl --merchant acme capture pay_000000000001 --amount 70.00 --key ship-7a"
+card capture pay_000000000001 --amount 70.00 --key ship-7a
+echo "\$ paymentctl --merchant acme capture pay_000000000001 --amount 30.00 --final --key ship-7b"
+card capture pay_000000000001 --amount 30.00 --final --key ship-7b
+echo "\$ paymentctl --merchant acme refund pay_000000000001 --amount 15.00 --key return-7"
+card refund pay_000000000001 --amount 15.00 --key return-7
+echo "\$ paymentctl --merchant acme authorize --card 4000000000000002 ... (do not honor)"
+card authorize --card 4000000000000002 --expiry 12/30 --amount 20.00 --currency USD --key order-8
+echo "\$ paymentctl --merchant acme authorize --card 4000000000000259 ... (approved, response lost)"
+card authorize --card 4000000000000259 --expiry 12/30 --amount 20.00 --currency USD --key order-9
+run settle
+echo "\$ paymentctl --merchant acme payment list"
+card payment list
+run account show m/acme/available
+run ledger verify
