@@ -73,6 +73,7 @@ struct Context {
   std::string network_faults;
   std::string network_deadline = "2s";
   std::string card_key_file;
+  std::string authorization_validity = "7d";
   std::unique_ptr<network::Issuer> issuer;
   std::unique_ptr<CardNetwork> card_network;
   std::unique_ptr<Engine> engine;
@@ -166,6 +167,8 @@ Result<void> Open(Context& ctx, bool create) {
   o.clock = ctx.clock.get();
   o.velocity_config_path = ctx.config_path;
   PAY_ASSIGN_OR_RETURN(o.idempotency_retention_ms, ParseDurationMs(ctx.retention, "--idempotency-retention"));
+  PAY_ASSIGN_OR_RETURN(o.authorization_validity_ms,
+                       ParseDurationMs(ctx.authorization_validity, "--authorization-validity"));
   if (ctx.wants_network) {
     // The engine must exist before the issuer's file is made next to it.
     if (!create) {
@@ -512,6 +515,7 @@ int Main(int argc, char** argv) {
   app.add_option("--network", ctx.network, "Card network: sim (in-process issuer simulator, <db>.issuer) or tcp://HOST:PORT (paymentctl network-sim)");
   app.add_option("--network-faults", ctx.network_faults, "Faults of the in-process network, e.g. drop_response=5,late=2,latency=1-20,seed=7");
   app.add_option("--network-deadline", ctx.network_deadline, "How long to wait for a network response (e.g. 2s, 500ms)");
+  app.add_option("--authorization-validity", ctx.authorization_validity, "How long an authorization may be captured (e.g. 7d, 30d); expired ones are released");
   app.add_option("--card-key-file", ctx.card_key_file, "Card fingerprint key (HMAC-SHA256, >= 16 bytes); default <db>.card-key, created on first use");
   app.add_option("--durability", ctx.durability, "full (fsync every commit) or normal (WAL, may lose the last commits on power loss)")
       ->check(CLI::IsMember({"full", "normal"}));
