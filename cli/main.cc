@@ -463,6 +463,15 @@ void PrintPaymentText(std::string_view json) {
   if (JsonInt(json, "settled_minor") != 0 || json.find("\"settled\":true") != std::string_view::npos) {
     std::cout << "settled     " << money("settled_minor") << "  fee " << money("fee_minor") << "\n";
   }
+  const std::string type = JsonText(json, "type");
+  if (!type.empty()) {
+    std::cout << "type        " << type;
+    const std::string purpose = JsonText(json, "purpose");
+    if (!purpose.empty()) std::cout << "  (purpose " << purpose << ")";
+    const std::string recipient = JsonText(json, "recipient_name");
+    if (!recipient.empty()) std::cout << "  to " << recipient;
+    std::cout << "\n";
+  }
   std::cout << "network     rrn " << JsonText(json, "rrn") << "  stan " << JsonText(json, "stan");
   std::string auth = JsonText(json, "auth_code");
   if (!auth.empty()) std::cout << "  auth code " << auth;
@@ -660,6 +669,43 @@ Example: paymentctl authorize --merchant acme --card 4242424242424242 --expiry 1
   refund->add_option("--amount", pay_amount, "Decimal amount (default: all captured and not yet refunded)");
   refund->add_option("--key", idem_key, "Idempotency key")->required();
   refund->footer("Example: paymentctl refund pay_000000000001 --merchant acme --amount 5.00 --key refund-1");
+  // Push payments.
+  std::string fund_merchant, from_card, from_expiry, to_card, purpose, recipient_name, sender_name, sender_ref;
+  auto* fund = app.add_subcommand("fund", "Prefund a merchant's disbursement balance: a bank top-up, or an AFT from a card");
+  fund->add_option("merchant", fund_merchant, "Merchant id")->required();
+  fund->add_option("--amount", pay_amount, "Decimal amount")->required();
+  fund->add_option("--currency", pay_currency, "The merchant's currency")->required();
+  fund->add_option("--key", idem_key, "Idempotency key")->required();
+  auto* fund_card = fund->add_option("--from-card", card_pan, "Pull the funds from this card (AFT) instead of a bank top-up");
+  fund->add_option("--expiry", card_expiry, "With --from-card: expiry MM/YY")->needs(fund_card);
+  fund->add_option("--cvv", card_cvv, "With --from-card: CVV")->needs(fund_card);
+  fund->footer(R"(Examples:
+  paymentctl fund acme --amount 5000.00 --currency USD --key topup-1
+  paymentctl fund acme --amount 100.00 --currency USD --key topup-2 --from-card 4242424242424242 --expiry 12/30)");
+  auto* push_cmd = app.add_subcommand("push", "Disburse to a card (OCT) out of the merchant's prefunded balance");
+  push_cmd->add_option("--card", card_pan, "Recipient card number")->required();
+  push_cmd->add_option("--amount", pay_amount, "Decimal amount")->required();
+  push_cmd->add_option("--currency", pay_currency, "The merchant's currency")->required();
+  push_cmd->add_option("--purpose", purpose, "Business application identifier: AA, BB, BI, BP, CP, FD, GD, GP, LO, MD, MP, OG, PD, PP, PS, TU, WT")->required();
+  push_cmd->add_option("--recipient-name", recipient_name, "Recipient's name (1-30 characters)")->required();
+  push_cmd->add_option("--sender-name", sender_name, "Sender's name (default: the merchant)");
+  push_cmd->add_option("--sender-reference", sender_ref, "Sender's account reference");
+  push_cmd->add_option("--key", idem_key, "Idempotency key")->required();
+  push_cmd->footer(R"(--merchant names the merchant. A decline is a result (exit 0).
+Test cards: 4000000000000127 declines (57); 4000000000003220 is credited later (pending_credit);
+4000000000000341 never answers (unknown, then a status inquiry resolves it).
+Example: paymentctl --merchant acme push --card 4242424242424242 --amount 25.00 --currency USD --purpose FD --recipient-name "Ada Lovelace" --key payout-1)");
+  auto* p2p = app.add_subcommand("p2p", "Person to person: pull from the sender's card (AFT), push to the recipient's (OCT)");
+  p2p->add_option("--from-card", from_card, "Sender's card number")->required();
+  p2p->add_option("--from-expiry", from_expiry, "Sender's card expiry MM/YY")->required();
+  p2p->add_option("--from-cvv", card_cvv, "Sender's card CVV");
+  p2p->add_option("--to-card", to_card, "Recipient's card number")->required();
+  p2p->add_option("--amount", pay_amount, "Decimal amount")->required();
+  p2p->add_option("--currency", pay_currency, "The merchant's currency")->required();
+  p2p->add_option("--sender-name", sender_name, "Sender's name");
+  p2p->add_option("--recipient-name", recipient_name, "Recipient's name");
+  p2p->add_option("--key", idem_key, "Idempotency key")->required();
+  p2p->footer("Example: paymentctl --merchant acme p2p --from-card 5555555555554444 --from-expiry 12/30 --to-card 4242424242424242 --amount 20.00 --currency USD --key p2p-1");
   auto* payment_cmd = app.add_subcommand("payment", "Inspect card payments");
   payment_cmd->require_subcommand(1);
   auto* pshow = payment_cmd->add_subcommand("show", "Show a payment and its history");
@@ -694,7 +740,8 @@ Example: paymentctl authorize --merchant acme --card 4242424242424242 --expiry 1
   }
 
   if (netsim->parsed()) return RunNetworkSim(ctx, sim_listen, sim_issuer_db, sim_faults);
-  ctx.wants_network = authorize->parsed() || increment->parsed() || capture->parsed() ||
+  ctx.wants_network = fund->parsed() || push_cmd->parsed() || p2p->parsed() ||
+                      authorize->parsed() || increment->parsed() || capture->parsed() ||
                       pvoid->parsed() || refund->parsed() || settle->parsed() ||
                       presolve->parsed() || pexpire->parsed();
   if (auto r = Open(ctx, init->parsed()); !r) return PrintError(ctx, r.error());
@@ -965,6 +1012,35 @@ Example: paymentctl authorize --merchant acme --card 4242424242424242 --expiry 1
     auto minor = ParseDecimalMinor(pay_amount, (*cur)->exponent, "--amount");
     if (!minor) return PrintError(ctx, minor.error());
     AuthorizeRequest req{{card_pan, card_expiry, card_cvv}, *minor, pay_currency};
+    return EmitPayment(ctx, L.Submit(MakeCommand(ctx, idem_key, std::move(req))));
+  }
+  if (fund->parsed() || push_cmd->parsed() || p2p->parsed()) {
+    auto cur = LookupCurrency(pay_currency, "--currency");
+    if (!cur) return PrintError(ctx, cur.error());
+    auto minor = ParseDecimalMinor(pay_amount, (*cur)->exponent, "--amount");
+    if (!minor) return PrintError(ctx, minor.error());
+    if (fund->parsed()) {
+      FundRequest req{*minor, pay_currency, std::nullopt};
+      if (!card_pan.empty()) req.card = CardInput{card_pan, card_expiry, card_cvv};
+      Context& c = ctx;
+      c.merchant = fund_merchant;
+      auto r = L.Submit(MakeCommand(c, idem_key, std::move(req)));
+      if (!card_pan.empty()) return EmitPayment(ctx, r);
+      if (!r || r->declined || ctx.json) return EmitOutcome(ctx, r);
+      if (r->replayed) std::cout << "(idempotent replay: this key was answered before; nothing moved)\n";
+      const Currency* c2 = *cur;
+      std::cout << "funded " << fund_merchant << " with " << Decimal(JsonInt(r->body, "funded_minor"), c2)
+                << " " << pay_currency << "; disbursement balance "
+                << Decimal(JsonInt(r->body, "disbursement_balance_minor"), c2) << " " << pay_currency << "\n";
+      return 0;
+    }
+    if (push_cmd->parsed()) {
+      PushRequest req{{card_pan, "", ""}, *minor, pay_currency, purpose,
+                      sender_name.empty() ? ctx.merchant : sender_name, sender_ref, recipient_name};
+      return EmitPayment(ctx, L.Submit(MakeCommand(ctx, idem_key, std::move(req))));
+    }
+    P2pRequest req{{from_card, from_expiry, card_cvv}, {to_card, "", ""}, *minor, pay_currency,
+                   sender_name, recipient_name};
     return EmitPayment(ctx, L.Submit(MakeCommand(ctx, idem_key, std::move(req))));
   }
   if (increment->parsed() || capture->parsed() || refund->parsed()) {

@@ -39,6 +39,7 @@ inline constexpr size_t kPaymentOperationsMax = 1'000;  // history entries of on
 inline constexpr size_t kMerchantIdBytesMax = 48;        // m/<id>/available fits an account id
 inline constexpr size_t kAdvicesPerRoundMax = 1'000;     // advices sent in one delivery round
 inline constexpr size_t kPaymentSweepPerTransactionMax = 1'000;
+inline constexpr size_t kPushNameBytesMax = 30;  // sender/recipient names and references
 inline constexpr int64_t kHoldExpiryMsMax = 400LL * 24 * 3600 * 1000;
 
 }  // namespace pay::limits

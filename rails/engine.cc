@@ -15,6 +15,7 @@
 #include "rails/guards/idempotency.h"
 #include "rails/guards/velocity.h"
 #include "rails/pull/pull_rail.h"
+#include "rails/push/push_rail.h"
 
 namespace pay {
 
@@ -49,7 +50,8 @@ bool IsStoreFailure(const Error& e) {
 
 bool IsCardOperation(Operation op) {
   return op == Operation::kAuthorize || op == Operation::kIncrement ||
-         op == Operation::kCapture || op == Operation::kVoidPayment || op == Operation::kRefund;
+         op == Operation::kCapture || op == Operation::kVoidPayment || op == Operation::kRefund ||
+         op == Operation::kFund || op == Operation::kPush || op == Operation::kP2p;
 }
 
 // The value of a top-level string field of our own canonical JSON (for replayed outcomes).
@@ -89,6 +91,9 @@ std::string_view OperationName(Operation op) {
     case Operation::kCapture: return "capture";
     case Operation::kVoidPayment: return "void_payment";
     case Operation::kRefund: return "refund";
+    case Operation::kFund: return "fund";
+    case Operation::kPush: return "push";
+    case Operation::kP2p: return "p2p";
   }
   return "unknown";
 }
@@ -97,13 +102,14 @@ Result<Operation> ParseOperation(std::string_view name, std::string_view field) 
   for (Operation op : {Operation::kCreateAccount, Operation::kTransfer, Operation::kPostPending,
                        Operation::kVoidPending, Operation::kReverse, Operation::kCreateMerchant,
                        Operation::kAuthorize, Operation::kIncrement, Operation::kCapture,
-                       Operation::kVoidPayment, Operation::kRefund}) {
+                       Operation::kVoidPayment, Operation::kRefund, Operation::kFund,
+                       Operation::kPush, Operation::kP2p}) {
     if (name == OperationName(op)) return op;
   }
   return MakeError(ErrorCode::kInvalidArgument,
                    std::string(field) + ": '" + std::string(name.substr(0, 32)) +
                        "' is not an operation (create_account, transfer, post, void, reverse, "
-                       "create_merchant, authorize, increment, capture, void_payment, refund)");
+                       "create_merchant, authorize, increment, capture, void_payment, refund, fund, push, p2p)");
 }
 
 std::string_view ChannelName(Channel c) {
@@ -139,7 +145,10 @@ Operation OperationOf(const Request& r) {
     case 7: return Operation::kIncrement;
     case 8: return Operation::kCapture;
     case 9: return Operation::kVoidPayment;
-    default: return Operation::kRefund;
+    case 10: return Operation::kRefund;
+    case 11: return Operation::kFund;
+    case 12: return Operation::kPush;
+    default: return Operation::kP2p;
   }
 }
 
@@ -188,6 +197,7 @@ class EngineImpl final : public Engine {
     pull::PullOptions po;
     po.authorization_validity_ms = o.authorization_validity_ms;
     rail_ = std::make_unique<pull::PullRail>(*store_, *ledger_, *clock_, po);
+    push_ = std::make_unique<push::PushRail>(*rail_, *store_, *ledger_, *clock_);
     PAY_TRY(RecoverInFlight());
     // Card payments a crash left waiting for the network are resolved before anything else:
     // they become unknown and their reversals go out now (or stay queued until the network
@@ -400,14 +410,23 @@ class EngineImpl final : public Engine {
       PAY_TRY(ValidateMerchant(*m));
     } else if (const auto* a = std::get_if<AuthorizeRequest>(&c.request)) {
       PAY_TRY(ValidateAuthorize(c, *a));
+    } else if (const auto* f = std::get_if<FundRequest>(&c.request)) {
+      PAY_TRY(ValidateFund(c, *f));
+    } else if (const auto* pr = std::get_if<PushRequest>(&c.request)) {
+      PAY_TRY(ValidatePush(c, *pr));
+    } else if (const auto* pp = std::get_if<P2pRequest>(&c.request)) {
+      PAY_TRY(ValidateP2p(c, *pp));
     } else if (IsCardOperation(op)) {
       PAY_TRY(ValidatePaymentOperation(c));
     }
     if (!options_.guards_enabled) return Run(c, op, scope, nullptr);
 
     // 2. Idempotency: the stored outcome, a conflict, or a free key.
+    const bool carded = op == Operation::kAuthorize || op == Operation::kFund ||
+                        op == Operation::kPush || op == Operation::kP2p;
     const std::string fingerprint = guards::Fingerprint(
-        c.request, op == Operation::kAuthorize ? std::string_view(card_.fingerprint) : std::string_view());
+        c.request, carded ? std::string_view(card_.fingerprint) : std::string_view(),
+        op == Operation::kP2p ? std::string_view(card2_.fingerprint) : std::string_view());
     auto existing = store_->FindIdempotency(scope, static_cast<int32_t>(op), c.idempotency_key);
     if (!existing) return Fail(existing.error());
     if (existing->has_value()) {
@@ -515,12 +534,50 @@ class EngineImpl final : public Engine {
         break;
       }
       case Operation::kAuthorize:
-      case Operation::kIncrement: {
+      case Operation::kIncrement:
+      case Operation::kFund:
+      case Operation::kPush:
+      case Operation::kP2p: {
         pull::Claim claim{scope, static_cast<int32_t>(op), c.idempotency_key};
-        auto prepared = op == Operation::kAuthorize
-                            ? rail_->Authorize(scope, std::get<AuthorizeRequest>(c.request), card_,
-                                               local_decline_, claim)
-                            : rail_->Increment(scope, std::get<IncrementRequest>(c.request), claim);
+        Result<pull::Prepared> prepared = MakeError(ErrorCode::kInternal, "unreachable");
+        std::optional<CardRequest> follow_up;
+        const bool push = op == Operation::kFund || op == Operation::kPush || op == Operation::kP2p;
+        if (op == Operation::kAuthorize) {
+          prepared = rail_->Authorize(scope, std::get<AuthorizeRequest>(c.request), card_,
+                                      local_decline_, claim);
+        } else if (op == Operation::kIncrement) {
+          prepared = rail_->Increment(scope, std::get<IncrementRequest>(c.request), claim);
+        } else if (op == Operation::kFund) {
+          const auto& r = std::get<FundRequest>(c.request);
+          if (!r.card) {
+            // A ledger top-up: no network, one entry.
+            auto body = push_->FundFromBank(scope, r, DerivedRef(scope, "fund/" + c.idempotency_key));
+            if (body) {
+              out.body = std::move(*body);
+            } else if (!Classify(body.error(), op, &out)) {
+              return Passthrough(body.error());
+            }
+            break;
+          }
+          prepared = push_->FundFromCard(scope, r, card_, local_decline_, claim);
+        } else if (op == Operation::kPush) {
+          prepared = push_->Push(scope, std::get<PushRequest>(c.request), card_, claim);
+        } else {
+          const auto& r = std::get<P2pRequest>(c.request);
+          prepared = push_->P2p(scope, r, card_, card2_, local_decline_, claim);
+          // The OCT leaves only once the AFT is approved; the recipient's number lives in
+          // memory until then (it is never stored).
+          CardRequest oct;
+          oct.type = CardMessageType::kDisbursement;
+          oct.pan = r.recipient_card.pan;
+          oct.amount_minor = r.amount_minor;
+          oct.currency = r.currency;
+          oct.merchant_id = scope;
+          oct.purpose = "PP";
+          oct.sender_name = r.sender_name;
+          oct.recipient_name = r.recipient_name;
+          follow_up = std::move(oct);
+        }
         if (!prepared) {
           if (!Classify(prepared.error(), op, &out)) return Passthrough(prepared.error());
           break;
@@ -551,6 +608,8 @@ class EngineImpl final : public Engine {
         pe.event_time_ms = c.event_time_ms;
         pe.guarded = fingerprint != nullptr;
         pe.claim = claim;
+        pe.push = push;
+        pe.follow_up = std::move(follow_up);
         pending_.push_back(std::move(pe));
         out.payment_id = prepared->payment.id;
         out.payment_status = "pending";
@@ -698,6 +757,21 @@ class EngineImpl final : public Engine {
       e.amount_minor = a->amount_minor;
       e.currency = a->currency;
       e.distinct_value = card_.fingerprint;
+    } else if (const auto* f = std::get_if<FundRequest>(&c.request)) {
+      e.amount_minor = f->amount_minor;
+      e.currency = f->currency;
+      if (f->card) e.card = card_.fingerprint;
+    } else if (const auto* pr = std::get_if<PushRequest>(&c.request)) {
+      e.recipient_card = card_.fingerprint;
+      e.amount_minor = pr->amount_minor;
+      e.currency = pr->currency;
+      e.distinct_value = card_.fingerprint;
+    } else if (const auto* pp = std::get_if<P2pRequest>(&c.request)) {
+      e.card = card_.fingerprint;
+      e.recipient_card = card2_.fingerprint;
+      e.amount_minor = pp->amount_minor;
+      e.currency = pp->currency;
+      e.distinct_value = card2_.fingerprint;
     } else if (const auto* i = std::get_if<IncrementRequest>(&c.request)) {
       e.amount_minor = i->amount_minor;
     } else if (const auto* cap = std::get_if<CaptureRequest>(&c.request)) {
@@ -760,6 +834,8 @@ class EngineImpl final : public Engine {
     int64_t event_time_ms = 0;
     bool guarded = false;
     pull::Claim claim;
+    bool push = false;                      // the push rail completes it
+    std::optional<CardRequest> follow_up;   // P2P: the OCT, sent once the AFT is approved
   };
 
   Result<void> ValidateMerchant(const CreateMerchantRequest& m) {
@@ -807,6 +883,91 @@ class EngineImpl final : public Engine {
     return {};
   }
 
+  // A card that is charged (authorization, AFT): its number, expiry and CVV; the fingerprint
+  // into `ref`, and into local_decline_ what the network would not be asked about.
+  Result<void> ValidateChargedCard(const CardInput& card, const std::string& prefix, card::CardRef* ref) {
+    PAY_TRY(card::ValidatePanFormat(card.pan, prefix + "card"));
+    PAY_ASSIGN_OR_RETURN(card::Expiry expiry, card::ParseExpiry(card.expiry, prefix + "expiry"));
+    if (!card.cvv.empty() && (card.cvv.size() < 3 || card.cvv.size() > 4 ||
+                              card.cvv.find_first_not_of("0123456789") != std::string::npos)) {
+      return MakeError(ErrorCode::kInvalidArgument, prefix + "cvv: 3 or 4 digits");
+    }
+    PAY_ASSIGN_OR_RETURN(*ref, card::ProtectNumber(card.pan, options_.card_fingerprint_key));
+    local_decline_.clear();
+    if (!card::LuhnValid(card.pan)) {
+      local_decline_ = "14";
+    } else if (card::Expired(expiry, clock_->NowMs())) {
+      local_decline_ = "54";
+    }
+    return {};
+  }
+
+  // A card that is credited (OCT): a valid number is enough; a wrong check digit is a typo the
+  // sender must fix before any money is held.
+  Result<void> ValidateCreditedCard(const CardInput& card, const std::string& field, card::CardRef* ref) {
+    PAY_TRY(card::ValidatePan(card.pan, field));
+    PAY_ASSIGN_OR_RETURN(*ref, card::ProtectNumber(card.pan, options_.card_fingerprint_key));
+    return {};
+  }
+
+  Result<void> ValidateMoney(const Command& c, int64_t amount_minor, const std::string& currency) {
+    if (c.merchant.empty()) {
+      return MakeError(ErrorCode::kInvalidArgument, "merchant: required for card payments");
+    }
+    if (amount_minor <= 0) return MakeError(ErrorCode::kInvalidAmount, "amount: must be positive");
+    PAY_TRY(LookupCurrency(currency, "currency"));
+    return {};
+  }
+
+  Result<void> NeedNetwork() {
+    if (options_.card_network == nullptr) {
+      return MakeError(ErrorCode::kNetworkUnavailable, "card network: none is configured");
+    }
+    return {};
+  }
+
+  static Result<void> ValidateName(const std::string& value, const char* field, bool required) {
+    if ((required && value.empty()) || value.size() > limits::kPushNameBytesMax ||
+        !std::all_of(value.begin(), value.end(), [](char ch) { return ch >= ' ' && ch < 127 && ch != '|'; })) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       std::string(field) + ": " + (required ? "1" : "0") + "-" +
+                           std::to_string(limits::kPushNameBytesMax) +
+                           " printable ASCII characters without '|'");
+    }
+    return {};
+  }
+
+  Result<void> ValidateFund(const Command& c, const FundRequest& f) {
+    PAY_TRY(ValidateMoney(c, f.amount_minor, f.currency));
+    if (!f.card) return {};
+    PAY_TRY(NeedNetwork());
+    return ValidateChargedCard(*f.card, "", &card_);
+  }
+
+  Result<void> ValidatePush(const Command& c, const PushRequest& p) {
+    PAY_TRY(ValidateMoney(c, p.amount_minor, p.currency));
+    if (!push::ValidPurpose(p.purpose)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "purpose: '" + p.purpose.substr(0, 8) +
+                           "' is not a business application identifier (AA, BB, BI, BP, CP, FD, "
+                           "GD, GP, LO, MD, MP, OG, PD, PP, PS, TU, WT)");
+    }
+    PAY_TRY(ValidateName(p.recipient_name, "recipient_name", true));
+    PAY_TRY(ValidateName(p.sender_name, "sender_name", false));
+    PAY_TRY(ValidateName(p.sender_reference, "sender_reference", false));
+    PAY_TRY(NeedNetwork());
+    return ValidateCreditedCard(p.recipient_card, "card", &card_);
+  }
+
+  Result<void> ValidateP2p(const Command& c, const P2pRequest& p) {
+    PAY_TRY(ValidateMoney(c, p.amount_minor, p.currency));
+    PAY_TRY(ValidateName(p.sender_name, "sender_name", false));
+    PAY_TRY(ValidateName(p.recipient_name, "recipient_name", false));
+    PAY_TRY(NeedNetwork());
+    PAY_TRY(ValidateCreditedCard(p.recipient_card, "to_card", &card2_));
+    return ValidateChargedCard(p.sender_card, "from_", &card_);
+  }
+
   Result<void> ValidatePaymentOperation(const Command& c) {
     auto check = [&](const std::string& id, std::optional<int64_t> amount) -> Result<void> {
       if (c.merchant.empty()) {
@@ -845,46 +1006,76 @@ class EngineImpl final : public Engine {
   // more transaction. If that transaction fails, the payments stay pending and the next batch
   // (or start-up) resolves them as unknown, with reversals.
   void ExchangePending(std::vector<Result<Outcome>>& out) {
-    std::vector<CardRequest> requests;
-    requests.reserve(pending_.size());
-    for (const PendingExchange& p : pending_) requests.push_back(p.request);
-    auto responses = options_.card_network->Exchange(requests);
-    auto fail_pending = [&](const Error& e) {
-      needs_recovery_ = true;
-      for (const PendingExchange& p : pending_) out[p.index] = e;
-    };
-    if (auto b = ledger_->Begin(); !b) return fail_pending(b.error());
-    rail_->BeginTransaction();
-    std::vector<Outcome> answers;
-    answers.reserve(pending_.size());
-    for (size_t i = 0; i < pending_.size(); ++i) {
-      const PendingExchange& pe = pending_[i];
-      clock_->Set(pe.event_time_ms);
-      Result<CardResponse> response =
-          i < responses.size() ? responses[i]
-                               : Result<CardResponse>(MakeError(ErrorCode::kNetworkTimeout, "no response"));
-      auto payment = rail_->Complete(pe.payment_id, pe.request.stan, response);
-      Result<void> stored;
-      Outcome o;
-      o.operation = pe.operation;
-      if (payment) {
-        SetPayment(&o, *payment);
-        if (payment->in_doubt()) {
-          in_doubt_.push_back(pe.index);  // answered as it stands; the claim stays open
-        } else if (pe.guarded) {
-          stored = CompleteClaim(pe.claim, o.body, o.entry_id);
+    // Rounds: a P2P whose AFT is approved sends its OCT in the next round.
+    std::vector<PendingExchange> round = std::move(pending_);
+    pending_.clear();
+    while (!round.empty()) {
+      std::vector<CardRequest> requests;
+      requests.reserve(round.size());
+      for (const PendingExchange& p : round) requests.push_back(p.request);
+      auto responses = options_.card_network->Exchange(requests);
+      auto fail_round = [&](const Error& e) {
+        needs_recovery_ = true;
+        for (const PendingExchange& p : round) out[p.index] = e;
+      };
+      if (auto b = ledger_->Begin(); !b) return fail_round(b.error());
+      rail_->BeginTransaction();
+      std::vector<std::pair<size_t, Outcome>> answers;
+      std::vector<PendingExchange> next;
+      for (size_t i = 0; i < round.size(); ++i) {
+        PendingExchange& pe = round[i];
+        clock_->Set(pe.event_time_ms);
+        Result<CardResponse> response =
+            i < responses.size() ? responses[i]
+                                 : Result<CardResponse>(MakeError(ErrorCode::kNetworkTimeout, "no response"));
+        bool follow_up = false;
+        auto payment = CompleteExchange(pe.push, pe.payment_id, pe.request.stan, response, &follow_up);
+        Result<void> stored;
+        Outcome o;
+        o.operation = pe.operation;
+        if (payment) {
+          SetPayment(&o, *payment);
+          if (follow_up && pe.follow_up) {
+            PendingExchange nx = std::move(pe);
+            nx.request = std::move(*nx.follow_up);
+            nx.follow_up.reset();
+            nx.request.stan = payment->stan;
+            nx.request.rrn = payment->rrn;
+            nx.request.transmitted_at_ms = clock_->NowMs();
+            next.push_back(std::move(nx));
+            continue;
+          }
+          if (payment->in_doubt()) {
+            in_doubt_.push_back(pe.index);  // answered as it stands; the claim stays open
+          } else if (pe.guarded) {
+            stored = CompleteClaim(pe.claim, o.body, o.entry_id);
+          }
         }
+        if (!payment || !stored) {
+          RollbackAll();
+          clock_->Set(0);
+          return fail_round(payment ? stored.error() : payment.error());
+        }
+        answers.emplace_back(pe.index, std::move(o));
       }
-      if (!payment || !stored) {
-        RollbackAll();
-        clock_->Set(0);
-        return fail_pending(payment ? stored.error() : payment.error());
+      clock_->Set(0);
+      if (auto c = Commit(); !c) {
+        for (const PendingExchange& p : next) out[p.index] = c.error();
+        return fail_round(c.error());
       }
-      answers.push_back(std::move(o));
+      for (auto& [index, o] : answers) out[index] = std::move(o);
+      round = std::move(next);
     }
-    clock_->Set(0);
-    if (auto c = Commit(); !c) return fail_pending(c.error());
-    for (size_t i = 0; i < pending_.size(); ++i) out[pending_[i].index] = std::move(answers[i]);
+  }
+
+  // The answer to one exchange, applied by the rail of the payment's kind.
+  Result<pull::Payment> CompleteExchange(bool push, const std::string& payment_id,
+                                         const std::string& stan,
+                                         const Result<CardResponse>& response, bool* follow_up) {
+    if (!push) return rail_->Complete(payment_id, stan, response);
+    PAY_ASSIGN_OR_RETURN(push::Completion c, push_->Complete(payment_id, stan, response));
+    *follow_up = c.send_follow_up;
+    return std::move(c.payment);
   }
 
   // Completes an in-flight claim with the outcome it waited for.
@@ -919,7 +1110,9 @@ class EngineImpl final : public Engine {
       rail_->BeginTransaction();
       for (size_t i = 0; i < advices.size(); ++i) {
         if (i >= responses.size() || !responses[i]) continue;  // stays queued
-        auto resolved = rail_->Acknowledge(advices[i]);
+        auto resolved = advices[i].request.type == CardMessageType::kStatusInquiry
+                            ? push_->Acknowledge(advices[i], *responses[i])
+                            : rail_->Acknowledge(advices[i]);
         Result<void> step;
         if (resolved && *resolved && !(*resolved)->claim.empty()) {
           const pull::Payment& p = **resolved;
@@ -956,13 +1149,24 @@ class EngineImpl final : public Engine {
     }
     PAY_TRY(ledger_->Begin());
     rail_->BeginTransaction();
-    auto n = rail_->RecoverPending(grace_ms);
-    if (!n) {
+    auto stale = rail_->StaleExchanges(grace_ms);
+    if (!stale) {
       RollbackAll();
-      return n.error();
+      return stale.error();
+    }
+    for (const auto& x : *stale) {
+      bool follow_up = false;
+      auto r = CompleteExchange(x.payment.kind != pull::PaymentKind::kPull, x.payment.id, x.stan,
+                                MakeError(ErrorCode::kNetworkTimeout,
+                                          "no answer recorded before a restart"),
+                                &follow_up);
+      if (!r) {
+        RollbackAll();
+        return r.error();
+      }
     }
     PAY_TRY(Commit());
-    recovery_.payments_in_doubt += *n;
+    recovery_.payments_in_doubt += stale->size();
     needs_recovery_ = false;
     return {};
   }
@@ -978,6 +1182,7 @@ class EngineImpl final : public Engine {
   std::optional<Error> failed_;
   Recovery recovery_;
   std::unique_ptr<pull::PullRail> rail_;
+  std::unique_ptr<push::PushRail> push_;
   // The batch in progress: online card operations waiting for the network, the answers given
   // while their payment was in doubt, whether advices were queued, and the command at hand
   // (its card, as the rails may keep it, and a local decline code).
@@ -987,6 +1192,7 @@ class EngineImpl final : public Engine {
   bool needs_recovery_ = false;
   size_t current_index_ = 0;
   card::CardRef card_;
+  card::CardRef card2_;  // P2P: the recipient's card (card_ is the sender's)
   std::string local_decline_;
 };
 

@@ -16,6 +16,31 @@ constexpr std::string_view kTerminalId = "PAYENG01";
 constexpr std::string_view kEntryModeManual = "010";
 constexpr std::string_view kPurchase = "000000";
 constexpr std::string_view kRefundCode = "200000";
+constexpr std::string_view kFundingCode = "100000";       // AFT
+constexpr std::string_view kDisbursementCode = "260000";  // OCT
+
+// DE 104 of push messages: "BAI=PP|SN=sender|SR=reference|RN=recipient". The parts may not
+// contain '|' (the rail validates names and references before they get here).
+std::string PushData(const CardRequest& r) {
+  return "BAI=" + r.purpose + "|SN=" + r.sender_name + "|SR=" + r.sender_reference +
+         "|RN=" + r.recipient_name;
+}
+
+void ParsePushData(std::string_view text, CardRequest* r) {
+  while (!text.empty()) {
+    const size_t bar = text.find('|');
+    const std::string_view part = text.substr(0, bar);
+    text = bar == std::string_view::npos ? std::string_view() : text.substr(bar + 1);
+    const size_t eq = part.find('=');
+    if (eq == std::string_view::npos) continue;
+    const std::string_view key = part.substr(0, eq);
+    std::string value(part.substr(eq + 1));
+    if (key == "BAI") r->purpose = std::move(value);
+    else if (key == "SN") r->sender_name = std::move(value);
+    else if (key == "SR") r->sender_reference = std::move(value);
+    else if (key == "RN") r->recipient_name = std::move(value);
+  }
+}
 
 std::string Digits(int64_t value, int width) {
   std::string s(static_cast<size_t>(width), '0');
@@ -85,16 +110,29 @@ Result<Message> ToMessage(const CardRequest& r) {
     case CardMessageType::kCapture:
     case CardMessageType::kRefund: m.mti = 220; break;
     case CardMessageType::kReversal: m.mti = 400; break;
+    case CardMessageType::kFunding:
+    case CardMessageType::kDisbursement: m.mti = 200; break;
+    case CardMessageType::kStatusInquiry: m.mti = 600; break;
   }
-  if (r.type == CardMessageType::kAuthorization) {
+  if (r.type == CardMessageType::kAuthorization || r.type == CardMessageType::kFunding) {
     PAY_TRY(m.Set(de::kPan, r.pan));
     PAY_TRY(m.Set(de::kExpiry, r.expiry_yymm));
     PAY_TRY(m.Set(de::kEntryMode, std::string(kEntryModeManual)));
     PAY_TRY(m.Set(de::kTerminalId, std::string(kTerminalId)));
     if (!r.cvv.empty()) PAY_TRY(m.Set(de::kAdditionalData, "CVV=" + r.cvv));
   }
-  PAY_TRY(m.Set(de::kProcessingCode,
-                std::string(r.type == CardMessageType::kRefund ? kRefundCode : kPurchase)));
+  if (r.type == CardMessageType::kDisbursement) {
+    PAY_TRY(m.Set(de::kPan, r.pan));
+    PAY_TRY(m.Set(de::kTerminalId, std::string(kTerminalId)));
+  }
+  if (r.type == CardMessageType::kFunding || r.type == CardMessageType::kDisbursement) {
+    PAY_TRY(m.Set(de::kTransactionData, PushData(r)));
+  }
+  std::string_view code = kPurchase;
+  if (r.type == CardMessageType::kRefund) code = kRefundCode;
+  if (r.type == CardMessageType::kFunding) code = kFundingCode;
+  if (r.type == CardMessageType::kDisbursement) code = kDisbursementCode;
+  PAY_TRY(m.Set(de::kProcessingCode, std::string(code)));
   PAY_TRY(m.Set(de::kAmount, Digits(r.amount_minor, 12)));
   PAY_TRY(m.Set(de::kTransmissionTime, TransmissionTime(r.transmitted_at_ms)));
   PAY_TRY(m.Set(de::kStan, r.stan));
@@ -102,9 +140,9 @@ Result<Message> ToMessage(const CardRequest& r) {
   PAY_TRY(m.Set(de::kMerchantId, MerchantField(r.merchant_id)));
   PAY_TRY(m.Set(de::kCurrency, Digits(currency->numeric, 3)));
   if (r.type == CardMessageType::kIncrement || r.type == CardMessageType::kCapture ||
-      r.type == CardMessageType::kReversal) {
+      r.type == CardMessageType::kReversal || r.type == CardMessageType::kStatusInquiry) {
     // Original data elements: original MTI, STAN, then zeros (time and institution ids unused).
-    std::string original = (r.type == CardMessageType::kReversal ? "0100" : "0100") + r.original_stan;
+    std::string original = (r.type == CardMessageType::kStatusInquiry ? "0200" : "0100") + r.original_stan;
     original.resize(42, '0');
     PAY_TRY(m.Set(de::kOriginalData, original));
   }
@@ -133,11 +171,22 @@ Result<CardRequest> FromMessage(const Message& m) {
       r.type = code == kRefundCode ? CardMessageType::kRefund : CardMessageType::kCapture;
       break;
     case 400: r.type = CardMessageType::kReversal; break;
+    case 200:
+      if (code == kFundingCode) {
+        r.type = CardMessageType::kFunding;
+      } else if (code == kDisbursementCode) {
+        r.type = CardMessageType::kDisbursement;
+      } else {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "DE 3 (processing code): '" + code + "' is not a push (10 AFT, 26 OCT)");
+      }
+      break;
+    case 600: r.type = CardMessageType::kStatusInquiry; break;
     default:
       return MakeError(ErrorCode::kInvalidArgument,
                        "MTI: " + iso8583::MtiString(m.mti) + " is not a request the issuer serves");
   }
-  if (code != kPurchase && code != kRefundCode) {
+  if (code != kPurchase && code != kRefundCode && code != kFundingCode && code != kDisbursementCode) {
     return MakeError(ErrorCode::kInvalidArgument, "DE 3 (processing code): '" + code + "' is not supported");
   }
   PAY_ASSIGN_OR_RETURN(r.amount_minor, ParseDigits(m.Get(de::kAmount), "DE 4 (amount)"));
@@ -150,17 +199,24 @@ Result<CardRequest> FromMessage(const Message& m) {
   }
   r.currency = std::string(currency->code);
   if (m.Has(de::kMerchantId)) r.merchant_id = Trim(m.Get(de::kMerchantId));
-  if (r.type == CardMessageType::kAuthorization) {
+  if (r.type == CardMessageType::kAuthorization || r.type == CardMessageType::kFunding) {
     PAY_TRY(Need(m, de::kPan, "primary account number"));
     PAY_TRY(Need(m, de::kExpiry, "expiration date"));
     r.pan = m.Get(de::kPan);
     r.expiry_yymm = m.Get(de::kExpiry);
     if (additional.rfind("CVV=", 0) == 0) r.cvv = additional.substr(4);
+  } else if (r.type == CardMessageType::kDisbursement) {
+    PAY_TRY(Need(m, de::kPan, "primary account number"));
+    r.pan = m.Get(de::kPan);
   } else if (r.type != CardMessageType::kRefund) {
     PAY_TRY(Need(m, de::kOriginalData, "original data elements"));
     r.original_stan = m.Get(de::kOriginalData).substr(4, 6);
   }
   r.final_capture = r.type == CardMessageType::kCapture && additional == "FINAL";
+  if (r.type == CardMessageType::kFunding || r.type == CardMessageType::kDisbursement) {
+    PAY_TRY(Need(m, de::kTransactionData, "transaction specific data"));
+    ParsePushData(m.Get(de::kTransactionData), &r);
+  }
   return r;
 }
 
@@ -173,6 +229,7 @@ Message ToResponseMessage(const Message& request, const CardResponse& response) 
   if (request.Has(de::kStan)) (void)m.Set(de::kStan, request.Get(de::kStan));
   if (request.Has(de::kRrn)) (void)m.Set(de::kRrn, request.Get(de::kRrn));
   if (!response.auth_code.empty()) (void)m.Set(de::kAuthCode, response.auth_code);
+  if (response.deferred) (void)m.Set(de::kAdditionalData, "DEFERRED");
   (void)m.Set(de::kResponseCode, response.response_code);
   return m;
 }
@@ -182,6 +239,7 @@ Result<CardResponse> FromResponseMessage(const Message& m) {
   CardResponse r;
   r.response_code = m.Get(de::kResponseCode);
   if (m.Has(de::kAuthCode)) r.auth_code = m.Get(de::kAuthCode);
+  r.deferred = m.Has(de::kAdditionalData) && m.Get(de::kAdditionalData) == "DEFERRED";
   if (m.Has(de::kAmount)) {
     PAY_ASSIGN_OR_RETURN(r.approved_minor, ParseDigits(m.Get(de::kAmount), "DE 4 (amount)"));
   }

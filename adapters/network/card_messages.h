@@ -8,7 +8,11 @@
 //   kCapture        0220  DE 3(000000),4,7,11,37,42,49,90 [,48 "FINAL"]
 //   kReversal       0400  DE 3(000000),4,7,11,37,42,49,90
 //   kRefund         0220  DE 3(200000),4,7,11,37,42,49
-//   responses       0110 / 0230 / 0410: DE 4,11,37,39 [,38]
+//   kFunding (AFT)  0200  DE 2,3(100000),4,7,11,14,22,37,41,42,49,104 [,48 "CVV=nnn"]
+//   kDisbursement   0200  DE 2,3(260000),4,7,11,37,41,42,49,104 (OCT)
+//   kStatusInquiry  0600  DE 3,4,7,11,37,42,49,90 (the OCT asked about)
+//   DE 104 of pushes: "BAI=PP|SN=sender name|SR=sender reference|RN=recipient name"
+//   responses       0110 / 0210 / 0230 / 0410 / 0610: DE 4,11,37,39 [,38] [,48 "DEFERRED"]
 //   echo            0800 DE 7,11,70(301) -> 0810 DE 11,39,70
 
 #include <string>

@@ -29,6 +29,7 @@ using ledger::Side;
 
 constexpr int32_t kPaymentRecord = 1;
 constexpr int32_t kMessageRecord = 2;
+constexpr int32_t kDeferredRecord = 3;  // id: RRN; due: when the deferred credit posts
 constexpr std::string_view kFingerprintKey = "issuer-simulator-card-key";
 constexpr size_t kFieldBytesMax = 256;
 
@@ -40,6 +41,10 @@ struct PaymentRec {
   int64_t held_minor = 0;
   int64_t captured_minor = 0;
   int64_t refunded_minor = 0;
+  int64_t funded_minor = 0;          // AFT: debited from the card, net of reversals
+  int64_t credited_minor = 0;        // OCT: credited to the card
+  int64_t pending_credit_minor = 0;  // OCT, deferred: not yet credited (a pending entry)
+  int64_t credit_seq = 0;            // the deferred credit's pending entry
 };
 
 struct MessageRec {
@@ -50,6 +55,7 @@ struct MessageRec {
   int64_t effect_minor = 0;  // what it added to the hold (authorization, increment)
   bool answered = true;      // false: the response is "lost" (test card 0259)
   bool reversed = false;
+  bool deferred = false;     // an OCT whose credit is deferred
 };
 
 std::string Encode(const PaymentRec& p) {
@@ -62,6 +68,10 @@ std::string Encode(const PaymentRec& p) {
   w.I64(p.held_minor);
   w.I64(p.captured_minor);
   w.I64(p.refunded_minor);
+  w.I64(p.funded_minor);
+  w.I64(p.credited_minor);
+  w.I64(p.pending_credit_minor);
+  w.I64(p.credit_seq);
   return w.Take();
 }
 
@@ -72,7 +82,8 @@ Result<PaymentRec> DecodePayment(std::string_view bytes) {
   if (!r.U8(&v) || v != 1 || !r.Str(&p.card_account, kFieldBytesMax) ||
       !r.Str(&p.currency, kFieldBytesMax) || !r.Str(&p.auth_stan, kFieldBytesMax) ||
       !r.I64(&p.hold_seq) || !r.I64(&p.held_minor) || !r.I64(&p.captured_minor) ||
-      !r.I64(&p.refunded_minor) || !r.done()) {
+      !r.I64(&p.refunded_minor) || !r.I64(&p.funded_minor) || !r.I64(&p.credited_minor) ||
+      !r.I64(&p.pending_credit_minor) || !r.I64(&p.credit_seq) || !r.done()) {
     return MakeError(ErrorCode::kCorruptStore, "issuer: undecodable payment record");
   }
   return p;
@@ -88,21 +99,24 @@ std::string Encode(const MessageRec& m) {
   w.I64(m.effect_minor);
   w.U8(m.answered ? 1 : 0);
   w.U8(m.reversed ? 1 : 0);
+  w.U8(m.deferred ? 1 : 0);
   return w.Take();
 }
 
 Result<MessageRec> DecodeMessage(std::string_view bytes) {
   Reader r(bytes);
   MessageRec m;
-  uint8_t v = 0, type = 0, answered = 0, reversed = 0;
+  uint8_t v = 0, type = 0, answered = 0, reversed = 0, deferred = 0;
   if (!r.U8(&v) || v != 1 || !r.U8(&type) || !r.Str(&m.response_code, kFieldBytesMax) ||
       !r.Str(&m.auth_code, kFieldBytesMax) || !r.I64(&m.approved_minor) ||
-      !r.I64(&m.effect_minor) || !r.U8(&answered) || !r.U8(&reversed) || !r.done()) {
+      !r.I64(&m.effect_minor) || !r.U8(&answered) || !r.U8(&reversed) || !r.U8(&deferred) ||
+      !r.done()) {
     return MakeError(ErrorCode::kCorruptStore, "issuer: undecodable message record");
   }
   m.type = static_cast<CardMessageType>(type);
   m.answered = answered != 0;
   m.reversed = reversed != 0;
+  m.deferred = deferred != 0;
   return m;
 }
 
@@ -119,6 +133,11 @@ CardBehaviour BehaviourOf(std::string_view pan) {
   if (pan == "4000000000000259") return CardBehaviour::kLostResponse;
   return CardBehaviour::kNormal;
 }
+
+// Push test cards (issue 5): OCTs to 0127 are declined 57; 3220 is credited later (not fast
+// funds); 0341 never answers; 0259 is credited and the answer lost.
+constexpr std::string_view kOctDeclined = "4000000000000127";
+constexpr std::string_view kDeferredCard = "4000000000003220";
 
 std::string AuthCode(std::string_view rrn, std::string_view stan) {
   Sha256Digest d = Sha256(rrn, stan);
@@ -216,6 +235,23 @@ struct Issuer::Impl {
     return a.available_minor();
   }
 
+  // The checks of a card being charged (authorization, AFT): "00" or the decline code.
+  std::string CardCheck(const CardRequest& r, CardBehaviour b) const {
+    auto expiry = card::ParseExpiry(r.expiry_yymm.size() == 4
+                                        ? r.expiry_yymm.substr(2, 2) + "/" + r.expiry_yymm.substr(0, 2)
+                                        : r.expiry_yymm);
+    if (!card::LuhnValid(r.pan)) return "14";
+    if (!expiry || card::Expired(*expiry, options.clock->NowMs())) return "54";
+    if (r.cvv == "000") return "05";
+    switch (b) {
+      case CardBehaviour::kDecline05: return "05";
+      case CardBehaviour::kDecline51: return "51";
+      case CardBehaviour::kDecline54: return "54";
+      case CardBehaviour::kDecline96: return "96";
+      default: return "00";
+    }
+  }
+
   // Applies one request; the message record says what to answer. Store failures propagate.
   Result<MessageRec> Apply(const CardRequest& r) {
     MessageRec m;
@@ -225,23 +261,118 @@ struct Issuer::Impl {
     const std::string ref = "iss/" + MessageId(r);
     PAY_ASSIGN_OR_RETURN(auto payment, LoadPayment(r.rrn));
     switch (r.type) {
+      case CardMessageType::kFunding: {
+        if (payment) {
+          m.response_code = "94";
+          return m;
+        }
+        CardBehaviour b = BehaviourOf(r.pan);
+        std::string code = CardCheck(r, b);
+        if (b == CardBehaviour::kNoResponse) {
+          m.answered = false;
+          m.response_code = "";
+          return m;
+        }
+        if (code != "00" || b == CardBehaviour::kPartial) {  // no partial funding
+          m.response_code = code != "00" ? code : "05";
+          m.approved_minor = 0;
+          return m;
+        }
+        PaymentRec p;
+        p.currency = r.currency;
+        p.auth_stan = r.stan;
+        PAY_ASSIGN_OR_RETURN(p.card_account, CardAccount(r.pan, r.currency));
+        PAY_ASSIGN_OR_RETURN(int64_t available, Available(p.card_account));
+        if (available < r.amount_minor) {
+          m.response_code = "51";
+          m.approved_minor = 0;
+          return m;
+        }
+        ledger::EntrySpec aft;
+        aft.ref = ref;
+        aft.description = "account funding";
+        aft.postings = {{p.card_account, Side::kDebit, r.amount_minor},
+                        {"iss/" + p.currency + "/network", Side::kCredit, r.amount_minor}};
+        PAY_TRY(ledger->CreateEntry(aft));
+        p.funded_minor = r.amount_minor;
+        PAY_TRY(SavePayment(r.rrn, p));
+        m.effect_minor = r.amount_minor;
+        m.auth_code = AuthCode(r.rrn, r.stan);
+        m.answered = b != CardBehaviour::kLostResponse;
+        return m;
+      }
+      case CardMessageType::kDisbursement: {
+        if (payment) {
+          m.response_code = "94";
+          return m;
+        }
+        if (!card::LuhnValid(r.pan)) {
+          m.response_code = "14";
+          m.approved_minor = 0;
+          return m;
+        }
+        CardBehaviour b = BehaviourOf(r.pan);
+        if (b == CardBehaviour::kNoResponse) {
+          m.answered = false;
+          m.response_code = "";
+          return m;
+        }
+        if (r.pan == kOctDeclined) {
+          m.response_code = "57";
+          m.approved_minor = 0;
+          return m;
+        }
+        PaymentRec p;
+        p.currency = r.currency;
+        p.auth_stan = r.stan;
+        PAY_ASSIGN_OR_RETURN(p.card_account, CardAccount(r.pan, r.currency));
+        const bool deferred = options.deferred_credits || r.pan == kDeferredCard;
+        ledger::EntrySpec credit;
+        credit.ref = ref;
+        credit.description = deferred ? "original credit (deferred)" : "original credit";
+        credit.pending = deferred;
+        credit.postings = {{"iss/" + p.currency + "/network", Side::kDebit, r.amount_minor},
+                           {p.card_account, Side::kCredit, r.amount_minor}};
+        PAY_ASSIGN_OR_RETURN(ledger::Entry e, ledger->CreateEntry(credit));
+        if (deferred) {
+          p.pending_credit_minor = r.amount_minor;
+          p.credit_seq = e.seq;
+          store::RecordRow due{kDeferredRecord, r.rrn, "",
+                               options.clock->NowMs() + options.deferred_credit_delay_ms, ""};
+          PAY_TRY(store->PutRecord(due));
+        } else {
+          p.credited_minor = r.amount_minor;
+        }
+        PAY_TRY(SavePayment(r.rrn, p));
+        m.effect_minor = r.amount_minor;
+        m.deferred = deferred;
+        m.auth_code = AuthCode(r.rrn, r.stan);
+        m.answered = b != CardBehaviour::kLostResponse;
+        return m;
+      }
+      case CardMessageType::kStatusInquiry: {
+        // What became of the message asked about: its recorded answer, or 25 (unable to
+        // locate: it was never applied).
+        PAY_ASSIGN_OR_RETURN(auto row, store->FindRecord(kMessageRecord, r.rrn + "/" + r.original_stan));
+        if (!row) {
+          m.response_code = "25";
+          m.approved_minor = 0;
+          return m;
+        }
+        PAY_ASSIGN_OR_RETURN(MessageRec original, DecodeMessage(row->body));
+        m.response_code = original.response_code;
+        m.approved_minor = original.approved_minor;
+        m.auth_code = original.auth_code;
+        m.deferred = original.deferred;
+        return m;
+      }
       case CardMessageType::kAuthorization: {
         if (payment) {
           m.response_code = "94";  // a second authorization under one RRN
           return m;
         }
         CardBehaviour b = BehaviourOf(r.pan);
-        auto expiry = card::ParseExpiry(r.expiry_yymm.size() == 4
-                                            ? r.expiry_yymm.substr(2, 2) + "/" + r.expiry_yymm.substr(0, 2)
-                                            : r.expiry_yymm);
-        std::string code = "00";
-        if (!card::LuhnValid(r.pan)) code = "14";
-        else if (!expiry || card::Expired(*expiry, options.clock->NowMs())) code = "54";
-        else if (r.cvv == "000") code = "05";
-        else if (b == CardBehaviour::kDecline05) code = "05";
-        else if (b == CardBehaviour::kDecline51) code = "51";
-        else if (b == CardBehaviour::kDecline54) code = "54";
-        else if (b == CardBehaviour::kDecline96) code = "96";
+        std::string code = CardCheck(r, b);
         if (b == CardBehaviour::kNoResponse) {
           m.answered = false;
           m.response_code = "";
@@ -326,6 +457,17 @@ struct Issuer::Impl {
           PAY_TRY(Rehold(p, 0, ref));  // releases what remains held
         } else if (original.type == CardMessageType::kIncrement) {
           PAY_TRY(Rehold(p, std::max<int64_t>(0, p.held_minor - original.effect_minor), ref));
+        } else if (original.type == CardMessageType::kFunding) {
+          // The sender is given back what the AFT took.
+          ledger::EntrySpec back;
+          back.ref = ref;
+          back.description = "account funding reversed";
+          back.postings = {{"iss/" + p.currency + "/network", Side::kDebit, original.effect_minor},
+                           {p.card_account, Side::kCredit, original.effect_minor}};
+          PAY_TRY(ledger->CreateEntry(back));
+          p.funded_minor -= original.effect_minor;
+        } else {
+          return m;  // an OCT is final: nothing to undo
         }
         original.reversed = true;
         PAY_TRY(SaveMessage(original_id, original));
@@ -376,7 +518,7 @@ struct Issuer::Impl {
       ++stats.unanswered;
       return std::optional<Message>();
     }
-    CardResponse response{m.response_code, m.auth_code, m.approved_minor};
+    CardResponse response{m.response_code, m.auth_code, m.approved_minor, m.deferred};
     return std::optional<Message>(ToResponseMessage(msg, response));
   }
 };
@@ -424,8 +566,9 @@ std::vector<std::optional<Message>> Issuer::Handle(std::span<const Message> mess
 Result<std::optional<IssuerPaymentView>> Issuer::Payment(const std::string& rrn) {
   PAY_ASSIGN_OR_RETURN(auto p, impl_->LoadPayment(rrn));
   if (!p) return std::optional<IssuerPaymentView>();
-  return std::optional<IssuerPaymentView>(
-      IssuerPaymentView{rrn, p->currency, p->held_minor, p->captured_minor, p->refunded_minor});
+  return std::optional<IssuerPaymentView>(IssuerPaymentView{
+      rrn, p->currency, p->held_minor, p->captured_minor, p->refunded_minor, p->funded_minor,
+      p->credited_minor, p->pending_credit_minor});
 }
 
 Result<std::vector<IssuerPaymentView>> Issuer::Payments() {
@@ -435,11 +578,42 @@ Result<std::vector<IssuerPaymentView>> Issuer::Payments() {
     PAY_ASSIGN_OR_RETURN(auto rows, impl_->store->ListRecords(kPaymentRecord, "", after, 1000));
     for (const auto& row : rows) {
       PAY_ASSIGN_OR_RETURN(PaymentRec p, DecodePayment(row.body));
-      out.push_back({row.id, p.currency, p.held_minor, p.captured_minor, p.refunded_minor});
+      out.push_back({row.id, p.currency, p.held_minor, p.captured_minor, p.refunded_minor,
+                     p.funded_minor, p.credited_minor, p.pending_credit_minor});
     }
     if (rows.size() < 1000) return out;
     after = rows.back().id;
   }
+}
+
+Result<size_t> Issuer::ReleaseDeferred() {
+  Impl& impl = *impl_;
+  PAY_TRY(impl.ledger->Begin());
+  auto fail = [&](const Error& e) -> Result<size_t> {
+    impl.ledger->Rollback();
+    return e;
+  };
+  auto due = impl.store->DueRecords(kDeferredRecord, impl.options.clock->NowMs(), 1000);
+  if (!due) return fail(due.error());
+  size_t n = 0;
+  for (const auto& row : *due) {
+    auto p = impl.LoadPayment(row.id);
+    if (!p) return fail(p.error());
+    if (*p && (*p)->credit_seq != 0) {
+      PaymentRec rec = **p;
+      if (auto e = impl.ledger->PostPending(rec.credit_seq, std::nullopt, "iss/" + row.id + "/credit"); !e) {
+        return fail(e.error());
+      }
+      rec.credited_minor += rec.pending_credit_minor;
+      rec.pending_credit_minor = 0;
+      rec.credit_seq = 0;
+      if (auto s = impl.SavePayment(row.id, rec); !s) return fail(s.error());
+      ++n;
+    }
+    if (auto d = impl.store->DeleteRecord(kDeferredRecord, row.id); !d) return fail(d.error());
+  }
+  PAY_TRY(impl.ledger->Commit());
+  return n;
 }
 
 Result<ledger::VerifyReport> Issuer::Verify() { return impl_->ledger->Verify(); }

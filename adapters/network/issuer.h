@@ -10,6 +10,11 @@
 //   4000000000000119 -> 96; 4000000000000077 -> 10 (half the amount); 4000000000000341 -> no
 //   response; 4000000000000259 -> approved, response lost. Others approve within open-to-buy
 //   (51 beyond it). An expired DE 14 -> 54; a CVV of 000 -> 05 (mismatch).
+// - Pushes: an AFT (0200, processing code 10) debits the sender's card with the authorization's
+//   checks and test cards (a partial approval is refused); an OCT (0200, 26) credits the
+//   recipient's card: 4000000000000127 -> 57, 4000000000003220 deferred (credited by
+//   ReleaseDeferred), 4000000000000341 no response, 4000000000000259 credited, answer lost. A
+//   status inquiry (0600) answers what became of the message named by DE 90 (25: never seen).
 // - Every message is applied at most once: a retransmission (same RRN and STAN) gets the stored
 //   answer. A reversal (0400) undoes what its original message (DE 90) did, if anything.
 //
@@ -43,6 +48,10 @@ struct IssuerOptions {
   bool durable = true;  // synchronous=FULL
   int64_t open_to_buy_major = 10'000;
   const Clock* clock = nullptr;  // must outlive the issuer
+  // OCT credits: every one deferred (not fast funds) when set; otherwise only test card
+  // 4000000000003220's. A deferred credit posts ReleaseDeferred() after this delay.
+  bool deferred_credits = false;
+  int64_t deferred_credit_delay_ms = 24LL * 3600 * 1000;
 };
 
 // What the issuer holds and moved for one payment (by RRN), for conservation checks.
@@ -52,6 +61,9 @@ struct IssuerPaymentView {
   int64_t held_minor = 0;
   int64_t captured_minor = 0;
   int64_t refunded_minor = 0;
+  int64_t funded_minor = 0;          // AFT: taken from the card, net of reversals
+  int64_t credited_minor = 0;        // OCT: credited to the card
+  int64_t pending_credit_minor = 0;  // OCT, deferred: to be credited
 };
 
 class Issuer : public MessageHandler {
@@ -65,6 +77,8 @@ class Issuer : public MessageHandler {
   Result<std::optional<IssuerPaymentView>> Payment(const std::string& rrn);
   Result<std::vector<IssuerPaymentView>> Payments();
   Result<ledger::VerifyReport> Verify();
+  // Posts the deferred OCT credits that are due (by the clock). Returns how many.
+  Result<size_t> ReleaseDeferred();
   // Messages answered, applied and deduplicated since open.
   struct Stats {
     int64_t messages = 0;

@@ -21,6 +21,10 @@ enum class CardMessageType : uint8_t {
   kCapture = 3,   // 0220 completion: posts `amount` of the hold; `final` releases the rest
   kReversal = 4,  // 0400 naming the original message by DE 90: undoes what it did
   kRefund = 5,    // 0220, processing code 20: credits the cardholder
+  // Push payments (Visa Direct style).
+  kFunding = 6,        // AFT: 0200, processing code 10: debits the sender's card (online)
+  kDisbursement = 7,   // OCT: 0200, processing code 26: credits the recipient's card (online)
+  kStatusInquiry = 8,  // 0600 naming an earlier message by DE 90: what became of it
 };
 
 struct CardRequest {
@@ -37,12 +41,20 @@ struct CardRequest {
   std::string original_stan;  // DE 90: the message a reversal or increment refers to
   bool final_capture = false;
   int64_t transmitted_at_ms = 0;  // DE 7
+  // Push payments (DE 104): the business application identifier (AA, PP, FD, WT, ...), the
+  // sender's name and account reference, the recipient's name.
+  std::string purpose;
+  std::string sender_name;
+  std::string sender_reference;
+  std::string recipient_name;
 };
 
 struct CardResponse {
   std::string response_code;  // DE 39: "00", "10", "05", ...
   std::string auth_code;      // DE 38, on approvals
   int64_t approved_minor = 0; // DE 4 of the response (a partial approval is less)
+  // An approved OCT whose credit the recipient's issuer defers (not fast funds): DE 48 DEFERRED.
+  bool deferred = false;
   bool approved() const { return response_code == "00" || response_code == "10"; }
 };
 

@@ -49,9 +49,12 @@ enum class Operation : uint8_t {
   kCapture = 9,
   kVoidPayment = 10,
   kRefund = 11,
+  kFund = 12,
+  kPush = 13,
+  kP2p = 14,
 };
 // "create_account", "transfer", "post", "void", "reverse", "create_merchant", "authorize",
-// "increment", "capture", "void_payment", "refund"
+// "increment", "capture", "void_payment", "refund", "fund", "push", "p2p"
 std::string_view OperationName(Operation op);
 Result<Operation> ParseOperation(std::string_view name, std::string_view field = "operation");
 
@@ -117,9 +120,40 @@ struct RefundRequest {
   std::string payment_id;
   std::optional<int64_t> amount_minor;  // empty: all that is captured and not yet refunded
 };
+// Push payments (rails/push). Command::merchant names the merchant.
+// Prefunding of the merchant's disbursement balance (m/<id>/disbursement): a ledger top-up from
+// the merchant's bank, or with `card`, an AFT pulled from that card through the network.
+struct FundRequest {
+  int64_t amount_minor = 0;
+  std::string currency;
+  std::optional<CardInput> card;
+};
+// A disbursement (OCT) to a recipient card out of the merchant's prefunded balance. `purpose` is
+// the business application identifier (AA, PP, FD, WT, ...). Names: 1-30 printable ASCII
+// characters without '|'.
+struct PushRequest {
+  CardInput recipient_card;  // the expiry and CVV are not needed for a push
+  int64_t amount_minor = 0;
+  std::string currency;
+  std::string purpose;
+  std::string sender_name;
+  std::string sender_reference;
+  std::string recipient_name;
+};
+// Person to person: an AFT from the sender's card, then an OCT to the recipient's card; if the
+// OCT is declined the AFT is reversed.
+struct P2pRequest {
+  CardInput sender_card;
+  CardInput recipient_card;
+  int64_t amount_minor = 0;
+  std::string currency;
+  std::string sender_name;
+  std::string recipient_name;
+};
 using Request = std::variant<CreateAccountRequest, TransferRequest, PostRequest, VoidRequest,
                              ReverseRequest, CreateMerchantRequest, AuthorizeRequest,
-                             IncrementRequest, CaptureRequest, VoidPaymentRequest, RefundRequest>;
+                             IncrementRequest, CaptureRequest, VoidPaymentRequest, RefundRequest,
+                             FundRequest, PushRequest, P2pRequest>;
 
 // Who is asking, as far as the channel knows. Used by velocity rules, never by fingerprints.
 struct ClientInfo {

@@ -51,6 +51,7 @@ namespace {
 struct FingerprintWriter {
   Writer& w;
   std::string_view card_fingerprint;
+  std::string_view second_card_fingerprint;
   void operator()(const CreateAccountRequest& r) const {
     const ledger::AccountSpec& a = r.account;
     w.Str(a.id);
@@ -107,15 +108,41 @@ struct FingerprintWriter {
     w.U8(r.amount_minor.has_value() ? 1 : 0);
     w.I64(r.amount_minor.value_or(0));
   }
+  void operator()(const FundRequest& r) const {
+    w.I64(r.amount_minor);
+    w.Str(r.currency);
+    w.U8(r.card.has_value() ? 1 : 0);
+    w.Str(card_fingerprint);
+    w.Str(r.card ? r.card->expiry : std::string());
+  }
+  void operator()(const PushRequest& r) const {
+    w.Str(card_fingerprint);
+    w.I64(r.amount_minor);
+    w.Str(r.currency);
+    w.Str(r.purpose);
+    w.Str(r.sender_name);
+    w.Str(r.sender_reference);
+    w.Str(r.recipient_name);
+  }
+  void operator()(const P2pRequest& r) const {
+    w.Str(card_fingerprint);
+    w.Str(r.sender_card.expiry);
+    w.Str(second_card_fingerprint);
+    w.I64(r.amount_minor);
+    w.Str(r.currency);
+    w.Str(r.sender_name);
+    w.Str(r.recipient_name);
+  }
 };
 
 }  // namespace
 
-std::string Fingerprint(const Request& request, std::string_view card_fingerprint) {
+std::string Fingerprint(const Request& request, std::string_view card_fingerprint,
+                        std::string_view second_card_fingerprint) {
   Writer w;
   w.Str("request/v1");
   w.U8(static_cast<uint8_t>(OperationOf(request)));
-  std::visit(FingerprintWriter{w, card_fingerprint}, request);
+  std::visit(FingerprintWriter{w, card_fingerprint, second_card_fingerprint}, request);
   return DigestBytes(Sha256(w.bytes()));
 }
 

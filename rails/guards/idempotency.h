@@ -25,8 +25,10 @@ std::string ScopeOf(const Command& command);
 // Rule 4: SHA-256 over a canonical binary encoding of the request (a version tag, the operation,
 // then every field in a fixed order with lengths). Channel, client attributes and event time are
 // not part of it: the same request from another IP is the same request.
-// Authorizations: `card_fingerprint` (the keyed HMAC of the PAN) stands for the card, so that
-// no hash of a bare PAN is ever stored.
-std::string Fingerprint(const Request& request, std::string_view card_fingerprint = {});
+// Card operations: `card_fingerprint` (the keyed HMAC of the PAN; for P2P the sender's, with the
+// recipient's as `second_card_fingerprint`) stands for the card, so that no hash of a bare PAN is
+// ever stored.
+std::string Fingerprint(const Request& request, std::string_view card_fingerprint = {},
+                        std::string_view second_card_fingerprint = {});
 
 }  // namespace pay::guards

@@ -41,19 +41,38 @@ std::string_view PaymentStatusName(PaymentStatus s) {
     case PaymentStatus::kExpired: return "expired";
     case PaymentStatus::kSettled: return "settled";
     case PaymentStatus::kUnknown: return "unknown";
+    case PaymentStatus::kSubmitted: return "submitted";
+    case PaymentStatus::kCompleted: return "completed";
+    case PaymentStatus::kPendingCredit: return "pending_credit";
+    case PaymentStatus::kFundingDeclined: return "funding_declined";
   }
   return "unknown";
+}
+
+std::string_view PaymentKindName(PaymentKind k) {
+  switch (k) {
+    case PaymentKind::kPull: return "card";
+    case PaymentKind::kPush: return "push";
+    case PaymentKind::kFunding: return "funding";
+    case PaymentKind::kP2p: return "p2p";
+  }
+  return "card";
 }
 
 std::string EncodePayment(const Payment& p) {
   Writer w;
   w.Reserve(256 + p.history.size() * 48);
   w.U8(kPaymentVersion);
+  w.U8(static_cast<uint8_t>(p.kind));
   for (const std::string* s : {&p.id, &p.merchant, &p.currency, &p.card_fingerprint, &p.card_bin,
                                &p.card_last4, &p.response_code, &p.auth_code, &p.rrn, &p.stan,
-                               &p.doubt_stan, &p.claim.scope, &p.claim.key}) {
+                               &p.doubt_stan, &p.claim.scope, &p.claim.key, &p.purpose,
+                               &p.sender_name, &p.sender_reference, &p.recipient_name,
+                               &p.funding_rrn, &p.funding_stan, &p.sender_fingerprint,
+                               &p.sender_bin, &p.sender_last4}) {
     w.Str(*s);
   }
+  w.I64(p.funded_minor);
   w.U8(static_cast<uint8_t>(p.status));
   for (int64_t v : {p.amount_minor, p.authorized_minor, p.captured_minor, p.refunded_minor,
                     p.settled_minor, p.fee_minor, p.hold_seq, p.created_at_ms, p.expires_at_ms,
@@ -79,14 +98,21 @@ std::string EncodePayment(const Payment& p) {
 Result<Payment> DecodePayment(std::string_view bytes) {
   Reader r(bytes);
   Payment p;
-  uint8_t version = 0, status = 0, settled = 0, final_captured = 0, reversing = 0;
-  if (!r.U8(&version) || version != kPaymentVersion) return Corrupt("payment");
+  uint8_t version = 0, kind = 0, status = 0, settled = 0, final_captured = 0, reversing = 0;
+  if (!r.U8(&version) || version != kPaymentVersion || !r.U8(&kind) || kind > 3) {
+    return Corrupt("payment");
+  }
+  p.kind = static_cast<PaymentKind>(kind);
   for (std::string* s : {&p.id, &p.merchant, &p.currency, &p.card_fingerprint, &p.card_bin,
                          &p.card_last4, &p.response_code, &p.auth_code, &p.rrn, &p.stan,
-                         &p.doubt_stan, &p.claim.scope, &p.claim.key}) {
+                         &p.doubt_stan, &p.claim.scope, &p.claim.key, &p.purpose,
+                         &p.sender_name, &p.sender_reference, &p.recipient_name,
+                         &p.funding_rrn, &p.funding_stan, &p.sender_fingerprint, &p.sender_bin,
+                         &p.sender_last4}) {
     if (!r.Str(s, kFieldBytesMax)) return Corrupt("payment");
   }
-  if (!r.U8(&status) || status < 1 || status > 12) return Corrupt("payment");
+  if (!r.I64(&p.funded_minor)) return Corrupt("payment");
+  if (!r.U8(&status) || status < 1 || status > 16) return Corrupt("payment");
   p.status = static_cast<PaymentStatus>(status);
   for (int64_t* v : {&p.amount_minor, &p.authorized_minor, &p.captured_minor, &p.refunded_minor,
                      &p.settled_minor, &p.fee_minor, &p.hold_seq, &p.created_at_ms,
@@ -119,6 +145,7 @@ std::string PaymentJson(const Payment& p) {
   w.BeginObject();
   w.Field("payment_id", p.id).Field("merchant", p.merchant);
   w.Field("status", PaymentStatusName(p.status));
+  if (p.kind != PaymentKind::kPull) w.Field("type", PaymentKindName(p.kind));
   w.Field("response_code", p.response_code);
   w.Field("currency", p.currency);
   w.Field("amount_minor", p.amount_minor);
@@ -134,7 +161,20 @@ std::string PaymentJson(const Payment& p) {
   w.EndObject();
   w.Key("network").BeginObject();
   w.Field("rrn", p.rrn).Field("stan", p.stan).Field("auth_code", p.auth_code);
+  if (!p.funding_rrn.empty()) w.Field("funding_rrn", p.funding_rrn).Field("funding_stan", p.funding_stan);
   w.EndObject();
+  if (p.kind != PaymentKind::kPull) {
+    w.Field("funded_minor", p.funded_minor);
+    if (!p.purpose.empty()) w.Field("purpose", p.purpose);
+    if (!p.sender_name.empty()) w.Field("sender_name", p.sender_name);
+    if (!p.sender_reference.empty()) w.Field("sender_reference", p.sender_reference);
+    if (!p.recipient_name.empty()) w.Field("recipient_name", p.recipient_name);
+    if (!p.sender_fingerprint.empty()) {
+      w.Key("sender_card").BeginObject();
+      w.Field("fingerprint", p.sender_fingerprint).Field("bin", p.sender_bin).Field("last4", p.sender_last4);
+      w.EndObject();
+    }
+  }
   w.Field("settled", p.settled);
   if (p.in_doubt()) w.Field("in_doubt_stan", p.doubt_stan);
   w.Field("created_at", FormatRfc3339Ms(p.created_at_ms));
@@ -171,7 +211,7 @@ Result<CardRequest> DecodeAdvice(std::string_view bytes) {
   Reader rd(bytes);
   CardRequest r;
   uint8_t version = 0, type = 0, final_capture = 0;
-  if (!rd.U8(&version) || version != kAdviceVersion || !rd.U8(&type) || type < 1 || type > 5) {
+  if (!rd.U8(&version) || version != kAdviceVersion || !rd.U8(&type) || type < 1 || type > 8) {
     return Corrupt("advice");
   }
   r.type = static_cast<CardMessageType>(type);

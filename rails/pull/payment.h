@@ -36,8 +36,22 @@ enum class PaymentStatus : uint8_t {
   kReversed = 9,
   kExpired = 10,
   kSettled = 11,
-  kUnknown = 12,  // no answer to the authorization: its reversal is being delivered
+  kUnknown = 12,  // no answer: its reversal (or, for a push, its status inquiry) is on its way
+  // Push payments.
+  kSubmitted = 13,       // the OCT is on its way
+  kCompleted = 14,       // the OCT was approved and the recipient credited (final)
+  kPendingCredit = 15,   // the OCT was approved; the recipient's issuer credits later (final)
+  kFundingDeclined = 16, // P2P: the AFT from the sender's card was declined; nothing pushed
 };
+
+// Numbers are stored: never renumber.
+enum class PaymentKind : uint8_t {
+  kPull = 0,     // a card payment: authorize, capture, ...
+  kPush = 1,     // a disbursement (OCT) from the merchant's prefunded balance
+  kFunding = 2,  // prefunding from a card (AFT)
+  kP2p = 3,      // person to person: AFT from the sender's card, then OCT to the recipient
+};
+std::string_view PaymentKindName(PaymentKind kind);
 std::string_view PaymentStatusName(PaymentStatus status);
 
 struct PaymentOp {
@@ -58,6 +72,7 @@ struct Claim {
 };
 
 struct Payment {
+  PaymentKind kind = PaymentKind::kPull;
   std::string id;
   std::string merchant;
   std::string currency;
@@ -86,6 +101,18 @@ struct Payment {
   int64_t doubt_amount_minor = 0;
   bool reversing = false;  // the doubt's reversal is queued: a late answer is ignored
   Claim claim;
+  // Push payments: the business application identifier and the parties; P2P and funding: the
+  // AFT (its own RRN and STAN) and the sender's card. card_* is then the recipient's card.
+  std::string purpose;
+  std::string sender_name;
+  std::string sender_reference;
+  std::string recipient_name;
+  std::string funding_rrn;
+  std::string funding_stan;
+  std::string sender_fingerprint;
+  std::string sender_bin;
+  std::string sender_last4;
+  int64_t funded_minor = 0;  // taken from the sender's card (AFT), net of its reversal
   std::vector<PaymentOp> history;
 
   int64_t capturable_minor() const { return hold_seq != 0 ? authorized_minor - captured_minor : 0; }

@@ -207,6 +207,11 @@ Result<Merchant> PullRail::CreateMerchant(const CreateMerchantRequest& r) {
       {Fees(cur), cur, AccountType::kRevenue, OverdraftMode::kUnlimited, 0, {}},
       {MerchantPending(r.id), cur, AccountType::kLiability, OverdraftMode::kNone, 0, {}},
       {MerchantAvailable(r.id), cur, AccountType::kLiability, OverdraftMode::kNone, 0, {}},
+      // Push payments (rails/push): the prefunded balance, where top-ups come from, and what
+      // we owe the network for pushes.
+      {"m/" + r.id + "/disbursement", cur, AccountType::kLiability, OverdraftMode::kNone, 0, {}},
+      {"acq/" + cur + "/funding_bank", cur, AccountType::kAsset, OverdraftMode::kUnlimited, 0, {}},
+      {"acq/" + cur + "/network_payable", cur, AccountType::kLiability, OverdraftMode::kUnlimited, 0, {}},
   };
   for (const auto& spec : specs) PAY_TRY(ledger_.CreateAccount(spec));
   store::RecordRow row;
@@ -222,27 +227,13 @@ Result<Merchant> PullRail::CreateMerchant(const CreateMerchantRequest& r) {
 Result<Prepared> PullRail::Authorize(const std::string& merchant, const AuthorizeRequest& r,
                                      const card::CardRef& card, const std::string& local_decline,
                                      const Claim& claim) {
-  PAY_ASSIGN_OR_RETURN(auto mrow, store_.FindRecord(kMerchantRecord, merchant));
-  if (!mrow) {
-    return MakeError(ErrorCode::kUnknownMerchant, "merchant: no merchant '" + merchant + "'");
-  }
-  PAY_ASSIGN_OR_RETURN(Merchant m, DecodeMerchant(mrow->body));
-  if (m.currency != r.currency) {
-    return MakeError(ErrorCode::kUnknownMerchant,
-                     "currency: merchant " + merchant + " takes " + m.currency + ", not " + r.currency);
-  }
-  PAY_ASSIGN_OR_RETURN(int64_t seq, NextCounter("payment", &payment_seq_));
   Prepared out;
+  PAY_ASSIGN_OR_RETURN(out.payment, NewPayment(PaymentKind::kPull, merchant, r.currency));
   Payment& p = out.payment;
-  p.rrn = Pad(seq, 12);
-  p.id = "pay_" + p.rrn;
-  p.merchant = merchant;
-  p.currency = r.currency;
   p.card_fingerprint = card.fingerprint;
   p.card_bin = card.bin;
   p.card_last4 = card.last4;
   p.amount_minor = r.amount_minor;
-  p.created_at_ms = clock_.NowMs();
   if (!local_decline.empty()) {
     p.status = PaymentStatus::kDeclined;
     p.response_code = local_decline;
@@ -542,6 +533,40 @@ Result<size_t> PullRail::ExpireDue(size_t max) {
   return n;
 }
 
+Result<void> PullRail::ClearOpen(const std::string& payment_id) {
+  return store_.DeleteRecord(kDoubtRecord, payment_id);
+}
+
+Result<void> PullRail::Dequeue(const Advice& advice) {
+  return store_.DeleteRecord(kOutboxRecord, advice.id);
+}
+
+Result<std::string> PullRail::NextRrn() {
+  PAY_ASSIGN_OR_RETURN(int64_t seq, NextCounter("payment", &payment_seq_));
+  return Pad(seq, 12);
+}
+
+Result<Payment> PullRail::NewPayment(PaymentKind kind, const std::string& merchant,
+                                     const std::string& currency) {
+  PAY_ASSIGN_OR_RETURN(auto mrow, store_.FindRecord(kMerchantRecord, merchant));
+  if (!mrow) {
+    return MakeError(ErrorCode::kUnknownMerchant, "merchant: no merchant '" + merchant + "'");
+  }
+  PAY_ASSIGN_OR_RETURN(Merchant m, DecodeMerchant(mrow->body));
+  if (m.currency != currency) {
+    return MakeError(ErrorCode::kUnknownMerchant,
+                     "currency: merchant " + merchant + " takes " + m.currency + ", not " + currency);
+  }
+  Payment p;
+  p.kind = kind;
+  PAY_ASSIGN_OR_RETURN(p.rrn, NextRrn());
+  p.id = "pay_" + p.rrn;
+  p.merchant = merchant;
+  p.currency = currency;
+  p.created_at_ms = clock_.NowMs();
+  return p;
+}
+
 Result<void> PullRail::MarkOpen(const std::string& payment_id) {
   store::RecordRow row{kDoubtRecord, payment_id, "", 0, std::to_string(clock_.NowMs())};
   return store_.PutRecord(row);
@@ -552,8 +577,8 @@ Result<bool> PullRail::HasOpenExchanges() {
   return !rows.empty();
 }
 
-Result<size_t> PullRail::RecoverPending(int64_t grace_ms) {
-  size_t n = 0;
+Result<std::vector<PullRail::OpenExchange>> PullRail::StaleExchanges(int64_t grace_ms) {
+  std::vector<OpenExchange> out;
   std::string after;
   const int64_t now = clock_.NowMs();
   for (;;) {
@@ -563,17 +588,18 @@ Result<size_t> PullRail::RecoverPending(int64_t grace_ms) {
       // Younger than the grace: another process may still be waiting for the answer.
       if (now - Decode64(row.body) < grace_ms) continue;
       PAY_ASSIGN_OR_RETURN(Payment p, Load("", row.id));
-      const bool pending_auth = p.status == PaymentStatus::kPending;
-      if (!pending_auth && !p.in_doubt()) {  // resolved already: the marker is stale
+      const bool pending = p.status == PaymentStatus::kPending ||
+                           (p.status == PaymentStatus::kSubmitted && !p.in_doubt());
+      if (!pending && !p.in_doubt()) {  // resolved already: the marker is stale
         PAY_TRY(store_.DeleteRecord(kDoubtRecord, p.id));
         continue;
       }
-      if (p.reversing) continue;  // its reversal is queued: the outbox resolves it
-      PAY_TRY(Complete(p.id, pending_auth ? p.stan : p.doubt_stan,
-                       MakeError(ErrorCode::kNetworkTimeout, "no answer recorded before a restart")));
-      ++n;
+      if (p.reversing) continue;  // its reversal or inquiry is queued: the outbox resolves it
+      std::string stan = p.in_doubt() ? p.doubt_stan : p.stan;
+      if (p.status == PaymentStatus::kPending && !p.funding_stan.empty()) stan = p.funding_stan;
+      out.push_back({std::move(p), std::move(stan)});
     }
-    if (rows.size() < 512) return n;
+    if (rows.size() < 512) return out;
   }
 }
 

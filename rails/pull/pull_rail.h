@@ -80,9 +80,14 @@ class PullRail {
   // Authorizations past their validity: hold released, reversal queued. Returns how many.
   Result<size_t> ExpireDue(size_t max);
   // Payments whose online exchange has been open for at least `grace_ms` (a crash left them
-  // pending: sent or not) become unknown, reversal queued. Younger ones may belong to another
-  // live process and are left alone.
-  Result<size_t> RecoverPending(int64_t grace_ms);
+  // pending: sent or not), each with the STAN of that exchange; the caller completes each as a
+  // timeout with the rail of its kind. Younger ones may belong to another live process and are
+  // left alone; markers of exchanges already resolved are removed.
+  struct OpenExchange {
+    Payment payment;
+    std::string stan;
+  };
+  Result<std::vector<OpenExchange>> StaleExchanges(int64_t grace_ms);
   // Whether any payment has an online exchange open (pending, or in doubt). Cheap.
   Result<bool> HasOpenExchanges();
   // Settles up to `max` payments; adds to `report`. Returns how many.
@@ -92,18 +97,28 @@ class PullRail {
   Result<std::vector<Payment>> List(std::string_view merchant, std::string_view after_id,
                                     size_t limit);
 
- private:
+  // ---- shared with the push rail (records, counters, the outbox) ----
+  // A new payment of `merchant` (which must exist and take `currency`) with its id and RRN.
+  Result<Payment> NewPayment(PaymentKind kind, const std::string& merchant,
+                             const std::string& currency);
+  Result<std::string> NextRrn();
   Result<Payment> Load(std::string_view merchant, std::string_view payment_id);
   Result<void> Save(const Payment& payment);
+  // The open-exchange marker of a payment: written before its request may leave, removed when
+  // its exchange is resolved.
   Result<void> MarkOpen(const std::string& payment_id);
-  Result<int64_t> NextCounter(const char* name, int64_t* cache);
+  Result<void> ClearOpen(const std::string& payment_id);
   Result<std::string> NextStan();
   Result<void> Queue(const Payment& payment, CardRequest request);
-  Result<int64_t> Hold(const Payment& payment, int64_t amount, const std::string& ref);
+  Result<void> Dequeue(const Advice& advice);
   std::string Ref(const Payment& payment, std::string_view suffix = {}) const;
   CardRequest AdviceFor(const Payment& payment, CardMessageType type, int64_t amount) const;
   void Record(Payment& payment, std::string op, int64_t amount, std::string code,
               std::string stan, int64_t entry_id);
+
+ private:
+  Result<int64_t> NextCounter(const char* name, int64_t* cache);
+  Result<int64_t> Hold(const Payment& payment, int64_t amount, const std::string& ref);
 
   store::Store& store_;
   ledger::Ledger& ledger_;
