@@ -467,7 +467,7 @@ TEST_F(EngineTest, ShadowRulesRecordAndPass) {
 TEST_F(EngineTest, ShippedExampleRulesLoad) {
   auto rules = guards::LoadVelocityRules(std::string(PAY_SOURCE_DIR) + "/docs/examples/velocity.toml");
   ASSERT_TRUE(rules) << rules.error().message;
-  EXPECT_EQ(rules->size(), 6u);
+  EXPECT_EQ(rules->size(), 8u);
   EngineOptions o;
   o.db_path = dir_.File("engine.db");
   o.clock = &clock_;
