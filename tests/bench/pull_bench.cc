@@ -3,8 +3,11 @@
 // the acquirer and the issuer simulator, over the in-process network (every exchange an ISO 8583
 // message encoded and decoded) and, with --tcp, over the TCP network simulator on 127.0.0.1.
 //
+// With --push: disbursements (OCT) per second instead, out of a prefunded balance (each one a
+// hold, the OCT exchange and the post).
+//
 // Usage: pull_bench [--pairs N] [--batch N] [--reps N] [--cards N] [--durability full|normal]
-//                   [--tcp] [--dir PATH]
+//                   [--tcp] [--push] [--dir PATH]
 // Prints one line per repetition and the median, in payment operations per second (an
 // authorization and a capture are two operations).
 
@@ -52,6 +55,7 @@ struct Options {
   int64_t cards = 1000;
   bool full = true;
   bool tcp = false;
+  bool push = false;
   std::string dir;
 };
 
@@ -101,6 +105,35 @@ double RunOnce(const Options& opt, int rep) {
 
   std::vector<std::string> cards;
   for (int64_t i = 0; i < opt.cards; ++i) cards.push_back(Card(i));
+  if (opt.push) {
+    pay::Command f;
+    f.merchant = "bench";
+    f.idempotency_key = "prefund";
+    f.request = pay::FundRequest{1'000'000'000'000LL, "USD", std::nullopt};
+    if (auto r = e.Submit(f); !r) Die(r.error().message);
+    int64_t pushes = 0;
+    auto t0 = SteadyClock::now();
+    for (int64_t done = 0; done < opt.pairs; done += opt.batch) {
+      const int64_t n = std::min(opt.batch, opt.pairs - done);
+      std::vector<pay::Command> batch(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) {
+        pay::Command& c = batch[static_cast<size_t>(i)];
+        c.merchant = "bench";
+        c.idempotency_key = "p" + std::to_string(done + i);
+        c.request = pay::PushRequest{{cards[static_cast<size_t>((done + i) % opt.cards)], "", ""},
+                                     1000 + i, "USD", "FD", "Bench", "", "Recipient"};
+      }
+      for (const auto& r : e.SubmitBatch(batch)) {
+        if (!r) Die("push: " + r.error().message);
+        if (r->payment_status != "completed") Die("push: status " + r->payment_status);
+      }
+      pushes += n;
+    }
+    const double seconds = std::chrono::duration<double>(SteadyClock::now() - t0).count();
+    if (auto v = e.Verify(); !v || !v->ok()) Die("the acquirer ledger does not verify");
+    if (auto iv = (*issuer)->Verify(); !iv || !iv->ok()) Die("the issuer ledger does not verify");
+    return static_cast<double>(pushes) / seconds;
+  }
   int64_t ops = 0;
   double auth_s = 0, capture_s = 0;
   auto start = SteadyClock::now();
@@ -164,21 +197,24 @@ int main(int argc, char** argv) {
     else if (a == "--cards") opt.cards = std::atoll(next().c_str());
     else if (a == "--durability") opt.full = next() != "normal";
     else if (a == "--tcp") opt.tcp = true;
+    else if (a == "--push") opt.push = true;
     else if (a == "--dir") opt.dir = next();
-    else Die("unknown option " + a + " (--pairs --batch --reps --cards --durability --tcp --dir)");
+    else Die("unknown option " + a + " (--pairs --batch --reps --cards --durability --tcp --push --dir)");
   }
   if (opt.pairs <= 0 || opt.batch <= 0 || opt.reps <= 0 || opt.cards <= 0) Die("counts must be positive");
   std::vector<double> rates;
   for (int rep = 0; rep < opt.reps; ++rep) {
     double r = RunOnce(opt, rep);
     rates.push_back(r);
-    std::printf("rep %d: %.0f payment operations/s (%s, %s network, batch %lld)\n", rep, r,
+    std::printf("rep %d: %.0f %s/s (%s, %s network, batch %lld)\n", rep, r,
+                opt.push ? "disbursements" : "payment operations",
                 opt.full ? "durable" : "normal", opt.tcp ? "tcp" : "in-process",
                 static_cast<long long>(opt.batch));
   }
   std::sort(rates.begin(), rates.end());
-  std::printf("median: %.0f payment operations/s (%lld authorize+capture pairs per rep)\n",
-              rates[rates.size() / 2], static_cast<long long>(opt.pairs));
+  std::printf("median: %.0f %s/s (%lld %s per rep)\n", rates[rates.size() / 2],
+              opt.push ? "disbursements" : "payment operations", static_cast<long long>(opt.pairs),
+              opt.push ? "disbursements" : "authorize+capture pairs");
   std::filesystem::remove_all(opt.dir);
   return 0;
 }
