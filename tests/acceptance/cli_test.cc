@@ -476,3 +476,44 @@ TEST_F(CardCliTest, NoAnswerThenReversalWithFaultsAndPaymentResolve) {
   EXPECT_TRUE(Has(retry.out, "\"replayed\":true")) << retry.out;
   EXPECT_TRUE(Has(retry.out, "\"status\":\"reversed\"")) << retry.out;
 }
+
+TEST_F(CardCliTest, PushPaymentsFromTheCli) {
+  CtlRun f = Ok({"--json", "fund", "acme", "--amount", "100.00", "--currency", "USD", "--key", "topup-1"});
+  EXPECT_TRUE(Has(f.out, "\"disbursement_balance_minor\":10000")) << f.out;
+  CtlRun p = Ok({"--json", "--merchant", "acme", "push", "--card", "4242424242424242", "--amount",
+                 "25.00", "--currency", "USD", "--purpose", "FD", "--recipient-name", "Ada Lovelace",
+                 "--key", "payout-1"});
+  EXPECT_TRUE(Has(p.out, "\"status\":\"completed\"")) << p.out;
+  EXPECT_TRUE(Has(p.out, "\"type\":\"push\"")) << p.out;
+  EXPECT_FALSE(Has(p.out, "4242424242424242"));
+  CtlRun declined = Ok({"--json", "--merchant", "acme", "push", "--card", "4000000000000127",
+                        "--amount", "5.00", "--currency", "USD", "--purpose", "PP",
+                        "--recipient-name", "Kim", "--key", "payout-2"});
+  EXPECT_TRUE(Has(declined.out, "\"status\":\"declined\"")) << declined.out;
+  EXPECT_TRUE(Has(declined.out, "\"response_code\":\"57\"")) << declined.out;
+  CtlRun deferred = Ok({"--json", "--merchant", "acme", "push", "--card", "4000000000003220",
+                        "--amount", "5.00", "--currency", "USD", "--purpose", "PP",
+                        "--recipient-name", "Kim", "--key", "payout-3"});
+  EXPECT_TRUE(Has(deferred.out, "\"status\":\"pending_credit\"")) << deferred.out;
+  CtlRun too_much = Ctl({"--merchant", "acme", "push", "--card", "4242424242424242", "--amount",
+                         "1000.00", "--currency", "USD", "--purpose", "FD", "--recipient-name", "Ada",
+                         "--key", "payout-4"});
+  EXPECT_EQ(too_much.status, 1);
+  EXPECT_TRUE(Has(too_much.err, "overdraft")) << too_much.err;
+  CtlRun bad = Ctl({"--merchant", "acme", "push", "--card", "4242424242424242", "--amount", "1.00",
+                    "--currency", "USD", "--purpose", "ZZ", "--recipient-name", "Ada", "--key", "payout-5"});
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_TRUE(Has(bad.err, "purpose")) << bad.err;
+  CtlRun p2p = Ok({"--json", "--merchant", "acme", "p2p", "--from-card", "5555555555554444",
+                   "--from-expiry", "12/30", "--to-card", "4000000000000127", "--amount", "20.00",
+                   "--currency", "USD", "--key", "p2p-1"});
+  EXPECT_TRUE(Has(p2p.out, "\"status\":\"declined\"")) << p2p.out;
+  EXPECT_TRUE(Has(p2p.out, "\"op\":\"funding_reversal\"")) << p2p.out;
+  CtlRun aft = Ok({"--json", "fund", "acme", "--amount", "10.00", "--currency", "USD", "--key",
+                   "topup-2", "--from-card", "5555555555554444", "--expiry", "12/30"});
+  EXPECT_TRUE(Has(aft.out, "\"type\":\"funding\"")) << aft.out;
+  EXPECT_TRUE(Has(aft.out, "\"status\":\"completed\"")) << aft.out;
+  CtlRun bal = Ok({"--json", "account", "show", "m/acme/disbursement"});
+  EXPECT_TRUE(Has(bal.out, "\"balance_minor\":8000")) << bal.out;  // 100 - 25 - 5 (deferred) + 10
+  Ok({"ledger", "verify"});
+}
