@@ -1,18 +1,25 @@
 // The card network over TCP (see tcp_network.h). The only translation unit that includes Asio.
-
-#include <utility>  // before Asio (Boost 1.74 with g++ 12)
+//
+// Server: one io thread owns the acceptor, every Session, the fault plan and the calls into the
+// MessageHandler, so nothing here needs a lock except the stats. Client: no thread of its own;
+// Exchange drives a private io_context on the caller's thread until its deadline.
 
 #include "adapters/network/tcp_network.h"
 
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <charconv>
 #include <chrono>
+#include <csignal>
+#include <cstdio>
 #include <deque>
+#include <exception>
 #include <mutex>
 #include <set>
 #include <thread>
 #include <unordered_map>
+#include <utility>  // before Asio (Boost 1.74 with g++ 12)
 
 #include "adapters/network/card_messages.h"
 
@@ -24,10 +31,14 @@ using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr size_t kConnectionsMax = 64;
-constexpr int64_t kIdleTimeoutMs = 5 * 60 * 1000;
+constexpr size_t kConnectionsMax = 64;             // server: more are closed on accept
+constexpr int64_t kIdleTimeoutMs = 5 * 60 * 1000;  // server: between frames
+constexpr int64_t kFrameReadTimeoutMs = 10'000;    // server: a begun frame must complete
+constexpr size_t kQueuedBytesMax = 1 << 20;        // server: answers a peer has not read
 constexpr size_t kReadChunkBytes = 64 * 1024;
-constexpr size_t kFramesPerBatchMax = 4096;
+constexpr size_t kFramesPerBatchMax = 4096;  // server: messages per handler call
+constexpr size_t kStaleBytesMax = 1 << 20;   // client: read before an exchange, at most
+constexpr int64_t kStopPollMs = 50;          // RunNetworkSimulator's stop flag
 
 std::string Frame(const std::string& bytes) {
   std::string f;
@@ -41,7 +52,8 @@ std::string Frame(const std::string& bytes) {
 // Takes one complete frame off the front of `buf`. 0: need more bytes; -1: malformed length.
 int TakeFrame(std::string& buf, std::string* out) {
   if (buf.size() < 2) return 0;
-  const size_t len = (static_cast<uint8_t>(buf[0]) << 8) | static_cast<uint8_t>(buf[1]);
+  const size_t len =
+      (static_cast<size_t>(static_cast<uint8_t>(buf[0])) << 8) | static_cast<uint8_t>(buf[1]);
   if (len == 0 || len > iso8583::kMessageBytesMax) return -1;
   if (buf.size() < 2 + len) return 0;
   out->assign(buf, 2, len);
@@ -54,19 +66,44 @@ Result<asio::ip::address> Address(const std::string& host, std::string_view fiel
   auto a = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
   if (ec) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     std::string(field) + ": '" + host + "' is not an IP address");
+                     std::string(field) + ": '" + host.substr(0, 64) + "' is not an IP address");
   }
   return a;
 }
 
+// Blocks until SIGINT/SIGTERM or *stop (polled) becomes true.
+void BlockUntilStopped(const std::atomic<bool>* stop) {
+  if (stop != nullptr && stop->load()) return;
+  asio::io_context wait_io;
+  asio::signal_set signals(wait_io);
+  boost::system::error_code ignored;
+  signals.add(SIGINT, ignored);
+  signals.add(SIGTERM, ignored);
+  signals.async_wait([&wait_io](boost::system::error_code ec, int) {
+    if (!ec) wait_io.stop();
+  });
+  asio::steady_timer poll(wait_io);
+  std::function<void()> arm = [&] {
+    poll.expires_after(std::chrono::milliseconds(kStopPollMs));
+    poll.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      if (stop->load()) return wait_io.stop();
+      arm();
+    });
+  };
+  if (stop != nullptr) arm();
+  wait_io.run();
+}
+
 }  // namespace
 
-Result<std::pair<std::string, uint16_t>> ParseHostPort(std::string_view text, std::string_view field) {
+Result<std::pair<std::string, uint16_t>> ParseHostPort(std::string_view text,
+                                                       std::string_view field) {
   const size_t colon = text.rfind(':');
   int port = -1;
-  if (colon == std::string_view::npos || colon == 0 ||
-      std::from_chars(text.data() + colon + 1, text.data() + text.size(), port).ec != std::errc() ||
-      port < 0 || port > 65535) {
+  const char* end = text.data() + text.size();
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size() ||
+      std::from_chars(text.data() + colon + 1, end, port).ptr != end || port < 0 || port > 65535) {
     return MakeError(ErrorCode::kInvalidArgument,
                      std::string(field) + ": '" + std::string(text.substr(0, 64)) +
                          "' is not HOST:PORT (e.g. 127.0.0.1:8583; port 0 picks a free one)");
@@ -84,7 +121,7 @@ struct TcpNetworkServer::Impl {
   asio::io_context io;
   tcp::acceptor acceptor{io};
   MessageHandler* handler = nullptr;
-  std::unique_ptr<FaultPlan> plan;  // the io thread only
+  std::unique_ptr<FaultPlan> plan;              // the io thread only
   std::set<std::shared_ptr<Session>> sessions;  // the io thread only
   std::thread thread;
   std::atomic<bool> stopped{false};
@@ -100,9 +137,9 @@ struct TcpNetworkServer::Impl {
   class Session : public std::enable_shared_from_this<Session> {
    public:
     Session(Impl& server, tcp::socket socket)
-        : server_(server), socket_(std::move(socket)), idle_(server.io) {}
+        : server_(server), socket_(std::move(socket)), deadline_(server.io) {}
 
-    void Start() { Read(); }
+    void Start() { Read(true); }
 
     void Close() {
       if (closed_) return;
@@ -110,23 +147,37 @@ struct TcpNetworkServer::Impl {
       boost::system::error_code ignored;
       socket_.shutdown(tcp::socket::shutdown_both, ignored);
       socket_.close(ignored);
-      idle_.cancel();
+      deadline_.cancel();
       for (auto& t : timers_) t->cancel();
       server_.sessions.erase(shared_from_this());
     }
 
    private:
-    void Read() {
+    // Arms the read deadline: the idle timeout between frames; once a frame has begun, the frame
+    // timeout from its first byte (re-armed only when a frame completes, so a peer trickling
+    // bytes cannot hold the connection open).
+    void Read(bool frame_completed) {
       if (closed_) return;
-      idle_.expires_after(std::chrono::milliseconds(kIdleTimeoutMs));
-      idle_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-        if (!ec) self->Close();
-      });
-      socket_.async_read_some(asio::buffer(chunk_), [self = shared_from_this()](
-                                                        boost::system::error_code ec, size_t n) {
-        if (ec) return self->Close();
-        self->in_.append(self->chunk_.data(), n);
-        self->OnBytes();
+      if (in_.empty()) {
+        in_frame_ = false;
+        ArmDeadline(kIdleTimeoutMs);
+      } else if (frame_completed || !in_frame_) {
+        in_frame_ = true;
+        ArmDeadline(kFrameReadTimeoutMs);
+      }
+      socket_.async_read_some(asio::buffer(chunk_),
+                              [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+                                if (ec) return self->Close();
+                                self->in_.append(self->chunk_.data(), n);
+                                self->OnBytes();
+                              });
+    }
+
+    void ArmDeadline(int64_t timeout_ms) {
+      deadline_.expires_after(std::chrono::milliseconds(timeout_ms));
+      deadline_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+        // A wait that completed just before it was re-armed still sees the new expiry.
+        if (!ec && self->deadline_.expiry() <= SteadyClock::now()) self->Close();
       });
     }
 
@@ -135,12 +186,16 @@ struct TcpNetworkServer::Impl {
       std::vector<iso8583::Message> batch;
       std::vector<FaultDecision> decisions;
       std::string bytes;
+      bool completed = false;
       for (;;) {
-        int r = TakeFrame(in_, &bytes);
+        const int r = TakeFrame(in_, &bytes);
         if (r == 0) break;
-        auto m = r > 0 ? iso8583::Decode(bytes) : Result<iso8583::Message>(MakeError(ErrorCode::kInvalidArgument, "frame"));
+        completed = true;
+        auto m = r > 0 ? iso8583::Decode(bytes)
+                       : Result<iso8583::Message>(MakeError(ErrorCode::kInvalidArgument, "frame"));
         if (!m) {
-          // A malformed frame: this connection's framing cannot be trusted any more.
+          // A malformed frame: this connection's framing cannot be trusted any more. What came
+          // before it is still served; nothing of the bytes is logged (they may hold a PAN).
           server_.Count(&Stats::malformed);
           Serve(batch, decisions);
           return Close();
@@ -148,9 +203,10 @@ struct TcpNetworkServer::Impl {
         if (IsEcho(*m)) {
           server_.Count(&Stats::echoes);
           Send(EchoResponse(*m), 0);
+          if (closed_) return;
           continue;
         }
-        FaultDecision d = server_.plan->Next();
+        const FaultDecision d = server_.plan->Next();
         if (d.fault == Fault::kDisconnect) {
           Serve(batch, decisions);
           return Close();
@@ -159,35 +215,52 @@ struct TcpNetworkServer::Impl {
         batch.push_back(std::move(*m));
         decisions.push_back(d);
         if (batch.size() >= kFramesPerBatchMax) Serve(batch, decisions);
+        if (closed_) return;
       }
       Serve(batch, decisions);
-      Read();
+      Read(completed);
     }
 
     void Serve(std::vector<iso8583::Message>& batch, std::vector<FaultDecision>& decisions) {
-      if (batch.empty()) return;
+      if (batch.empty() || closed_) return;
       server_.Count(&Stats::messages, static_cast<int64_t>(batch.size()));
-      auto answers = server_.handler->Handle(batch);
-      for (size_t i = 0; i < batch.size() && i < answers.size(); ++i) {
+      std::vector<std::optional<iso8583::Message>> answers;
+      try {
+        answers = server_.handler->Handle(batch);
+      } catch (const std::exception&) {
+        // Exceptions stop at this edge. Whether the batch was applied is unknown; the client
+        // sees timeouts for it. (Its text is not logged: it might quote a message.)
+        server_.Count(&Stats::handler_errors);
+        std::fprintf(stderr, "network-sim: the message handler failed; connection closed\n");
+        return Close();
+      }
+      for (size_t i = 0; i < batch.size() && i < answers.size() && !closed_; ++i) {
         if (!answers[i] || decisions[i].fault == Fault::kDropResponse) continue;
-        int64_t delay = decisions[i].latency_ms;
-        if (decisions[i].fault == Fault::kLateResponse) delay += server_.plan->config().late_by_ms;
-        Send(*answers[i], delay);
-        if (decisions[i].fault == Fault::kDuplicateResponse) Send(*answers[i], delay);
+        int64_t delay_ms = decisions[i].latency_ms;
+        if (decisions[i].fault == Fault::kLateResponse) {
+          delay_ms += server_.plan->config().late_by_ms;
+        }
+        Send(*answers[i], delay_ms);
+        if (decisions[i].fault == Fault::kDuplicateResponse) Send(*answers[i], delay_ms);
       }
       batch.clear();
       decisions.clear();
     }
 
+    // Queues an answer, now or after delay_ms. A peer that lets kQueuedBytesMax of answers pile
+    // up is not reading them: its connection is closed.
     void Send(const iso8583::Message& m, int64_t delay_ms) {
       auto bytes = iso8583::Encode(m);
       if (!bytes) return;
       std::string frame = Frame(*bytes);
+      if (queued_bytes_ + frame.size() > kQueuedBytesMax) return Close();
+      queued_bytes_ += frame.size();
       if (delay_ms <= 0) return Queue(std::move(frame));
-      auto timer = std::make_shared<asio::steady_timer>(server_.io, std::chrono::milliseconds(delay_ms));
+      auto timer =
+          std::make_shared<asio::steady_timer>(server_.io, std::chrono::milliseconds(delay_ms));
       timers_.insert(timer);
-      timer->async_wait([self = shared_from_this(), timer, frame = std::move(frame)](
-                            boost::system::error_code ec) mutable {
+      timer->async_wait([self = shared_from_this(), timer,
+                         frame = std::move(frame)](boost::system::error_code ec) mutable {
         self->timers_.erase(timer);
         if (!ec && !self->closed_) self->Queue(std::move(frame));
       });
@@ -202,6 +275,7 @@ struct TcpNetworkServer::Impl {
       asio::async_write(socket_, asio::buffer(writes_.front()),
                         [self = shared_from_this()](boost::system::error_code ec, size_t) {
                           if (ec) return self->Close();
+                          self->queued_bytes_ -= self->writes_.front().size();
                           self->writes_.pop_front();
                           if (!self->writes_.empty()) self->WriteNext();
                         });
@@ -209,10 +283,12 @@ struct TcpNetworkServer::Impl {
 
     Impl& server_;
     tcp::socket socket_;
-    asio::steady_timer idle_;
+    asio::steady_timer deadline_;
     std::array<char, kReadChunkBytes> chunk_{};
     std::string in_;
+    bool in_frame_ = false;
     std::deque<std::string> writes_;
+    size_t queued_bytes_ = 0;  // in writes_ and waiting in timers_
     std::set<std::shared_ptr<asio::steady_timer>> timers_;
     bool closed_ = false;
   };
@@ -223,12 +299,11 @@ struct TcpNetworkServer::Impl {
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
         return Accept();
       }
+      boost::system::error_code ignored;
       if (sessions.size() >= kConnectionsMax) {
-        boost::system::error_code ignored;
         socket.close(ignored);  // bounded: refuse beyond the limit
         return Accept();
       }
-      boost::system::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
       Count(&Stats::connections);
       auto s = std::make_shared<Session>(*this, std::move(socket));
@@ -236,6 +311,18 @@ struct TcpNetworkServer::Impl {
       s->Start();
       Accept();
     });
+  }
+
+  void Run() {
+    for (;;) {
+      try {
+        io.run();
+        return;
+      } catch (const std::exception&) {
+        // Every handler catches its own; this is the last edge (e.g. std::bad_alloc).
+        std::fprintf(stderr, "network-sim: an exception escaped a connection handler\n");
+      }
+    }
   }
 };
 
@@ -257,13 +344,19 @@ Result<std::unique_ptr<TcpNetworkServer>> TcpNetworkServer::Start(MessageHandler
   if (!ec) impl.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) impl.acceptor.bind(endpoint, ec);
   if (!ec) impl.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec) impl.port = impl.acceptor.local_endpoint(ec).port();
   if (ec) {
-    return MakeError(ErrorCode::kNetworkUnavailable,
-                     "listen: cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
+    return MakeError(
+        ErrorCode::kNetworkUnavailable,
+        "listen: cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
   }
-  impl.port = impl.acceptor.local_endpoint(ec).port();
   impl.Accept();
-  impl.thread = std::thread([&impl] { impl.io.run(); });
+  try {
+    impl.thread = std::thread([&impl] { impl.Run(); });
+  } catch (const std::system_error& e) {
+    return MakeError(ErrorCode::kInternal,
+                     std::string("listen: cannot start a thread: ") + e.what());
+  }
   return server;
 }
 
@@ -282,17 +375,31 @@ void TcpNetworkServer::Stop() {
   if (impl.thread.joinable()) impl.thread.join();
 }
 
-void TcpNetworkServer::WaitForSignal() {
-  asio::io_context signals_io;
-  asio::signal_set signals(signals_io, SIGINT, SIGTERM);
-  signals.async_wait([](boost::system::error_code, int) {});
-  signals_io.run();
+void TcpNetworkServer::WaitForSignal(const std::atomic<bool>* stop) {
+  BlockUntilStopped(stop);
   Stop();
 }
 
 TcpNetworkServer::Stats TcpNetworkServer::stats() const {
   std::lock_guard lock(impl_->stats_mu);
   return impl_->stats;
+}
+
+Result<void> RunNetworkSimulator(MessageHandler& handler, const FaultConfig& faults,
+                                 const std::string& listen,
+                                 std::function<void(uint16_t)> on_listening,
+                                 std::atomic<bool>* stop_flag) {
+  PAY_ASSIGN_OR_RETURN(auto where, ParseHostPort(listen, "--listen"));
+  auto started = TcpNetworkServer::Start(handler, faults, where.first, where.second);
+  if (!started) {
+    Error e = started.error();
+    if (e.message.rfind("listen:", 0) == 0) e.message = "--" + e.message;
+    return e;
+  }
+  std::unique_ptr<TcpNetworkServer> server = std::move(*started);
+  if (on_listening) on_listening(server->port());
+  server->WaitForSignal(stop_flag);
+  return {};
 }
 
 // ---- client -----------------------------------------------------------------------------------
@@ -308,7 +415,13 @@ struct TcpCardNetwork::Impl {
   std::string in;
   std::array<char, kReadChunkBytes> chunk{};
   uint32_t echo_seq = 0;
+  mutable std::mutex stats_mu;  // stats() may be called from any thread
   Stats stats;
+
+  void Count(int64_t Stats::*field, int64_t n = 1) {
+    std::lock_guard lock(stats_mu);
+    stats.*field += n;
+  }
 
   // Runs the io_context until `done` or the deadline; at the deadline cancels the socket's
   // operations and lets their handlers run. False on the deadline.
@@ -343,25 +456,38 @@ struct TcpCardNetwork::Impl {
       ec = e;
       done = true;
     });
-    const auto deadline = SteadyClock::now() + std::chrono::milliseconds(options.connect_timeout_ms);
+    const auto deadline =
+        SteadyClock::now() + std::chrono::milliseconds(options.connect_timeout_ms);
     if (!Until(done, deadline) || ec) {
       Disconnect();
       return false;
     }
     socket.set_option(tcp::no_delay(true), ec);
+    // Synchronous reads (DrainStale) must never block; asynchronous ones are unaffected.
+    socket.non_blocking(true, ec);
+    if (ec) {
+      Disconnect();
+      return false;
+    }
     connected = true;
     last_used = SteadyClock::now();
     return true;
   }
 
-  bool Write(const std::string& bytes, SteadyClock::time_point deadline) {
+  // Writes `bytes` by the deadline. On failure the connection is closed and *written_bytes says
+  // how much the kernel took (what lies beyond it was certainly not sent).
+  bool Write(const std::string& bytes, SteadyClock::time_point deadline, size_t* written_bytes) {
     bool done = false;
     boost::system::error_code ec;
-    asio::async_write(socket, asio::buffer(bytes), [&](boost::system::error_code e, size_t) {
+    size_t n = 0;
+    asio::async_write(socket, asio::buffer(bytes), [&](boost::system::error_code e, size_t k) {
       ec = e;
+      n = k;
       done = true;
     });
-    if (!Until(done, deadline) || ec) {
+    const bool in_time = Until(done, deadline);
+    if (written_bytes != nullptr) *written_bytes = n;
+    if (!in_time || ec) {
       Disconnect();
       return false;
     }
@@ -373,7 +499,7 @@ struct TcpCardNetwork::Impl {
   std::optional<std::string> ReadFrame(SteadyClock::time_point deadline) {
     std::string frame;
     for (;;) {
-      int r = TakeFrame(in, &frame);
+      const int r = TakeFrame(in, &frame);
       if (r > 0) return frame;
       if (r < 0) {
         Disconnect();
@@ -396,29 +522,61 @@ struct TcpCardNetwork::Impl {
     }
   }
 
+  // Reads, without waiting, what arrived since the last exchange: late answers and duplicates,
+  // discarded (they came before the requests about to be sent, so they answer none of them), or
+  // the server's close. False: the connection is down (and now disconnected).
+  bool DrainStale() {
+    size_t read_bytes = 0;
+    while (read_bytes < kStaleBytesMax) {
+      boost::system::error_code ec;
+      const size_t n = socket.read_some(asio::buffer(chunk), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+      if (ec) {  // eof or reset: the server closed this connection
+        Disconnect();
+        return false;
+      }
+      read_bytes += n;
+      in.append(chunk.data(), n);
+      std::string frame;
+      for (int r; (r = TakeFrame(in, &frame)) != 0;) {
+        if (r < 0) {
+          Disconnect();
+          return false;
+        }
+        Count(&Stats::discarded);
+      }
+    }
+    return true;
+  }
+
   bool EchoOnce() {
     const std::string stan = "9" + std::to_string(100000 + (echo_seq++ % 99999)).substr(1);
     auto bytes = iso8583::Encode(EchoRequest(stan, 0));
     if (!bytes) return false;
     const auto deadline = SteadyClock::now() + std::chrono::milliseconds(options.deadline_ms);
-    if (!Write(Frame(*bytes), deadline)) return false;
-    ++stats.echoes;
+    if (!Write(Frame(*bytes), deadline, nullptr)) return false;
+    Count(&Stats::echoes);
     while (auto frame = ReadFrame(deadline)) {
       auto m = iso8583::Decode(*frame);
       if (m && m->mti == 810 && StanOf(*m) == stan) {
         last_used = SteadyClock::now();
         return true;
       }
-      ++stats.discarded;
+      Count(&Stats::discarded);
     }
     Disconnect();  // no echo answer in time: the line is not to be trusted
     return false;
   }
 
+  // A connection fit to send on: the current one if the server has not closed it (and, when it
+  // was idle, it answers an echo), else one new connection.
   bool EnsureLine() {
-    const bool idle = SteadyClock::now() - last_used > std::chrono::milliseconds(options.echo_interval_ms);
-    if (connected && (!idle || EchoOnce())) return true;
-    ++stats.reconnects;
+    if (connected && DrainStale()) {
+      const bool idle =
+          SteadyClock::now() - last_used > std::chrono::milliseconds(options.echo_interval_ms);
+      if (!idle || EchoOnce()) return true;
+    }
+    Count(&Stats::reconnects);
     return Connect();
   }
 };
@@ -430,7 +588,8 @@ Result<std::unique_ptr<TcpCardNetwork>> TcpCardNetwork::Connect(const std::strin
                                                                 uint16_t port,
                                                                 const TcpClientOptions& options) {
   PAY_TRY(Address(host, "network"));
-  if (options.deadline_ms <= 0 || options.connect_timeout_ms <= 0 || options.echo_interval_ms <= 0) {
+  if (options.deadline_ms <= 0 || options.connect_timeout_ms <= 0 ||
+      options.echo_interval_ms <= 0) {
     return MakeError(ErrorCode::kInvalidArgument, "network: deadlines must be positive");
   }
   std::unique_ptr<TcpCardNetwork> net(new TcpCardNetwork());
@@ -445,10 +604,12 @@ Result<std::unique_ptr<TcpCardNetwork>> TcpCardNetwork::Connect(const std::strin
 }
 
 Result<void> TcpCardNetwork::Echo() {
-  if (!impl_->connected && !impl_->Connect()) {
-    return MakeError(ErrorCode::kNetworkUnavailable, "network: not connected");
+  Impl& impl = *impl_;
+  if (!(impl.connected && impl.DrainStale()) && !impl.Connect()) {
+    return MakeError(ErrorCode::kNetworkUnavailable,
+                     "network: not connected to " + impl.host + ":" + std::to_string(impl.port));
   }
-  if (!impl_->EchoOnce()) {
+  if (!impl.EchoOnce()) {
     return MakeError(ErrorCode::kNetworkTimeout, "network: no answer to the echo (0800)");
   }
   return {};
@@ -456,9 +617,15 @@ Result<void> TcpCardNetwork::Echo() {
 
 std::vector<Result<CardResponse>> TcpCardNetwork::Exchange(std::span<const CardRequest> requests) {
   Impl& impl = *impl_;
+  struct Outstanding {
+    size_t index = 0;         // into requests
+    size_t frame_offset = 0;  // where its frame starts in `frames`
+    int response_mti = 0;
+    std::string rrn;  // DE 37 as sent (empty: not checked)
+  };
   std::vector<Result<CardResponse>> out;
   out.reserve(requests.size());
-  std::unordered_map<std::string, size_t> outstanding;  // STAN -> request
+  std::unordered_map<std::string, Outstanding> outstanding;  // by STAN
   std::string frames;
   for (size_t i = 0; i < requests.size(); ++i) {
     out.push_back(MakeError(ErrorCode::kNetworkTimeout, ""));
@@ -468,46 +635,76 @@ std::vector<Result<CardResponse>> TcpCardNetwork::Exchange(std::span<const CardR
       out[i] = bytes.error();
       continue;
     }
-    if (!outstanding.emplace(requests[i].stan, i).second) {
-      out[i] = MakeError(ErrorCode::kInvalidArgument, "STAN " + requests[i].stan + " is used twice in one exchange");
+    const std::string stan = StanOf(*m);
+    Outstanding o{i, frames.size(), iso8583::ResponseMti(m->mti),
+                  m->Has(iso8583::de::kRrn) ? m->Get(iso8583::de::kRrn) : std::string()};
+    if (!outstanding.emplace(stan, std::move(o)).second) {
+      out[i] = MakeError(ErrorCode::kInvalidArgument,
+                         "stan: " + stan + " is used twice in one exchange");
       continue;
     }
     frames += Frame(*bytes);
   }
   if (outstanding.empty()) return out;
-  auto fail_all = [&](ErrorCode code, const std::string& why) {
-    for (const auto& [stan, i] : outstanding) out[i] = MakeError(code, "card network: " + why + " (STAN " + stan + ")");
-    if (code == ErrorCode::kNetworkTimeout) impl.stats.timeouts += static_cast<int64_t>(outstanding.size());
-    return out;
-  };
-  if (!impl.EnsureLine()) return fail_all(ErrorCode::kNetworkUnavailable, "not connected to " + impl.host + ":" + std::to_string(impl.port));
-  const auto deadline = SteadyClock::now() + std::chrono::milliseconds(impl.options.deadline_ms);
-  if (!impl.Write(frames, deadline)) {
-    // Some of it may have been delivered and applied; the issuer answers a retransmission
-    // (same RRN and STAN) from its record, so one resend on a new connection is safe.
-    ++impl.stats.reconnects;
-    if (!impl.Connect() || !impl.Write(frames, deadline)) {
-      return fail_all(ErrorCode::kNetworkTimeout, "the connection broke while sending");
+  const std::string where = impl.host + ":" + std::to_string(impl.port);
+  if (!impl.EnsureLine()) {
+    for (const auto& [stan, o] : outstanding) {
+      out[o.index] =
+          MakeError(ErrorCode::kNetworkUnavailable,
+                    "card network: not connected to " + where + "; STAN " + stan + " was not sent");
     }
+    return out;
   }
-  impl.stats.sent += static_cast<int64_t>(outstanding.size());
+  const auto deadline = SteadyClock::now() + std::chrono::milliseconds(impl.options.deadline_ms);
+  size_t written_bytes = 0;
+  if (!impl.Write(frames, deadline, &written_bytes)) {
+    // What the kernel took may have reached the issuer and been applied: in doubt. The rest was
+    // certainly not sent. No resend here: the caller decides (it knows which is which).
+    int64_t sent = 0;
+    for (const auto& [stan, o] : outstanding) {
+      if (o.frame_offset < written_bytes) {
+        ++sent;
+        out[o.index] =
+            MakeError(ErrorCode::kNetworkTimeout, "card network: the connection to " + where +
+                                                      " broke after STAN " + stan + " was sent");
+      } else {
+        out[o.index] = MakeError(ErrorCode::kNetworkUnavailable,
+                                 "card network: the connection to " + where +
+                                     " broke before STAN " + stan + " was sent");
+      }
+    }
+    impl.Count(&Stats::sent, sent);
+    impl.Count(&Stats::timeouts, sent);
+    return out;
+  }
+  impl.Count(&Stats::sent, static_cast<int64_t>(outstanding.size()));
   while (!outstanding.empty()) {
     auto frame = impl.ReadFrame(deadline);
-    if (!frame) break;
+    if (!frame) break;  // the deadline, or the connection broke (the rest are in doubt)
     auto m = iso8583::Decode(*frame);
     auto it = m ? outstanding.find(StanOf(*m)) : outstanding.end();
-    if (it == outstanding.end() || m->mti == 810) {
-      ++impl.stats.discarded;  // a duplicate, a late answer to an earlier exchange, an echo
+    if (it == outstanding.end() || m->mti != it->second.response_mti ||
+        (!it->second.rrn.empty() && m->Has(iso8583::de::kRrn) &&
+         m->Get(iso8583::de::kRrn) != it->second.rrn)) {
+      impl.Count(&Stats::discarded);  // a duplicate, a late answer to an earlier exchange, ...
       continue;
     }
-    out[it->second] = FromResponseMessage(*m);
+    out[it->second.index] = FromResponseMessage(*m);
     outstanding.erase(it);
   }
   impl.last_used = SteadyClock::now();
-  return fail_all(ErrorCode::kNetworkTimeout,
-                  "no response within " + std::to_string(impl.options.deadline_ms) + " ms");
+  for (const auto& [stan, o] : outstanding) {
+    out[o.index] = MakeError(ErrorCode::kNetworkTimeout,
+                             "card network: no response to STAN " + stan + " within " +
+                                 std::to_string(impl.options.deadline_ms) + " ms");
+  }
+  impl.Count(&Stats::timeouts, static_cast<int64_t>(outstanding.size()));
+  return out;
 }
 
-TcpCardNetwork::Stats TcpCardNetwork::stats() const { return impl_->stats; }
+TcpCardNetwork::Stats TcpCardNetwork::stats() const {
+  std::lock_guard lock(impl_->stats_mu);
+  return impl_->stats;
+}
 
 }  // namespace pay::network
