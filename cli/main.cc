@@ -8,6 +8,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -16,11 +22,13 @@
 #include <sstream>
 #include <string>
 
+#include "adapters/files/transaction_files.h"
 #include "adapters/network/faults.h"
 #include "adapters/network/issuer.h"
 #include "adapters/network/simulated_network.h"
 #include "adapters/network/tcp_network.h"
 #include "core/crypto.h"
+#include "core/json_fields.h"
 #include "core/json_writer.h"
 #include "core/limits.h"
 #include "core/store.h"
@@ -425,24 +433,8 @@ int RunNetworkSim(Context& ctx, const std::string& listen, const std::string& is
   return 0;
 }
 
-// Top-level fields of the engine's own canonical JSON (flat string and integer values).
-std::string JsonText(std::string_view json, std::string_view name) {
-  std::string pattern = "\"" + std::string(name) + "\":\"";
-  size_t at = json.find(pattern);
-  if (at == std::string_view::npos) return {};
-  at += pattern.size();
-  size_t end = json.find('"', at);
-  return end == std::string_view::npos ? std::string() : std::string(json.substr(at, end - at));
-}
-int64_t JsonInt(std::string_view json, std::string_view name) {
-  std::string pattern = "\"" + std::string(name) + "\":";
-  size_t at = json.find(pattern);
-  if (at == std::string_view::npos) return 0;
-  at += pattern.size();
-  int64_t v = 0;
-  std::from_chars(json.data() + at, json.data() + json.size(), v);
-  return v;
-}
+std::string JsonText(std::string_view json, std::string_view name) { return JsonStringField(json, name); }
+int64_t JsonInt(std::string_view json, std::string_view name) { return JsonIntField(json, name); }
 
 void PrintPaymentText(std::string_view json) {
   const std::string cur = JsonText(json, "currency");
@@ -501,6 +493,182 @@ Result<std::optional<int64_t>> PaymentAmount(Context& ctx, const std::string& pa
   const Currency* c = FindCurrency(JsonText(*json, "currency"));
   PAY_ASSIGN_OR_RETURN(int64_t minor, ParseDecimalMinor(text, c != nullptr ? c->exponent : 2, field));
   return std::optional<int64_t>(minor);
+}
+
+
+// ---- transaction files ----------------------------------------------------------------------
+
+// Velocity rules the demo uses when no --config is given: the shipped card and payout rules.
+constexpr const char* kDemoRules = R"toml(
+[[rule]]
+name = "authorizations-per-card"
+operations = ["authorize"]
+key = ["card"]
+  [[rule.window]]
+  algorithm = "sliding_window_counter"
+  window = "1h"
+  limit = 10
+
+[[rule]]
+name = "pushes-per-recipient-card"
+operations = ["push", "p2p"]
+key = ["recipient_card"]
+  [[rule.window]]
+  algorithm = "sliding_log"
+  window = "24h"
+  limit = 5
+)toml";
+
+// A progress line on a terminal (never when stderr is piped).
+std::function<void(uint64_t, uint64_t, uint64_t)> ProgressBar(const Context& ctx) {
+  if (!::isatty(2) || ctx.json) return nullptr;
+  auto started = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+  return [started](uint64_t done, uint64_t total, uint64_t records) {
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - *started).count();
+    const int pct = total > 0 ? static_cast<int>(100.0 * static_cast<double>(done) / static_cast<double>(total)) : 0;
+    const int bar = pct / 4;
+    std::fprintf(stderr, "\r[%-25s] %3d%%  %llu records  %.0f/s ", std::string(static_cast<size_t>(bar), '#').c_str(),
+                 pct, static_cast<unsigned long long>(records), s > 0 ? static_cast<double>(records) / s : 0.0);
+    if (done >= total) std::fprintf(stderr, "\n");
+  };
+}
+
+// Opens the engine for a replay: the clock follows the records (a ManualClock), the in-process
+// network, no grace for exchanges left open (a replay is the only writer).
+Result<void> OpenForReplay(Context& ctx, ManualClock** clock, bool create) {
+  auto manual = std::make_unique<ManualClock>(0);
+  *clock = manual.get();
+  ctx.clock = std::move(manual);
+  EngineOptions o;
+  o.db_path = ctx.db_path;
+  o.create_if_missing = create;
+  o.durability = ctx.durability == "normal" ? Durability::kNormal : Durability::kFull;
+  o.clock = ctx.clock.get();
+  o.velocity_config_path = ctx.config_path;
+  o.exchange_grace_ms = 0;
+  PAY_ASSIGN_OR_RETURN(o.idempotency_retention_ms, ParseDurationMs(ctx.retention, "--idempotency-retention"));
+  if (!create) {
+    std::ifstream probe(ctx.db_path);
+    if (!probe) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "db: '" + ctx.db_path + "' does not exist (run `paymentctl init`)");
+    }
+  }
+  PAY_TRY(OpenNetwork(ctx, o));
+  PAY_ASSIGN_OR_RETURN(ctx.engine, Engine::Open(o));
+  return {};
+}
+
+int RunDemo(Context& ctx, int64_t records, bool db_given) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path dir = fs::temp_directory_path() / ("paymentctl-demo-" + std::to_string(::getpid()));
+  fs::create_directories(dir, ec);
+  if (!db_given) ctx.db_path = (dir / "demo.db").string();
+  if (std::ifstream(ctx.db_path)) {
+    return PrintError(ctx, MakeError(ErrorCode::kInvalidArgument,
+                                     "--db: '" + ctx.db_path + "' exists; the demo wants a fresh database"));
+  }
+  if (ctx.config_path.empty()) {
+    ctx.config_path = (dir / "velocity.toml").string();
+    std::ofstream(ctx.config_path) << kDemoRules;
+  }
+  const std::string file = (dir / "day.pb").string();
+  std::cout << "paymentctl demo: one simulated day of a small acquirer\n\n";
+  std::cout << "1. generate " << records << " records (5 merchants, 2,000 cards, seed 42) -> " << file << "\n";
+  files::GenerateOptions g;
+  g.records = records;
+  g.seed = 42;
+  g.cards = 2000;
+  if (auto n = files::Generate(file, files::Format::kBinary, g); !n) return PrintError(ctx, n.error());
+  std::cout << "2. replay them through the engine on a fresh database (" << ctx.db_path << "),\n"
+            << "   durable commits, the in-process card network and issuer simulator, velocity rules on\n";
+  ManualClock* clock = nullptr;
+  if (auto r = OpenForReplay(ctx, &clock, true); !r) return PrintError(ctx, r.error());
+  files::ReplayOptions ro;
+  ro.path = file;
+  ro.format = files::Format::kBinary;
+  ro.progress = ProgressBar(ctx);
+  auto sum = files::Replay(*ctx.engine, *clock, ro);
+  if (!sum) return PrintError(ctx, sum.error());
+  Engine& L = *ctx.engine;
+  auto settled = L.Settle();
+  if (!settled) return PrintError(ctx, settled.error());
+  auto verify = L.Verify();
+  if (!verify) return PrintError(ctx, verify.error());
+  auto issuer_verify = ctx.issuer->Verify();
+  if (!issuer_verify) return PrintError(ctx, issuer_verify.error());
+
+  char line[256];
+  std::snprintf(line, sizeof line, "\n   %lld records in %.2f s (%.0f records/s)\n",
+                static_cast<long long>(sum->records), sum->elapsed_s,
+                sum->elapsed_s > 0 ? static_cast<double>(sum->records) / sum->elapsed_s : 0.0);
+  std::cout << line;
+  const auto& usd = sum->totals_minor.count("USD") ? sum->totals_minor.at("USD") : std::map<std::string, int64_t>{};
+  auto total = [&](const char* op) { auto it = usd.find(op); return it == usd.end() ? int64_t{0} : it->second; };
+  const Currency* c = FindCurrency("USD");
+  std::cout << "\n3. the day in numbers\n"
+            << "   authorized  " << Decimal(total("authorize"), c) << " USD\n"
+            << "   captured    " << Decimal(total("capture"), c) << " USD (where an amount was given)\n"
+            << "   refunded    " << Decimal(total("refund"), c) << " USD\n"
+            << "   pushed      " << Decimal(total("push"), c) << " USD, P2P " << Decimal(total("p2p"), c) << " USD\n"
+            << "   applied " << sum->applied << ", declined " << sum->declined << ", errors " << sum->errors << "\n";
+  int64_t declined_codes = 0;
+  for (const auto& [code, n] : sum->declined_by_code) declined_codes += n;
+  std::cout << "   declines by code:";
+  for (const auto& [code, n] : sum->declined_by_code) std::cout << "  " << code << "=" << n;
+  std::cout << "\n   velocity refusals:";
+  if (sum->velocity_by_rule.empty()) std::cout << " none";
+  for (const auto& [rule, n] : sum->velocity_by_rule) std::cout << "  " << rule << "=" << n;
+  std::cout << "\n\n4. settlement: " << settled->payments << " more payments settled at the end of the day\n";
+  std::cout << "\n5. balances of the merchants (USD)\n";
+  std::cout << "   merchant   available      pending      prefunded\n";
+  for (int i = 0; i < 5; ++i) {
+    char id[16];
+    std::snprintf(id, sizeof id, "m%03d", i);
+    auto a = L.GetAccount(std::string("m/") + id + "/available");
+    auto p = L.GetAccount(std::string("m/") + id + "/pending");
+    auto d = L.GetAccount(std::string("m/") + id + "/disbursement");
+    if (!a || !p || !d) continue;
+    std::snprintf(line, sizeof line, "   %-8s %12s %12s %14s\n", id, Decimal(a->balance_minor(), c).c_str(),
+                  Decimal(p->balance_minor(), c).c_str(), Decimal(d->balance_minor(), c).c_str());
+    std::cout << line;
+  }
+  std::cout << "\n6. the books\n"
+            << "   acquirer ledger: " << (verify->ok() ? "verified" : "FAILED") << ", "
+            << verify->entries_checked << " entries, audit hash " << verify->head_hash_hex.substr(0, 16) << "...\n"
+            << "   issuer ledger:   " << (issuer_verify->ok() ? "verified" : "FAILED") << ", "
+            << issuer_verify->entries_checked << " entries\n";
+  std::cout << "\nReplay the same file again and nothing moves: paymentctl --db " << ctx.db_path
+            << " replay " << file << "\n";
+  return verify->ok() && issuer_verify->ok() ? 0 : 1;
+}
+
+void PrintSummaryText(const files::ReplaySummary& s) {
+  std::cout << "records            " << s.records << "\n"
+            << "applied            " << s.applied << "\n"
+            << "idempotent replays " << s.replayed << (s.replayed == s.records ? "  (all: nothing moved)" : "") << "\n"
+            << "declined           " << s.declined << "\n";
+  for (const auto& [code, n] : s.declined_by_code) std::cout << "  " << code << "  " << n << "\n";
+  std::cout << "velocity refusals  ";
+  int64_t v = 0;
+  for (const auto& [rule, n] : s.velocity_by_rule) v += n;
+  std::cout << v << "\n";
+  for (const auto& [rule, n] : s.velocity_by_rule) std::cout << "  " << rule << "  " << n << "\n";
+  std::cout << "errors             " << s.errors << "\n";
+  for (const auto& [code, n] : s.errors_by_code) std::cout << "  " << code << "  " << n << "\n";
+  if (!s.first_error.empty()) std::cout << "  first: " << s.first_error << "\n";
+  for (const auto& [cur, ops] : s.totals_minor) {
+    const Currency* c = FindCurrency(cur);
+    std::cout << "totals " << cur << "\n";
+    for (const auto& [op, minor] : ops) std::cout << "  " << op << "  " << Decimal(minor, c) << "\n";
+  }
+  std::cout << "settlements        " << s.settlements << "\n";
+  char rate[64];
+  std::snprintf(rate, sizeof rate, "%.2f s, %.0f records/s", s.elapsed_s,
+                s.elapsed_s > 0 ? static_cast<double>(s.records) / s.elapsed_s : 0.0);
+  std::cout << "elapsed            " << rate << "\n"
+            << "ledger verify      " << (s.verify_ok ? "ok" : "FAILED") << "  audit hash " << s.audit_hash << "\n";
 }
 
 }  // namespace
@@ -723,6 +891,34 @@ Example: paymentctl --merchant acme push --card 4242424242424242 --amount 25.00 
   netsim->footer(R"(Example:
   paymentctl network-sim --listen 127.0.0.1:8583 &
   paymentctl --network tcp://127.0.0.1:8583 --merchant acme authorize --card 4242424242424242 --expiry 12/30 --amount 5.00 --currency USD --key o-1)");
+  std::string file_path, results_path, file_format, gen_start = "2026-11-28T00:00:00Z";
+  bool derive_keys = false;
+  size_t batch_records = 1000;
+  int64_t gen_records = 10000;
+  uint64_t gen_seed = 1;
+  int gen_merchants = 5, gen_cards = 1000, gen_days = 1;
+  auto* replay = app.add_subcommand("replay", "Replay a transaction file through the engine (idempotent, resumable)");
+  replay->add_option("file", file_path, "JSON Lines (.jsonl) or length-delimited binary (.pb) records")->required();
+  replay->add_option("--results", results_path, "Write one JSON line per record (outcome, payment id, response code, error)");
+  replay->add_option("--format", file_format, "jsonl or binary (default: by extension)");
+  replay->add_flag("--derive-keys", derive_keys, "Records without an idempotency key get <file digest>:<record number>");
+  replay->add_option("--batch", batch_records, "Records per engine batch (one durable commit)")->check(CLI::Range(1, 100000));
+  replay->footer(R"(The records' event times are the engine clock. Replaying the same file again moves nothing.
+Example: paymentctl generate --records 100000 --out day.pb && paymentctl init && paymentctl replay day.pb --results results.jsonl)");
+  auto* generate = app.add_subcommand("generate", "Write a realistic transaction file (a simulated day or more)");
+  generate->add_option("--records", gen_records, "How many records")->check(CLI::Range(int64_t{1}, int64_t{100000000}));
+  generate->add_option("--seed", gen_seed, "Random seed (same seed, same file)");
+  generate->add_option("--out", file_path, "Output file (.jsonl or .pb)")->required();
+  generate->add_option("--format", file_format, "jsonl or binary (default: by extension)");
+  generate->add_option("--merchants", gen_merchants, "Merchants")->check(CLI::Range(1, 10000));
+  generate->add_option("--cards", gen_cards, "Distinct cards")->check(CLI::Range(1, 100000000));
+  generate->add_option("--start", gen_start, "Start of the simulated period (RFC 3339)");
+  generate->add_option("--days", gen_days, "Length of the simulated period in days")->check(CLI::Range(1, 365));
+  generate->footer("Example: paymentctl generate --records 1000000 --seed 7 --out million.pb");
+  int64_t demo_records = 20000;
+  auto* demo = app.add_subcommand("demo", "Generate a day, replay it on a fresh database, settle, verify, report");
+  demo->add_option("--records", demo_records, "Records in the generated day")->check(CLI::Range(int64_t{100}, int64_t{10000000}));
+  demo->footer("Example: paymentctl demo --records 50000   (uses a fresh database in a temporary directory unless --db is given)");
   auto* settle = app.add_subcommand("settle", "Settle captured payments: network receivable -> merchants' available balance, less fees");
   settle->footer("Example: paymentctl settle --json");
 
@@ -740,6 +936,49 @@ Example: paymentctl --merchant acme push --card 4242424242424242 --amount 25.00 
   }
 
   if (netsim->parsed()) return RunNetworkSim(ctx, sim_listen, sim_issuer_db, sim_faults);
+  if (generate->parsed()) {
+    auto format = files::FormatFor(file_path, file_format);
+    if (!format) return PrintError(ctx, format.error());
+    files::GenerateOptions g;
+    g.records = gen_records;
+    g.seed = gen_seed;
+    g.merchants = gen_merchants;
+    g.cards = gen_cards;
+    g.start_time = gen_start;
+    g.duration_ms = static_cast<int64_t>(gen_days) * 24 * 3600 * 1000;
+    auto n = files::Generate(file_path, *format, g);
+    if (!n) return PrintError(ctx, n.error());
+    if (ctx.json) {
+      JsonWriter w;
+      w.BeginObject().Field("records", *n).Field("file", file_path).EndObject();
+      std::cout << w.str() << "\n";
+    } else {
+      std::cout << "wrote " << *n << " records to " << file_path << "\n";
+    }
+    return 0;
+  }
+  if (replay->parsed()) {
+    auto format = files::FormatFor(file_path, file_format);
+    if (!format) return PrintError(ctx, format.error());
+    ManualClock* clock = nullptr;
+    if (auto r = OpenForReplay(ctx, &clock, false); !r) return PrintError(ctx, r.error());
+    files::ReplayOptions ro;
+    ro.path = file_path;
+    ro.format = *format;
+    ro.results_path = results_path;
+    ro.derive_keys = derive_keys;
+    ro.batch_records = batch_records;
+    ro.progress = ProgressBar(ctx);
+    auto sum = files::Replay(*ctx.engine, *clock, ro);
+    if (!sum) return PrintError(ctx, sum.error());
+    if (ctx.json) {
+      std::cout << files::SummaryJson(*sum) << "\n";
+    } else {
+      PrintSummaryText(*sum);
+    }
+    return sum->verify_ok ? 0 : 1;
+  }
+  if (demo->parsed()) return RunDemo(ctx, demo_records, app.get_option("--db")->count() > 0);
   ctx.wants_network = fund->parsed() || push_cmd->parsed() || p2p->parsed() ||
                       authorize->parsed() || increment->parsed() || capture->parsed() ||
                       pvoid->parsed() || refund->parsed() || settle->parsed() ||

@@ -40,6 +40,9 @@ inline constexpr size_t kMerchantIdBytesMax = 48;        // m/<id>/available fit
 inline constexpr size_t kAdvicesPerRoundMax = 1'000;     // advices sent in one delivery round
 inline constexpr size_t kPaymentSweepPerTransactionMax = 1'000;
 inline constexpr size_t kPushNameBytesMax = 30;  // sender/recipient names and references
+// Transaction files.
+inline constexpr size_t kRecordBytesMax = 64 * 1024;          // one JSON line or binary record
+inline constexpr size_t kReplayCacheEntriesMax = 200'000;     // payment keys remembered in memory
 inline constexpr int64_t kHoldExpiryMsMax = 400LL * 24 * 3600 * 1000;
 
 }  // namespace pay::limits

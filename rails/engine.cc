@@ -8,6 +8,7 @@
 
 #include "core/card.h"
 #include "core/crypto.h"
+#include "core/json_fields.h"
 #include "core/json_writer.h"
 #include "core/limits.h"
 #include "core/store.h"
@@ -52,16 +53,6 @@ bool IsCardOperation(Operation op) {
   return op == Operation::kAuthorize || op == Operation::kIncrement ||
          op == Operation::kCapture || op == Operation::kVoidPayment || op == Operation::kRefund ||
          op == Operation::kFund || op == Operation::kPush || op == Operation::kP2p;
-}
-
-// The value of a top-level string field of our own canonical JSON (for replayed outcomes).
-std::string JsonStringField(std::string_view json, std::string_view name) {
-  std::string pattern = "\"" + std::string(name) + "\":\"";
-  size_t at = json.find(pattern);
-  if (at == std::string_view::npos) return {};
-  at += pattern.size();
-  size_t end = json.find('"', at);
-  return end == std::string_view::npos ? std::string() : std::string(json.substr(at, end - at));
 }
 
 // The intent an in-flight claim records for an online card operation (the payment it waits on).
@@ -347,6 +338,26 @@ class EngineImpl final : public Engine {
     out.reserve(list.size());
     for (const auto& p : list) out.push_back(pull::PaymentJson(p));
     return out;
+  }
+
+  Result<std::optional<std::string>> PaymentIdForKey(std::string_view merchant,
+                                                     std::string_view key) override {
+    std::lock_guard lock(mu_);
+    for (Operation op : {Operation::kAuthorize, Operation::kPush, Operation::kP2p, Operation::kFund}) {
+      PAY_ASSIGN_OR_RETURN(auto row, store_->FindIdempotency(merchant.empty() ? "default" : merchant,
+                                                             static_cast<int32_t>(op), key));
+      if (!row) continue;
+      if (row->state == kInFlight) {
+        std::string_view intent(row->body);
+        if (intent.substr(0, kPaymentIntent.size()) == kPaymentIntent) {
+          return std::optional<std::string>(std::string(intent.substr(kPaymentIntent.size())));
+        }
+        continue;
+      }
+      std::string id = JsonStringField(row->body, "payment_id");
+      if (!id.empty()) return std::optional<std::string>(std::move(id));
+    }
+    return std::optional<std::string>();
   }
 
   Result<size_t> ExpirePayments(size_t max) override {

@@ -269,6 +269,10 @@ class Engine {
   virtual Result<std::vector<std::string>> ListPaymentJson(std::string_view merchant,
                                                            std::string_view after_id,
                                                            size_t limit) = 0;
+  // The payment created under an idempotency key (an authorize, push, p2p or card funding of
+  // `merchant`, the scope), also while it is still in flight; empty when none.
+  virtual Result<std::optional<std::string>> PaymentIdForKey(std::string_view merchant,
+                                                             std::string_view idempotency_key) = 0;
   // Expires authorizations past their validity (releasing their holds), up to `max`.
   virtual Result<size_t> ExpirePayments(size_t max) = 0;
   // Settlement: every captured, unsettled payment moves from the network receivable to its
