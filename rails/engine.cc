@@ -406,6 +406,10 @@ class EngineImpl final : public Engine {
   // it; a store failure also sets failed_, which aborts the whole batch.
   Result<Outcome> Execute(const Command& c) {
     const Operation op = OperationOf(c.request);
+    // The card state of the command at hand only (set by the validators below).
+    card_ = {};
+    card2_ = {};
+    local_decline_.clear();
     // 1. Validate: the key, the scope, and the request's checks that need no database.
     PAY_TRY(guards::ValidateIdempotencyKey(c.idempotency_key));
     PAY_TRY(guards::ValidateScope(c));

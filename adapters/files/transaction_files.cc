@@ -448,6 +448,8 @@ Result<ReplaySummary> Replay(Engine& engine, ManualClock& clock, const ReplayOpt
   struct Item {
     uint64_t number = 0;
     Translator::Translated t;
+    std::optional<Error> error;  // a bad record: reported in its place in the results
+    std::string key;
   };
   std::vector<Item> batch;
   std::unordered_map<std::string, size_t> batch_creates;  // merchant\nkey of creating records
@@ -484,19 +486,28 @@ Result<ReplaySummary> Replay(Engine& engine, ManualClock& clock, const ReplayOpt
   auto flush = [&]() -> Result<void> {
     if (batch.empty()) return {};
     std::vector<Command> commands;
+    std::vector<size_t> command_of(batch.size(), SIZE_MAX);
     commands.reserve(batch.size());
     int64_t latest = clock.NowMs();
-    for (Item& it : batch) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      Item& it = batch[i];
+      if (it.error) continue;
       latest = std::max(latest, it.t.command.event_time_ms);
+      command_of[i] = commands.size();
       commands.push_back(std::move(it.t.command));
     }
     clock.SetMs(latest);
-    auto outcomes = engine.SubmitBatch(commands);
+    auto outcomes = commands.empty() ? std::vector<Result<Outcome>>() : engine.SubmitBatch(commands);
     for (size_t i = 0; i < batch.size(); ++i) {
       const Item& it = batch[i];
-      const Command& c = commands[i];
+      if (it.error) {
+        count_error(*it.error);
+        line(it.number, it.key, "error", nullptr, nullptr, &*it.error);
+        continue;
+      }
+      const Command& c = commands[command_of[i]];
       Operation op = OperationOf(c.request);
-      const auto& r = outcomes[i];
+      const auto& r = outcomes[command_of[i]];
       if (!r) {
         const Error& e = r.error();
         if (e.code == ErrorCode::kVelocityLimited) {
@@ -536,6 +547,9 @@ Result<ReplaySummary> Replay(Engine& engine, ManualClock& clock, const ReplayOpt
     }
     batch.clear();
     batch_creates.clear();
+    if (o.progress) {
+      o.progress(reader->bytes_read(), reader->bytes_total(), static_cast<uint64_t>(sum.records));
+    }
     return {};
   };
 
@@ -545,12 +559,11 @@ Result<ReplaySummary> Replay(Engine& engine, ManualClock& clock, const ReplayOpt
     const uint64_t number = reader->record_number();
     if (next && !*next) break;
     ++sum.records;
-    if (o.progress && sum.records % 10'000 == 0) {
-      o.progress(reader->bytes_read(), reader->bytes_total(), static_cast<uint64_t>(sum.records));
-    }
     if (!next) {
-      count_error(next.error());
-      line(number, "", "error", nullptr, nullptr, &next.error());
+      Item bad;
+      bad.number = number;
+      bad.error = next.error();
+      batch.push_back(std::move(bad));
       if (reader->broken()) break;
       continue;
     }
@@ -558,22 +571,33 @@ Result<ReplaySummary> Replay(Engine& engine, ManualClock& clock, const ReplayOpt
                                                              : "record " + std::to_string(number);
     if (record.idempotency_key().empty() && !record.has_settle()) {
       if (!o.derive_keys) {
-        Error e = Bad(where, "idempotency_key: required (or replay with --derive-keys)");
-        count_error(e);
-        line(number, "", "error", nullptr, nullptr, &e);
+        Item bad;
+        bad.number = number;
+        bad.error = Bad(where, "idempotency_key: required (or replay with --derive-keys)");
+        batch.push_back(std::move(bad));
         continue;
       }
       record.set_idempotency_key(derived_prefix + ":" + std::to_string(number));
     }
     const std::string& named = PaymentKeyOf(record);
     if (!named.empty() && batch_creates.count(record.merchant() + '\n' + named)) {
-      // The payment it names is created in this very batch: run the batch first.
+      // The payment it names is created (or waits on the network) in this very batch: run the
+      // batch first.
       PAY_TRY(flush());
     }
     auto translated = translator.Translate(record, where);
+    if (!translated && !batch.empty()) {
+      // It may depend on an earlier record of the batch (an account it debits): run the batch,
+      // then try once more.
+      PAY_TRY(flush());
+      translated = translator.Translate(record, where);
+    }
     if (!translated) {
-      count_error(translated.error());
-      line(number, record.idempotency_key(), "error", nullptr, nullptr, &translated.error());
+      Item bad;
+      bad.number = number;
+      bad.key = record.idempotency_key();
+      bad.error = translated.error();
+      batch.push_back(std::move(bad));
       continue;
     }
     if (translated->settle) {
@@ -597,7 +621,14 @@ Result<ReplaySummary> Replay(Engine& engine, ManualClock& clock, const ReplayOpt
     if (!translated->creates_payment_key.empty()) {
       batch_creates[record.merchant() + '\n' + translated->creates_payment_key] = batch.size();
     }
-    batch.push_back({number, std::move(*translated)});
+    if (record.has_increment() && !named.empty()) {
+      batch_creates[record.merchant() + '\n' + named] = batch.size();  // online until the batch ends
+    }
+    Item item;
+    item.number = number;
+    item.key = record.idempotency_key();
+    item.t = std::move(*translated);
+    batch.push_back(std::move(item));
     if (batch.size() >= batch_max) PAY_TRY(flush());
   }
   PAY_TRY(flush());

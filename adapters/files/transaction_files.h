@@ -70,7 +70,7 @@ struct ReplayOptions {
   std::string results_path;  // empty: no results file
   bool derive_keys = false;  // a record without a key gets "<file sha256 prefix>:<record number>"
   size_t batch_records = 1000;
-  // Called now and then with (bytes read, bytes total, records so far).
+  // Called after every batch (its commit) with (bytes read, bytes total, records so far).
   std::function<void(uint64_t, uint64_t, uint64_t)> progress;
 };
 
