@@ -4,7 +4,7 @@ PRESET ?= release
 BUILD := build/$(PRESET)
 DEMO_DB ?= build/demo.db
 
-.PHONY: all deps configure build test test-asan demo bench fuzz clean
+.PHONY: all deps configure build test test-asan demo tour bench fuzz clean
 
 all: build
 
@@ -24,13 +24,16 @@ test-asan:
 	@$(MAKE) --no-print-directory test PRESET=asan
 
 demo: build
-	@scripts/demo.sh $(BUILD)/cli/paymentctl $(DEMO_DB)
+	@$(BUILD)/cli/paymentctl demo
+
+tour: build
+	@scripts/tour.sh $(BUILD)/cli/paymentctl $(DEMO_DB)
 
 bench: build
 	@$(BUILD)/tests/bench/ledger_bench
 
 fuzz: deps
-	@cmake --preset fuzz >/dev/null && cmake --build --preset fuzz --target fuzz_ledger_codec fuzz_parsers fuzz_iso8583 fuzz_velocity_state
+	@cmake --preset fuzz >/dev/null && cmake --build --preset fuzz --target fuzz_ledger_codec fuzz_parsers fuzz_iso8583 fuzz_velocity_state fuzz_records
 	@scripts/run-fuzz.sh build/fuzz $${FUZZ_SECONDS:-30}
 
 clean:

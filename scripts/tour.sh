@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job for now: a fresh ledger, a few accounts, money moving through the engine under
+# A tour of paymentctl, command by command: a fresh ledger, a few accounts, money moving through the engine under
 # idempotency keys and the shipped velocity rules, a hold that is partly posted, a reversal, and
 # a verification of the whole book.
 # Usage: scripts/demo.sh PAYMENTCTL DB
