@@ -23,6 +23,7 @@
 #include <string>
 
 #include "adapters/files/transaction_files.h"
+#include "adapters/server/server.h"
 #include "adapters/network/faults.h"
 #include "adapters/network/issuer.h"
 #include "adapters/network/simulated_network.h"
@@ -919,6 +920,28 @@ Example: paymentctl generate --records 100000 --out day.pb && paymentctl init &&
   auto* demo = app.add_subcommand("demo", "Generate a day, replay it on a fresh database, settle, verify, report");
   demo->add_option("--records", demo_records, "Records in the generated day")->check(CLI::Range(int64_t{100}, int64_t{10000000}));
   demo->footer("Example: paymentctl demo --records 50000   (uses a fresh database in a temporary directory unless --db is given)");
+  std::string serve_listen = "127.0.0.1:8080", tls_cert, tls_key;
+  server::ServerOptions serve_opts;
+  auto* serve = app.add_subcommand("serve", "Run paymentd: the engine over HTTP/1.1 (JSON or protobuf), until SIGINT/SIGTERM");
+  serve->add_option("--listen", serve_listen, "HOST:PORT (port 0: a free port, printed)");
+  serve->add_option("--tls-cert", tls_cert, "PEM certificate chain: serve HTTPS (with --tls-key)");
+  serve->add_option("--tls-key", tls_key, "PEM private key");
+  serve->add_option("--threads", serve_opts.threads, "I/O threads")->check(CLI::Range(1, 64));
+  serve->add_option("--rate", serve_opts.rate_per_s, "Requests per second per API key (0: unlimited)");
+  serve->add_option("--burst", serve_opts.burst, "Burst per API key");
+  serve->add_option("--queue", serve_opts.queue_max, "Commands waiting for the writer before 503");
+  serve->add_option("--batch", serve_opts.batch_max, "Commands per group commit")->check(CLI::Range(1, 100000));
+  serve->add_option("--max-connections", serve_opts.connections_max, "Open connections at most");
+  serve->footer(R"(Example:
+  paymentctl apikey create --admin            # prints the key once
+  paymentctl serve --listen 127.0.0.1:8080 &
+  curl -s -H "Authorization: Bearer pk_..." localhost:8080/v1/payments?merchant=acme   (docs/api.md))");
+  auto* apikey = app.add_subcommand("apikey", "API keys of paymentd");
+  apikey->require_subcommand(1);
+  bool apikey_admin = false;
+  auto* akcreate = apikey->add_subcommand("create", "Create a key (printed once; only its hash is stored)");
+  akcreate->add_flag("--admin", apikey_admin, "An admin key (creates merchants, funds); otherwise give --merchant");
+  akcreate->footer("Examples: paymentctl apikey create --merchant acme ; paymentctl apikey create --admin");
   auto* settle = app.add_subcommand("settle", "Settle captured payments: network receivable -> merchants' available balance, less fees");
   settle->footer("Example: paymentctl settle --json");
 
@@ -979,7 +1002,7 @@ Example: paymentctl generate --records 100000 --out day.pb && paymentctl init &&
     return sum->verify_ok ? 0 : 1;
   }
   if (demo->parsed()) return RunDemo(ctx, demo_records, app.get_option("--db")->count() > 0);
-  ctx.wants_network = fund->parsed() || push_cmd->parsed() || p2p->parsed() ||
+  ctx.wants_network = serve->parsed() || fund->parsed() || push_cmd->parsed() || p2p->parsed() ||
                       authorize->parsed() || increment->parsed() || capture->parsed() ||
                       pvoid->parsed() || refund->parsed() || settle->parsed() ||
                       presolve->parsed() || pexpire->parsed();
@@ -1230,6 +1253,40 @@ Example: paymentctl generate --records 100000 --out day.pb && paymentctl init &&
     return 0;
   }
 
+  if (akcreate->parsed()) {
+    auto key = L.CreateApiKey(apikey_admin ? "" : ctx.merchant, apikey_admin);
+    if (!key) return PrintError(ctx, key.error());
+    if (ctx.json) {
+      JsonWriter w;
+      w.BeginObject().Field("api_key", *key).Field("merchant", ctx.merchant).Field("admin", apikey_admin).EndObject();
+      std::cout << w.str() << "\n";
+    } else {
+      std::cout << *key << "\n(shown once; only its hash is stored)\n";
+    }
+    return 0;
+  }
+  if (serve->parsed()) {
+    auto where = network::ParseHostPort(serve_listen, "--listen");
+    if (!where) return PrintError(ctx, where.error());
+    serve_opts.host = where->first;
+    serve_opts.port = where->second;
+    serve_opts.tls_cert_path = tls_cert;
+    serve_opts.tls_key_path = tls_key;
+    auto srv = server::Server::Start(L, serve_opts);
+    if (!srv) return PrintError(ctx, srv.error());
+    if (ctx.json) {
+      JsonWriter w;
+      w.BeginObject().Field("listening", where->first + ":" + std::to_string((*srv)->port()));
+      w.Field("tls", (*srv)->tls()).EndObject();
+      std::cout << w.str() << std::endl;
+    } else {
+      std::cout << "paymentd listening on " << ((*srv)->tls() ? "https://" : "http://") << where->first
+                << ":" << (*srv)->port() << " (db " << ctx.db_path << "); stop with Ctrl-C" << std::endl;
+    }
+    (*srv)->WaitForSignal();
+    std::cerr << "paymentd: stopped; every accepted request was committed and answered\n";
+    return 0;
+  }
   if (mcreate->parsed()) {
     CreateMerchantRequest req{m_id, m_currency, m_fee_bps, 0};
     if (!m_fee_fixed.empty()) {

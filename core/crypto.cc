@@ -1,5 +1,6 @@
 #include "core/crypto.h"
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -48,6 +49,10 @@ std::string ToHex(std::string_view bytes) {
     out.push_back(kDigits[c & 15]);
   }
   return out;
+}
+
+bool ConstantTimeEqual(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 Result<std::string> RandomBytes(size_t n) {

@@ -17,6 +17,9 @@ Sha256Digest Sha256(std::string_view a, std::string_view b = {});
 // HMAC-SHA256 of `data` under `key`.
 Sha256Digest HmacSha256(std::string_view key, std::string_view data);
 std::string ToHex(std::string_view bytes);
+// Equality in time independent of where the inputs differ (secrets, MACs). False if the sizes
+// differ.
+bool ConstantTimeEqual(std::string_view a, std::string_view b);
 // `n` bytes from OpenSSL's CSPRNG (keys, never test data).
 Result<std::string> RandomBytes(size_t n);
 inline std::string ToHex(const Sha256Digest& d) {

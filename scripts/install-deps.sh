@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ make pkg-config ccache
   libboost-dev            # Asio/Beast (header-only); never libboost-all-dev
-  libssl-dev              # OpenSSL 3: SHA-256, HMAC, TLS
+  libssl-dev openssl      # OpenSSL 3: SHA-256, HMAC, TLS; the CLI makes test certificates
   libsqlite3-dev sqlite3  # the default store; the sqlite3 shell is used by tests to corrupt files
   libprotobuf-dev protobuf-compiler  # proto/ schema, JSON mapping
   libcli11-dev            # paymentctl argument parsing

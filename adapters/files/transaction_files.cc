@@ -171,7 +171,8 @@ class Translator {
     std::string creates_payment_key;  // the key a follow-up may name (merchant-scoped)
   };
 
-  Result<Translated> Translate(const v1::Record& r, const std::string& where) {
+  Result<Translated> Translate(const v1::Record& r, const std::string& where,
+                               bool require_event_time = true) {
     Translated t;
     Command& c = t.command;
     c.idempotency_key = r.idempotency_key();
@@ -179,8 +180,11 @@ class Translator {
     c.channel = Channel::kReplay;
     c.client.ip = r.client_ip();
     c.client.credential = r.credential();
-    if (r.event_time().empty()) return Bad(where, "event_time: required (RFC 3339)");
-    PAY_ASSIGN_OR_RETURN(c.event_time_ms, ParseRfc3339Ms(r.event_time(), where + ": event_time"));
+    if (r.event_time().empty()) {
+      if (require_event_time) return Bad(where, "event_time: required (RFC 3339)");
+    } else {
+      PAY_ASSIGN_OR_RETURN(c.event_time_ms, ParseRfc3339Ms(r.event_time(), where + ": event_time"));
+    }
     switch (r.op_case()) {
       case v1::Record::kCreateAccount: {
         const auto& a = r.create_account();
@@ -399,6 +403,13 @@ std::string FileDigestPrefix(const std::string& path) {
 }
 
 }  // namespace
+
+Result<Command> CommandFromRecord(Engine& engine, const v1::Record& record) {
+  Translator t(engine);
+  PAY_ASSIGN_OR_RETURN(auto translated, t.Translate(record, "body", /*require_event_time=*/false));
+  if (translated.settle) return Bad("body", "settle is not a payment command");
+  return std::move(translated.command);
+}
 
 std::string SummaryJson(const ReplaySummary& s) {
   JsonWriter w;

@@ -64,6 +64,11 @@ class RecordWriter {
   Format format_ = Format::kJsonLines;
 };
 
+// One record as an engine command, for channels that speak the same messages (the network
+// server builds records from HTTP requests). Without an event time the command runs at the
+// engine clock. `settle` is not a command (kInvalidArgument).
+Result<Command> CommandFromRecord(Engine& engine, const v1::Record& record);
+
 struct ReplayOptions {
   std::string path;
   Format format = Format::kJsonLines;

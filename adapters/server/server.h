@@ -1,0 +1,61 @@
+#pragma once
+// paymentd: the engine over HTTP/1.1 (Boost.Beast), started by `paymentctl serve`. A thin
+// channel: it authenticates, limits the request rate per API key, translates requests into the
+// same pay.v1 messages the transaction files use, and hands commands to one writer thread that
+// commits them in groups (Engine::SubmitBatch). docs/api.md lists the routes.
+//
+// Everything is bounded: connections, header and body sizes, read deadlines, the writer's queue
+// (503 with Retry-After when full). Stop() is graceful: no new connections, queued commands are
+// committed and answered, then the server exits. No Beast or Asio type appears here.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "pay/engine.h"
+
+namespace pay::server {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;  // 0: a free port (see Server::port())
+  // HTTPS when both are given (PEM files); plain HTTP otherwise (meant for loopback).
+  std::string tls_cert_path;
+  std::string tls_key_path;
+  int threads = 2;
+  size_t connections_max = 1024;
+  size_t header_bytes_max = 8 * 1024;
+  size_t body_bytes_max = 64 * 1024;
+  int64_t read_timeout_ms = 30'000;  // a request must arrive whole within this
+  size_t queue_max = 10'000;         // commands waiting for the writer
+  size_t batch_max = 1'000;          // commands per group commit
+  // Per API key, before the idempotency layer: GCRA, `rate_per_s` sustained with bursts of
+  // `burst`. 0: no limit.
+  double rate_per_s = 1'000;
+  int64_t burst = 2'000;
+};
+
+class Server {
+ public:
+  // `engine` must outlive the server.
+  static Result<std::unique_ptr<Server>> Start(Engine& engine, const ServerOptions& options);
+  ~Server();
+  uint16_t port() const;
+  bool tls() const;
+  // Graceful: stops accepting, commits and answers what was accepted, closes. Idempotent.
+  void Stop();
+  // Blocks until SIGINT or SIGTERM (or `stop` is set, polled every 50 ms), then Stop().
+  void WaitForSignal(const std::atomic<bool>* stop = nullptr);
+  // Prometheus text exposition (GET /metrics).
+  std::string Metrics() const;
+
+  struct Impl;  // server.cc only
+
+ private:
+  Server();
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pay::server

@@ -1,0 +1,425 @@
+// paymentd on 127.0.0.1 (port 0) with a real engine, the simulated network and raw sockets as
+// clients: every route, authentication, idempotency over HTTP, malformed and oversized requests,
+// request-rate limits, concurrent retries of one key, TLS with a certificate made at test time,
+// slow clients and a graceful shutdown with requests in flight.
+
+#include "adapters/server/server.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <map>
+#include <thread>
+
+#include "pay/simulator.h"
+#include "tests/support/temp_dir.h"
+
+namespace pay::server {
+namespace {
+
+struct HttpResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  bool closed = false;
+};
+
+// A keep-alive HTTP/1.1 client over a plain socket (or a TLS session).
+class Client {
+ public:
+  explicit Client(uint16_t port, SSL_CTX* tls = nullptr) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    if (connected_ && tls != nullptr) {
+      ssl_ = SSL_new(tls);
+      SSL_set_fd(ssl_, fd_);
+      SSL_set_tlsext_host_name(ssl_, "localhost");
+      connected_ = SSL_connect(ssl_) == 1;
+    }
+  }
+  ~Client() {
+    if (ssl_ != nullptr) SSL_free(ssl_);
+    close(fd_);
+  }
+  bool connected() const { return connected_; }
+  bool SendRaw(const std::string& bytes) {
+    size_t off = 0;
+    while (off < bytes.size()) {
+      ssize_t n = ssl_ ? SSL_write(ssl_, bytes.data() + off, static_cast<int>(bytes.size() - off))
+                       : write(fd_, bytes.data() + off, bytes.size() - off);
+      if (n <= 0) return false;
+      off += static_cast<size_t>(n);
+    }
+    return true;
+  }
+  HttpResponse Request(const std::string& method, const std::string& target, const std::string& key,
+                       const std::string& body = "", const std::string& idem = "",
+                       const std::string& extra = "") {
+    std::string req = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\n";
+    if (!key.empty()) req += "Authorization: Bearer " + key + "\r\n";
+    if (!idem.empty()) req += "Idempotency-Key: " + idem + "\r\n";
+    if (!body.empty()) req += "Content-Type: application/json\r\n";
+    req += extra;
+    req += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    if (!SendRaw(req)) return HttpResponse{0, {}, "", true};
+    return Read();
+  }
+  HttpResponse Read() {
+    HttpResponse r;
+    size_t end;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos) {
+      if (!Fill()) {
+        r.closed = true;
+        return r;
+      }
+    }
+    std::string head = buf_.substr(0, end);
+    buf_.erase(0, end + 4);
+    r.status = std::atoi(head.substr(9, 3).c_str());
+    size_t pos = head.find("\r\n");
+    while (pos != std::string::npos) {
+      size_t next = head.find("\r\n", pos + 2);
+      std::string line = head.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
+      size_t colon = line.find(':');
+      if (colon != std::string::npos) {
+        std::string name = line.substr(0, colon);
+        for (char& c : name) c = static_cast<char>(std::tolower(c));
+        r.headers[name] = line.substr(colon + 2);
+      }
+      pos = next;
+    }
+    size_t len = r.headers.count("content-length") ? std::stoul(r.headers["content-length"]) : 0;
+    while (buf_.size() < len) {
+      if (!Fill()) break;
+    }
+    r.body = buf_.substr(0, len);
+    buf_.erase(0, std::min(len, buf_.size()));
+    return r;
+  }
+  // True when the server closed the connection (reads 0 bytes).
+  bool ClosedByServer() { return !Fill(); }
+
+ private:
+  bool Fill() {
+    char tmp[16384];
+    ssize_t n = ssl_ ? SSL_read(ssl_, tmp, sizeof tmp) : read(fd_, tmp, sizeof tmp);
+    if (n <= 0) return false;
+    buf_.append(tmp, static_cast<size_t>(n));
+    return true;
+  }
+  int fd_ = -1;
+  SSL* ssl_ = nullptr;
+  bool connected_ = false;
+  std::string buf_;
+};
+
+std::string Field(const std::string& json, const std::string& name) {
+  std::string p = "\"" + name + "\":\"";
+  size_t at = json.find(p);
+  if (at == std::string::npos) return {};
+  at += p.size();
+  return json.substr(at, json.find('"', at) - at);
+}
+
+constexpr const char* kAuth = R"({"card":{"number":"4242424242424242","expiry":"12/30"},"amount":"25.00","currency":"USD"})";
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SimulatorOptions so;
+    so.issuer_db_path = dir_.File("issuer.db");
+    so.clock = &clock_;
+    so.durable = false;
+    network_ = std::move(*CardNetworkSimulator::Open(so));
+    EngineOptions o;
+    o.db_path = dir_.File("paymentd.db");
+    o.create_if_missing = true;
+    o.durability = Durability::kNormal;
+    o.clock = &clock_;
+    o.card_network = network_.get();
+    o.card_fingerprint_key = "server test key of 16+ bytes";
+    engine_ = std::move(*Engine::Open(o));
+    for (const char* m : {"acme", "beta"}) {
+      Command c;
+      c.merchant = m;
+      c.idempotency_key = std::string("merchant/") + m;
+      c.request = CreateMerchantRequest{m, "USD", 0, 0};
+      ASSERT_TRUE(engine_->Submit(c));
+    }
+    admin_ = *engine_->CreateApiKey("", true);
+    acme_ = *engine_->CreateApiKey("acme", false);
+    beta_ = *engine_->CreateApiKey("beta", false);
+  }
+  void Serve(ServerOptions o = {}) {
+    o.port = 0;
+    auto s = Server::Start(*engine_, o);
+    ASSERT_TRUE(s) << s.error().message;
+    server_ = std::move(*s);
+  }
+  void TearDown() override {
+    if (server_) server_->Stop();
+  }
+
+  pay::testing::TempDir dir_;
+  ManualClock clock_{1'795'000'000'000};
+  std::unique_ptr<CardNetworkSimulator> network_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Server> server_;
+  std::string admin_, acme_, beta_;
+};
+
+TEST_F(ServerTest, EveryRouteOverOneKeepAliveConnection) {
+  Serve();
+  Client c(server_->port());
+  ASSERT_TRUE(c.connected());
+  EXPECT_EQ(c.Request("GET", "/healthz", "").status, 200);
+  auto m = c.Request("POST", "/v1/merchants", admin_, R"({"id":"gamma","currency":"USD","fee_bps":100})", "m-gamma");
+  EXPECT_EQ(m.status, 200) << m.body;
+  auto f = c.Request("POST", "/v1/funding?merchant=acme", admin_, R"({"amount":"1000.00","currency":"USD"})", "f-1");
+  EXPECT_EQ(f.status, 200) << f.body;
+  auto a = c.Request("POST", "/v1/payments/authorize", acme_, kAuth, "o-1");
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(Field(a.body, "status"), "authorized");
+  const std::string id = Field(a.body, "payment_id");
+  auto inc = c.Request("POST", "/v1/payments/" + id + "/increment", acme_, R"({"amount":"5.00"})", "i-1");
+  EXPECT_EQ(Field(inc.body, "status"), "authorized") << inc.body;
+  auto cap = c.Request("POST", "/v1/payments/" + id + "/capture", acme_, R"({"amount":"20.00","final":true})", "c-1");
+  EXPECT_EQ(Field(cap.body, "status"), "captured") << cap.body;
+  auto ref = c.Request("POST", "/v1/payments/" + id + "/refund", acme_, R"({"amount":"5.00"})", "r-1");
+  EXPECT_EQ(Field(ref.body, "status"), "partially_refunded") << ref.body;
+  auto a2 = c.Request("POST", "/v1/payments/authorize", acme_, kAuth, "o-2");
+  auto v = c.Request("POST", "/v1/payments/" + Field(a2.body, "payment_id") + "/void", acme_, "", "v-2");
+  EXPECT_EQ(Field(v.body, "status"), "voided") << v.body;
+  auto push = c.Request("POST", "/v1/disbursements", acme_,
+                        R"({"card":{"number":"5555555555554444"},"amount":"30.00","currency":"USD","purpose":"FD","recipient_name":"Ada"})", "p-1");
+  EXPECT_EQ(Field(push.body, "status"), "completed") << push.body;
+  auto p2p = c.Request("POST", "/v1/p2p", acme_,
+                       R"({"from_card":{"number":"5555555555554444","expiry":"12/30"},"to_card":{"number":"4242424242424242"},"amount":"10.00","currency":"USD"})", "q-1");
+  EXPECT_EQ(Field(p2p.body, "status"), "completed") << p2p.body;
+  auto show = c.Request("GET", "/v1/payments/" + id, acme_);
+  EXPECT_EQ(show.status, 200);
+  EXPECT_EQ(Field(show.body, "payment_id"), id);
+  auto list = c.Request("GET", "/v1/payments?merchant=acme&limit=10", acme_);
+  EXPECT_EQ(list.status, 200);
+  EXPECT_NE(list.body.find(id), std::string::npos);
+  auto bal = c.Request("GET", "/v1/accounts/m%2Facme%2Fdisbursement/balance", acme_);
+  EXPECT_EQ(bal.status, 200) << bal.body;
+  EXPECT_NE(bal.body.find("\"balance_minor\":97000"), std::string::npos) << bal.body;
+  auto hist = c.Request("GET", "/v1/accounts/m/acme/pending/history", acme_);  // raw slashes work too
+  EXPECT_EQ(hist.status, 200) << hist.body;
+  auto metrics = c.Request("GET", "/metrics", "");
+  EXPECT_NE(metrics.body.find("paymentd_commits_total"), std::string::npos);
+  EXPECT_NE(metrics.body.find("route=\"POST /v1/payments/authorize\",status=\"200\""), std::string::npos) << metrics.body;
+}
+
+TEST_F(ServerTest, AuthenticationAndMerchantBoundaries) {
+  Serve();
+  Client c(server_->port());
+  EXPECT_EQ(c.Request("GET", "/v1/payments", "").status, 401);
+  EXPECT_EQ(c.Request("GET", "/v1/payments", "pk_000000000000_" + std::string(48, '0')).status, 401);
+  EXPECT_EQ(c.Request("GET", "/v1/payments", acme_.substr(0, acme_.size() - 1) + "x").status, 401);
+  EXPECT_EQ(c.Request("POST", "/v1/merchants", acme_, R"({"id":"x","currency":"USD"})", "k").status, 403);
+  EXPECT_EQ(c.Request("POST", "/v1/funding?merchant=acme", acme_, R"({"amount":"1.00","currency":"USD"})", "k").status, 403);
+  auto a = c.Request("POST", "/v1/payments/authorize", acme_, kAuth, "o-1");
+  const std::string id = Field(a.body, "payment_id");
+  EXPECT_EQ(c.Request("GET", "/v1/payments/" + id, beta_).status, 404);  // not beta's
+  EXPECT_EQ(c.Request("POST", "/v1/payments/" + id + "/capture", beta_, "{}", "c").status, 404);
+  EXPECT_EQ(c.Request("GET", "/v1/payments?merchant=acme", beta_).status, 403);
+  EXPECT_EQ(c.Request("GET", "/v1/accounts/m%2Facme%2Favailable/balance", beta_).status, 403);
+  EXPECT_EQ(c.Request("GET", "/v1/accounts/acq%2FUSD%2Ffees/balance", acme_).status, 403);
+  EXPECT_EQ(c.Request("GET", "/v1/accounts/acq%2FUSD%2Ffees/balance", admin_).status, 200);
+}
+
+TEST_F(ServerTest, IdempotencyRulesOverHttp) {
+  Serve();
+  Client c(server_->port());
+  auto first = c.Request("POST", "/v1/payments/authorize", acme_, kAuth, "order-9");
+  ASSERT_EQ(first.status, 200);
+  EXPECT_EQ(first.headers.count("idempotent-replayed"), 0u);
+  auto again = c.Request("POST", "/v1/payments/authorize", acme_, kAuth, "order-9");
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.headers["idempotent-replayed"], "true");
+  EXPECT_EQ(again.body, first.body);
+  auto other = c.Request("POST", "/v1/payments/authorize", acme_,
+                         R"({"card":{"number":"4242424242424242","expiry":"12/30"},"amount":"26.00","currency":"USD"})", "order-9");
+  EXPECT_EQ(other.status, 422) << other.body;
+  auto missing = c.Request("POST", "/v1/payments/authorize", acme_, kAuth);
+  EXPECT_EQ(missing.status, 400);
+  EXPECT_NE(missing.body.find("Idempotency-Key"), std::string::npos);
+  // The same key under another merchant is another key.
+  auto beta = c.Request("POST", "/v1/payments/authorize", beta_, kAuth, "order-9");
+  EXPECT_EQ(beta.status, 200);
+  EXPECT_NE(Field(beta.body, "payment_id"), Field(first.body, "payment_id"));
+  // A network decline is a result (200); a refusal by the books is 402.
+  auto declined = c.Request("POST", "/v1/payments/authorize", acme_,
+                            R"({"card":{"number":"4000000000000002","expiry":"12/30"},"amount":"1.00","currency":"USD"})", "d-1");
+  EXPECT_EQ(declined.status, 200);
+  EXPECT_EQ(Field(declined.body, "status"), "declined");
+  auto illegal = c.Request("POST", "/v1/payments/" + Field(declined.body, "payment_id") + "/capture", acme_, "{}", "d-cap");
+  EXPECT_EQ(illegal.status, 402) << illegal.body;
+  EXPECT_NE(illegal.body.find("illegal_transition"), std::string::npos);
+}
+
+TEST_F(ServerTest, MalformedAndOversizedRequestsGetClearErrorsAndTheServerStaysUp) {
+  ServerOptions o;
+  o.body_bytes_max = 1024;
+  o.header_bytes_max = 2048;
+  Serve(o);
+  {
+    Client c(server_->port());
+    auto bad_json = c.Request("POST", "/v1/payments/authorize", acme_, "{\"card\":", "k1");
+    EXPECT_EQ(bad_json.status, 400);
+    EXPECT_NE(bad_json.body.find("body: "), std::string::npos) << bad_json.body;
+    auto unknown = c.Request("POST", "/v1/payments/authorize", acme_, R"({"colour":"red"})", "k2");
+    EXPECT_EQ(unknown.status, 400);
+    auto bad_amount = c.Request("POST", "/v1/payments/authorize", acme_,
+                                R"({"card":{"number":"4242424242424242","expiry":"12/30"},"amount":"1.001","currency":"USD"})", "k3");
+    EXPECT_EQ(bad_amount.status, 400);
+    EXPECT_NE(bad_amount.body.find("amount"), std::string::npos) << bad_amount.body;
+    EXPECT_EQ(c.Request("GET", "/nope", acme_).status, 404);
+    EXPECT_EQ(c.Request("DELETE", "/v1/payments", acme_).status, 405);
+  }
+  {
+    Client c(server_->port());
+    auto big = c.Request("POST", "/v1/payments/authorize", acme_, std::string(4096, ' '), "k4");
+    EXPECT_EQ(big.status, 413);
+  }
+  {
+    Client c(server_->port());
+    auto huge = c.Request("GET", "/v1/payments", acme_, "", "", "X-Junk: " + std::string(4096, 'a') + "\r\n");
+    EXPECT_EQ(huge.status, 431);
+  }
+  {
+    Client c(server_->port());
+    ASSERT_TRUE(c.SendRaw("THIS IS NOT HTTP\r\n\r\n"));
+    EXPECT_EQ(c.Read().status, 400);
+  }
+  Client ok(server_->port());
+  EXPECT_EQ(ok.Request("GET", "/healthz", "").status, 200);  // still serving
+}
+
+TEST_F(ServerTest, RequestRateIsLimitedPerApiKey) {
+  ServerOptions o;
+  o.rate_per_s = 1;
+  o.burst = 2;
+  Serve(o);
+  Client c(server_->port());
+  EXPECT_EQ(c.Request("GET", "/v1/payments", acme_).status, 200);
+  EXPECT_EQ(c.Request("GET", "/v1/payments", acme_).status, 200);
+  auto limited = c.Request("GET", "/v1/payments", acme_);
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_GE(std::atoi(limited.headers["retry-after"].c_str()), 1);
+  EXPECT_EQ(limited.headers["ratelimit-remaining"], "0");
+  EXPECT_EQ(c.Request("GET", "/v1/payments", beta_).status, 200);  // per key
+}
+
+TEST_F(ServerTest, ConcurrentClientsWithOneKeyExecuteOnce) {
+  Serve();
+  std::atomic<int> fresh{0}, replays{0}, conflicts{0};
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::set<std::string> ids;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      Client c(server_->port());
+      for (int i = 0; i < 5; ++i) {
+        auto r = c.Request("POST", "/v1/payments/authorize", acme_, kAuth, "same-key");
+        if (r.status == 409) {
+          ++conflicts;
+          continue;
+        }
+        if (r.status != 200) continue;
+        (r.headers.count("idempotent-replayed") ? replays : fresh)++;
+        std::lock_guard lock(mu);
+        ids.insert(Field(r.body, "payment_id"));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(fresh.load(), 1);
+  EXPECT_EQ(fresh + replays + conflicts, 40);
+  EXPECT_EQ(ids.size(), 1u);
+}
+
+TEST_F(ServerTest, TlsWithACertificateMadeAtTestTime) {
+  const std::string cert = dir_.File("cert.pem"), key = dir_.File("key.pem");
+  const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 -keyout " +
+                          key + " -out " + cert + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl could not make a test certificate";
+  ServerOptions o;
+  o.tls_cert_path = cert;
+  o.tls_key_path = key;
+  Serve(o);
+  EXPECT_TRUE(server_->tls());
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  ASSERT_EQ(SSL_CTX_load_verify_locations(ctx, cert.c_str(), nullptr), 1);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  {
+    Client c(server_->port(), ctx);
+    ASSERT_TRUE(c.connected());
+    EXPECT_EQ(c.Request("GET", "/healthz", "").status, 200);
+    auto a = c.Request("POST", "/v1/payments/authorize", acme_, kAuth, "tls-1");
+    EXPECT_EQ(Field(a.body, "status"), "authorized") << a.body;
+  }
+  {
+    Client plain(server_->port());  // plain HTTP to a TLS port gets nowhere
+    auto r = plain.Request("GET", "/healthz", "");
+    EXPECT_NE(r.status, 200);
+  }
+  SSL_CTX_free(ctx);
+  auto bad = Server::Start(*engine_, ServerOptions{.tls_cert_path = cert});
+  EXPECT_FALSE(bad);
+}
+
+TEST_F(ServerTest, SlowClientsAreCutOffAndOthersServed) {
+  ServerOptions o;
+  o.read_timeout_ms = 200;
+  Serve(o);
+  Client slow(server_->port());
+  ASSERT_TRUE(slow.SendRaw("GET /healthz HTTP/1.1\r\nHost: x\r\n"));  // never finishes
+  Client fast(server_->port());
+  EXPECT_EQ(fast.Request("GET", "/healthz", "").status, 200);
+  EXPECT_TRUE(slow.ClosedByServer());  // waits for the server's deadline, not a sleep
+}
+
+TEST_F(ServerTest, GracefulShutdownAnswersAndCommitsWhatWasAccepted) {
+  Serve();
+  Client c(server_->port());
+  // Pipeline 20 authorizations, then stop the server while they are queued or running.
+  std::string burst;
+  for (int i = 0; i < 20; ++i) {
+    std::string body = kAuth;
+    burst += "POST /v1/payments/authorize HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + acme_ +
+             "\r\nIdempotency-Key: g-" + std::to_string(i) + "\r\nContent-Type: application/json\r\n" +
+             "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  }
+  ASSERT_TRUE(c.SendRaw(burst));
+  auto first = c.Read();  // at least one is in the engine's hands
+  EXPECT_EQ(first.status, 200);
+  std::thread stopper([&] { server_->Stop(); });
+  int answered = 1;
+  while (true) {
+    auto r = c.Read();
+    if (r.closed || r.status == 0) break;
+    EXPECT_TRUE(r.status == 200 || r.status == 503) << r.status;
+    ++answered;
+  }
+  stopper.join();
+  // Everything answered 200 is in the books.
+  auto list = engine_->ListPaymentJson("acme", "", 100);
+  ASSERT_TRUE(list);
+  EXPECT_GE(static_cast<int>(list->size()), 1);
+  EXPECT_TRUE(engine_->Verify()->ok());
+  server_.reset();
+}
+
+}  // namespace
+}  // namespace pay::server
