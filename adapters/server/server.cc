@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "adapters/files/transaction_files.h"
+#include "core/crypto.h"
 #include "core/json_fields.h"
 #include "core/json_writer.h"
 
@@ -287,6 +288,27 @@ struct Server::Impl {
                 const http::request<http::string_body>& req,
                 const std::shared_ptr<Responder>& responder, bool* deferred);
   void WriterLoop();
+
+  // API keys verified once are remembered by the SHA-256 of the presented string, so that I/O
+  // threads do not wait for the engine's writer to authenticate (bounded; keys are never
+  // revoked today, so a cached key stays valid).
+  std::mutex auth_mu;
+  std::unordered_map<std::string, Engine::ApiKey> auth_cache;
+  Result<std::optional<Engine::ApiKey>> AuthenticateCached(std::string_view presented) {
+    const std::string digest = DigestBytes(Sha256(presented));
+    {
+      std::lock_guard lock(auth_mu);
+      auto it = auth_cache.find(digest);
+      if (it != auth_cache.end()) return std::optional<Engine::ApiKey>(it->second);
+    }
+    PAY_ASSIGN_OR_RETURN(auto key, engine->Authenticate(presented));
+    if (key) {
+      std::lock_guard lock(auth_mu);
+      if (auth_cache.size() >= 100'000) auth_cache.clear();
+      auth_cache[digest] = *key;
+    }
+    return key;
+  }
   Response FromOutcome(const Result<Outcome>& r);
   void Finished(const std::string& route, unsigned status, SteadyClock::time_point started) {
     metrics.Request(route, status,
@@ -509,7 +531,7 @@ Response Server::Impl::Handle(const http::request<http::string_body>& req, const
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return r;
   }
-  auto key = engine->Authenticate(std::string_view(auth.data() + 7, auth.size() - 7));
+  auto key = AuthenticateCached(std::string_view(auth.data() + 7, auth.size() - 7));
   if (!key) return ErrorResponse(key.error());
   if (!*key) {
     *route = "unauthenticated";

@@ -1,0 +1,164 @@
+// Durable authorizations per second over HTTP: paymentd (in this process, 2 I/O threads, one
+// writer with group commits) on 127.0.0.1 with the simulated card network, and a load client of
+// N keep-alive connections (one blocking thread each) sending authorizations with their own
+// idempotency keys for a fixed time. Reports throughput and latency percentiles.
+//
+// Usage: http_bench [--connections 64] [--seconds 10] [--durability full|normal] [--dir PATH]
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "adapters/server/server.h"
+#include "pay/simulator.h"
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+[[noreturn]] void Die(const std::string& what) {
+  std::fprintf(stderr, "http_bench: %s\n", what.c_str());
+  std::exit(1);
+}
+
+int Connect(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) Die("connect failed");
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+// Sends one request and reads one response; returns the status (0 on a broken connection).
+int Exchange(int fd, const std::string& request, std::string& buf) {
+  if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) return 0;
+  for (;;) {
+    size_t end = buf.find("\r\n\r\n");
+    if (end != std::string::npos) {
+      size_t cl = buf.find("Content-Length: ");
+      if (cl == std::string::npos) cl = buf.find("content-length: ");
+      size_t len = cl != std::string::npos && cl < end ? std::strtoul(buf.c_str() + cl + 16, nullptr, 10) : 0;
+      if (buf.size() >= end + 4 + len) {
+        int status = std::atoi(buf.c_str() + 9);
+        buf.erase(0, end + 4 + len);
+        return status;
+      }
+    }
+    char tmp[16384];
+    ssize_t n = read(fd, tmp, sizeof tmp);
+    if (n <= 0) return 0;
+    buf.append(tmp, static_cast<size_t>(n));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int connections = 64;
+  double seconds = 10;
+  bool full = true;
+  std::string dir = (std::filesystem::temp_directory_path() / "http_bench").string();
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) Die(a + ": a value is required");
+      return argv[++i];
+    };
+    if (a == "--connections") connections = std::atoi(next().c_str());
+    else if (a == "--seconds") seconds = std::atof(next().c_str());
+    else if (a == "--durability") full = next() != "normal";
+    else if (a == "--dir") dir = next();
+    else Die("unknown option " + a + " (--connections --seconds --durability --dir)");
+  }
+  if (connections < 1 || seconds <= 0) Die("--connections and --seconds must be positive");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  pay::SimulatorOptions so;
+  so.issuer_db_path = dir + "/issuer.db";
+  so.durable = full;
+  auto network = pay::CardNetworkSimulator::Open(so);
+  if (!network) Die(network.error().message);
+  pay::EngineOptions o;
+  o.db_path = dir + "/paymentd.db";
+  o.create_if_missing = true;
+  o.durability = full ? pay::Durability::kFull : pay::Durability::kNormal;
+  o.card_network = network->get();
+  o.card_fingerprint_key = "bench fingerprint key 0123456789";
+  auto engine = pay::Engine::Open(o);
+  if (!engine) Die(engine.error().message);
+  pay::Command m;
+  m.merchant = "bench";
+  m.idempotency_key = "merchant";
+  m.request = pay::CreateMerchantRequest{"bench", "USD", 0, 0};
+  if (auto r = (*engine)->Submit(m); !r) Die(r.error().message);
+  auto key = (*engine)->CreateApiKey("bench", false);
+  if (!key) Die(key.error().message);
+  pay::server::ServerOptions so2;
+  so2.port = 0;
+  so2.rate_per_s = 0;  // measuring the engine, not the limiter
+  auto server = pay::server::Server::Start(**engine, so2);
+  if (!server) Die(server.error().message);
+  const uint16_t port = (*server)->port();
+
+  std::atomic<bool> go{false}, done{false};
+  std::vector<std::vector<double>> latencies(static_cast<size_t>(connections));
+  std::atomic<int64_t> errors{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < connections; ++c) {
+    clients.emplace_back([&, c] {
+      int fd = Connect(port);
+      std::string buf;
+      int64_t n = 0;
+      while (!go) std::this_thread::yield();
+      while (!done) {
+        const std::string body = R"({"card":{"number":"4242424242424242","expiry":"12/30"},"amount_minor":)" +
+                                 std::to_string(100 + n % 1000) + R"(,"currency":"USD"})";
+        const std::string req = "POST /v1/payments/authorize HTTP/1.1\r\nHost: b\r\nAuthorization: Bearer " + *key +
+                                "\r\nIdempotency-Key: c" + std::to_string(c) + "-" + std::to_string(n++) +
+                                "\r\nContent-Type: application/json\r\nContent-Length: " +
+                                std::to_string(body.size()) + "\r\n\r\n" + body;
+        auto t0 = SteadyClock::now();
+        int status = Exchange(fd, req, buf);
+        latencies[static_cast<size_t>(c)].push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
+        if (status != 200) ++errors;
+        if (status == 0) break;
+      }
+      close(fd);
+    });
+  }
+  go = true;
+  auto start = SteadyClock::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  done = true;
+  for (auto& t : clients) t.join();
+  const double elapsed = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  (*server)->Stop();
+  std::vector<double> all;
+  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  std::sort(all.begin(), all.end());
+  auto pct = [&](double p) { return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<size_t>(p * static_cast<double>(all.size())))]; };
+  std::printf("%s: %zu authorizations in %.1f s = %.0f/s over %d connections; latency ms p50 %.2f p90 %.2f p99 %.2f max %.2f; non-200 %lld\n",
+              full ? "durable (FULL)" : "NORMAL", all.size(), elapsed, static_cast<double>(all.size()) / elapsed,
+              connections, pct(0.5), pct(0.9), pct(0.99), all.empty() ? 0.0 : all.back(),
+              static_cast<long long>(errors.load()));
+  auto v = (*engine)->Verify();
+  if (!v || !v->ok()) Die("the ledger does not verify");
+  std::filesystem::remove_all(dir);
+  return 0;
+}
