@@ -256,6 +256,9 @@ struct Server::Impl {
   Engine* engine = nullptr;
   ServerOptions options;
   net::io_context io;
+  // Keeps the I/O threads alive while answers are on their way from the writer (a session
+  // waiting for its answer has no operation pending), in particular during Stop().
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   tcp::acceptor acceptor{io};
   std::optional<ssl::context> tls;
   std::vector<std::thread> threads;
@@ -790,6 +793,7 @@ Result<std::unique_ptr<Server>> Server::Start(Engine& engine, const ServerOption
                                                          std::to_string(options.port) + ": " + ec.message());
   }
   impl.port = impl.acceptor.local_endpoint(ec).port();
+  impl.work.emplace(net::make_work_guard(impl.io));
   impl.writer = std::thread([&impl] { impl.WriterLoop(); });
   impl.Accept();
   for (int i = 0; i < std::max(1, options.threads); ++i) {
@@ -821,6 +825,7 @@ void Server::Stop() {
     std::unique_lock lock(impl.queue_mu);
     impl.idle_cv.wait_for(lock, std::chrono::seconds(10), [&] { return impl.in_flight.load() <= 0; });
   }
+  impl.work.reset();
   impl.io.stop();
   for (auto& t : impl.threads) {
     if (t.joinable()) t.join();
