@@ -912,7 +912,7 @@ Example: paymentctl generate --records 100000 --out day.pb && paymentctl init &&
   generate->add_option("--out", file_path, "Output file (.jsonl or .pb)")->required();
   generate->add_option("--format", file_format, "jsonl or binary (default: by extension)");
   generate->add_option("--merchants", gen_merchants, "Merchants")->check(CLI::Range(1, 10000));
-  generate->add_option("--cards", gen_cards, "Distinct cards")->check(CLI::Range(1, 100000000));
+  auto* gen_cards_opt = generate->add_option("--cards", gen_cards, "Distinct cards (default: one per 10 records, at least 1000)")->check(CLI::Range(1, 100000000));
   generate->add_option("--start", gen_start, "Start of the simulated period (RFC 3339)");
   generate->add_option("--days", gen_days, "Length of the simulated period in days")->check(CLI::Range(1, 365));
   generate->footer("Example: paymentctl generate --records 1000000 --seed 7 --out million.pb");
@@ -966,7 +966,8 @@ Example: paymentctl generate --records 100000 --out day.pb && paymentctl init &&
     g.records = gen_records;
     g.seed = gen_seed;
     g.merchants = gen_merchants;
-    g.cards = gen_cards;
+    // Enough cards that open-to-buy (10,000.00 each) does not run out over the file.
+    g.cards = gen_cards_opt->count() > 0 ? gen_cards : static_cast<int>(std::max<int64_t>(1000, gen_records / 10));
     g.start_time = gen_start;
     g.duration_ms = static_cast<int64_t>(gen_days) * 24 * 3600 * 1000;
     auto n = files::Generate(file_path, *format, g);

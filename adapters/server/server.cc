@@ -396,6 +396,8 @@ class Session final : public Responder {
     res->prepare_payload();
     const bool was_counted = counted_;
     counted_ = false;
+    // A client that does not read its answer is cut off like one that does not send.
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
     http::async_write(stream_, *res, [self = Self(), res, was_counted](beast::error_code ec, size_t) {
       if (was_counted) self->Done();
       if (ec || !res->keep_alive()) return self->Close();

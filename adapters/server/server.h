@@ -28,7 +28,7 @@ struct ServerOptions {
   size_t connections_max = 1024;
   size_t header_bytes_max = 8 * 1024;
   size_t body_bytes_max = 64 * 1024;
-  int64_t read_timeout_ms = 30'000;  // a request must arrive whole within this
+  int64_t read_timeout_ms = 30'000;  // a request must arrive (and an answer leave) within this
   size_t queue_max = 10'000;         // commands waiting for the writer
   size_t batch_max = 1'000;          // commands per group commit
   // Per API key, before the idempotency layer: GCRA, `rate_per_s` sustained with bursts of
