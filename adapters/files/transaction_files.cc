@@ -66,6 +66,11 @@ Result<std::unique_ptr<RecordReader>> RecordReader::Open(const std::string& path
   return r;
 }
 
+std::string RecordReader::where() const {
+  return format_ == Format::kJsonLines ? "line " + std::to_string(impl_->line)
+                                       : "record " + std::to_string(number_);
+}
+
 uint64_t RecordReader::bytes_read() const {
   return format_ == Format::kBinary ? static_cast<uint64_t>(impl_->stream->ByteCount())
                                     : impl_->bytes;
@@ -251,7 +256,7 @@ class Translator {
       }
       case v1::Record::kIncrement: {
         const auto& i = r.increment();
-        PAY_ASSIGN_OR_RETURN(auto target, Target(c.merchant, i.payment_key(), i.payment_id(), where + ": increment", &t));
+        PAY_ASSIGN_OR_RETURN(auto target, Target(c.merchant, i.payment_key(), i.payment_id(), where + ": increment"));
         PAY_ASSIGN_OR_RETURN(int64_t amount, Amount(i.amount(), i.amount_minor(), target.currency, where + ": increment"));
         c.request = IncrementRequest{target.id, amount};
         t.amount_minor = amount;
@@ -259,7 +264,7 @@ class Translator {
       }
       case v1::Record::kCapture: {
         const auto& x = r.capture();
-        PAY_ASSIGN_OR_RETURN(auto target, Target(c.merchant, x.payment_key(), x.payment_id(), where + ": capture", &t));
+        PAY_ASSIGN_OR_RETURN(auto target, Target(c.merchant, x.payment_key(), x.payment_id(), where + ": capture"));
         PAY_ASSIGN_OR_RETURN(auto amount, OptionalAmount(x.amount(), x.amount_minor(), target.currency, where + ": capture"));
         c.request = CaptureRequest{target.id, amount, x.final()};
         t.amount_minor = amount.value_or(0);
@@ -267,13 +272,13 @@ class Translator {
       }
       case v1::Record::kVoidPayment: {
         const auto& v = r.void_payment();
-        PAY_ASSIGN_OR_RETURN(auto target, Target(c.merchant, v.payment_key(), v.payment_id(), where + ": void_payment", &t));
+        PAY_ASSIGN_OR_RETURN(auto target, Target(c.merchant, v.payment_key(), v.payment_id(), where + ": void_payment"));
         c.request = VoidPaymentRequest{target.id};
         break;
       }
       case v1::Record::kRefund: {
         const auto& x = r.refund();
-        PAY_ASSIGN_OR_RETURN(auto target, Target(c.merchant, x.payment_key(), x.payment_id(), where + ": refund", &t));
+        PAY_ASSIGN_OR_RETURN(auto target, Target(c.merchant, x.payment_key(), x.payment_id(), where + ": refund"));
         PAY_ASSIGN_OR_RETURN(auto amount, OptionalAmount(x.amount(), x.amount_minor(), target.currency, where + ": refund"));
         c.request = RefundRequest{target.id, amount};
         t.amount_minor = amount.value_or(0);
@@ -325,7 +330,7 @@ class Translator {
   };
 
   Result<PaymentTarget> Target(const std::string& merchant, const std::string& key,
-                               const std::string& id, const std::string& where, Translated* t) {
+                               const std::string& id, const std::string& where) {
     if (key.empty() == id.empty()) return Bad(where, "payment_key or payment_id: give exactly one");
     PaymentTarget target{id, ""};
     if (!key.empty()) {
@@ -578,8 +583,7 @@ Result<ReplaySummary> Replay(Engine& engine, ManualClock& clock, const ReplayOpt
       if (reader->broken()) break;
       continue;
     }
-    const std::string where = o.format == Format::kJsonLines ? "record " + std::to_string(number)
-                                                             : "record " + std::to_string(number);
+    const std::string where = reader->where();
     if (record.idempotency_key().empty() && !record.has_settle()) {
       if (!o.derive_keys) {
         Item bad;

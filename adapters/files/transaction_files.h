@@ -36,6 +36,8 @@ class RecordReader {
   // broken() says the stream cannot be resynchronised.
   Result<bool> Next(v1::Record* record);
   uint64_t record_number() const { return number_; }  // 1-based, of the last Next()
+  // Where the last record is, for messages: "line N" (JSON Lines) or "record N" (binary).
+  std::string where() const;
   uint64_t bytes_read() const;
   uint64_t bytes_total() const { return total_; }
   bool broken() const { return broken_; }

@@ -97,21 +97,21 @@ Response Bad(unsigned status, ErrorCode code, const std::string& message) {
 }
 
 std::string PercentDecode(std::string_view s) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() + 0 && i + 2 <= s.size() - 1 + 1) {
-      auto hex = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1; };
-      if (i + 2 < s.size() + 1 && i + 2 <= s.size() - 1) {
-        int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
-        if (hi >= 0 && lo >= 0) {
-          out.push_back(static_cast<char>(hi * 16 + lo));
-          i += 2;
-          continue;
-        }
-      }
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
+      i += 2;
+      continue;
     }
-    out.push_back(s[i]);
+    out.push_back(s[i]);  // a stray '%' stays as it is
   }
   return out;
 }
