@@ -162,8 +162,16 @@ Result<void> OpenNetwork(Context& ctx, EngineOptions& o) {
   return {};
 }
 
-Result<void> Open(Context& ctx, bool create) {
-  if (const char* now = std::getenv("PAYMENTCTL_NOW"); now != nullptr && *now != '\0') {
+// Opens the engine (and, for card commands, the network). With `replay_clock` the engine runs on
+// a ManualClock the replay sets to the records' event times, with the network, and with no grace
+// for exchanges left open (a replay is the only writer).
+Result<void> Open(Context& ctx, bool create, ManualClock** replay_clock = nullptr) {
+  if (replay_clock != nullptr) {
+    auto manual = std::make_unique<ManualClock>(0);
+    *replay_clock = manual.get();
+    ctx.clock = std::move(manual);
+    ctx.wants_network = true;
+  } else if (const char* now = std::getenv("PAYMENTCTL_NOW"); now != nullptr && *now != '\0') {
     PAY_ASSIGN_OR_RETURN(int64_t ms, ParseRfc3339Ms(now, "PAYMENTCTL_NOW"));
     ctx.clock = std::make_unique<ManualClock>(ms);
   } else {
@@ -178,6 +186,7 @@ Result<void> Open(Context& ctx, bool create) {
   PAY_ASSIGN_OR_RETURN(o.idempotency_retention_ms, ParseDurationMs(ctx.retention, "--idempotency-retention"));
   PAY_ASSIGN_OR_RETURN(o.authorization_validity_ms,
                        ParseDurationMs(ctx.authorization_validity, "--authorization-validity"));
+  if (replay_clock != nullptr) o.exchange_grace_ms = 0;
   if (ctx.wants_network) {
     // The engine must exist before the issuer's file is made next to it.
     if (!create) {
@@ -534,32 +543,6 @@ std::function<void(uint64_t, uint64_t, uint64_t)> ProgressBar(const Context& ctx
   };
 }
 
-// Opens the engine for a replay: the clock follows the records (a ManualClock), the in-process
-// network, no grace for exchanges left open (a replay is the only writer).
-Result<void> OpenForReplay(Context& ctx, ManualClock** clock, bool create) {
-  auto manual = std::make_unique<ManualClock>(0);
-  *clock = manual.get();
-  ctx.clock = std::move(manual);
-  EngineOptions o;
-  o.db_path = ctx.db_path;
-  o.create_if_missing = create;
-  o.durability = ctx.durability == "normal" ? Durability::kNormal : Durability::kFull;
-  o.clock = ctx.clock.get();
-  o.velocity_config_path = ctx.config_path;
-  o.exchange_grace_ms = 0;
-  PAY_ASSIGN_OR_RETURN(o.idempotency_retention_ms, ParseDurationMs(ctx.retention, "--idempotency-retention"));
-  if (!create) {
-    std::ifstream probe(ctx.db_path);
-    if (!probe) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "db: '" + ctx.db_path + "' does not exist (run `paymentctl init`)");
-    }
-  }
-  PAY_TRY(OpenNetwork(ctx, o));
-  PAY_ASSIGN_OR_RETURN(ctx.engine, Engine::Open(o));
-  return {};
-}
-
 int RunDemo(Context& ctx, int64_t records, bool db_given) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -585,7 +568,7 @@ int RunDemo(Context& ctx, int64_t records, bool db_given) {
   std::cout << "2. replay them through the engine on a fresh database (" << ctx.db_path << "),\n"
             << "   durable commits, the in-process card network and issuer simulator, velocity rules on\n";
   ManualClock* clock = nullptr;
-  if (auto r = OpenForReplay(ctx, &clock, true); !r) return PrintError(ctx, r.error());
+  if (auto r = Open(ctx, true, &clock); !r) return PrintError(ctx, r.error());
   files::ReplayOptions ro;
   ro.path = file;
   ro.format = files::Format::kBinary;
@@ -985,7 +968,7 @@ Example: paymentctl generate --records 100000 --out day.pb && paymentctl init &&
     auto format = files::FormatFor(file_path, file_format);
     if (!format) return PrintError(ctx, format.error());
     ManualClock* clock = nullptr;
-    if (auto r = OpenForReplay(ctx, &clock, false); !r) return PrintError(ctx, r.error());
+    if (auto r = Open(ctx, false, &clock); !r) return PrintError(ctx, r.error());
     files::ReplayOptions ro;
     ro.path = file_path;
     ro.format = *format;

@@ -21,6 +21,15 @@ constexpr std::array<std::string_view, 17> kPurposes = {
 
 bool Approved(const Result<CardResponse>& r) { return r && r->response_code == "00"; }
 
+// The card an AFT charges, as the request carries it (the number never goes further).
+Result<void> FillCharge(CardRequest& q, const CardInput& card, std::string_view expiry_field) {
+  q.pan = card.pan;
+  PAY_ASSIGN_OR_RETURN(card::Expiry expiry, card::ParseExpiry(card.expiry, expiry_field));
+  q.expiry_yymm = card::ExpiryYymm(expiry);
+  q.cvv = card.cvv;
+  return {};
+}
+
 }  // namespace
 
 bool ValidPurpose(std::string_view code) {
@@ -83,10 +92,7 @@ Result<Prepared> PushRail::FundFromCard(const std::string& merchant, const FundR
   q = cards_.AdviceFor(p, CardMessageType::kFunding, r.amount_minor);
   q.stan = p.stan;
   q.original_stan.clear();
-  q.pan = r.card->pan;
-  PAY_ASSIGN_OR_RETURN(card::Expiry expiry, card::ParseExpiry(r.card->expiry, "expiry"));
-  q.expiry_yymm = card::ExpiryYymm(expiry);
-  q.cvv = r.card->cvv;
+  PAY_TRY(FillCharge(q, *r.card, "expiry"));
   q.purpose = p.purpose;
   return out;
 }
@@ -105,16 +111,7 @@ Result<Prepared> PushRail::Push(const std::string& merchant, const PushRequest& 
   p.sender_reference = r.sender_reference;
   p.recipient_name = r.recipient_name;
   // The hold on the prefunded balance first: without the funds nothing else is written.
-  ledger::EntrySpec hold;
-  hold.ref = cards_.Ref(p);
-  hold.pending = true;
-  hold.description = "disbursement " + p.id;
-  hold.postings = {{Disbursement(merchant), Side::kDebit, r.amount_minor},
-                   {NetworkPayable(r.currency), Side::kCredit, r.amount_minor}};
-  PAY_ASSIGN_OR_RETURN(ledger::Entry e, ledger_.CreateEntry(hold));
-  p.hold_seq = e.seq;
-  PAY_ASSIGN_OR_RETURN(p.stan, cards_.NextStan());
-  cards_.Record(p, "hold", r.amount_minor, "", "", e.seq);
+  PAY_TRY(HoldForOct(p));
   p.status = pull::PaymentStatus::kSubmitted;
   p.claim = claim;
   PAY_TRY(cards_.Save(p));
@@ -167,14 +164,25 @@ Result<Prepared> PushRail::P2p(const std::string& merchant, const P2pRequest& r,
   q.rrn = p.funding_rrn;
   q.stan = p.funding_stan;
   q.original_stan.clear();
-  q.pan = r.sender_card.pan;
-  PAY_ASSIGN_OR_RETURN(card::Expiry expiry, card::ParseExpiry(r.sender_card.expiry, "from_expiry"));
-  q.expiry_yymm = card::ExpiryYymm(expiry);
-  q.cvv = r.sender_card.cvv;
+  PAY_TRY(FillCharge(q, r.sender_card, "from_expiry"));
   q.purpose = p.purpose;
   q.sender_name = r.sender_name;
   q.recipient_name = r.recipient_name;
   return out;
+}
+
+Result<void> PushRail::HoldForOct(Payment& p) {
+  ledger::EntrySpec hold;
+  hold.ref = cards_.Ref(p);
+  hold.pending = true;
+  hold.description = "disbursement " + p.id;
+  hold.postings = {{Disbursement(p.merchant), Side::kDebit, p.amount_minor},
+                   {NetworkPayable(p.currency), Side::kCredit, p.amount_minor}};
+  PAY_ASSIGN_OR_RETURN(ledger::Entry e, ledger_.CreateEntry(hold));
+  cards_.Record(p, "hold", p.amount_minor, "", "", e.seq);
+  p.hold_seq = e.seq;
+  PAY_ASSIGN_OR_RETURN(p.stan, cards_.NextStan());
+  return {};
 }
 
 Result<void> PushRail::ReverseFunding(Payment& p) {
@@ -272,16 +280,7 @@ Result<Completion> PushRail::Complete(const std::string& payment_id, const std::
       return out;
     }
     // P2P: hold what the AFT brought for the OCT, which goes out next.
-    ledger::EntrySpec hold;
-    hold.ref = cards_.Ref(p);
-    hold.pending = true;
-    hold.description = "disbursement " + p.id;
-    hold.postings = {{Disbursement(p.merchant), Side::kDebit, p.amount_minor},
-                     {NetworkPayable(p.currency), Side::kCredit, p.amount_minor}};
-    PAY_ASSIGN_OR_RETURN(ledger::Entry h, ledger_.CreateEntry(hold));
-    cards_.Record(p, "hold", p.amount_minor, "", "", h.seq);
-    p.hold_seq = h.seq;
-    PAY_ASSIGN_OR_RETURN(p.stan, cards_.NextStan());
+    PAY_TRY(HoldForOct(p));
     p.status = pull::PaymentStatus::kSubmitted;
     PAY_TRY(cards_.Save(p));  // still open: the marker stays until the OCT resolves
     out.send_follow_up = true;

@@ -64,6 +64,8 @@ class PushRail {
   Result<void> ResolveOct(Payment& p, const std::string& code, bool deferred,
                           const std::string& auth_code, const std::string& op);
   Result<void> ReverseFunding(Payment& p);
+  // The hold of the OCT's amount on the prefunded balance (Record, hold_seq and the OCT's STAN).
+  Result<void> HoldForOct(Payment& p);
 
   pull::PullRail& cards_;
   store::Store& store_;

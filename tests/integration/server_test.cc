@@ -403,20 +403,25 @@ TEST_F(ServerTest, GracefulShutdownAnswersAndCommitsWhatWasAccepted) {
   }
   ASSERT_TRUE(c.SendRaw(burst));
   auto first = c.Read();  // at least one is in the engine's hands
-  EXPECT_EQ(first.status, 200);
+  ASSERT_EQ(first.status, 200);
+  std::vector<std::string> answered_ids = {Field(first.body, "payment_id")};
   std::thread stopper([&] { server_->Stop(); });
-  int answered = 1;
   while (true) {
     auto r = c.Read();
     if (r.closed || r.status == 0) break;
-    EXPECT_TRUE(r.status == 200 || r.status == 503) << r.status;
-    ++answered;
+    ASSERT_TRUE(r.status == 200 || r.status == 503) << r.status;
+    if (r.status == 200) answered_ids.push_back(Field(r.body, "payment_id"));
   }
   stopper.join();
-  // Everything answered 200 is in the books.
+  // Everything answered 200 is committed: the payment is in the books, authorized.
+  for (const std::string& id : answered_ids) {
+    auto json = engine_->PaymentJson(id);
+    ASSERT_TRUE(json) << id;
+    EXPECT_EQ(Field(*json, "status"), "authorized") << *json;
+  }
   auto list = engine_->ListPaymentJson("acme", "", 100);
   ASSERT_TRUE(list);
-  EXPECT_GE(static_cast<int>(list->size()), 1);
+  EXPECT_GE(list->size(), answered_ids.size());
   EXPECT_TRUE(engine_->Verify()->ok());
   server_.reset();
 }
