@@ -16,6 +16,7 @@
 #include "core/card.h"
 #include "core/crypto.h"
 #include "core/encoding.h"
+#include "core/record_kinds.h"
 #include "core/store.h"
 #include "ledger/ledger.h"
 
@@ -27,9 +28,9 @@ using iso8583::Message;
 using ledger::Posting;
 using ledger::Side;
 
-constexpr int32_t kPaymentRecord = 1;
-constexpr int32_t kMessageRecord = 2;
-constexpr int32_t kDeferredRecord = 3;  // id: RRN; due: when the deferred credit posts
+constexpr int32_t kPaymentRecord = store::kIssuerPaymentRecord;
+constexpr int32_t kMessageRecord = store::kIssuerMessageRecord;
+constexpr int32_t kDeferredRecord = store::kIssuerDeferredRecord;
 constexpr std::string_view kFingerprintKey = "issuer-simulator-card-key";
 constexpr size_t kFieldBytesMax = 256;
 

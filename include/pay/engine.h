@@ -36,6 +36,10 @@
 
 namespace pay {
 
+namespace store {
+class Store;  // core/store.h: the storage interface
+}
+
 // Numbers are stored with idempotency records and velocity rules: never renumber.
 enum class Operation : uint8_t {
   kCreateAccount = 1,
@@ -193,6 +197,10 @@ struct Outcome {
 enum class Durability { kFull, kNormal };
 
 struct EngineOptions {
+  // The store the engine keeps everything in (core/store.h), shared with nobody else while the
+  // engine writes. nullptr: the engine opens the SQLite store at db_path (created when
+  // create_if_missing, with the given durability).
+  std::shared_ptr<store::Store> store;
   std::string db_path = "paymentctl.db";
   bool create_if_missing = false;
   Durability durability = Durability::kFull;

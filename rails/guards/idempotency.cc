@@ -5,8 +5,10 @@
 #include "core/crypto.h"
 #include "core/encoding.h"
 #include "core/ids.h"
+#include "core/json_fields.h"
 #include "core/limits.h"
 #include "ledger/codec.h"
+#include "ledger/ledger.h"
 
 namespace pay::guards {
 
@@ -144,6 +146,165 @@ std::string Fingerprint(const Request& request, std::string_view card_fingerprin
   w.U8(static_cast<uint8_t>(OperationOf(request)));
   std::visit(FingerprintWriter{w, card_fingerprint, second_card_fingerprint}, request);
   return DigestBytes(Sha256(w.bytes()));
+}
+
+}  // namespace pay::guards
+
+// ---- the records ------------------------------------------------------------------------------
+
+namespace pay::guards {
+
+namespace {
+
+constexpr std::string_view kPaymentIntent = "payment:";
+
+bool IsCardOperation(Operation op) {
+  return op == Operation::kAuthorize || op == Operation::kIncrement ||
+         op == Operation::kCapture || op == Operation::kVoidPayment || op == Operation::kRefund ||
+         op == Operation::kFund || op == Operation::kPush || op == Operation::kP2p;
+}
+
+int32_t Stored(KeyState s) { return static_cast<int32_t>(s); }
+
+}  // namespace
+
+Intent Intent::Of(const store::IdempotencyRow& row) {
+  std::string_view body(row.body);
+  if (body.substr(0, kPaymentIntent.size()) == kPaymentIntent) {
+    return {Kind::kPayment, std::string(body.substr(kPaymentIntent.size()))};
+  }
+  if (body.empty()) return {};
+  return {Kind::kLedgerRef, row.body};
+}
+
+std::string Intent::Encode() const {
+  switch (kind) {
+    case Kind::kPayment: return std::string(kPaymentIntent) + value;
+    case Kind::kLedgerRef: return value;
+    case Kind::kNone: break;
+  }
+  return {};
+}
+
+Result<std::optional<Outcome>> Keys::Replay(const KeyRef& k, const std::string& fingerprint) {
+  const auto op = static_cast<int32_t>(k.operation);
+  PAY_ASSIGN_OR_RETURN(auto found, store_.FindIdempotency(k.scope, op, k.key));
+  if (!found) return std::optional<Outcome>();
+  const store::IdempotencyRow& rec = *found;
+  if (rec.state == Stored(KeyState::kInFlight)) {
+    return MakeError(ErrorCode::kIdempotencyKeyInFlight,
+                     "idempotency_key: '" + k.key + "' is still being processed");
+  }
+  if (rec.fingerprint != fingerprint) {
+    return MakeError(ErrorCode::kIdempotencyKeyReused,
+                     "idempotency_key: '" + k.key + "' was used for a different " +
+                         std::string(OperationName(k.operation)) + " request");
+  }
+  Outcome out;
+  out.operation = k.operation;
+  out.replayed = true;
+  out.body = rec.body;
+  out.entry_id = rec.entry_seq;
+  if (rec.status != 0) {
+    out.declined = true;
+    out.decline = MakeError(static_cast<ErrorCode>(rec.status), rec.message);
+  } else if (IsCardOperation(k.operation)) {
+    out.payment_id = JsonStringField(rec.body, "payment_id");
+    out.payment_status = JsonStringField(rec.body, "status");
+    out.response_code = JsonStringField(rec.body, "response_code");
+  }
+  return std::optional<Outcome>(std::move(out));
+}
+
+Result<void> Keys::Claim(const KeyRef& k, const std::string& fingerprint, const Intent& intent,
+                         int64_t now_ms) {
+  store::IdempotencyRow rec;
+  rec.scope = k.scope;
+  rec.operation = static_cast<int32_t>(k.operation);
+  rec.key = k.key;
+  rec.fingerprint = fingerprint;
+  rec.state = Stored(KeyState::kInFlight);
+  rec.body = intent.Encode();
+  rec.created_at_ms = now_ms;
+  rec.expires_at_ms = now_ms + retention_ms_;
+  return store_.PutIdempotency(rec);
+}
+
+Result<void> Keys::Complete(const KeyRef& k, const std::string& fingerprint,
+                            const Outcome& outcome, int64_t now_ms) {
+  store::IdempotencyRow rec;
+  rec.scope = k.scope;
+  rec.operation = static_cast<int32_t>(k.operation);
+  rec.key = k.key;
+  rec.fingerprint = fingerprint;
+  rec.state = Stored(KeyState::kComplete);
+  rec.status = outcome.declined ? outcome.decline.number() : 0;
+  rec.message = outcome.declined ? outcome.decline.message : std::string();
+  rec.entry_seq = outcome.entry_id;
+  rec.body = outcome.body;
+  rec.created_at_ms = now_ms;
+  rec.expires_at_ms = now_ms + retention_ms_;
+  return store_.PutIdempotency(rec);
+}
+
+Result<void> Keys::CompleteClaim(const KeyRef& k, const std::string& body, int64_t entry_seq) {
+  PAY_ASSIGN_OR_RETURN(auto row, store_.FindIdempotency(k.scope, static_cast<int32_t>(k.operation), k.key));
+  if (!row || row->state != Stored(KeyState::kInFlight)) return {};
+  store::IdempotencyRow done = std::move(*row);
+  done.state = Stored(KeyState::kComplete);
+  done.status = 0;
+  done.entry_seq = entry_seq;
+  done.body = body;
+  return store_.PutIdempotency(done);
+}
+
+Result<std::optional<std::string>> Keys::PaymentOf(const KeyRef& k) {
+  PAY_ASSIGN_OR_RETURN(auto row, store_.FindIdempotency(k.scope, static_cast<int32_t>(k.operation), k.key));
+  if (!row) return std::optional<std::string>();
+  if (row->state == Stored(KeyState::kInFlight)) {
+    Intent intent = Intent::Of(*row);
+    if (intent.kind != Intent::Kind::kPayment) return std::optional<std::string>();
+    return std::optional<std::string>(std::move(intent.value));
+  }
+  std::string id = JsonStringField(row->body, "payment_id");
+  if (id.empty()) return std::optional<std::string>();
+  return std::optional<std::string>(std::move(id));
+}
+
+Result<std::vector<store::IdempotencyRow>> Keys::InFlight(size_t limit) {
+  return store_.InFlightIdempotency(limit);
+}
+
+Result<Keys::Recovered> Keys::Recover(ledger::Ledger& ledger,
+                                      const std::vector<store::IdempotencyRow>& rows) {
+  Recovered out;
+  for (const store::IdempotencyRow& r : rows) {
+    const Intent intent = Intent::Of(r);
+    if (intent.kind == Intent::Kind::kPayment) {  // the payment's recovery completes it
+      ++out.skipped;
+      continue;
+    }
+    std::optional<ledger::Entry> entry;
+    if (intent.kind == Intent::Kind::kLedgerRef) {
+      PAY_ASSIGN_OR_RETURN(entry, ledger.FindEntryByRef(intent.value));
+    }
+    if (entry) {
+      store::IdempotencyRow done = r;
+      done.state = Stored(KeyState::kComplete);
+      done.entry_seq = entry->seq;
+      done.body = EntryJson(*entry);
+      PAY_TRY(store_.PutIdempotency(done));
+      ++out.completed;
+    } else {
+      PAY_TRY(store_.DeleteIdempotency(r.scope, r.operation, r.key));
+      ++out.released;
+    }
+  }
+  return out;
+}
+
+Result<size_t> Keys::Purge(int64_t now_ms, size_t limit) {
+  return store_.PurgeIdempotency(now_ms, limit);
 }
 
 }  // namespace pay::guards

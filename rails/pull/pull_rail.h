@@ -20,43 +20,27 @@
 #include <string>
 #include <vector>
 
-#include "core/card.h"
-#include "core/store.h"
-#include "ledger/ledger.h"
-#include "pay/engine.h"
-#include "rails/pull/payment.h"
+#include "rails/payments/book.h"
 
 namespace pay::pull {
+
+using payments::Advice;
+using payments::Claim;
+using payments::Payment;
+using payments::PaymentStatus;
+using payments::Prepared;
 
 struct PullOptions {
   int64_t authorization_validity_ms = 7LL * 24 * 3600 * 1000;
 };
 
-// Phase one of an online operation: the payment as recorded, and the request to send (unless
-// it was decided locally: a Luhn-invalid or expired card).
-struct Prepared {
-  Payment payment;
-  bool needs_network = false;
-  CardRequest request;
-};
-
 class PullRail {
  public:
-  PullRail(store::Store& store, ledger::Ledger& ledger, const Clock& clock, PullOptions options);
+  PullRail(payments::Book& book, PullOptions options);
 
-  // Call at the start of every store transaction, Flush() before its commit, and Rollback()
-  // when it is rolled back. The counters (payment ids, STANs, the outbox) are written once per
-  // transaction by Flush.
-  void BeginTransaction();
-  Result<void> Flush();
-  void Rollback() { counters_loaded_ = false; counters_dirty_ = false; }
-
-  Result<Merchant> CreateMerchant(const CreateMerchantRequest& request);
-
-  // `local_decline`: "14" or "54" when the card failed the checks that never reach the network.
+  // `card`: the card as validated (its local decline, if any, is recorded without the network).
   Result<Prepared> Authorize(const std::string& merchant, const AuthorizeRequest& request,
-                             const card::CardRef& card, const std::string& local_decline,
-                             const Claim& claim);
+                             const payments::ChargedCard& card, const Claim& claim);
   Result<Prepared> Increment(const std::string& merchant, const IncrementRequest& request,
                              const Claim& claim);
   // Phase two: the network's answer (or its failure) to a prepared exchange. A failure leaves
@@ -70,65 +54,25 @@ class PullRail {
   Result<Payment> Void(const std::string& merchant, const VoidPaymentRequest& request);
   Result<Payment> Refund(const std::string& merchant, const RefundRequest& request);
 
-  // The oldest queued advice of each payment, in queue order, at most `limit`.
-  Result<std::vector<Advice>> NextAdvices(size_t limit);
   // An advice was acknowledged: dequeues it. When it resolved a doubt, returns the payment as
   // resolved, with the claim that waited for it (the stored record no longer has it).
   Result<std::optional<Payment>> Acknowledge(const Advice& advice);
-  Result<bool> HasAdvices();
 
   // Authorizations past their validity: hold released, reversal queued. Returns how many.
   Result<size_t> ExpireDue(size_t max);
-  // Payments whose online exchange has been open for at least `grace_ms` (a crash left them
-  // pending: sent or not), each with the STAN of that exchange; the caller completes each as a
-  // timeout with the rail of its kind. Younger ones may belong to another live process and are
-  // left alone; markers of exchanges already resolved are removed.
-  struct OpenExchange {
-    Payment payment;
-    std::string stan;
-  };
-  Result<std::vector<OpenExchange>> StaleExchanges(int64_t grace_ms);
-  // Whether any payment has an online exchange open (pending, or in doubt). Cheap.
-  Result<bool> HasOpenExchanges();
   // Settles up to `max` payments; adds to `report`. Returns how many.
   Result<size_t> Settle(size_t max, Engine::SettleReport* report);
 
-  Result<std::optional<Payment>> Find(std::string_view payment_id);
-  Result<std::vector<Payment>> List(std::string_view merchant, std::string_view after_id,
-                                    size_t limit);
-
-  // ---- shared with the push rail (records, counters, the outbox) ----
-  // A new payment of `merchant` (which must exist and take `currency`) with its id and RRN.
-  Result<Payment> NewPayment(PaymentKind kind, const std::string& merchant,
-                             const std::string& currency);
-  Result<std::string> NextRrn();
-  Result<Payment> Load(std::string_view merchant, std::string_view payment_id);
-  Result<void> Save(const Payment& payment);
-  // The open-exchange marker of a payment: written before its request may leave, removed when
-  // its exchange is resolved.
-  Result<void> MarkOpen(const std::string& payment_id);
-  Result<void> ClearOpen(const std::string& payment_id);
-  Result<std::string> NextStan();
-  Result<void> Queue(const Payment& payment, CardRequest request);
-  Result<void> Dequeue(const Advice& advice);
-  std::string Ref(const Payment& payment, std::string_view suffix = {}) const;
-  CardRequest AdviceFor(const Payment& payment, CardMessageType type, int64_t amount) const;
-  void Record(Payment& payment, std::string op, int64_t amount, std::string code,
-              std::string stan, int64_t entry_id);
-
  private:
-  Result<int64_t> NextCounter(const char* name, int64_t* cache);
   Result<int64_t> Hold(const Payment& payment, int64_t amount, const std::string& ref);
+  Result<Payment> LoadUnblocked(const std::string& merchant, const std::string& payment_id,
+                                std::string_view why);
 
+  payments::Book& book_;
   store::Store& store_;
   ledger::Ledger& ledger_;
   const Clock& clock_;
   PullOptions options_;
-  bool counters_loaded_ = false;
-  bool counters_dirty_ = false;
-  int64_t payment_seq_ = 0;
-  int64_t stan_seq_ = 0;
-  int64_t outbox_seq_ = 0;
 };
 
 }  // namespace pay::pull

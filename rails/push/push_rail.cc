@@ -10,25 +10,15 @@ namespace {
 
 using ledger::Side;
 
-std::string Disbursement(std::string_view m) { return "m/" + std::string(m) + "/disbursement"; }
-std::string FundingBank(std::string_view c) { return "acq/" + std::string(c) + "/funding_bank"; }
-std::string NetworkPayable(std::string_view c) { return "acq/" + std::string(c) + "/network_payable"; }
-std::string Receivable(std::string_view c) { return "acq/" + std::string(c) + "/network_receivable"; }
+using namespace payments::accounts;
+using payments::PaymentKind;
+using payments::PaymentStatus;
 
 constexpr std::array<std::string_view, 17> kPurposes = {
     "AA", "BB", "BI", "BP", "CP", "FD", "GD", "GP", "LO",
     "MD", "MP", "OG", "PD", "PP", "PS", "TU", "WT"};
 
 bool Approved(const Result<CardResponse>& r) { return r && r->response_code == "00"; }
-
-// The card an AFT charges, as the request carries it (the number never goes further).
-Result<void> FillCharge(CardRequest& q, const CardInput& card, std::string_view expiry_field) {
-  q.pan = card.pan;
-  PAY_ASSIGN_OR_RETURN(card::Expiry expiry, card::ParseExpiry(card.expiry, expiry_field));
-  q.expiry_yymm = card::ExpiryYymm(expiry);
-  q.cvv = card.cvv;
-  return {};
-}
 
 }  // namespace
 
@@ -39,14 +29,14 @@ bool ValidPurpose(std::string_view code) {
   return false;
 }
 
-PushRail::PushRail(pull::PullRail& cards, store::Store& store, ledger::Ledger& ledger,
-                   const Clock& clock)
-    : cards_(cards), store_(store), ledger_(ledger), clock_(clock) {}
+PushRail::PushRail(payments::Book& book) : cards_(book), ledger_(book.ledger()) {}
 
 Result<std::string> PushRail::FundFromBank(const std::string& merchant, const FundRequest& r,
                                            const std::string& ref) {
   // The merchant must exist and take the currency (NewPayment checks; no payment is kept).
-  PAY_ASSIGN_OR_RETURN(Payment probe, cards_.NewPayment(pull::PaymentKind::kFunding, merchant, r.currency));
+  // The merchant must exist and take the currency. (NewPayment checks both, and so consumes a
+  // payment id that no payment uses: kept, because payment ids are part of replayed results.)
+  PAY_ASSIGN_OR_RETURN(Payment probe, cards_.NewPayment(PaymentKind::kFunding, merchant, r.currency));
   (void)probe;
   ledger::EntrySpec top_up;
   top_up.ref = ref;
@@ -65,42 +55,24 @@ Result<std::string> PushRail::FundFromBank(const std::string& merchant, const Fu
 }
 
 Result<Prepared> PushRail::FundFromCard(const std::string& merchant, const FundRequest& r,
-                                        const card::CardRef& card, const std::string& local_decline,
-                                        const pull::Claim& claim) {
-  Prepared out;
-  PAY_ASSIGN_OR_RETURN(out.payment, cards_.NewPayment(pull::PaymentKind::kFunding, merchant, r.currency));
-  Payment& p = out.payment;
-  p.card_fingerprint = card.fingerprint;
-  p.card_bin = card.bin;
-  p.card_last4 = card.last4;
+                                        const payments::ChargedCard& card,
+                                        const payments::Claim& claim) {
+  PAY_ASSIGN_OR_RETURN(Payment p, cards_.NewPayment(PaymentKind::kFunding, merchant, r.currency));
+  p.card_fingerprint = card.ref.fingerprint;
+  p.card_bin = card.ref.bin;
+  p.card_last4 = card.ref.last4;
   p.amount_minor = r.amount_minor;
   p.purpose = "FD";
-  if (!local_decline.empty()) {
-    p.status = pull::PaymentStatus::kDeclined;
-    p.response_code = local_decline;
-    cards_.Record(p, "fund", r.amount_minor, local_decline, "", 0);
-    PAY_TRY(cards_.Save(p));
-    return out;
-  }
-  PAY_ASSIGN_OR_RETURN(p.stan, cards_.NextStan());
-  p.status = pull::PaymentStatus::kPending;
-  p.claim = claim;
-  PAY_TRY(cards_.Save(p));
-  PAY_TRY(cards_.MarkOpen(p.id));
-  out.needs_network = true;
-  CardRequest& q = out.request;
-  q = cards_.AdviceFor(p, CardMessageType::kFunding, r.amount_minor);
-  q.stan = p.stan;
-  q.original_stan.clear();
-  PAY_TRY(FillCharge(q, *r.card, "expiry"));
-  q.purpose = p.purpose;
+  PAY_ASSIGN_OR_RETURN(Prepared out, cards_.PrepareCharge(std::move(p), card, CardMessageType::kFunding,
+                                                          "fund", PaymentStatus::kDeclined, claim));
+  out.request.purpose = out.payment.purpose;
   return out;
 }
 
 Result<Prepared> PushRail::Push(const std::string& merchant, const PushRequest& r,
-                                const card::CardRef& recipient, const pull::Claim& claim) {
+                                const card::CardRef& recipient, const payments::Claim& claim) {
   Prepared out;
-  PAY_ASSIGN_OR_RETURN(out.payment, cards_.NewPayment(pull::PaymentKind::kPush, merchant, r.currency));
+  PAY_ASSIGN_OR_RETURN(out.payment, cards_.NewPayment(PaymentKind::kPush, merchant, r.currency));
   Payment& p = out.payment;
   p.card_fingerprint = recipient.fingerprint;
   p.card_bin = recipient.bin;
@@ -112,7 +84,7 @@ Result<Prepared> PushRail::Push(const std::string& merchant, const PushRequest& 
   p.recipient_name = r.recipient_name;
   // The hold on the prefunded balance first: without the funds nothing else is written.
   PAY_TRY(HoldForOct(p));
-  p.status = pull::PaymentStatus::kSubmitted;
+  p.status = PaymentStatus::kSubmitted;
   p.claim = claim;
   PAY_TRY(cards_.Save(p));
   PAY_TRY(cards_.MarkOpen(p.id));
@@ -130,45 +102,40 @@ Result<Prepared> PushRail::Push(const std::string& merchant, const PushRequest& 
 }
 
 Result<Prepared> PushRail::P2p(const std::string& merchant, const P2pRequest& r,
-                               const card::CardRef& sender, const card::CardRef& recipient,
-                               const std::string& local_decline, const pull::Claim& claim) {
-  Prepared out;
-  PAY_ASSIGN_OR_RETURN(out.payment, cards_.NewPayment(pull::PaymentKind::kP2p, merchant, r.currency));
-  Payment& p = out.payment;
+                               const payments::ChargedCard& sender, const card::CardRef& recipient,
+                               const payments::Claim& claim) {
+  PAY_ASSIGN_OR_RETURN(Payment p, cards_.NewPayment(PaymentKind::kP2p, merchant, r.currency));
   p.card_fingerprint = recipient.fingerprint;
   p.card_bin = recipient.bin;
   p.card_last4 = recipient.last4;
-  p.sender_fingerprint = sender.fingerprint;
-  p.sender_bin = sender.bin;
-  p.sender_last4 = sender.last4;
+  p.sender_fingerprint = sender.ref.fingerprint;
+  p.sender_bin = sender.ref.bin;
+  p.sender_last4 = sender.ref.last4;
   p.amount_minor = r.amount_minor;
   p.purpose = "PP";
   p.sender_name = r.sender_name;
   p.recipient_name = r.recipient_name;
-  if (!local_decline.empty()) {
-    p.status = pull::PaymentStatus::kFundingDeclined;
-    p.response_code = local_decline;
-    cards_.Record(p, "fund", r.amount_minor, local_decline, "", 0);
-    PAY_TRY(cards_.Save(p));
-    return out;
-  }
-  PAY_ASSIGN_OR_RETURN(p.funding_rrn, cards_.NextRrn());
-  PAY_ASSIGN_OR_RETURN(p.funding_stan, cards_.NextStan());
-  p.status = pull::PaymentStatus::kPending;
-  p.claim = claim;
-  PAY_TRY(cards_.Save(p));
-  PAY_TRY(cards_.MarkOpen(p.id));
-  out.needs_network = true;
-  CardRequest& q = out.request;
-  q = cards_.AdviceFor(p, CardMessageType::kFunding, r.amount_minor);
-  q.rrn = p.funding_rrn;
-  q.stan = p.funding_stan;
-  q.original_stan.clear();
-  PAY_TRY(FillCharge(q, r.sender_card, "from_expiry"));
-  q.purpose = p.purpose;
-  q.sender_name = r.sender_name;
-  q.recipient_name = r.recipient_name;
+  PAY_ASSIGN_OR_RETURN(Prepared out,
+                       cards_.PrepareCharge(std::move(p), sender, CardMessageType::kFunding, "fund",
+                                            PaymentStatus::kFundingDeclined, claim,
+                                            /*own_refs=*/true));
+  out.request.purpose = out.payment.purpose;
+  out.request.sender_name = r.sender_name;
+  out.request.recipient_name = r.recipient_name;
   return out;
+}
+
+CardRequest PushRail::P2pDisbursement(const std::string& merchant, const P2pRequest& r) {
+  CardRequest oct;
+  oct.type = CardMessageType::kDisbursement;
+  oct.pan = r.recipient_card.pan;
+  oct.amount_minor = r.amount_minor;
+  oct.currency = r.currency;
+  oct.merchant_id = merchant;
+  oct.purpose = "PP";
+  oct.sender_name = r.sender_name;
+  oct.recipient_name = r.recipient_name;
+  return oct;
 }
 
 Result<void> PushRail::HoldForOct(Payment& p) {
@@ -213,12 +180,12 @@ Result<void> PushRail::ResolveOct(Payment& p, const std::string& code, bool defe
   if (code == "00") {
     PAY_ASSIGN_OR_RETURN(ledger::Entry e, ledger_.PostPending(p.hold_seq, std::nullopt, ref));
     cards_.Record(p, op, p.amount_minor, code, p.stan, e.seq);
-    p.status = deferred ? pull::PaymentStatus::kPendingCredit : pull::PaymentStatus::kCompleted;
+    p.status = deferred ? PaymentStatus::kPendingCredit : PaymentStatus::kCompleted;
     p.auth_code = auth_code;
   } else {
     PAY_ASSIGN_OR_RETURN(ledger::Entry e, ledger_.VoidPending(p.hold_seq, ref));
     cards_.Record(p, op, p.amount_minor, code, p.stan, e.seq);
-    p.status = pull::PaymentStatus::kDeclined;
+    p.status = PaymentStatus::kDeclined;
     PAY_TRY(ReverseFunding(p));
   }
   p.hold_seq = 0;
@@ -231,12 +198,12 @@ Result<Completion> PushRail::Complete(const std::string& payment_id, const std::
   Completion out;
   PAY_ASSIGN_OR_RETURN(out.payment, cards_.Load("", payment_id));
   Payment& p = out.payment;
-  const bool funding = p.status == pull::PaymentStatus::kPending &&
-                       (p.kind == pull::PaymentKind::kFunding ? p.stan : p.funding_stan) == stan;
-  const bool oct = p.status == pull::PaymentStatus::kSubmitted && !p.in_doubt() && p.stan == stan;
+  const bool funding = p.status == PaymentStatus::kPending &&
+                       (p.kind == PaymentKind::kFunding ? p.stan : p.funding_stan) == stan;
+  const bool oct = p.status == PaymentStatus::kSubmitted && !p.in_doubt() && p.stan == stan;
   if (!funding && !oct) return out;  // an exchange already given up: its resolution is queued
   if (funding) {
-    const std::string rrn = p.kind == pull::PaymentKind::kFunding ? p.rrn : p.funding_rrn;
+    const std::string rrn = p.kind == PaymentKind::kFunding ? p.rrn : p.funding_rrn;
     if (!response) {
       // No answer to the AFT: reverse it (the sender may have been charged).
       CardRequest reversal = cards_.AdviceFor(p, CardMessageType::kReversal, p.amount_minor);
@@ -247,7 +214,7 @@ Result<Completion> PushRail::Complete(const std::string& payment_id, const std::
       p.doubt_stan = stan;
       p.doubt_amount_minor = p.amount_minor;
       p.reversing = true;
-      p.status = pull::PaymentStatus::kUnknown;
+      p.status = PaymentStatus::kUnknown;
       cards_.Record(p, "fund", p.amount_minor, std::string(response.error().name()), stan, 0);
       PAY_TRY(cards_.Save(p));
       return out;
@@ -255,8 +222,8 @@ Result<Completion> PushRail::Complete(const std::string& payment_id, const std::
     if (!Approved(response)) {
       p.response_code = response->response_code;
       cards_.Record(p, "fund", p.amount_minor, p.response_code, stan, 0);
-      p.status = p.kind == pull::PaymentKind::kP2p ? pull::PaymentStatus::kFundingDeclined
-                                                   : pull::PaymentStatus::kDeclined;
+      p.status = p.kind == PaymentKind::kP2p ? PaymentStatus::kFundingDeclined
+                                                   : PaymentStatus::kDeclined;
       p.claim = {};
       PAY_TRY(cards_.Save(p));
       PAY_TRY(cards_.ClearOpen(p.id));
@@ -270,8 +237,8 @@ Result<Completion> PushRail::Complete(const std::string& payment_id, const std::
     PAY_ASSIGN_OR_RETURN(ledger::Entry e, ledger_.CreateEntry(aft));
     cards_.Record(p, "fund", p.amount_minor, "00", stan, e.seq);
     p.funded_minor = p.amount_minor;
-    if (p.kind == pull::PaymentKind::kFunding) {
-      p.status = pull::PaymentStatus::kCompleted;
+    if (p.kind == PaymentKind::kFunding) {
+      p.status = PaymentStatus::kCompleted;
       p.response_code = "00";
       p.auth_code = response->auth_code;
       p.claim = {};
@@ -281,7 +248,7 @@ Result<Completion> PushRail::Complete(const std::string& payment_id, const std::
     }
     // P2P: hold what the AFT brought for the OCT, which goes out next.
     PAY_TRY(HoldForOct(p));
-    p.status = pull::PaymentStatus::kSubmitted;
+    p.status = PaymentStatus::kSubmitted;
     PAY_TRY(cards_.Save(p));  // still open: the marker stays until the OCT resolves
     out.send_follow_up = true;
     return out;
@@ -296,7 +263,7 @@ Result<Completion> PushRail::Complete(const std::string& payment_id, const std::
     p.doubt_stan = stan;
     p.doubt_amount_minor = p.amount_minor;
     p.reversing = true;
-    p.status = pull::PaymentStatus::kUnknown;
+    p.status = PaymentStatus::kUnknown;
     cards_.Record(p, "push", p.amount_minor, std::string(response.error().name()), stan, 0);
     PAY_TRY(cards_.Save(p));
     return out;
@@ -308,12 +275,12 @@ Result<Completion> PushRail::Complete(const std::string& payment_id, const std::
   return out;
 }
 
-Result<std::optional<Payment>> PushRail::Acknowledge(const pull::Advice& advice,
+Result<std::optional<Payment>> PushRail::Acknowledge(const payments::Advice& advice,
                                                      const CardResponse& response) {
   PAY_TRY(cards_.Dequeue(advice));
   PAY_ASSIGN_OR_RETURN(Payment p, cards_.Load("", advice.payment_id));
   if (!p.in_doubt() || p.doubt_stan != advice.request.original_stan ||
-      p.status != pull::PaymentStatus::kUnknown) {
+      p.status != PaymentStatus::kUnknown) {
     return std::optional<Payment>();
   }
   // 25: the network never saw the OCT; a decline code: it was declined. Either way nothing

@@ -1,9 +1,9 @@
 #pragma once
 // The push rail (Visa Direct style): prefunding of a merchant's disbursement balance (a ledger
 // top-up, or an AFT from a card), disbursements (OCT) out of that balance, and person-to-person
-// transfers (an AFT from the sender's card, then an OCT to the recipient's). It shares the pull
-// rail's records, counters and outbox (PullRail's shared section) and runs inside the engine's
-// transactions the same way: Prepare, the engine exchanges, Complete.
+// transfers (an AFT from the sender's card, then an OCT to the recipient's). It stands on the
+// payments core (rails/payments: records, counters, the outbox) beside the pull rail and runs
+// inside the engine's transactions the same way: Prepare, the engine exchanges, Complete.
 //
 // Books (docs/ledger-accounts.md): m/<id>/disbursement (liability, no overdraft: the prefunded
 // balance), acq/<CUR>/funding_bank (asset: top-ups), acq/<CUR>/network_payable (liability: what
@@ -16,13 +16,12 @@
 #include <optional>
 #include <string>
 
-#include "core/card.h"
-#include "rails/pull/pull_rail.h"
+#include "rails/payments/book.h"
 
 namespace pay::push {
 
-using pull::Payment;
-using pull::Prepared;
+using payments::Payment;
+using payments::Prepared;
 
 struct Completion {
   Payment payment;
@@ -33,7 +32,7 @@ struct Completion {
 
 class PushRail {
  public:
-  PushRail(pull::PullRail& cards, store::Store& store, ledger::Ledger& ledger, const Clock& clock);
+  explicit PushRail(payments::Book& book);
 
   // A ledger top-up of the merchant's disbursement balance; `ref` is the ledger reference.
   // Answers the JSON body.
@@ -41,23 +40,25 @@ class PushRail {
                                    const std::string& ref);
   // An AFT from a card into the disbursement balance.
   Result<Prepared> FundFromCard(const std::string& merchant, const FundRequest& request,
-                                const card::CardRef& card, const std::string& local_decline,
-                                const pull::Claim& claim);
+                                const payments::ChargedCard& card, const payments::Claim& claim);
   // Holds the amount on the disbursement balance (overdraft: refused, nothing written), then
   // the OCT.
   Result<Prepared> Push(const std::string& merchant, const PushRequest& request,
-                        const card::CardRef& recipient, const pull::Claim& claim);
+                        const card::CardRef& recipient, const payments::Claim& claim);
   // The AFT first; the OCT is the follow-up the engine sends when the AFT is approved.
   Result<Prepared> P2p(const std::string& merchant, const P2pRequest& request,
-                       const card::CardRef& sender, const card::CardRef& recipient,
-                       const std::string& local_decline, const pull::Claim& claim);
+                       const payments::ChargedCard& sender, const card::CardRef& recipient,
+                       const payments::Claim& claim);
+  // The OCT of a P2P, sent once its AFT is approved (the recipient's number lives in memory
+  // until then: it is never stored).
+  static CardRequest P2pDisbursement(const std::string& merchant, const P2pRequest& request);
 
   // The network's answer (or failure) to the exchange `stan` of a push payment.
   Result<Completion> Complete(const std::string& payment_id, const std::string& stan,
                               const Result<CardResponse>& response);
   // A status inquiry was answered: dequeues it and resolves the unknown OCT. Returns the
   // payment as resolved, with the claim that waited for it.
-  Result<std::optional<Payment>> Acknowledge(const pull::Advice& advice,
+  Result<std::optional<Payment>> Acknowledge(const payments::Advice& advice,
                                              const CardResponse& response);
 
  private:
@@ -67,10 +68,8 @@ class PushRail {
   // The hold of the OCT's amount on the prefunded balance (Record, hold_seq and the OCT's STAN).
   Result<void> HoldForOct(Payment& p);
 
-  pull::PullRail& cards_;
-  store::Store& store_;
+  payments::Book& cards_;
   ledger::Ledger& ledger_;
-  const Clock& clock_;
 };
 
 // Business application identifiers accepted for pushes (Visa Direct): AA, BB, BI, BP, CP, FD,

@@ -13,15 +13,8 @@
 #include "pay/card_network.h"
 #include "pay/result.h"
 
-namespace pay::pull {
+namespace pay::payments {
 
-// Record kinds of the card rails in the store (never renumber).
-inline constexpr int32_t kPaymentRecord = 10;   // id: payment id, owner: merchant
-inline constexpr int32_t kOutboxRecord = 11;    // id: 12-digit sequence, owner: payment id
-inline constexpr int32_t kSettleRecord = 12;    // id: payment id: captured and not yet settled
-inline constexpr int32_t kCounterRecord = 13;   // id: counter name
-inline constexpr int32_t kMerchantRecord = 14;  // id: merchant id
-inline constexpr int32_t kDoubtRecord = 15;     // id: payment id: an online exchange is open
 
 // Numbers are stored: never renumber.
 enum class PaymentStatus : uint8_t {
@@ -143,4 +136,4 @@ std::string EncodeMerchant(const Merchant& merchant);
 Result<Merchant> DecodeMerchant(std::string_view bytes);
 std::string MerchantJson(const Merchant& merchant);
 
-}  // namespace pay::pull
+}  // namespace pay::payments

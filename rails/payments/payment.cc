@@ -1,4 +1,4 @@
-#include "rails/pull/payment.h"
+#include "rails/payments/payment.h"
 
 #include "core/encoding.h"
 #include "core/json_writer.h"
@@ -6,7 +6,7 @@
 #include "core/time_format.h"
 #include "pay/money.h"
 
-namespace pay::pull {
+namespace pay::payments {
 
 namespace {
 
@@ -264,4 +264,4 @@ std::string MerchantJson(const Merchant& m) {
   return w.str();
 }
 
-}  // namespace pay::pull
+}  // namespace pay::payments

@@ -1,0 +1,28 @@
+#pragma once
+// Every kind of RecordRow (core/store.h) in one place. The numbers are stored: never renumber,
+// never reuse. The store indexes kind, id, owner and due time; the body belongs to the module
+// named here.
+
+#include <cstdint>
+
+namespace pay::store {
+
+// The engine's database.
+inline constexpr int32_t kPaymentRecord = 10;   // rails/payments: id payment id, owner merchant,
+                                                // due: expiry of an open authorization
+inline constexpr int32_t kOutboxRecord = 11;    // rails/payments: a queued network advice; id a
+                                                // 12-digit sequence, owner the payment id
+inline constexpr int32_t kSettleRecord = 12;    // rails/payments: id payment id, captured and
+                                                // not yet settled (empty body)
+inline constexpr int32_t kCounterRecord = 13;   // rails/payments: id the counter's name
+inline constexpr int32_t kMerchantRecord = 14;  // rails/payments: id merchant id
+inline constexpr int32_t kOpenExchangeRecord = 15;  // rails/payments: id payment id; an online
+                                                    // exchange is open (body: opened at, ms)
+inline constexpr int32_t kApiKeyRecord = 20;    // adapters/server: id the key id, owner merchant
+
+// The issuer simulator's own database (adapters/network/issuer.cc), never the engine's.
+inline constexpr int32_t kIssuerPaymentRecord = 1;
+inline constexpr int32_t kIssuerMessageRecord = 2;
+inline constexpr int32_t kIssuerDeferredRecord = 3;  // id RRN; due: when the credit posts
+
+}  // namespace pay::store
