@@ -16,9 +16,9 @@
 # (no network use beyond 127.0.0.1). PAYMENTCTL_NOW stays unset on purpose: a reader runs the
 # README on the real clock, and nothing it shows depends on the time within one run.
 # On failure the test names the block (its number, its lines, the paragraph before it) and the
-# README line and command that failed. Background processes the README starts (`... &`) are stopped by PID
-# (the script's own jobs) when it ends, whether it succeeded or not; the temporary directory is
-# removed (keep it with README_TEST_KEEP=1).
+# README line and command that failed. Background processes the README starts (`... &`) are
+# stopped by PID (the script's own jobs) when it ends, whether it succeeded or not; the temporary
+# directory is removed (keep it with README_TEST_KEEP=1).
 set -euo pipefail
 
 if [ $# -ne 2 ]; then
