@@ -31,6 +31,7 @@
 
 #include "pay/card_network.h"
 #include "pay/clock.h"
+#include "pay/payments.h"
 #include "pay/result.h"
 #include "pay/types.h"
 
@@ -270,7 +271,14 @@ class Engine {
   // Windows of every rule whose key is `key` (e.g. "merchant=acme"), or of `rule` only.
   virtual Result<std::vector<VelocityWindowStatus>> VelocityStatus(std::string_view rule,
                                                                    std::string_view key) = 0;
-  // Card payments (reads).
+  // Card payments and merchants (reads), as typed views (include/pay/payments.h); PaymentJson
+  // and MerchantJson render them.
+  virtual Result<PaymentView> GetPayment(std::string_view payment_id) = 0;
+  // Payments in id order after `after_id` (of one merchant when `merchant` is not empty), at
+  // most `limit` (capped at limits::kListRowsMax).
+  virtual Result<Page<PaymentView>> ListPayments(std::string_view merchant,
+                                                 std::string_view after_id, size_t limit) = 0;
+  virtual Result<Page<Merchant>> ListMerchants(std::string_view after_id, size_t limit) = 0;
   // The stored payment as JSON (the same rendering the operations answer with).
   virtual Result<std::string> PaymentJson(std::string_view payment_id) = 0;
   // Payments in id order after `after_id`; of one merchant when `merchant` is not empty.

@@ -12,7 +12,7 @@ namespace pay::handlers {
 void SetPayment(Outcome* out, const payments::Payment& p) {
   out->body = payments::PaymentJson(p);
   out->payment_id = p.id;
-  out->payment_status = std::string(payments::PaymentStatusName(p.status));
+  out->payment_status = std::string(PaymentStatusName(p.status));
   out->response_code = p.response_code;
   out->entry_id = p.history.empty() ? 0 : p.history.back().entry_id;
 }
@@ -78,7 +78,7 @@ class CreateMerchantHandler final : public HandlerOf<CreateMerchantRequest> {
                    const CommandContext&) const override {
     PAY_ASSIGN_OR_RETURN(payments::Merchant m, s.book.CreateMerchant(r));
     Step step;
-    step.outcome.body = payments::MerchantJson(m);
+    step.outcome.body = MerchantJson(m);
     return step;
   }
 };

@@ -20,44 +20,7 @@ Error Corrupt(std::string_view what) {
   return MakeError(ErrorCode::kCorruptStore, "store: undecodable " + std::string(what) + " record");
 }
 
-std::string Decimal(int64_t minor, std::string_view currency) {
-  const Currency* c = FindCurrency(currency);
-  return FormatMinor(minor, c != nullptr ? c->exponent : 0);
-}
-
 }  // namespace
-
-std::string_view PaymentStatusName(PaymentStatus s) {
-  switch (s) {
-    case PaymentStatus::kPending: return "pending";
-    case PaymentStatus::kAuthorized: return "authorized";
-    case PaymentStatus::kDeclined: return "declined";
-    case PaymentStatus::kPartiallyCaptured: return "partially_captured";
-    case PaymentStatus::kCaptured: return "captured";
-    case PaymentStatus::kVoided: return "voided";
-    case PaymentStatus::kRefunded: return "refunded";
-    case PaymentStatus::kPartiallyRefunded: return "partially_refunded";
-    case PaymentStatus::kReversed: return "reversed";
-    case PaymentStatus::kExpired: return "expired";
-    case PaymentStatus::kSettled: return "settled";
-    case PaymentStatus::kUnknown: return "unknown";
-    case PaymentStatus::kSubmitted: return "submitted";
-    case PaymentStatus::kCompleted: return "completed";
-    case PaymentStatus::kPendingCredit: return "pending_credit";
-    case PaymentStatus::kFundingDeclined: return "funding_declined";
-  }
-  return "unknown";
-}
-
-std::string_view PaymentKindName(PaymentKind k) {
-  switch (k) {
-    case PaymentKind::kPull: return "card";
-    case PaymentKind::kPush: return "push";
-    case PaymentKind::kFunding: return "funding";
-    case PaymentKind::kP2p: return "p2p";
-  }
-  return "card";
-}
 
 std::string EncodePayment(const Payment& p) {
   Writer w;
@@ -140,59 +103,44 @@ Result<Payment> DecodePayment(std::string_view bytes) {
   return p;
 }
 
-std::string PaymentJson(const Payment& p) {
-  JsonWriter w;
-  w.BeginObject();
-  w.Field("payment_id", p.id).Field("merchant", p.merchant);
-  w.Field("status", PaymentStatusName(p.status));
-  if (p.kind != PaymentKind::kPull) w.Field("type", PaymentKindName(p.kind));
-  w.Field("response_code", p.response_code);
-  w.Field("currency", p.currency);
-  w.Field("amount_minor", p.amount_minor);
-  w.Field("authorized_minor", p.authorized_minor);
-  w.Field("captured_minor", p.captured_minor);
-  w.Field("refunded_minor", p.refunded_minor);
-  w.Field("capturable_minor", p.capturable_minor());
-  w.Field("settled_minor", p.settled_minor);
-  w.Field("fee_minor", p.fee_minor);
-  w.Field("amount", Decimal(p.amount_minor, p.currency));
-  w.Key("card").BeginObject();
-  w.Field("fingerprint", p.card_fingerprint).Field("bin", p.card_bin).Field("last4", p.card_last4);
-  w.EndObject();
-  w.Key("network").BeginObject();
-  w.Field("rrn", p.rrn).Field("stan", p.stan).Field("auth_code", p.auth_code);
-  if (!p.funding_rrn.empty()) w.Field("funding_rrn", p.funding_rrn).Field("funding_stan", p.funding_stan);
-  w.EndObject();
-  if (p.kind != PaymentKind::kPull) {
-    w.Field("funded_minor", p.funded_minor);
-    if (!p.purpose.empty()) w.Field("purpose", p.purpose);
-    if (!p.sender_name.empty()) w.Field("sender_name", p.sender_name);
-    if (!p.sender_reference.empty()) w.Field("sender_reference", p.sender_reference);
-    if (!p.recipient_name.empty()) w.Field("recipient_name", p.recipient_name);
-    if (!p.sender_fingerprint.empty()) {
-      w.Key("sender_card").BeginObject();
-      w.Field("fingerprint", p.sender_fingerprint).Field("bin", p.sender_bin).Field("last4", p.sender_last4);
-      w.EndObject();
-    }
+PaymentView ToView(const Payment& p) {
+  PaymentView v;
+  v.id = p.id;
+  v.merchant = p.merchant;
+  v.kind = p.kind;
+  v.status = p.status;
+  v.response_code = p.response_code;
+  v.currency = p.currency;
+  v.amount_minor = p.amount_minor;
+  v.authorized_minor = p.authorized_minor;
+  v.captured_minor = p.captured_minor;
+  v.refunded_minor = p.refunded_minor;
+  v.capturable_minor = p.capturable_minor();
+  v.settled_minor = p.settled_minor;
+  v.fee_minor = p.fee_minor;
+  v.card = {p.card_fingerprint, p.card_bin, p.card_last4};
+  v.rrn = p.rrn;
+  v.stan = p.stan;
+  v.auth_code = p.auth_code;
+  v.funding_rrn = p.funding_rrn;
+  v.funding_stan = p.funding_stan;
+  v.funded_minor = p.funded_minor;
+  v.purpose = p.purpose;
+  v.sender_name = p.sender_name;
+  v.sender_reference = p.sender_reference;
+  v.recipient_name = p.recipient_name;
+  if (!p.sender_fingerprint.empty()) {
+    v.sender_card = CardSummary{p.sender_fingerprint, p.sender_bin, p.sender_last4};
   }
-  w.Field("settled", p.settled);
-  if (p.in_doubt()) w.Field("in_doubt_stan", p.doubt_stan);
-  w.Field("created_at", FormatRfc3339Ms(p.created_at_ms));
-  if (p.expires_at_ms != 0) w.Field("authorization_expires_at", FormatRfc3339Ms(p.expires_at_ms));
-  w.Key("history").BeginArray();
-  for (const PaymentOp& op : p.history) {
-    w.BeginObject();
-    w.Field("op", op.op).Field("amount_minor", op.amount_minor);
-    if (!op.response_code.empty()) w.Field("response_code", op.response_code);
-    if (!op.stan.empty()) w.Field("stan", op.stan);
-    if (op.entry_id != 0) w.Field("entry_id", op.entry_id);
-    w.Field("at", FormatRfc3339Ms(op.at_ms));
-    w.EndObject();
-  }
-  w.EndArray();
-  w.EndObject();
-  return w.str();
+  v.settled = p.settled;
+  if (p.in_doubt()) v.in_doubt_stan = p.doubt_stan;
+  v.created_at_ms = p.created_at_ms;
+  v.expires_at_ms = p.expires_at_ms;
+  v.history = p.history;
+  return v;
 }
+
+std::string PaymentJson(const Payment& p) { return pay::PaymentJson(ToView(p)); }
 
 std::string EncodeAdvice(const CardRequest& r) {
   Writer w;
@@ -251,6 +199,107 @@ Result<Merchant> DecodeMerchant(std::string_view bytes) {
   return m;
 }
 
+
+}  // namespace pay::payments
+
+namespace pay {
+
+namespace {
+
+std::string Decimal(int64_t minor, std::string_view currency) {
+  const Currency* c = FindCurrency(currency);
+  return FormatMinor(minor, c != nullptr ? c->exponent : 0);
+}
+
+}  // namespace
+
+std::string_view PaymentStatusName(PaymentStatus s) {
+  switch (s) {
+    case PaymentStatus::kPending: return "pending";
+    case PaymentStatus::kAuthorized: return "authorized";
+    case PaymentStatus::kDeclined: return "declined";
+    case PaymentStatus::kPartiallyCaptured: return "partially_captured";
+    case PaymentStatus::kCaptured: return "captured";
+    case PaymentStatus::kVoided: return "voided";
+    case PaymentStatus::kRefunded: return "refunded";
+    case PaymentStatus::kPartiallyRefunded: return "partially_refunded";
+    case PaymentStatus::kReversed: return "reversed";
+    case PaymentStatus::kExpired: return "expired";
+    case PaymentStatus::kSettled: return "settled";
+    case PaymentStatus::kUnknown: return "unknown";
+    case PaymentStatus::kSubmitted: return "submitted";
+    case PaymentStatus::kCompleted: return "completed";
+    case PaymentStatus::kPendingCredit: return "pending_credit";
+    case PaymentStatus::kFundingDeclined: return "funding_declined";
+  }
+  return "unknown";
+}
+
+std::string_view PaymentKindName(PaymentKind k) {
+  switch (k) {
+    case PaymentKind::kPull: return "card";
+    case PaymentKind::kPush: return "push";
+    case PaymentKind::kFunding: return "funding";
+    case PaymentKind::kP2p: return "p2p";
+  }
+  return "card";
+}
+
+std::string PaymentJson(const PaymentView& p) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Field("payment_id", p.id).Field("merchant", p.merchant);
+  w.Field("status", PaymentStatusName(p.status));
+  if (p.kind != PaymentKind::kPull) w.Field("type", PaymentKindName(p.kind));
+  w.Field("response_code", p.response_code);
+  w.Field("currency", p.currency);
+  w.Field("amount_minor", p.amount_minor);
+  w.Field("authorized_minor", p.authorized_minor);
+  w.Field("captured_minor", p.captured_minor);
+  w.Field("refunded_minor", p.refunded_minor);
+  w.Field("capturable_minor", p.capturable_minor);
+  w.Field("settled_minor", p.settled_minor);
+  w.Field("fee_minor", p.fee_minor);
+  w.Field("amount", Decimal(p.amount_minor, p.currency));
+  w.Key("card").BeginObject();
+  w.Field("fingerprint", p.card.fingerprint).Field("bin", p.card.bin).Field("last4", p.card.last4);
+  w.EndObject();
+  w.Key("network").BeginObject();
+  w.Field("rrn", p.rrn).Field("stan", p.stan).Field("auth_code", p.auth_code);
+  if (!p.funding_rrn.empty()) w.Field("funding_rrn", p.funding_rrn).Field("funding_stan", p.funding_stan);
+  w.EndObject();
+  if (p.kind != PaymentKind::kPull) {
+    w.Field("funded_minor", p.funded_minor);
+    if (!p.purpose.empty()) w.Field("purpose", p.purpose);
+    if (!p.sender_name.empty()) w.Field("sender_name", p.sender_name);
+    if (!p.sender_reference.empty()) w.Field("sender_reference", p.sender_reference);
+    if (!p.recipient_name.empty()) w.Field("recipient_name", p.recipient_name);
+    if (p.sender_card) {
+      w.Key("sender_card").BeginObject();
+      w.Field("fingerprint", p.sender_card->fingerprint).Field("bin", p.sender_card->bin);
+      w.Field("last4", p.sender_card->last4);
+      w.EndObject();
+    }
+  }
+  w.Field("settled", p.settled);
+  if (!p.in_doubt_stan.empty()) w.Field("in_doubt_stan", p.in_doubt_stan);
+  w.Field("created_at", FormatRfc3339Ms(p.created_at_ms));
+  if (p.expires_at_ms != 0) w.Field("authorization_expires_at", FormatRfc3339Ms(p.expires_at_ms));
+  w.Key("history").BeginArray();
+  for (const PaymentOperation& op : p.history) {
+    w.BeginObject();
+    w.Field("op", op.op).Field("amount_minor", op.amount_minor);
+    if (!op.response_code.empty()) w.Field("response_code", op.response_code);
+    if (!op.stan.empty()) w.Field("stan", op.stan);
+    if (op.entry_id != 0) w.Field("entry_id", op.entry_id);
+    w.Field("at", FormatRfc3339Ms(op.at_ms));
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return w.str();
+}
+
 std::string MerchantJson(const Merchant& m) {
   JsonWriter w;
   w.BeginObject();
@@ -264,4 +313,4 @@ std::string MerchantJson(const Merchant& m) {
   return w.str();
 }
 
-}  // namespace pay::payments
+}  // namespace pay

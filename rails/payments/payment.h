@@ -11,50 +11,17 @@
 #include <vector>
 
 #include "pay/card_network.h"
+#include "pay/payments.h"
 #include "pay/result.h"
 
 namespace pay::payments {
 
-
-// Numbers are stored: never renumber.
-enum class PaymentStatus : uint8_t {
-  kPending = 1,  // the authorization is on its way (a crash here resolves as unknown)
-  kAuthorized = 2,
-  kDeclined = 3,
-  kPartiallyCaptured = 4,
-  kCaptured = 5,
-  kVoided = 6,
-  kRefunded = 7,
-  kPartiallyRefunded = 8,
-  kReversed = 9,
-  kExpired = 10,
-  kSettled = 11,
-  kUnknown = 12,  // no answer: its reversal (or, for a push, its status inquiry) is on its way
-  // Push payments.
-  kSubmitted = 13,       // the OCT is on its way
-  kCompleted = 14,       // the OCT was approved and the recipient credited (final)
-  kPendingCredit = 15,   // the OCT was approved; the recipient's issuer credits later (final)
-  kFundingDeclined = 16, // P2P: the AFT from the sender's card was declined; nothing pushed
-};
-
-// Numbers are stored: never renumber.
-enum class PaymentKind : uint8_t {
-  kPull = 0,     // a card payment: authorize, capture, ...
-  kPush = 1,     // a disbursement (OCT) from the merchant's prefunded balance
-  kFunding = 2,  // prefunding from a card (AFT)
-  kP2p = 3,      // person to person: AFT from the sender's card, then OCT to the recipient
-};
-std::string_view PaymentKindName(PaymentKind kind);
-std::string_view PaymentStatusName(PaymentStatus status);
-
-struct PaymentOp {
-  std::string op;  // authorize, increment, capture, void, refund, reversal, expire, settle
-  int64_t amount_minor = 0;
-  std::string response_code;  // the network's, or empty for advices and local steps
-  std::string stan;
-  int64_t entry_id = 0;  // the acquirer ledger entry it wrote; 0 if none
-  int64_t at_ms = 0;
-};
+using pay::Merchant;
+using pay::PaymentKind;
+using pay::PaymentKindName;
+using pay::PaymentStatus;
+using pay::PaymentStatusName;
+using PaymentOp = pay::PaymentOperation;
 
 // The command that waits for this payment's open network exchange (its idempotency claim).
 struct Claim {
@@ -114,6 +81,8 @@ struct Payment {
 
 std::string EncodePayment(const Payment& payment);
 Result<Payment> DecodePayment(std::string_view bytes);
+// The view the engine shows (include/pay/payments.h) and its JSON.
+PaymentView ToView(const Payment& payment);
 std::string PaymentJson(const Payment& payment);
 
 // A queued advice (the outbox): a network message the acquirer decided and must deliver.
@@ -125,15 +94,7 @@ struct Advice {
 std::string EncodeAdvice(const CardRequest& request);
 Result<CardRequest> DecodeAdvice(std::string_view bytes);
 
-struct Merchant {
-  std::string id;
-  std::string currency;
-  int32_t fee_bps = 0;
-  int64_t fee_fixed_minor = 0;
-  int64_t created_at_ms = 0;
-};
 std::string EncodeMerchant(const Merchant& merchant);
 Result<Merchant> DecodeMerchant(std::string_view bytes);
-std::string MerchantJson(const Merchant& merchant);
 
 }  // namespace pay::payments

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -75,6 +76,30 @@ class EngineTest : public ::testing::Test {
 };
 
 // Rule 1
+// The store is injected: the engine writes through the one it is given.
+TEST_F(EngineTest, WritesThroughAnInjectedStore) {
+  engine_.reset();
+  store::StoreOptions so;
+  so.create_if_missing = true;
+  auto opened = store::OpenSqliteStore(dir_.File("injected.db"), so);
+  ASSERT_TRUE(opened) << opened.error().message;
+  std::shared_ptr<store::Store> s = std::move(*opened);
+  EngineOptions o;
+  o.store = s;
+  o.db_path = dir_.File("not-opened.db");
+  o.clock = &clock_;
+  auto e = Engine::Open(o);
+  ASSERT_TRUE(e) << e.error().message;
+  engine_ = std::move(*e);
+  Accounts();
+  auto r = engine_->Submit(Cmd("t-1", Xfer("bank", "alice", 500)));
+  ASSERT_TRUE(r && !r->declined);
+  auto row = s->FindAccount("alice");
+  ASSERT_TRUE(row && row->has_value());
+  EXPECT_EQ((*row)->credits_posted_minor, 500);
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("not-opened.db")));
+}
+
 TEST_F(EngineTest, KeysMustBePrintableAsciiUpTo255) {
   Accounts();
   for (const std::string& bad : {std::string(), std::string(256, 'k'), std::string("tab\tkey"),

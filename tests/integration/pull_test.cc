@@ -237,6 +237,45 @@ TEST_F(PullTest, AuthorizeCaptureInPartsRefundAndSettle) {
   EXPECT_EQ(second->payments, 0u);  // settled once
 }
 
+// Reads are typed views; their JSON is the body the operation answered with.
+TEST_F(PullTest, ReadsAreTypedViewsRenderedAsTheOperationsAnswered) {
+  Outcome a = Do("order-1", Auth("4242424242424242", 10000));
+  Outcome c = Do("cap-1", CaptureRequest{a.payment_id, 2500, false});
+  auto p = engine_->GetPayment(a.payment_id);
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->status, PaymentStatus::kPartiallyCaptured);
+  EXPECT_EQ(p->kind, PaymentKind::kPull);
+  EXPECT_EQ(p->merchant, "acme");
+  EXPECT_EQ(p->authorized_minor, 10000);
+  EXPECT_EQ(p->captured_minor, 2500);
+  EXPECT_EQ(p->capturable_minor, 7500);
+  EXPECT_EQ(p->card.last4, "4242");
+  ASSERT_EQ(p->history.size(), 2u);
+  EXPECT_EQ(p->history[1].op, "capture");
+  EXPECT_EQ(PaymentJson(*p), c.body);
+  EXPECT_EQ(engine_->GetPayment("pay_999999999999").error().code, ErrorCode::kPaymentNotFound);
+  Outcome b = Do("order-2", Auth("4242424242424242", 500));
+  Outcome d = Do("order-3", Auth("4242424242424242", 700));
+  // Pages of two, chained by the cursor; the last page has none.
+  auto first = engine_->ListPayments("acme", "", 2);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->items.size(), 2u);
+  EXPECT_EQ(first->items[0].id, a.payment_id);
+  EXPECT_EQ(first->next_after, b.payment_id);
+  auto second = engine_->ListPayments("acme", first->next_after, 2);
+  ASSERT_TRUE(second);
+  ASSERT_EQ(second->items.size(), 1u);
+  EXPECT_EQ(second->items[0].id, d.payment_id);
+  EXPECT_TRUE(second->next_after.empty());
+  EXPECT_TRUE(engine_->ListPayments("other", "", 10)->items.empty());
+  auto merchants = engine_->ListMerchants("", 10);
+  ASSERT_TRUE(merchants);
+  ASSERT_EQ(merchants->items.size(), 1u);
+  EXPECT_EQ(merchants->items[0].id, "acme");
+  EXPECT_EQ(merchants->items[0].fee_bps, 250);
+  EXPECT_EQ(merchants->items[0].fee_fixed_minor, 30);
+}
+
 TEST_F(PullTest, VoidIncrementAndIllegalTransitions) {
   Outcome a = Do("order-1", Auth("4242424242424242", 1000));
   Outcome inc = Do("inc-1", IncrementRequest{a.payment_id, 500});
