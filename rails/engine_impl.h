@@ -1,0 +1,213 @@
+#pragma once
+// The engine's implementation, shared by its translation units: engine.cc (opening, the batch
+// and its pipeline), engine_network.cc (the network phases, advices, recovery) and
+// engine_reads.cc (reads and sweeps). Nothing outside rails/engine*.cc includes this.
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/store.h"
+#include "ledger/ledger.h"
+#include "pay/engine.h"
+#include "rails/guards/idempotency.h"
+#include "rails/guards/velocity.h"
+#include "rails/handlers/handler.h"
+#include "rails/payments/book.h"
+#include "rails/pull/pull_rail.h"
+#include "rails/push/push_rail.h"
+
+namespace pay::engine_internal {
+
+// A clock that reads the event time of the command being executed when it has one (replay).
+class EventClock final : public Clock {
+ public:
+  explicit EventClock(const Clock& base) : base_(base) {}
+  int64_t NowMs() const override { return event_ms_ != 0 ? event_ms_ : base_.NowMs(); }
+  void Set(int64_t event_ms) { event_ms_ = event_ms; }
+
+ private:
+  const Clock& base_;
+  int64_t event_ms_ = 0;
+};
+
+// An online exchange of the batch, waiting for the batch's commit.
+struct Pending {
+  size_t index = 0;  // of the command in the batch
+  Operation operation = Operation::kAuthorize;
+  handlers::Exchange exchange;
+  int64_t event_time_ms = 0;
+  bool guarded = false;  // its key was claimed in flight
+  payments::Claim claim;
+};
+
+// The batch in progress: a local value of SubmitBatch, never an engine member.
+struct Batch {
+  explicit Batch(std::span<const Command> c) : commands(c) { out.reserve(c.size()); }
+  std::span<const Command> commands;
+  std::vector<Result<Outcome>> out;
+  std::optional<Error> failed;    // a store failure: the whole batch is rolled back
+  std::vector<Pending> pending;   // online exchanges, sent after the commit
+  std::vector<size_t> in_doubt;   // answers given while their payment was in doubt
+  bool advices_queued = false;
+
+  Error Fail(const Error& e) {
+    if (!failed) failed = e;
+    return e;
+  }
+  std::vector<Result<Outcome>> FailAll(const Error& e) {
+    out.assign(commands.size(), e);
+    return std::move(out);
+  }
+};
+
+class EngineImpl final : public Engine {
+ public:
+  Result<void> Open(const EngineOptions& o);
+
+  Result<Outcome> Submit(const Command& command) override {
+    std::span<const Command> one(&command, 1);
+    auto results = SubmitBatch(one);
+    return std::move(results.front());
+  }
+
+  std::vector<Result<Outcome>> SubmitBatch(std::span<const Command> commands) override;
+
+  Result<ledger::Account> GetAccount(std::string_view id) override {
+    std::lock_guard lock(mu_);
+    return ledger_->GetAccount(id);
+  }
+  Result<ledger::Account> GetAccountAsOf(std::string_view id, ledger::AsOf as_of) override {
+    std::lock_guard lock(mu_);
+    return ledger_->GetAccountAsOf(id, as_of);
+  }
+  Result<std::vector<ledger::Account>> ListAccounts(std::string_view after, size_t limit) override {
+    std::lock_guard lock(mu_);
+    return ledger_->ListAccounts(after, limit);
+  }
+  Result<ledger::Entry> GetEntry(int64_t id) override {
+    std::lock_guard lock(mu_);
+    return ledger_->GetEntry(id);
+  }
+  Result<std::vector<ledger::StatementLine>> History(std::string_view id, size_t limit) override {
+    std::lock_guard lock(mu_);
+    return ledger_->History(id, limit);
+  }
+  Result<ledger::VerifyReport> Verify() override {
+    std::lock_guard lock(mu_);
+    return ledger_->Verify();
+  }
+  Result<size_t> ExpireHolds(size_t max_holds) override {
+    std::lock_guard lock(mu_);
+    return ledger_->ExpireDue(max_holds);
+  }
+  Result<std::vector<VelocityWindowStatus>> VelocityStatus(std::string_view rule,
+                                                           std::string_view key) override {
+    std::lock_guard lock(mu_);
+    return velocity_->Status(*store_, rule, key, clock_->NowMs());
+  }
+  Recovery recovery() const override { return recovery_; }
+
+  Result<size_t> PurgeIdempotencyKeys() override;
+  Result<PaymentView> GetPayment(std::string_view payment_id) override;
+  Result<Page<PaymentView>> ListPayments(std::string_view merchant, std::string_view after_id,
+                                         size_t limit) override;
+  Result<Page<Merchant>> ListMerchants(std::string_view after_id, size_t limit) override;
+  Result<std::string> PaymentJson(std::string_view payment_id) override;
+  Result<std::vector<std::string>> ListPaymentJson(std::string_view merchant,
+                                                   std::string_view after_id,
+                                                   size_t limit) override;
+  Result<std::optional<std::string>> PaymentIdForKey(std::string_view merchant,
+                                                     std::string_view key) override;
+  Result<size_t> ExpirePayments(size_t max) override;
+  Result<SettleReport> Settle() override;
+  Result<size_t> ResolvePending() override {
+    std::lock_guard lock(mu_);
+    PAY_TRY(RecoverPayments(needs_recovery_ ? 0 : options_.exchange_grace_ms));
+    return DeliverAdvices(nullptr);
+  }
+  Result<std::string> CreateApiKey(std::string_view merchant, bool admin) override;
+  Result<std::optional<ApiKey>> Authenticate(std::string_view presented) override;
+
+ private:
+  Result<Outcome> Execute(Batch& b, size_t index);
+  Result<Outcome> CheckGuards(Batch& b, size_t index, const handlers::Handler& h,
+                              const handlers::CommandContext& x);
+  Result<Outcome> Run(Batch& b, size_t index, const handlers::Handler& h,
+                      const handlers::CommandContext& x);
+  Result<Outcome> Await(Batch& b, size_t index, const handlers::CommandContext& x,
+                        handlers::Step step);
+  // A failure of the store fails the batch; any other error is the command's alone.
+  Error Passthrough(Batch& b, const Error& e);
+
+  void ExchangePending(Batch& b);
+  bool CompleteRound(Batch& b, std::vector<Pending>& round,
+                     const std::vector<Result<CardResponse>>& responses,
+                     std::vector<Pending>* next);
+  Result<payments::Payment> CompleteExchange(bool push, const std::string& payment_id,
+                                             const std::string& stan,
+                                             const Result<CardResponse>& response,
+                                             bool* follow_up);
+  Result<size_t> DeliverAdvices(Batch* b);
+  Result<void> AcknowledgeAdvice(Batch* b, const payments::Advice& advice,
+                                 const CardResponse& response);
+  Result<void> RecoverInFlight();
+  Result<void> RecoverPayments(int64_t grace_ms);
+
+  // Every write transaction of the engine begins and ends here.
+  Result<void> Begin() {
+    PAY_TRY(ledger_->Begin());
+    book_->BeginTransaction();
+    return {};
+  }
+  Result<void> Commit() {
+    if (auto f = book_->Flush(); !f) {
+      RollbackAll();
+      return f.error();
+    }
+    return ledger_->Commit();
+  }
+  void RollbackAll() {
+    ledger_->Rollback();
+    book_->Rollback();
+  }
+  // Runs `body` in one write transaction: committed when it succeeds, rolled back otherwise.
+  template <class F>
+  auto InTransaction(F&& body) -> decltype(body()) {
+    PAY_TRY(Begin());
+    auto r = body();
+    if (!r) {
+      RollbackAll();
+      return r;
+    }
+    PAY_TRY(Commit());
+    return r;
+  }
+
+  static constexpr size_t kExpiriesPerBatch = 64;
+
+  EngineOptions options_;
+  std::unique_ptr<Clock> owned_clock_;
+  std::unique_ptr<EventClock> clock_;
+  std::shared_ptr<store::Store> store_;
+  std::unique_ptr<ledger::Ledger> ledger_;
+  std::unique_ptr<guards::VelocityGuard> velocity_;
+  std::unique_ptr<guards::Keys> keys_;
+  std::unique_ptr<payments::Book> book_;
+  std::unique_ptr<pull::PullRail> pull_;
+  std::unique_ptr<push::PushRail> push_;
+  std::unique_ptr<handlers::Services> services_;
+  std::mutex mu_;  // one writer; reads take it too
+  Recovery recovery_;
+  bool needs_recovery_ = false;  // a second phase failed: its payments wait for RecoverPayments
+};
+
+// The key an online payment's claim names.
+inline guards::KeyRef KeyOf(const payments::Claim& claim) {
+  return {claim.scope, static_cast<Operation>(claim.operation), claim.key};
+}
+
+}  // namespace pay::engine_internal
