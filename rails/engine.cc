@@ -341,6 +341,19 @@ class EngineImpl final : public Engine {
     return out;
   }
 
+  Result<std::vector<MerchantInfo>> ListMerchants(std::string_view after_id, size_t limit) override {
+    std::lock_guard lock(mu_);
+    PAY_ASSIGN_OR_RETURN(auto rows, store_->ListRecords(pull::kMerchantRecord, "", after_id,
+                                                        std::min(limit, limits::kListRowsMax)));
+    std::vector<MerchantInfo> out;
+    out.reserve(rows.size());
+    for (const auto& row : rows) {
+      PAY_ASSIGN_OR_RETURN(pull::Merchant m, pull::DecodeMerchant(row.body));
+      out.push_back({m.id, m.currency, m.fee_bps, m.fee_fixed_minor, m.created_at_ms});
+    }
+    return out;
+  }
+
   static constexpr int32_t kApiKeyRecord = 20;
 
   Result<std::string> CreateApiKey(std::string_view merchant, bool admin) override {

@@ -233,6 +233,15 @@ struct VelocityWindowStatus {
   bool shadow = false;
 };
 
+// A merchant of the card rails, as `Engine::ListMerchants` reads it.
+struct MerchantInfo {
+  std::string id;
+  std::string currency;
+  int32_t fee_bps = 0;
+  int64_t fee_fixed_minor = 0;
+  int64_t created_at_ms = 0;
+};
+
 class Engine {
  public:
   // Opens the store (creating it when asked), loads the velocity rules, and resolves any
@@ -269,6 +278,9 @@ class Engine {
   virtual Result<std::vector<std::string>> ListPaymentJson(std::string_view merchant,
                                                            std::string_view after_id,
                                                            size_t limit) = 0;
+  // Merchants in id order after `after_id`, at most `limit` (capped at limits::kListRowsMax).
+  virtual Result<std::vector<MerchantInfo>> ListMerchants(std::string_view after_id,
+                                                          size_t limit) = 0;
   // The payment created under an idempotency key (an authorize, push, p2p or card funding of
   // `merchant`, the scope), also while it is still in flight; empty when none.
   virtual Result<std::optional<std::string>> PaymentIdForKey(std::string_view merchant,
