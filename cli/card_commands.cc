@@ -55,11 +55,6 @@ std::string MerchantInfoJson(const MerchantInfo& m) {
   return w.str();
 }
 
-struct ListOptions {
-  std::string after;
-  size_t limit = 100;
-};
-
 int RunMerchantList(Context& ctx, const ListOptions& o) {
   auto r = ctx.engine->ListMerchants(o.after, o.limit);
   if (!r) return PrintError(ctx, r.error());
@@ -96,8 +91,7 @@ void AddMerchantCommands(CLI::App& app, Context& ctx) {
 
   auto list = std::make_shared<ListOptions>();
   auto* mlist = merchant->add_subcommand("list", "List merchants in id order: id, currency, fees");
-  mlist->add_option("--after", list->after, "Start after this merchant id (paging)");
-  mlist->add_option("--limit", list->limit, "At most this many (max 10000)")->check(CLI::Range(1, 10000));
+  AddListOptions(mlist, *list, "Start after this merchant id (paging)");
   Help(mlist, {"paymentctl merchant list", "paymentctl merchant list --after acme --limit 10 --json"},
        {kReadOptions});
   OnRun(mlist, ctx, Needs::kEngine, [list](Context& c) { return RunMerchantList(c, *list); });
@@ -301,8 +295,7 @@ void AddPaymentCommands(CLI::App& app, Context& ctx) {
 
   auto list = std::make_shared<ListOptions>();
   auto* plist = payment->add_subcommand("list", "List payments in id order (--merchant: of one merchant)");
-  plist->add_option("--after", list->after, "Start after this payment id (paging)");
-  plist->add_option("--limit", list->limit, "At most this many (max 10000)")->check(CLI::Range(1, 10000));
+  AddListOptions(plist, *list, "Start after this payment id (paging)");
   Help(plist, {"paymentctl --merchant acme payment list", "paymentctl payment list --after pay_000000000100 --json"},
        {kReadOptions, "--merchant"});
   OnRun(plist, ctx, Needs::kEngine, [list](Context& c) { return RunPaymentList(c, *list); });

@@ -13,6 +13,11 @@ void OnRun(CLI::App* sub, Context& ctx, Needs needs, std::function<int(Context&)
   });
 }
 
+void AddListOptions(CLI::App* sub, ListOptions& o, const char* after_help) {
+  sub->add_option("--after", o.after, after_help);
+  sub->add_option("--limit", o.limit, "At most this many (max 10000)")->check(CLI::Range(1, 10000));
+}
+
 void Help(CLI::App* sub, const std::vector<std::string>& examples,
           const std::vector<std::string_view>& globals, std::string_view notes) {
   std::ostringstream out;

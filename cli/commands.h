@@ -11,6 +11,7 @@
 
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -33,6 +34,14 @@ void AddServerCommands(CLI::App& app, Context& ctx);
 // Makes `sub` a runnable subcommand: when the command line chose it, main opens what `needs`
 // says and then calls `run`, whose return value is the exit status.
 void OnRun(CLI::App* sub, Context& ctx, Needs needs, std::function<int(Context&)> run);
+
+// --after and --limit of a list command (account list, merchant list, payment list).
+struct ListOptions {
+  std::string after;
+  size_t limit = 100;
+};
+// Adds --after (`after_help` says what it names) and --limit (1..10000) bound to `o`.
+void AddListOptions(CLI::App* sub, ListOptions& o, const char* after_help);
 
 // The global options a subcommand's help lists (space-separated names of the root's options).
 inline constexpr std::string_view kReadOptions = "--db --json";

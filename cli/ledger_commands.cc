@@ -217,11 +217,6 @@ void AddAccountShow(CLI::App* account, Context& ctx) {
   OnRun(sub, ctx, Needs::kEngine, [o](Context& c) { return RunAccountShow(c, *o); });
 }
 
-struct ListOptions {
-  std::string after;
-  size_t limit = 100;
-};
-
 int RunAccountList(Context& ctx, const ListOptions& o) {
   auto r = ctx.engine->ListAccounts(o.after, o.limit);
   if (!r) return PrintError(ctx, r.error());
@@ -244,8 +239,7 @@ int RunAccountList(Context& ctx, const ListOptions& o) {
 void AddAccountList(CLI::App* account, Context& ctx) {
   auto o = std::make_shared<ListOptions>();
   auto* sub = account->add_subcommand("list", "List accounts in id order");
-  sub->add_option("--after", o->after, "Start after this id (paging)");
-  sub->add_option("--limit", o->limit, "At most this many (max 10000)")->check(CLI::Range(1, 10000));
+  AddListOptions(sub, *o, "Start after this id (paging)");
   Help(sub, {"paymentctl account list", "paymentctl account list --after alice --limit 10 --json"},
        {kReadOptions});
   OnRun(sub, ctx, Needs::kEngine, [o](Context& c) { return RunAccountList(c, *o); });

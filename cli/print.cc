@@ -61,8 +61,6 @@ void PrintAccountText(const ledger::Account& a) {
   if (a.replayed) std::cout << "(already existed with these attributes)\n";
 }
 
-}  // namespace
-
 void PrintEntryText(const ledger::Entry& e) {
   std::cout << "entry " << e.seq << "  " << ledger::EntryKindName(e.kind);
   if (e.state != ledger::EntryState::kNone) std::cout << " (" << ledger::EntryStateName(e.state) << ")";
@@ -82,6 +80,8 @@ void PrintEntryText(const ledger::Entry& e) {
   }
   if (e.replayed) std::cout << "  (replayed: this reference was already recorded; nothing moved)\n";
 }
+
+}  // namespace
 
 void PrintPaymentText(std::string_view json) {
   const std::string cur = JsonText(json, "currency");

@@ -30,7 +30,6 @@ std::string Decimal(int64_t minor, const Currency* c);
 std::string JsonText(std::string_view json, std::string_view name);
 int64_t JsonInt(std::string_view json, std::string_view name);
 
-void PrintEntryText(const ledger::Entry& e);
 void PrintPaymentText(std::string_view payment_json);
 
 // What a read answered: the error, or the account/entry as JSON or text. Return the exit status.
