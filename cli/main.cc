@@ -73,15 +73,14 @@ std::string UnknownCommand(const CLI::App& app, const CLI::ParseError& e, bool o
   }
   auto commands = at->get_subcommands([](const CLI::App*) { return true; });
   if (commands.empty()) return "";  // a leaf command: CLI11's message says what is wrong
-  std::string word;
+  std::string word, option;  // the first unknown word and option left over
   for (const std::string& r : app.remaining(true)) {
-    if (!r.empty() && r[0] != '-') {
-      word = r;
-      break;
-    }
+    std::string& slot = !r.empty() && r[0] == '-' ? option : word;
+    if (slot.empty()) slot = r;
   }
   if (word.empty() && extras) return "";  // an unknown option, not a command
   std::string out = path + ": " + (word.empty() ? "a command is required" : "unknown command '" + word + "'");
+  if (word.empty() && !option.empty()) out += " (unknown option '" + option + "')";
   out += one_line ? "; commands:" : ". The commands:\n";
   for (size_t i = 0; i < commands.size(); ++i) {
     const std::string& name = commands[i]->get_name();
