@@ -40,8 +40,9 @@ run ledger verify
 echo "# Card payments: a merchant, an authorization captured in two parts, a refund, declines,"
 echo "# a lost response reversed by the engine, and settlement to the merchant less its fee."
 rm -f "$db.issuer" "$db.issuer-wal" "$db.issuer-shm" "$db.card-key"
-run merchant create acme --currency USD --fee-bps 250 --fee-fixed 0.30
 card() { "$ctl" --db "$db" --config "$config" --merchant acme "$@"; echo; }
+echo "\$ paymentctl merchant create acme --currency USD --fee-bps 250 --fee-fixed 0.30"
+card merchant create acme --currency USD --fee-bps 250 --fee-fixed 0.30
 echo "\$ paymentctl --merchant acme authorize --card 4242424242424242 --expiry 12/30 --cvv 123 --amount 120.00 --currency USD --key order-7"
 card authorize --card 4242424242424242 --expiry 12/30 --cvv 123 --amount 120.00 --currency USD --key order-7
 echo "\$ paymentctl --merchant acme capture pay_000000000001 --amount 70.00 --key ship-7a"

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -516,4 +517,109 @@ TEST_F(CardCliTest, PushPaymentsFromTheCli) {
   CtlRun bal = Ok({"--json", "account", "show", "m/acme/disbursement"});
   EXPECT_TRUE(Has(bal.out, "\"balance_minor\":8000")) << bal.out;  // 100 - 25 - 5 (deferred) + 10
   Ok({"ledger", "verify"});
+}
+
+// ---- conventions of the command line -----------------------------------------------------------
+
+namespace {
+
+TEST_F(CliTest, VersionPrintsTheProjectVersion) {
+  CtlRun r = Ctl({"--version"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(std::regex_match(r.out, std::regex("paymentctl [0-9]+\\.[0-9]+\\.[0-9]+\n"))) << r.out;
+}
+
+TEST_F(CliTest, UnknownCommandSaysWhichCommandsExist) {
+  CtlRun r = Ctl({"bogus"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(Has(r.err, "unknown command 'bogus'")) << r.err;
+  for (const char* command : {"init", "account", "transfer", "merchant", "authorize", "fund",
+                              "replay", "serve", "network-sim", "apikey"}) {
+    EXPECT_TRUE(Has(r.err, std::string("\n  ") + command + " ")) << command << " in " << r.err;
+  }
+  CtlRun nested = Ctl({"account", "bogus"});
+  EXPECT_EQ(nested.status, 2);
+  EXPECT_TRUE(Has(nested.err, "paymentctl account: unknown command 'bogus'")) << nested.err;
+  EXPECT_TRUE(Has(nested.err, "  history ")) << nested.err;
+  CtlRun none = Ctl({"merchant"});
+  EXPECT_EQ(none.status, 2);
+  EXPECT_TRUE(Has(none.err, "a command is required")) << none.err;
+  EXPECT_TRUE(Has(none.err, "  list ")) << none.err;
+  CtlRun json = Ctl({"--json", "bogus"});
+  EXPECT_EQ(json.status, 2);
+  EXPECT_TRUE(Has(json.out, "\"code\":\"invalid_argument\"")) << json.out;
+  EXPECT_TRUE(Has(json.out, "unknown command 'bogus'; commands: init, account,")) << json.out;
+  // An unknown option is not an unknown command.
+  CtlRun option = Ctl({"account", "list", "--bogus"});
+  EXPECT_EQ(option.status, 2);
+  EXPECT_FALSE(Has(option.err, "unknown command")) << option.err;
+}
+
+TEST_F(CliTest, SubcommandHelpShowsItsExamplesAndTheGlobalOptionsItUses) {
+  CtlRun list = Ctl({"merchant", "list", "--help"});
+  EXPECT_EQ(list.status, 0);
+  EXPECT_TRUE(Has(list.out, "Examples:\n  paymentctl merchant list\n")) << list.out;
+  EXPECT_TRUE(Has(list.out, "Global options it uses")) << list.out;
+  EXPECT_TRUE(Has(list.out, "  --db ")) << list.out;
+  EXPECT_TRUE(Has(list.out, "  --json ")) << list.out;
+  CtlRun capture = Ctl({"capture", "--help"});
+  EXPECT_EQ(capture.status, 0);
+  EXPECT_TRUE(Has(capture.out, "Example: paymentctl capture pay_")) << capture.out;
+  EXPECT_TRUE(Has(capture.out, "  --merchant ")) << capture.out;
+  EXPECT_TRUE(Has(capture.out, "  --network ")) << capture.out;
+  CtlRun fund = Ctl({"fund", "--help"});
+  EXPECT_TRUE(Has(fund.out, "paymentctl fund --merchant acme")) << fund.out;
+}
+
+}  // namespace
+
+TEST_F(CardCliTest, MerchantListInTextAndJson) {
+  Ok({"merchant", "create", "beta", "--currency", "EUR"});
+  CtlRun text = Ok({"merchant", "list"});
+  EXPECT_EQ(text.out, "acme  USD  fee 250 bps + 0.30 USD\nbeta  EUR  fee 0 bps + 0.00 EUR\n");
+  CtlRun json = Ok({"--json", "merchant", "list"});
+  EXPECT_TRUE(Has(json.out, "{\"merchants\":[{\"merchant\":\"acme\",\"currency\":\"USD\","
+                            "\"fee_bps\":250,\"fee_fixed_minor\":30,")) << json.out;
+  EXPECT_TRUE(Has(json.out, "\"available\":\"m/acme/available\"")) << json.out;
+  EXPECT_TRUE(Has(json.out, "\"created_at\":\"2026-11-28T12:00:00")) << json.out;
+  EXPECT_TRUE(Has(json.out, "},{\"merchant\":\"beta\",\"currency\":\"EUR\"")) << json.out;
+  CtlRun page = Ok({"merchant", "list", "--after", "acme", "--limit", "1"});
+  EXPECT_EQ(page.out, "beta  EUR  fee 0 bps + 0.00 EUR\n");
+  CtlRun past = Ok({"merchant", "list", "--after", "beta", "--json"});
+  EXPECT_EQ(past.out, "{\"merchants\":[]}\n");
+}
+
+TEST_F(CardCliTest, MerchantOptionNamesTheMerchantOnCreateAndFund) {
+  Ok({"merchant", "create", "--merchant", "beta", "--currency", "USD"});
+  Ok({"--merchant", "gamma", "merchant", "create", "gamma", "--currency", "USD"});  // agreeing pair
+  CtlRun list = Ok({"merchant", "list"});
+  EXPECT_TRUE(Has(list.out, "beta  USD")) << list.out;
+  EXPECT_TRUE(Has(list.out, "gamma  USD")) << list.out;
+  CtlRun f = Ok({"--json", "fund", "--merchant", "beta", "--amount", "10.00", "--currency", "USD",
+                 "--key", "t1"});
+  EXPECT_TRUE(Has(f.out, "\"disbursement_balance_minor\":1000")) << f.out;
+  Ok({"--merchant", "beta", "fund", "beta", "--amount", "5.00", "--currency", "USD", "--key", "t2"});
+  CtlRun text = Ok({"fund", "--merchant", "acme", "--amount", "1.00", "--currency", "USD", "--key", "t3"});
+  EXPECT_TRUE(Has(text.out, "funded acme with 1.00 USD")) << text.out;
+  CtlRun bal = Ok({"--json", "account", "show", "m/beta/disbursement"});
+  EXPECT_TRUE(Has(bal.out, "\"balance_minor\":1500")) << bal.out;
+}
+
+TEST_F(CardCliTest, ConflictingPositionalAndOptionMerchantRefused) {
+  CtlRun fund = Ctl({"fund", "acme", "--merchant", "beta", "--amount", "10.00", "--currency", "USD",
+                     "--key", "t1"});
+  EXPECT_EQ(fund.status, 2);
+  EXPECT_TRUE(Has(fund.err, "merchant: ")) << fund.err;
+  EXPECT_TRUE(Has(fund.err, "'acme' (positional) and 'beta' (--merchant)")) << fund.err;
+  CtlRun create = Ctl({"--json", "--merchant", "x", "merchant", "create", "y", "--currency", "USD"});
+  EXPECT_EQ(create.status, 2);
+  EXPECT_TRUE(Has(create.out, "\"code\":\"invalid_argument\"")) << create.out;
+  EXPECT_TRUE(Has(create.out, "\"message\":\"merchant: ")) << create.out;
+  CtlRun neither = Ctl({"fund", "--amount", "10.00", "--currency", "USD", "--key", "t2"});
+  EXPECT_EQ(neither.status, 2);
+  EXPECT_TRUE(Has(neither.err, "merchant: ")) << neither.err;
+  CtlRun list = Ok({"merchant", "list"});
+  EXPECT_EQ(list.out, "acme  USD  fee 250 bps + 0.30 USD\n");  // nothing created
+  CtlRun bal = Ok({"--json", "account", "show", "m/acme/disbursement"});
+  EXPECT_TRUE(Has(bal.out, "\"balance_minor\":0")) << bal.out;  // nothing moved
 }

@@ -1,0 +1,157 @@
+// The long-running processes and their keys: serve, network-sim, apikey.
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "adapters/network/faults.h"
+#include "adapters/network/tcp_network.h"
+#include "adapters/server/server.h"
+#include "cli/commands.h"
+#include "cli/print.h"
+#include "core/json_writer.h"
+
+namespace pay::cli {
+namespace {
+
+// ---- serve ----------------------------------------------------------------------------------
+
+struct ServeOptions {
+  std::string listen = "127.0.0.1:8080", tls_cert, tls_key;
+  server::ServerOptions server;
+};
+
+int RunServe(Context& ctx, ServeOptions& o) {
+  auto where = network::ParseHostPort(o.listen, "--listen");
+  if (!where) return PrintError(ctx, where.error());
+  o.server.host = where->first;
+  o.server.port = where->second;
+  o.server.tls_cert_path = o.tls_cert;
+  o.server.tls_key_path = o.tls_key;
+  auto srv = server::Server::Start(*ctx.engine, o.server);
+  if (!srv) return PrintError(ctx, srv.error());
+  if (ctx.json) {
+    JsonWriter w;
+    w.BeginObject().Field("listening", where->first + ":" + std::to_string((*srv)->port()));
+    w.Field("tls", (*srv)->tls()).EndObject();
+    std::cout << w.str() << std::endl;
+  } else {
+    std::cout << "paymentd listening on " << ((*srv)->tls() ? "https://" : "http://") << where->first
+              << ":" << (*srv)->port() << " (db " << ctx.db_path << "); stop with Ctrl-C" << std::endl;
+  }
+  (*srv)->WaitForSignal();
+  std::cerr << "paymentd: stopped; every accepted request was committed and answered\n";
+  return 0;
+}
+
+void AddServe(CLI::App& app, Context& ctx) {
+  auto o = std::make_shared<ServeOptions>();
+  auto* sub = app.add_subcommand("serve", "Run paymentd: the engine over HTTP/1.1 (JSON or protobuf), until SIGINT/SIGTERM");
+  sub->add_option("--listen", o->listen, "HOST:PORT (port 0: a free port, printed)");
+  sub->add_option("--tls-cert", o->tls_cert, "PEM certificate chain: serve HTTPS (with --tls-key)");
+  sub->add_option("--tls-key", o->tls_key, "PEM private key");
+  sub->add_option("--threads", o->server.threads, "I/O threads")->check(CLI::Range(1, 64));
+  sub->add_option("--rate", o->server.rate_per_s, "Requests per second per API key (0: unlimited)");
+  sub->add_option("--burst", o->server.burst, "Burst per API key");
+  sub->add_option("--queue", o->server.queue_max, "Commands waiting for the writer before 503");
+  sub->add_option("--batch", o->server.batch_max, "Commands per group commit")->check(CLI::Range(1, 100000));
+  sub->add_option("--max-connections", o->server.connections_max, "Open connections at most");
+  Help(sub,
+       {"paymentctl apikey create --admin            # prints the key once",
+        "paymentctl serve --listen 127.0.0.1:8080 &",
+        R"(curl -s -H "Authorization: Bearer pk_..." localhost:8080/v1/payments?merchant=acme   (docs/api.md))"},
+       {"--db --json --config --idempotency-retention --durability", kNetworkOptions});
+  OnRun(sub, ctx, Needs::kEngineAndNetwork, [o](Context& c) { return RunServe(c, *o); });
+}
+
+// ---- network-sim ----------------------------------------------------------------------------
+
+struct NetworkSimOptions {
+  std::string listen = "127.0.0.1:8583", issuer_db, faults;
+};
+
+// The issuer simulator behind a TCP listener, until a signal.
+int RunNetworkSim(Context& ctx, const NetworkSimOptions& o) {
+  auto where = network::ParseHostPort(o.listen, "--listen");
+  if (!where) return PrintError(ctx, where.error());
+  network::FaultConfig faults;
+  if (!o.faults.empty()) {
+    auto f = network::ParseFaultConfig(o.faults);
+    if (!f) return PrintError(ctx, Refield(f.error(), "--faults"));
+    faults = *f;
+  }
+  if (auto r = OpenClock(ctx); !r) return PrintError(ctx, r.error());
+  network::IssuerOptions io;
+  io.db_path = o.issuer_db.empty() ? ctx.db_path + ".issuer" : o.issuer_db;
+  io.durable = ctx.durability != "normal";
+  io.clock = ctx.clock.get();
+  auto issuer = network::Issuer::Open(io);
+  if (!issuer) return PrintError(ctx, issuer.error());
+  auto server = network::TcpNetworkServer::Start(**issuer, faults, where->first, where->second);
+  if (!server) return PrintError(ctx, server.error());
+  if (ctx.json) {
+    JsonWriter w;
+    w.BeginObject().Field("listening", where->first + ":" + std::to_string((*server)->port()));
+    w.Field("issuer_db", io.db_path).Field("faults", network::FaultConfigString(faults)).EndObject();
+    std::cout << w.str() << std::endl;
+  } else {
+    std::cout << "network-sim listening on " << where->first << ":" << (*server)->port()
+              << " (issuer " << io.db_path << ", faults " << network::FaultConfigString(faults)
+              << "); stop with Ctrl-C" << std::endl;
+  }
+  (*server)->WaitForSignal();
+  auto stats = (*server)->stats();
+  std::cerr << "network-sim: " << stats.messages << " messages, " << stats.echoes << " echoes, "
+            << stats.connections << " connections, " << stats.malformed << " malformed frames\n";
+  return 0;
+}
+
+void AddNetworkSim(CLI::App& app, Context& ctx) {
+  auto o = std::make_shared<NetworkSimOptions>();
+  auto* sub = app.add_subcommand("network-sim", "Run the card network simulator (issuer included) on TCP until SIGINT/SIGTERM");
+  sub->add_option("--listen", o->listen, "HOST:PORT to listen on (port 0: a free port, printed)");
+  sub->add_option("--issuer-db", o->issuer_db, "The issuer's SQLite ledger (default: <db>.issuer)");
+  sub->add_option("--faults", o->faults, "Fault plan, e.g. drop_response=5,late=2,latency=1-20,seed=7 (docs/network-sim.md)");
+  Help(sub,
+       {"paymentctl network-sim --listen 127.0.0.1:8583 &",
+        "paymentctl --network tcp://127.0.0.1:8583 --merchant acme authorize --card 4242424242424242 --expiry 12/30 --amount 5.00 --currency USD --key o-1"},
+       {"--db --json --durability"});
+  OnRun(sub, ctx, Needs::kNothing, [o](Context& c) { return RunNetworkSim(c, *o); });
+}
+
+// ---- apikey ---------------------------------------------------------------------------------
+
+int RunApiKeyCreate(Context& ctx, bool admin) {
+  auto key = ctx.engine->CreateApiKey(admin ? "" : ctx.merchant, admin);
+  if (!key) return PrintError(ctx, key.error());
+  if (ctx.json) {
+    JsonWriter w;
+    w.BeginObject().Field("api_key", *key).Field("merchant", ctx.merchant).Field("admin", admin).EndObject();
+    std::cout << w.str() << "\n";
+  } else {
+    std::cout << *key << "\n(shown once; only its hash is stored)\n";
+  }
+  return 0;
+}
+
+void AddApiKey(CLI::App& app, Context& ctx) {
+  auto* apikey = app.add_subcommand("apikey", "API keys of paymentd");
+  apikey->require_subcommand(1);
+  auto admin = std::make_shared<bool>(false);
+  auto* sub = apikey->add_subcommand("create", "Create a key (printed once; only its hash is stored)");
+  sub->add_flag("--admin", *admin, "An admin key (creates merchants, funds); otherwise give --merchant");
+  Help(sub, {"paymentctl apikey create --merchant acme", "paymentctl apikey create --admin"},
+       {"--db --json --merchant --durability"});
+  OnRun(sub, ctx, Needs::kEngine, [admin](Context& c) { return RunApiKeyCreate(c, *admin); });
+}
+
+}  // namespace
+
+void AddServerCommands(CLI::App& app, Context& ctx) {
+  AddServe(app, ctx);
+  AddNetworkSim(app, ctx);
+  AddApiKey(app, ctx);
+}
+
+}  // namespace pay::cli
