@@ -23,7 +23,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "adapters/files/transaction_files.h"
+#include "adapters/requests/requests.h"
 #include "core/crypto.h"
 #include "core/json_fields.h"
 #include "core/json_writer.h"
@@ -695,9 +695,8 @@ Response Server::Impl::Post(const std::string& route, const Engine::ApiKey& key,
     return Bad(400, ErrorCode::kInvalidIdempotencyKey, "Idempotency-Key: the header is required on POST");
   }
   record.set_idempotency_key(std::string(idem));
-  auto command = files::CommandFromRecord(*engine, record);
+  auto command = requests::CommandFromRecord(*engine, record, Channel::kServer);
   if (!command) return ErrorResponse(command.error());
-  command->channel = Channel::kServer;
   command->client.ip = record.client_ip();
   command->client.credential = key.id;
   {
