@@ -1238,7 +1238,9 @@ Example: paymentctl generate --records 100000 --out day.pb && paymentctl init &&
   }
 
   if (akcreate->parsed()) {
-    auto key = L.CreateApiKey(apikey_admin ? "" : ctx.merchant, apikey_admin);
+    auto keys = server::ApiKeys::Open(ctx.db_path, *ctx.clock);  // the channel's own connection
+    if (!keys) return PrintError(ctx, keys.error());
+    auto key = (*keys)->Create(apikey_admin ? "" : ctx.merchant, apikey_admin);
     if (!key) return PrintError(ctx, key.error());
     if (ctx.json) {
       JsonWriter w;
@@ -1256,7 +1258,9 @@ Example: paymentctl generate --records 100000 --out day.pb && paymentctl init &&
     serve_opts.port = where->second;
     serve_opts.tls_cert_path = tls_cert;
     serve_opts.tls_key_path = tls_key;
-    auto srv = server::Server::Start(L, serve_opts);
+    auto keys = server::ApiKeys::Open(ctx.db_path, *ctx.clock);  // the channel's own connection
+    if (!keys) return PrintError(ctx, keys.error());
+    auto srv = server::Server::Start(L, **keys, serve_opts);
     if (!srv) return PrintError(ctx, srv.error());
     if (ctx.json) {
       JsonWriter w;
