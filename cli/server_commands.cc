@@ -7,6 +7,7 @@
 
 #include "adapters/network/faults.h"
 #include "adapters/network/tcp_network.h"
+#include "adapters/server/api_keys.h"
 #include "adapters/server/server.h"
 #include "cli/commands.h"
 #include "cli/print.h"
@@ -29,7 +30,9 @@ int RunServe(Context& ctx, ServeOptions& o) {
   o.server.port = where->second;
   o.server.tls_cert_path = o.tls_cert;
   o.server.tls_key_path = o.tls_key;
-  auto srv = server::Server::Start(*ctx.engine, o.server);
+  auto keys = server::ApiKeys::Open(ctx.db_path, *ctx.clock);  // the channel's own connection
+  if (!keys) return PrintError(ctx, keys.error());
+  auto srv = server::Server::Start(*ctx.engine, **keys, o.server);
   if (!srv) return PrintError(ctx, srv.error());
   if (ctx.json) {
     JsonWriter w;
@@ -123,7 +126,9 @@ void AddNetworkSim(CLI::App& app, Context& ctx) {
 // ---- apikey ---------------------------------------------------------------------------------
 
 int RunApiKeyCreate(Context& ctx, bool admin) {
-  auto key = ctx.engine->CreateApiKey(admin ? "" : ctx.merchant, admin);
+  auto keys = server::ApiKeys::Open(ctx.db_path, *ctx.clock);  // the channel's own connection
+  if (!keys) return PrintError(ctx, keys.error());
+  auto key = (*keys)->Create(admin ? "" : ctx.merchant, admin);
   if (!key) return PrintError(ctx, key.error());
   if (ctx.json) {
     JsonWriter w;

@@ -44,6 +44,8 @@ constexpr ErrorInfo kErrors[] = {
     {ErrorCode::kCaptureExceedsAuthorized, "capture_exceeds_authorized", "The capture asks for more than the payment still has authorized."},
     {ErrorCode::kRefundExceedsCaptured, "refund_exceeds_captured", "Refunds would total more than the captured amount."},
     {ErrorCode::kUnknownMerchant, "unknown_merchant", "No merchant has this id; create it with `paymentctl merchant create`."},
+    {ErrorCode::kUnauthenticated, "unauthenticated", "The request carries no credential, or one the channel does not know (HTTP 401); nothing was read or written."},
+    {ErrorCode::kForbidden, "forbidden", "The credential is valid but may not do this: another merchant's payments or accounts, or an admin-only operation (HTTP 403); nothing was read or written."},
     {ErrorCode::kStoreBusy, "store_busy", "The database is locked by another writer; nothing was written."},
     {ErrorCode::kStoreIo, "store_io", "The database failed to read or write; the transaction was rolled back."},
     {ErrorCode::kIdempotencyKeyInFlight, "idempotency_key_in_flight", "A request with this idempotency key is still being processed (HTTP 409); retry later with the same key."},
@@ -51,6 +53,7 @@ constexpr ErrorInfo kErrors[] = {
     {ErrorCode::kNetworkTimeout, "network_timeout", "The card network did not answer in time; the engine reverses what may have been applied. Retry later with the same key."},
     {ErrorCode::kNetworkUnavailable, "network_unavailable", "The card network could not be reached (not connected or not configured); nothing was sent."},
     {ErrorCode::kPaymentInDoubt, "payment_in_doubt", "The payment's last network exchange has no answer yet (status unknown); its reversal or status inquiry must finish before another operation. Retry later."},
+    {ErrorCode::kRateLimited, "rate_limited", "The credential sent more requests than its request rate allows (HTTP 429); nothing was read or written. Retry after the time the answer gives, with the same key."},
     {ErrorCode::kInternal, "internal", "A bug: an internal invariant did not hold."},
     {ErrorCode::kCorruptStore, "corrupt_store", "The database content is not what this version wrote (schema or encoding)."},
 };

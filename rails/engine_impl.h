@@ -129,8 +129,6 @@ class EngineImpl final : public Engine {
     PAY_TRY(RecoverPayments(needs_recovery_ ? 0 : options_.exchange_grace_ms));
     return DeliverAdvices(nullptr);
   }
-  Result<std::string> CreateApiKey(std::string_view merchant, bool admin) override;
-  Result<std::optional<ApiKey>> Authenticate(std::string_view presented) override;
 
  private:
   Result<Outcome> Execute(Batch& b, size_t index);

@@ -1,11 +1,8 @@
-// The engine's reads and sweeps (expiry, settlement, key purge) and the API keys of paymentd.
+// The engine's reads and sweeps (expiry, settlement, key purge).
 
 #include <algorithm>
 
-#include "core/crypto.h"
-#include "core/encoding.h"
 #include "core/limits.h"
-#include "core/record_kinds.h"
 #include "rails/engine_impl.h"
 
 namespace pay::engine_internal {
@@ -101,59 +98,6 @@ Result<std::optional<std::string>> EngineImpl::PaymentIdForKey(std::string_view 
     if (id) return id;
   }
   return std::optional<std::string>();
-}
-
-// ---- API keys (paymentd) --------------------------------------------------------------------
-
-Result<std::string> EngineImpl::CreateApiKey(std::string_view merchant, bool admin) {
-  std::lock_guard lock(mu_);
-  if (admin == !merchant.empty()) {
-    return MakeError(ErrorCode::kInvalidArgument, "apikey: give a merchant or ask for an admin key, not both");
-  }
-  if (!admin) {
-    PAY_ASSIGN_OR_RETURN(auto m, book_->FindMerchant(merchant));
-    if (!m) {
-      return MakeError(ErrorCode::kUnknownMerchant, "merchant: no merchant '" + std::string(merchant) + "'");
-    }
-  }
-  PAY_ASSIGN_OR_RETURN(std::string id_bytes, RandomBytes(6));
-  PAY_ASSIGN_OR_RETURN(std::string secret_bytes, RandomBytes(24));
-  const std::string id = ToHex(id_bytes);
-  const std::string secret = ToHex(secret_bytes);
-  Writer w;
-  w.U8(1);
-  w.Str(DigestBytes(Sha256(secret)));
-  w.Str(merchant);
-  w.U8(admin ? 1 : 0);
-  w.I64(clock_->NowMs());
-  store::RecordRow row{store::kApiKeyRecord, id, std::string(merchant), 0, w.Take()};
-  PAY_TRY(InTransaction([&] { return store_->PutRecord(row); }));
-  return "pk_" + id + "_" + secret;
-}
-
-Result<std::optional<Engine::ApiKey>> EngineImpl::Authenticate(std::string_view presented) {
-  // "pk_" + 12 hex (id) + "_" + 48 hex (secret)
-  if (presented.size() != 3 + 12 + 1 + 48 || presented.substr(0, 3) != "pk_" || presented[15] != '_') {
-    return std::optional<ApiKey>();
-  }
-  const std::string id(presented.substr(3, 12));
-  std::lock_guard lock(mu_);
-  PAY_ASSIGN_OR_RETURN(auto row, store_->FindRecord(store::kApiKeyRecord, id));
-  if (!row) return std::optional<ApiKey>();
-  Reader r(row->body);
-  uint8_t version = 0, admin = 0;
-  std::string hash;
-  ApiKey key;
-  key.id = id;
-  if (!r.U8(&version) || version != 1 || !r.Str(&hash, 64) || !r.Str(&key.merchant, 256) ||
-      !r.U8(&admin) || !r.I64(&key.created_at_ms)) {
-    return MakeError(ErrorCode::kCorruptStore, "store: undecodable api key record");
-  }
-  key.admin = admin != 0;
-  if (!ConstantTimeEqual(hash, DigestBytes(Sha256(presented.substr(16))))) {
-    return std::optional<ApiKey>();
-  }
-  return std::optional<ApiKey>(std::move(key));
 }
 
 }  // namespace pay::engine_internal

@@ -8,12 +8,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "adapters/requests/requests.h"
 #include "core/crypto.h"
 #include "core/json_fields.h"
 #include "core/json_writer.h"
 #include "core/limits.h"
-#include "core/time_format.h"
-#include "pay/money.h"
 
 namespace pay::files {
 
@@ -104,12 +103,7 @@ Result<bool> RecordReader::Next(v1::Record* record) {
       return Bad("line " + std::to_string(impl_->line),
                  "longer than " + std::to_string(limits::kRecordBytesMax) + " bytes");
     }
-    google::protobuf::util::JsonParseOptions opts;
-    opts.ignore_unknown_fields = false;
-    auto status = google::protobuf::util::JsonStringToMessage(line, record, opts);
-    if (!status.ok()) {
-      return Bad("line " + std::to_string(impl_->line), std::string(status.message()));
-    }
+    PAY_TRY(requests::MessageFromJson(line, record, "line " + std::to_string(impl_->line)));
     return true;
   }
 }
@@ -157,232 +151,9 @@ Result<void> RecordWriter::Close() {
   return {};
 }
 
-// ---- translation --------------------------------------------------------------------------------
+// ---- replay -------------------------------------------------------------------------------------
 
 namespace {
-
-// Turns records into engine commands. Follow-up records name their payment by the key of the
-// record that created it; that is resolved through a bounded cache of this replay's outcomes and
-// then the engine's idempotency records (memory does not grow with the file).
-class Translator {
- public:
-  explicit Translator(Engine& engine) : engine_(engine) {}
-
-  struct Translated {
-    Command command;
-    std::string currency;  // for the totals
-    int64_t amount_minor = 0;
-    bool settle = false;
-    std::string creates_payment_key;  // the key a follow-up may name (merchant-scoped)
-  };
-
-  Result<Translated> Translate(const v1::Record& r, const std::string& where,
-                               bool require_event_time = true) {
-    Translated t;
-    Command& c = t.command;
-    c.idempotency_key = r.idempotency_key();
-    c.merchant = r.merchant();
-    c.channel = Channel::kReplay;
-    c.client.ip = r.client_ip();
-    c.client.credential = r.credential();
-    if (r.event_time().empty()) {
-      if (require_event_time) return Bad(where, "event_time: required (RFC 3339)");
-    } else {
-      PAY_ASSIGN_OR_RETURN(c.event_time_ms, ParseRfc3339Ms(r.event_time(), where + ": event_time"));
-    }
-    switch (r.op_case()) {
-      case v1::Record::kCreateAccount: {
-        const auto& a = r.create_account();
-        ledger::AccountSpec spec;
-        spec.id = a.id();
-        spec.currency = a.currency();
-        if (!a.type().empty()) {
-          PAY_ASSIGN_OR_RETURN(spec.type, ledger::ParseAccountType(a.type(), where + ": create_account.type"));
-        }
-        if (a.no_overdraft()) spec.overdraft = ledger::OverdraftMode::kNone;
-        c.request = CreateAccountRequest{spec};
-        break;
-      }
-      case v1::Record::kCreateMerchant: {
-        const auto& m = r.create_merchant();
-        CreateMerchantRequest req{m.id(), m.currency(), m.fee_bps(), 0};
-        if (!m.fee_fixed().empty()) {
-          PAY_ASSIGN_OR_RETURN(const Currency* cur, LookupCurrency(m.currency(), where + ": create_merchant.currency"));
-          PAY_ASSIGN_OR_RETURN(req.fee_fixed_minor, ParseDecimalMinor(m.fee_fixed(), cur->exponent, where + ": create_merchant.fee_fixed"));
-        }
-        if (c.merchant.empty()) c.merchant = m.id();
-        merchant_currency_[m.id()] = m.currency();
-        c.request = req;
-        break;
-      }
-      case v1::Record::kFund: {
-        const auto& f = r.fund();
-        FundRequest req;
-        req.currency = f.currency();
-        PAY_ASSIGN_OR_RETURN(req.amount_minor, Amount(f.amount(), f.amount_minor(), f.currency(), where + ": fund"));
-        if (f.has_card()) {
-          req.card = CardInput{f.card().number(), f.card().expiry(), f.card().cvv()};
-          t.creates_payment_key = c.idempotency_key;
-        }
-        t.currency = f.currency();
-        t.amount_minor = req.amount_minor;
-        c.request = std::move(req);
-        break;
-      }
-      case v1::Record::kTransfer: {
-        const auto& x = r.transfer();
-        PAY_ASSIGN_OR_RETURN(std::string currency, AccountCurrency(x.debit(), where + ": transfer.debit"));
-        PAY_ASSIGN_OR_RETURN(int64_t amount, Amount(x.amount(), x.amount_minor(), currency, where + ": transfer"));
-        TransferRequest req;
-        req.entry.description = x.description();
-        req.entry.postings = {{x.debit(), ledger::Side::kDebit, amount},
-                              {x.credit(), ledger::Side::kCredit, amount}};
-        t.currency = currency;
-        t.amount_minor = amount;
-        c.request = std::move(req);
-        break;
-      }
-      case v1::Record::kAuthorize: {
-        const auto& a = r.authorize();
-        AuthorizeRequest req;
-        req.card = CardInput{a.card().number(), a.card().expiry(), a.card().cvv()};
-        req.currency = a.currency();
-        PAY_ASSIGN_OR_RETURN(req.amount_minor, Amount(a.amount(), a.amount_minor(), a.currency(), where + ": authorize"));
-        t.currency = a.currency();
-        t.amount_minor = req.amount_minor;
-        t.creates_payment_key = c.idempotency_key;
-        c.request = std::move(req);
-        break;
-      }
-      case v1::Record::kIncrement: {
-        const auto& i = r.increment();
-        PAY_ASSIGN_OR_RETURN(auto target, Target(c.merchant, i.payment_key(), i.payment_id(), where + ": increment"));
-        PAY_ASSIGN_OR_RETURN(int64_t amount, Amount(i.amount(), i.amount_minor(), target.currency, where + ": increment"));
-        c.request = IncrementRequest{target.id, amount};
-        t.amount_minor = amount;
-        break;
-      }
-      case v1::Record::kCapture: {
-        const auto& x = r.capture();
-        PAY_ASSIGN_OR_RETURN(auto target, Target(c.merchant, x.payment_key(), x.payment_id(), where + ": capture"));
-        PAY_ASSIGN_OR_RETURN(auto amount, OptionalAmount(x.amount(), x.amount_minor(), target.currency, where + ": capture"));
-        c.request = CaptureRequest{target.id, amount, x.final()};
-        t.amount_minor = amount.value_or(0);
-        break;
-      }
-      case v1::Record::kVoidPayment: {
-        const auto& v = r.void_payment();
-        PAY_ASSIGN_OR_RETURN(auto target, Target(c.merchant, v.payment_key(), v.payment_id(), where + ": void_payment"));
-        c.request = VoidPaymentRequest{target.id};
-        break;
-      }
-      case v1::Record::kRefund: {
-        const auto& x = r.refund();
-        PAY_ASSIGN_OR_RETURN(auto target, Target(c.merchant, x.payment_key(), x.payment_id(), where + ": refund"));
-        PAY_ASSIGN_OR_RETURN(auto amount, OptionalAmount(x.amount(), x.amount_minor(), target.currency, where + ": refund"));
-        c.request = RefundRequest{target.id, amount};
-        t.amount_minor = amount.value_or(0);
-        break;
-      }
-      case v1::Record::kPush: {
-        const auto& p = r.push();
-        PushRequest req{{p.card().number(), p.card().expiry(), ""}, 0, p.currency(), p.purpose(),
-                        p.sender_name(), p.sender_reference(), p.recipient_name()};
-        PAY_ASSIGN_OR_RETURN(req.amount_minor, Amount(p.amount(), p.amount_minor(), p.currency(), where + ": push"));
-        t.currency = p.currency();
-        t.amount_minor = req.amount_minor;
-        t.creates_payment_key = c.idempotency_key;
-        c.request = std::move(req);
-        break;
-      }
-      case v1::Record::kP2P: {
-        const auto& p = r.p2p();
-        P2pRequest req{{p.from_card().number(), p.from_card().expiry(), p.from_card().cvv()},
-                       {p.to_card().number(), "", ""}, 0, p.currency(), p.sender_name(), p.recipient_name()};
-        PAY_ASSIGN_OR_RETURN(req.amount_minor, Amount(p.amount(), p.amount_minor(), p.currency(), where + ": p2p"));
-        t.currency = p.currency();
-        t.amount_minor = req.amount_minor;
-        t.creates_payment_key = c.idempotency_key;
-        c.request = std::move(req);
-        break;
-      }
-      case v1::Record::kSettle:
-        t.settle = true;
-        break;
-      case v1::Record::OP_NOT_SET:
-        return Bad(where, "no operation (create_account, create_merchant, fund, transfer, authorize, "
-                          "increment, capture, void_payment, refund, push, p2p, settle)");
-    }
-    return t;
-  }
-
-  // After a batch: what a creating record produced, for later follow-ups.
-  void Remember(const std::string& merchant, const std::string& key, const std::string& payment_id,
-                const std::string& currency) {
-    if (payments_.size() >= limits::kReplayCacheEntriesMax) payments_.clear();
-    payments_[merchant + '\n' + key] = {payment_id, currency};
-  }
-
- private:
-  struct PaymentTarget {
-    std::string id;
-    std::string currency;
-  };
-
-  Result<PaymentTarget> Target(const std::string& merchant, const std::string& key,
-                               const std::string& id, const std::string& where) {
-    if (key.empty() == id.empty()) return Bad(where, "payment_key or payment_id: give exactly one");
-    PaymentTarget target{id, ""};
-    if (!key.empty()) {
-      auto it = payments_.find(merchant + '\n' + key);
-      if (it != payments_.end()) return it->second;
-      PAY_ASSIGN_OR_RETURN(auto found, engine_.PaymentIdForKey(merchant, key));
-      if (!found) return Bad(where, "payment_key: no payment was created under '" + key + "'");
-      target.id = *found;
-    }
-    auto mc = merchant_currency_.find(merchant);
-    if (mc != merchant_currency_.end()) {
-      target.currency = mc->second;
-      return target;
-    }
-    auto json = engine_.PaymentJson(target.id);
-    if (!json) return Bad(where, "payment_id: no payment '" + target.id + "'");
-    target.currency = JsonStringField(*json, "currency");
-    return target;
-  }
-
-  Result<std::string> AccountCurrency(const std::string& id, const std::string& where) {
-    auto it = account_currency_.find(id);
-    if (it != account_currency_.end()) return it->second;
-    auto a = engine_.GetAccount(id);
-    if (!a) return Bad(where, a.error().message);
-    if (account_currency_.size() >= limits::kReplayCacheEntriesMax) account_currency_.clear();
-    return account_currency_[id] = std::string(a->currency->code);
-  }
-
-  static Result<int64_t> Amount(const std::string& decimal, int64_t minor, const std::string& currency,
-                                const std::string& where) {
-    if (decimal.empty() == (minor == 0)) return Bad(where, "amount: give exactly one of amount and amount_minor");
-    if (!decimal.empty()) {
-      PAY_ASSIGN_OR_RETURN(const Currency* cur, LookupCurrency(currency, where + ".currency"));
-      return ParseDecimalMinor(decimal, cur->exponent, where + ".amount");
-    }
-    return minor;
-  }
-
-  static Result<std::optional<int64_t>> OptionalAmount(const std::string& decimal, int64_t minor,
-                                                       const std::string& currency,
-                                                       const std::string& where) {
-    if (decimal.empty() && minor == 0) return std::optional<int64_t>();
-    PAY_ASSIGN_OR_RETURN(int64_t v, Amount(decimal, minor, currency, where));
-    return std::optional<int64_t>(v);
-  }
-
-  Engine& engine_;
-  std::unordered_map<std::string, PaymentTarget> payments_;
-  std::unordered_map<std::string, std::string> account_currency_;
-  std::unordered_map<std::string, std::string> merchant_currency_;  // one per merchant: small
-};
 
 // The payment key a follow-up record names, or empty.
 const std::string& PaymentKeyOf(const v1::Record& r) {
@@ -408,13 +179,6 @@ std::string FileDigestPrefix(const std::string& path) {
 }
 
 }  // namespace
-
-Result<Command> CommandFromRecord(Engine& engine, const v1::Record& record) {
-  Translator t(engine);
-  PAY_ASSIGN_OR_RETURN(auto translated, t.Translate(record, "body", /*require_event_time=*/false));
-  if (translated.settle) return Bad("body", "settle is not a payment command");
-  return std::move(translated.command);
-}
 
 std::string SummaryJson(const ReplaySummary& s) {
   JsonWriter w;
@@ -459,11 +223,11 @@ Result<ReplaySummary> Replay(Engine& engine, ManualClock& clock, const ReplayOpt
   }
   const std::string derived_prefix = o.derive_keys ? FileDigestPrefix(o.path) : std::string();
   ReplaySummary sum;
-  Translator translator(engine);
+  requests::Translator translator(engine);
 
   struct Item {
     uint64_t number = 0;
-    Translator::Translated t;
+    requests::Translator::Translated t;
     std::optional<Error> error;  // a bad record: reported in its place in the results
     std::string key;
   };
@@ -600,12 +364,12 @@ Result<ReplaySummary> Replay(Engine& engine, ManualClock& clock, const ReplayOpt
       // batch first.
       PAY_TRY(flush());
     }
-    auto translated = translator.Translate(record, where);
+    auto translated = translator.Translate(record, where, Channel::kReplay);
     if (!translated && !batch.empty()) {
       // It may depend on an earlier record of the batch (an account it debits): run the batch,
       // then try once more.
       PAY_TRY(flush());
-      translated = translator.Translate(record, where);
+      translated = translator.Translate(record, where, Channel::kReplay);
     }
     if (!translated) {
       Item bad;

@@ -1,8 +1,8 @@
 #pragma once
 // Transaction files (docs/files.md): records of engine operations in JSON Lines or
 // length-delimited binary Protobuf (proto/pay/v1/records.proto), read as a stream, translated
-// into engine commands and replayed in batches with the records' event times as the engine
-// clock; and written by the generator.
+// into engine commands (adapters/requests, shared with paymentd) and replayed in batches with the
+// records' event times as the engine clock; and written by the generator.
 //
 // Reading never holds more than one record (and one batch of commands) in memory. A bad record
 // is reported with its line (JSONL) or record number (binary) and the field, and the rest of the
@@ -65,11 +65,6 @@ class RecordWriter {
   std::unique_ptr<Impl> impl_;
   Format format_ = Format::kJsonLines;
 };
-
-// One record as an engine command, for channels that speak the same messages (the network
-// server builds records from HTTP requests). Without an event time the command runs at the
-// engine clock. `settle` is not a command (kInvalidArgument).
-Result<Command> CommandFromRecord(Engine& engine, const v1::Record& record);
 
 struct ReplayOptions {
   std::string path;

@@ -1,8 +1,10 @@
 #pragma once
 // paymentd: the engine over HTTP/1.1 (Boost.Beast), started by `paymentctl serve`. A thin
-// channel: it authenticates, limits the request rate per API key, translates requests into the
-// same pay.v1 messages the transaction files use, and hands commands to one writer thread that
-// commits them in groups (Engine::SubmitBatch). docs/api.md lists the routes.
+// channel: it authenticates (API keys of its own, api_keys.h), limits the request rate per API
+// key, translates requests into the same pay.v1 messages the transaction files use
+// (adapters/requests), and hands commands to one writer thread that commits them in groups
+// (Engine::SubmitBatch). docs/api.md lists the routes; docs/architecture.md the roles (listener,
+// session, dispatcher, router, authenticator, rate limiter, writer).
 //
 // Everything is bounded: connections, header and body sizes, read deadlines, the writer's queue
 // (503 with Retry-After when full). Stop() is graceful: no new connections, queued commands are
@@ -14,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "adapters/server/api_keys.h"
 #include "pay/engine.h"
 
 namespace pay::server {
@@ -39,8 +42,10 @@ struct ServerOptions {
 
 class Server {
  public:
-  // `engine` must outlive the server.
-  static Result<std::unique_ptr<Server>> Start(Engine& engine, const ServerOptions& options);
+  // `engine` and `keys` (usually on a store connection of their own to the engine's database)
+  // must outlive the server.
+  static Result<std::unique_ptr<Server>> Start(Engine& engine, ApiKeys& keys,
+                                               const ServerOptions& options);
   ~Server();
   uint16_t port() const;
   bool tls() const;
@@ -51,9 +56,8 @@ class Server {
   // Prometheus text exposition (GET /metrics).
   std::string Metrics() const;
 
-  struct Impl;  // server.cc only
-
  private:
+  struct Impl;
   Server();
   std::unique_ptr<Impl> impl_;
 };

@@ -303,20 +303,6 @@ class Engine {
   // left or `network_rounds_max` rounds passed. Returns how many are still queued.
   virtual Result<size_t> ResolvePending() = 0;
 
-  // API keys of the network server (paymentd). A key is "pk_<id>_<secret>"; only a SHA-256 of
-  // the secret is stored, and the secret is shown once, by CreateApiKey. A merchant key sees and
-  // moves only its merchant's payments and accounts; an admin key creates merchants and funds.
-  struct ApiKey {
-    std::string id;
-    std::string merchant;  // empty for an admin key
-    bool admin = false;
-    int64_t created_at_ms = 0;
-  };
-  virtual Result<std::string> CreateApiKey(std::string_view merchant, bool admin) = 0;
-  // The key a presented "pk_..." string names, when its secret matches (compared in constant
-  // time); empty otherwise.
-  virtual Result<std::optional<ApiKey>> Authenticate(std::string_view presented) = 0;
-
   // How many in-flight records start-up found and how they were resolved.
   struct Recovery {
     size_t completed = 0;

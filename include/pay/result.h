@@ -49,6 +49,8 @@ enum class ErrorCode : int32_t {
   kCaptureExceedsAuthorized = 2014,
   kRefundExceedsCaptured = 2015,
   kUnknownMerchant = 2016,
+  kUnauthenticated = 2017,
+  kForbidden = 2018,
 
   kStoreBusy = 3001,
   kStoreIo = 3002,
@@ -57,6 +59,7 @@ enum class ErrorCode : int32_t {
   kNetworkTimeout = 3005,
   kNetworkUnavailable = 3006,
   kPaymentInDoubt = 3007,
+  kRateLimited = 3008,
 
   kInternal = 9001,
   kCorruptStore = 9002,

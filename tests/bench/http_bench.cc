@@ -107,12 +107,15 @@ int main(int argc, char** argv) {
   m.idempotency_key = "merchant";
   m.request = pay::CreateMerchantRequest{"bench", "USD", 0, 0};
   if (auto r = (*engine)->Submit(m); !r) Die(r.error().message);
-  auto key = (*engine)->CreateApiKey("bench", false);
+  pay::SystemClock clock;
+  auto keys = pay::server::ApiKeys::Open(o.db_path, clock);
+  if (!keys) Die(keys.error().message);
+  auto key = (*keys)->Create("bench", false);
   if (!key) Die(key.error().message);
   pay::server::ServerOptions so2;
   so2.port = 0;
   so2.rate_per_s = 0;  // measuring the engine, not the limiter
-  auto server = pay::server::Server::Start(**engine, so2);
+  auto server = pay::server::Server::Start(**engine, **keys, so2);
   if (!server) Die(server.error().message);
   const uint16_t port = (*server)->port();
 

@@ -1,15 +1,15 @@
 // The server's request path reads bytes from the network: Beast's HTTP parser with the server's
-// limits, then the body as the protobuf JSON mapping of a pay.v1 message. Any bytes give a
-// request or an error, never a crash.
+// limits, then the body decoded as paymentd decodes it
+// (adapters/requests: JSON or protobuf by Content-Type). Any bytes give a request or an error,
+// never a crash.
 #include <utility>
-
-#include <google/protobuf/util/json_util.h>
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cstddef>
 #include <cstdint>
 
+#include "adapters/requests/requests.h"
 #include "pay/v1/records.pb.h"
 
 namespace http = boost::beast::http;
@@ -22,13 +22,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   boost::beast::error_code ec;
   parser.put(boost::asio::buffer(data, size), ec);
   if (ec || !parser.is_done()) return 0;
-  const std::string& body = parser.get().body();
-  google::protobuf::util::JsonParseOptions opts;
-  opts.ignore_unknown_fields = false;
+  const auto& req = parser.get();
+  const auto type = req[http::field::content_type];
+  const std::string_view content_type(type.data(), type.size());
+  const std::string& body = req.body();
   pay::v1::Authorize authorize;
-  (void)google::protobuf::util::JsonStringToMessage(body, &authorize, opts);
+  (void)pay::requests::MessageFromBody(content_type, body, &authorize);
   pay::v1::Push push;
-  (void)google::protobuf::util::JsonStringToMessage(body, &push, opts);
+  (void)pay::requests::MessageFromBody(content_type, body, &push);
   pay::v1::Capture capture;
   if (capture.ParseFromString(body)) {
     std::string again;

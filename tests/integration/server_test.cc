@@ -154,13 +154,14 @@ class ServerTest : public ::testing::Test {
       c.request = CreateMerchantRequest{m, "USD", 0, 0};
       ASSERT_TRUE(engine_->Submit(c));
     }
-    admin_ = *engine_->CreateApiKey("", true);
-    acme_ = *engine_->CreateApiKey("acme", false);
-    beta_ = *engine_->CreateApiKey("beta", false);
+    keys_ = std::move(*ApiKeys::Open(dir_.File("paymentd.db"), clock_));
+    admin_ = *keys_->Create("", true);
+    acme_ = *keys_->Create("acme", false);
+    beta_ = *keys_->Create("beta", false);
   }
   void Serve(ServerOptions o = {}) {
     o.port = 0;
-    auto s = Server::Start(*engine_, o);
+    auto s = Server::Start(*engine_, *keys_, o);
     ASSERT_TRUE(s) << s.error().message;
     server_ = std::move(*s);
   }
@@ -172,6 +173,7 @@ class ServerTest : public ::testing::Test {
   ManualClock clock_{1'795'000'000'000};
   std::unique_ptr<CardNetworkSimulator> network_;
   std::unique_ptr<Engine> engine_;
+  std::unique_ptr<ApiKeys> keys_;
   std::unique_ptr<Server> server_;
   std::string admin_, acme_, beta_;
 };
@@ -236,6 +238,43 @@ TEST_F(ServerTest, AuthenticationAndMerchantBoundaries) {
   EXPECT_EQ(c.Request("GET", "/v1/accounts/m%2Facme%2Favailable/balance", beta_).status, 403);
   EXPECT_EQ(c.Request("GET", "/v1/accounts/acq%2FUSD%2Ffees/balance", acme_).status, 403);
   EXPECT_EQ(c.Request("GET", "/v1/accounts/acq%2FUSD%2Ffees/balance", admin_).status, 200);
+}
+
+TEST_F(ServerTest, ChannelRefusalsCarryTheChannelsErrorCodes) {
+  ServerOptions o;
+  o.rate_per_s = 1;
+  o.burst = 1;
+  Serve(o);
+  Client c(server_->port());
+  auto none = c.Request("GET", "/v1/payments", "");
+  EXPECT_EQ(none.status, 401);
+  EXPECT_NE(none.body.find("\"code\":\"unauthenticated\",\"number\":2017"), std::string::npos) << none.body;
+  EXPECT_EQ(none.headers["www-authenticate"], "Bearer");
+  auto forbidden = c.Request("POST", "/v1/merchants", acme_, R"({"id":"x","currency":"USD"})", "k");
+  EXPECT_EQ(forbidden.status, 403);
+  EXPECT_NE(forbidden.body.find("\"code\":\"forbidden\",\"number\":2018"), std::string::npos) << forbidden.body;
+  auto limited = c.Request("GET", "/v1/payments", acme_);
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_NE(limited.body.find("\"code\":\"rate_limited\",\"number\":3008"), std::string::npos) << limited.body;
+  auto metrics = c.Request("GET", "/metrics", "");
+  EXPECT_NE(metrics.body.find("route=\"unauthenticated\",status=\"401\""), std::string::npos);
+  EXPECT_NE(metrics.body.find("route=\"rate_limited\",status=\"429\""), std::string::npos);
+}
+
+TEST_F(ServerTest, PathsReadAsTheFirstVersionReadThem) {
+  Serve();
+  Client c(server_->port());
+  EXPECT_EQ(c.Request("GET", "/v1/nope", acme_).status, 405);  // any method but POST: 405
+  EXPECT_EQ(c.Request("POST", "/v1/nope", acme_, "{}", "k").status, 404);
+  auto hint = c.Request("GET", "/v1/accounts/m%2Facme%2Favailable", acme_);
+  EXPECT_EQ(hint.status, 404);
+  EXPECT_NE(hint.body.find("/balance or /history"), std::string::npos) << hint.body;
+  EXPECT_EQ(c.Request("GET", "/v1/accounts//balance", acme_).status, 404);
+  auto no_id = c.Request("POST", "/v1/payments/capture", acme_, "{}", "k");  // an empty id
+  EXPECT_EQ(no_id.status, 400);
+  EXPECT_NE(no_id.body.find("payment_key or payment_id"), std::string::npos) << no_id.body;
+  EXPECT_EQ(c.Request("POST", "/v1/payments/x/authorize", acme_, "{}", "k").status, 404);
+  EXPECT_EQ(c.Request("GET", "/nope", "").status, 404);  // outside /v1/: no key needed to hear it
 }
 
 TEST_F(ServerTest, IdempotencyRulesOverHttp) {
@@ -375,7 +414,7 @@ TEST_F(ServerTest, TlsWithACertificateMadeAtTestTime) {
     EXPECT_NE(r.status, 200);
   }
   SSL_CTX_free(ctx);
-  auto bad = Server::Start(*engine_, ServerOptions{.tls_cert_path = cert});
+  auto bad = Server::Start(*engine_, *keys_, ServerOptions{.tls_cert_path = cert});
   EXPECT_FALSE(bad);
 }
 

@@ -1,0 +1,338 @@
+#include "adapters/requests/requests.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include "core/json_fields.h"
+#include "core/json_writer.h"
+#include "core/limits.h"
+#include "core/time_format.h"
+#include "pay/money.h"
+
+namespace pay::requests {
+
+namespace {
+
+Error Bad(const std::string& where, const std::string& what) {
+  return MakeError(ErrorCode::kInvalidArgument, where + ": " + what);
+}
+
+}  // namespace
+
+// ---- messages -----------------------------------------------------------------------------------
+
+Result<void> MessageFromJson(std::string_view json, google::protobuf::Message* message,
+                             const std::string& where) {
+  google::protobuf::util::JsonParseOptions opts;
+  opts.ignore_unknown_fields = false;
+  auto status = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(json.data(), json.size()), message, opts);
+  if (!status.ok()) return Bad(where, std::string(status.message()));
+  return {};
+}
+
+Result<void> MessageFromBody(std::string_view content_type, const std::string& body,
+                             google::protobuf::Message* message) {
+  if (content_type.starts_with("application/x-protobuf")) {
+    if (!message->ParseFromString(body)) {
+      return Bad("body", "not a serialized " + message->GetTypeName());
+    }
+    return {};
+  }
+  // curl's -d sends JSON as application/x-www-form-urlencoded: a body that is a JSON object is
+  // read as JSON; real form encoding is refused.
+  const bool json_by_curl = content_type.starts_with("application/x-www-form-urlencoded") &&
+                            !body.empty() && body.front() == '{';
+  if (!content_type.empty() && !content_type.starts_with("application/json") && !json_by_curl) {
+    return Bad("Content-Type", "'" + std::string(content_type.substr(0, 64)) +
+                                   "' (application/json or application/x-protobuf)");
+  }
+  return MessageFromJson(body.empty() ? std::string_view("{}") : std::string_view(body), message,
+                         "body");
+}
+
+// ---- records into commands ----------------------------------------------------------------------
+
+Result<Translator::Translated> Translator::Translate(const v1::Record& r, const std::string& where,
+                                                     Channel channel, bool require_event_time) {
+  Translated t;
+  Command& c = t.command;
+  c.idempotency_key = r.idempotency_key();
+  c.merchant = r.merchant();
+  c.channel = channel;
+  c.client.ip = r.client_ip();
+  c.client.credential = r.credential();
+  if (r.event_time().empty()) {
+    if (require_event_time) return Bad(where, "event_time: required (RFC 3339)");
+  } else {
+    PAY_ASSIGN_OR_RETURN(c.event_time_ms, ParseRfc3339Ms(r.event_time(), where + ": event_time"));
+  }
+  switch (r.op_case()) {
+    case v1::Record::kCreateAccount:
+    case v1::Record::kCreateMerchant:
+    case v1::Record::kFund:
+    case v1::Record::kTransfer:
+      PAY_TRY(TranslateBooks(r, where, t));
+      break;
+    case v1::Record::kAuthorize:
+    case v1::Record::kIncrement:
+    case v1::Record::kCapture:
+    case v1::Record::kVoidPayment:
+    case v1::Record::kRefund:
+      PAY_TRY(TranslateCard(r, where, t));
+      break;
+    case v1::Record::kPush:
+    case v1::Record::kP2P:
+      PAY_TRY(TranslatePush(r, where, t));
+      break;
+    case v1::Record::kSettle:
+      t.settle = true;
+      break;
+    case v1::Record::OP_NOT_SET:
+      return Bad(where, "no operation (create_account, create_merchant, fund, transfer, authorize, "
+                        "increment, capture, void_payment, refund, push, p2p, settle)");
+  }
+  return t;
+}
+
+// Accounts, merchants, prefunding and ledger transfers.
+Result<void> Translator::TranslateBooks(const v1::Record& r, const std::string& where, Translated& t) {
+  Command& c = t.command;
+  switch (r.op_case()) {
+    case v1::Record::kCreateAccount: {
+      const auto& a = r.create_account();
+      ledger::AccountSpec spec;
+      spec.id = a.id();
+      spec.currency = a.currency();
+      if (!a.type().empty()) {
+        PAY_ASSIGN_OR_RETURN(spec.type, ledger::ParseAccountType(a.type(), where + ": create_account.type"));
+      }
+      if (a.no_overdraft()) spec.overdraft = ledger::OverdraftMode::kNone;
+      c.request = CreateAccountRequest{spec};
+      break;
+    }
+    case v1::Record::kCreateMerchant: {
+      const auto& m = r.create_merchant();
+      CreateMerchantRequest req{m.id(), m.currency(), m.fee_bps(), 0};
+      if (!m.fee_fixed().empty()) {
+        PAY_ASSIGN_OR_RETURN(const Currency* cur, LookupCurrency(m.currency(), where + ": create_merchant.currency"));
+        PAY_ASSIGN_OR_RETURN(req.fee_fixed_minor, ParseDecimalMinor(m.fee_fixed(), cur->exponent, where + ": create_merchant.fee_fixed"));
+      }
+      if (c.merchant.empty()) c.merchant = m.id();
+      merchant_currency_[m.id()] = m.currency();
+      c.request = req;
+      break;
+    }
+    case v1::Record::kFund: {
+      const auto& f = r.fund();
+      FundRequest req;
+      req.currency = f.currency();
+      PAY_ASSIGN_OR_RETURN(req.amount_minor, Amount(f.amount(), f.amount_minor(), f.currency(), where + ": fund"));
+      if (f.has_card()) {
+        req.card = CardInput{f.card().number(), f.card().expiry(), f.card().cvv()};
+        t.creates_payment_key = c.idempotency_key;
+      }
+      t.currency = f.currency();
+      t.amount_minor = req.amount_minor;
+      c.request = std::move(req);
+      break;
+    }
+    case v1::Record::kTransfer: {
+      const auto& x = r.transfer();
+      PAY_ASSIGN_OR_RETURN(std::string currency, AccountCurrency(x.debit(), where + ": transfer.debit"));
+      PAY_ASSIGN_OR_RETURN(int64_t amount, Amount(x.amount(), x.amount_minor(), currency, where + ": transfer"));
+      TransferRequest req;
+      req.entry.description = x.description();
+      req.entry.postings = {{x.debit(), ledger::Side::kDebit, amount},
+                            {x.credit(), ledger::Side::kCredit, amount}};
+      t.currency = currency;
+      t.amount_minor = amount;
+      c.request = std::move(req);
+      break;
+    }
+    default:
+      break;
+  }
+  return {};
+}
+
+// Card pull payments: an authorization and the operations that follow it.
+Result<void> Translator::TranslateCard(const v1::Record& r, const std::string& where, Translated& t) {
+  Command& c = t.command;
+  switch (r.op_case()) {
+    case v1::Record::kAuthorize: {
+      const auto& a = r.authorize();
+      AuthorizeRequest req;
+      req.card = CardInput{a.card().number(), a.card().expiry(), a.card().cvv()};
+      req.currency = a.currency();
+      PAY_ASSIGN_OR_RETURN(req.amount_minor, Amount(a.amount(), a.amount_minor(), a.currency(), where + ": authorize"));
+      t.currency = a.currency();
+      t.amount_minor = req.amount_minor;
+      t.creates_payment_key = c.idempotency_key;
+      c.request = std::move(req);
+      break;
+    }
+    case v1::Record::kIncrement: {
+      const auto& i = r.increment();
+      PAY_ASSIGN_OR_RETURN(auto target, Target(c.merchant, i.payment_key(), i.payment_id(), where + ": increment"));
+      PAY_ASSIGN_OR_RETURN(int64_t amount, Amount(i.amount(), i.amount_minor(), target.currency, where + ": increment"));
+      c.request = IncrementRequest{target.id, amount};
+      t.amount_minor = amount;
+      break;
+    }
+    case v1::Record::kCapture: {
+      const auto& x = r.capture();
+      PAY_ASSIGN_OR_RETURN(auto target, Target(c.merchant, x.payment_key(), x.payment_id(), where + ": capture"));
+      PAY_ASSIGN_OR_RETURN(auto amount, OptionalAmount(x.amount(), x.amount_minor(), target.currency, where + ": capture"));
+      c.request = CaptureRequest{target.id, amount, x.final()};
+      t.amount_minor = amount.value_or(0);
+      break;
+    }
+    case v1::Record::kVoidPayment: {
+      const auto& v = r.void_payment();
+      PAY_ASSIGN_OR_RETURN(auto target, Target(c.merchant, v.payment_key(), v.payment_id(), where + ": void_payment"));
+      c.request = VoidPaymentRequest{target.id};
+      break;
+    }
+    case v1::Record::kRefund: {
+      const auto& x = r.refund();
+      PAY_ASSIGN_OR_RETURN(auto target, Target(c.merchant, x.payment_key(), x.payment_id(), where + ": refund"));
+      PAY_ASSIGN_OR_RETURN(auto amount, OptionalAmount(x.amount(), x.amount_minor(), target.currency, where + ": refund"));
+      c.request = RefundRequest{target.id, amount};
+      t.amount_minor = amount.value_or(0);
+      break;
+    }
+    default:
+      break;
+  }
+  return {};
+}
+
+// Push payments: disbursements and P2P.
+Result<void> Translator::TranslatePush(const v1::Record& r, const std::string& where, Translated& t) {
+  Command& c = t.command;
+  switch (r.op_case()) {
+    case v1::Record::kPush: {
+      const auto& p = r.push();
+      PushRequest req{{p.card().number(), p.card().expiry(), ""}, 0, p.currency(), p.purpose(),
+                      p.sender_name(), p.sender_reference(), p.recipient_name()};
+      PAY_ASSIGN_OR_RETURN(req.amount_minor, Amount(p.amount(), p.amount_minor(), p.currency(), where + ": push"));
+      t.currency = p.currency();
+      t.amount_minor = req.amount_minor;
+      t.creates_payment_key = c.idempotency_key;
+      c.request = std::move(req);
+      break;
+    }
+    case v1::Record::kP2P: {
+      const auto& p = r.p2p();
+      P2pRequest req{{p.from_card().number(), p.from_card().expiry(), p.from_card().cvv()},
+                     {p.to_card().number(), "", ""}, 0, p.currency(), p.sender_name(), p.recipient_name()};
+      PAY_ASSIGN_OR_RETURN(req.amount_minor, Amount(p.amount(), p.amount_minor(), p.currency(), where + ": p2p"));
+      t.currency = p.currency();
+      t.amount_minor = req.amount_minor;
+      t.creates_payment_key = c.idempotency_key;
+      c.request = std::move(req);
+      break;
+    }
+    default:
+      break;
+  }
+  return {};
+}
+
+void Translator::Remember(const std::string& merchant, const std::string& key,
+                          const std::string& payment_id, const std::string& currency) {
+  if (payments_.size() >= limits::kReplayCacheEntriesMax) payments_.clear();
+  payments_[merchant + '\n' + key] = {payment_id, currency};
+}
+
+Result<Translator::PaymentTarget> Translator::Target(const std::string& merchant,
+                                                     const std::string& key, const std::string& id,
+                                                     const std::string& where) {
+  if (key.empty() == id.empty()) return Bad(where, "payment_key or payment_id: give exactly one");
+  PaymentTarget target{id, ""};
+  if (!key.empty()) {
+    auto it = payments_.find(merchant + '\n' + key);
+    if (it != payments_.end()) return it->second;
+    PAY_ASSIGN_OR_RETURN(auto found, engine_.PaymentIdForKey(merchant, key));
+    if (!found) return Bad(where, "payment_key: no payment was created under '" + key + "'");
+    target.id = *found;
+  }
+  auto mc = merchant_currency_.find(merchant);
+  if (mc != merchant_currency_.end()) {
+    target.currency = mc->second;
+    return target;
+  }
+  auto json = engine_.PaymentJson(target.id);
+  if (!json) return Bad(where, "payment_id: no payment '" + target.id + "'");
+  target.currency = JsonStringField(*json, "currency");
+  return target;
+}
+
+Result<std::string> Translator::AccountCurrency(const std::string& id, const std::string& where) {
+  auto it = account_currency_.find(id);
+  if (it != account_currency_.end()) return it->second;
+  auto a = engine_.GetAccount(id);
+  if (!a) return Bad(where, a.error().message);
+  if (account_currency_.size() >= limits::kReplayCacheEntriesMax) account_currency_.clear();
+  return account_currency_[id] = std::string(a->currency->code);
+}
+
+Result<int64_t> Translator::Amount(const std::string& decimal, int64_t minor,
+                                   const std::string& currency, const std::string& where) {
+  if (decimal.empty() == (minor == 0)) return Bad(where, "amount: give exactly one of amount and amount_minor");
+  if (!decimal.empty()) {
+    PAY_ASSIGN_OR_RETURN(const Currency* cur, LookupCurrency(currency, where + ".currency"));
+    return ParseDecimalMinor(decimal, cur->exponent, where + ".amount");
+  }
+  return minor;
+}
+
+Result<std::optional<int64_t>> Translator::OptionalAmount(const std::string& decimal, int64_t minor,
+                                                          const std::string& currency,
+                                                          const std::string& where) {
+  if (decimal.empty() && minor == 0) return std::optional<int64_t>();
+  PAY_ASSIGN_OR_RETURN(int64_t v, Amount(decimal, minor, currency, where));
+  return std::optional<int64_t>(v);
+}
+
+Result<Command> CommandFromRecord(Engine& engine, const v1::Record& record, Channel channel) {
+  Translator t(engine);
+  PAY_ASSIGN_OR_RETURN(auto translated, t.Translate(record, "body", channel, /*require_event_time=*/false));
+  if (translated.settle) return Bad("body", "settle is not a payment command");
+  return std::move(translated.command);
+}
+
+// ---- results into answers -----------------------------------------------------------------------
+
+std::string ErrorJson(const Error& e) {
+  JsonWriter w;
+  w.BeginObject().Key("error").BeginObject();
+  w.Field("code", e.name()).Field("number", e.number()).Field("message", e.message);
+  if (!e.rule.empty()) w.Field("rule", e.rule);
+  if (!e.response_code.empty()) w.Field("response_code", e.response_code);
+  if (e.retry_after_ms > 0) w.Field("retry_after_ms", e.retry_after_ms);
+  w.EndObject().EndObject();
+  return w.str();
+}
+
+std::string PaymentListJson(const std::vector<std::string>& payments) {
+  JsonWriter w;
+  w.BeginObject().Key("payments").BeginArray();
+  for (const auto& p : payments) w.Raw(p);
+  w.EndArray().EndObject();
+  return w.str();
+}
+
+std::string HistoryJson(const std::string& account, const std::vector<ledger::StatementLine>& lines) {
+  JsonWriter w;
+  w.BeginObject().Field("account", account).Key("lines").BeginArray();
+  for (const auto& l : lines) {
+    w.BeginObject().Field("entry", l.seq).Field("description", l.description);
+    w.Field("debit_minor", l.debit_minor).Field("credit_minor", l.credit_minor);
+    w.Field("balance_minor", l.balance_minor).Field("available_minor", l.available_minor).EndObject();
+  }
+  w.EndArray().EndObject();
+  return w.str();
+}
+
+}  // namespace pay::requests

@@ -1,0 +1,103 @@
+#pragma once
+// Translation between the channels that speak pay.v1 messages (proto/pay/v1/records.proto) and
+// the engine: transaction files (adapters/files) and paymentd (adapters/server). One place
+// decides how a message becomes a pay::Command, so that a record in a file and the same
+// operation over HTTP are the same command, and how engine results are rendered for them.
+//
+// In: a message from JSON (the protobuf JSON mapping) or binary protobuf, then a v1::Record as a
+// Command. Out: the error envelope and the JSON of reads (payment lists, account history).
+// Channel specifics stay with the channels: file framing and replay batching in adapters/files,
+// routes, statuses and headers in adapters/server.
+//
+// Threading: a Translator is used by one thread at a time; the free functions are thread-safe.
+
+#include <google/protobuf/message.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "pay/engine.h"
+#include "pay/v1/records.pb.h"
+
+namespace pay::requests {
+
+// ---- messages -----------------------------------------------------------------------------------
+
+// Fills `message` from its protobuf JSON mapping; unknown fields are refused. An error
+// (kInvalidArgument) reads "<where>: <what the parser said>".
+Result<void> MessageFromJson(std::string_view json, google::protobuf::Message* message,
+                             const std::string& where);
+// Fills `message` from a request body by its content type: application/x-protobuf (binary),
+// application/json or none (JSON; an empty body is {}), or a JSON object sent as
+// application/x-www-form-urlencoded (what curl -d does). Anything else is refused.
+Result<void> MessageFromBody(std::string_view content_type, const std::string& body,
+                             google::protobuf::Message* message);
+
+// ---- records into commands ----------------------------------------------------------------------
+
+// Turns records into engine commands. Follow-up records (increment, capture, void, refund) name
+// their payment by id or by the idempotency key of the record that created it; a key is
+// resolved through a bounded cache of outcomes the caller Remember()s, then the engine's
+// idempotency records (memory does not grow with a file). `engine` must outlive the translator.
+class Translator {
+ public:
+  explicit Translator(Engine& engine) : engine_(engine) {}
+
+  struct Translated {
+    Command command;
+    std::string currency;  // of the amount, for totals; may be empty
+    int64_t amount_minor = 0;
+    bool settle = false;              // a settle record: not a command
+    std::string creates_payment_key;  // the key a follow-up may name (merchant-scoped)
+  };
+
+  // `where` prefixes error messages ("line 12", "body"). Without `require_event_time` a record
+  // without an event time runs at the engine clock.
+  Result<Translated> Translate(const v1::Record& record, const std::string& where, Channel channel,
+                               bool require_event_time = true);
+  // After a commit: what a creating record produced, for later follow-ups.
+  void Remember(const std::string& merchant, const std::string& key, const std::string& payment_id,
+                const std::string& currency);
+
+ private:
+  struct PaymentTarget {
+    std::string id;
+    std::string currency;
+  };
+  Result<void> TranslateBooks(const v1::Record& r, const std::string& where, Translated& t);
+  Result<void> TranslateCard(const v1::Record& r, const std::string& where, Translated& t);
+  Result<void> TranslatePush(const v1::Record& r, const std::string& where, Translated& t);
+  Result<PaymentTarget> Target(const std::string& merchant, const std::string& key,
+                               const std::string& id, const std::string& where);
+  Result<std::string> AccountCurrency(const std::string& id, const std::string& where);
+  static Result<int64_t> Amount(const std::string& decimal, int64_t minor,
+                                const std::string& currency, const std::string& where);
+  static Result<std::optional<int64_t>> OptionalAmount(const std::string& decimal, int64_t minor,
+                                                       const std::string& currency,
+                                                       const std::string& where);
+
+  Engine& engine_;
+  std::unordered_map<std::string, PaymentTarget> payments_;
+  std::unordered_map<std::string, std::string> account_currency_;
+  std::unordered_map<std::string, std::string> merchant_currency_;  // one per merchant: small
+};
+
+// One record as a command, for a channel that gets one message at a time (paymentd). Without an
+// event time the command runs at the engine clock. `settle` is not a command (kInvalidArgument).
+Result<Command> CommandFromRecord(Engine& engine, const v1::Record& record, Channel channel);
+
+// ---- results into answers -----------------------------------------------------------------------
+
+// {"error":{"code","number","message"[,"rule"][,"response_code"][,"retry_after_ms"]}}
+std::string ErrorJson(const Error& error);
+// {"payments":[<payment JSON>...]}
+std::string PaymentListJson(const std::vector<std::string>& payments);
+// {"account","lines":[{"entry","description","debit_minor","credit_minor","balance_minor",
+// "available_minor"}...]}
+std::string HistoryJson(const std::string& account, const std::vector<ledger::StatementLine>& lines);
+
+}  // namespace pay::requests

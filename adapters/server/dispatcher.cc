@@ -1,0 +1,92 @@
+#include "adapters/server/dispatcher.h"
+
+#include "adapters/server/routes.h"
+
+namespace pay::server {
+
+namespace {
+
+constexpr size_t kPathEchoBytesMax = 128;  // of a path quoted in an error message
+
+HttpResponse Labelled(HttpResponse response, const std::string& route) {
+  if (response.route.empty()) response.route = route;
+  return response;
+}
+
+HttpResponse NoRoute(std::string_view path) {
+  return Labelled(ErrorResponse(404, ErrorCode::kInvalidArgument,
+                                "path: no route " + std::string(path.substr(0, kPathEchoBytesMax))),
+                  "unknown");
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(Engine& engine, Authenticator& authenticator, RateLimiter& limiter,
+                       Writer& writer, MetricsRegistry& metrics)
+    : engine_(engine),
+      authenticator_(authenticator),
+      limiter_(limiter),
+      writer_(writer),
+      metrics_(metrics),
+      public_(PublicRoutes(metrics)),
+      api_(ApiRoutes()) {}
+
+std::optional<HttpResponse> Dispatcher::Handle(const HttpRequest& request, Writer::Deliver later) {
+  const std::string_view target(request.target);
+  const std::string_view path = target.substr(0, target.find('?'));
+  if (auto match = public_.Find(request.method, path)) {
+    static const ApiKey kNobody;
+    static const std::map<std::string, std::string> kNoQuery;
+    Reply reply = match->route->handler(Call{request, engine_, kNobody, kNoQuery, match->id});
+    return Labelled(std::get<HttpResponse>(std::move(reply)), match->route->label());
+  }
+  if (!path.starts_with("/v1/")) return NoRoute(path);
+
+  auto key = authenticator_.Authenticate(request.authorization);
+  if (!key) {
+    HttpResponse r = ErrorResponse(key.error());
+    if (key.error().code != ErrorCode::kUnauthenticated) return Labelled(std::move(r), "unknown");
+    r.headers.emplace_back("WWW-Authenticate", Authenticator::Challenge(request.authorization));
+    return Labelled(std::move(r), "unauthenticated");
+  }
+  // Request rate per key, before the idempotency layer.
+  const auto rate = limiter_.Check(key->id);
+  if (!rate.allowed) return RateLimited(rate);
+  return Authorized(request, path, *key, std::move(later));
+}
+
+std::optional<HttpResponse> Dispatcher::Authorized(const HttpRequest& request, std::string_view path,
+                                                   const ApiKey& key, Writer::Deliver later) {
+  auto match = api_.Find(request.method, path);
+  if (!match) {
+    // Kept from the first version: a POST nobody routes is 404, any other method 405.
+    if (request.method == "POST") return NoRoute(path);
+    return Labelled(ErrorResponse(405, ErrorCode::kInvalidArgument,
+                                  "method: " + request.method + " is not allowed on " +
+                                      std::string(path.substr(0, kPathEchoBytesMax))),
+                    "unknown");
+  }
+  const size_t qmark = request.target.find('?');
+  const auto query = ParseQuery(qmark == std::string::npos ? std::string_view()
+                                                           : std::string_view(request.target).substr(qmark + 1));
+  const std::string route = match->route->label();
+  Reply reply = match->route->handler(Call{request, engine_, key, query, std::move(match->id)});
+  if (auto* response = std::get_if<HttpResponse>(&reply)) return Labelled(std::move(*response), route);
+  auto refused = writer_.Submit(std::get<Command>(std::move(reply)), route, std::move(later));
+  if (refused) return Labelled(std::move(*refused), route);
+  return std::nullopt;
+}
+
+HttpResponse Dispatcher::RateLimited(const RateLimiter::Decision& decision) {
+  ++metrics_.rate_limited;
+  HttpResponse r = ErrorResponse(429, ErrorCode::kRateLimited, "rate: more than the API key's request rate");
+  const std::string seconds = std::to_string((decision.retry_after_ms + 999) / 1000);
+  r.headers.emplace_back("Retry-After", seconds);
+  r.headers.emplace_back("RateLimit-Limit", std::to_string(limiter_.burst()));
+  r.headers.emplace_back("RateLimit-Remaining", "0");
+  r.headers.emplace_back("RateLimit-Reset", seconds);
+  r.route = "rate_limited";
+  return r;
+}
+
+}  // namespace pay::server

@@ -1,0 +1,62 @@
+#include "adapters/server/http_message.h"
+
+#include "adapters/requests/requests.h"
+
+namespace pay::server {
+
+unsigned StatusOf(const Error& e) {
+  switch (e.code) {
+    case ErrorCode::kIdempotencyKeyReused: return 422;
+    case ErrorCode::kIdempotencyKeyInFlight: return 409;
+    case ErrorCode::kPaymentInDoubt: return 409;
+    case ErrorCode::kUnknownAccount:
+    case ErrorCode::kEntryNotFound:
+    case ErrorCode::kPaymentNotFound:
+    case ErrorCode::kUnknownMerchant: return 404;
+    case ErrorCode::kUnauthenticated: return 401;
+    case ErrorCode::kForbidden: return 403;
+    case ErrorCode::kRateLimited: return 429;
+    case ErrorCode::kVelocityLimited: return 402;  // a payment result, not a request-rate limit
+    case ErrorCode::kNetworkTimeout:
+    case ErrorCode::kNetworkUnavailable:
+    case ErrorCode::kStoreBusy: return 503;
+    default: break;
+  }
+  switch (ErrorRetryAdvice(e.code)) {
+    case RetryAdvice::kFixInput: return 400;
+    case RetryAdvice::kDoNotRetry: return 402;
+    case RetryAdvice::kRetrySameKey: return 503;
+    case RetryAdvice::kContactOperator: return 500;
+  }
+  return 500;
+}
+
+HttpResponse ErrorResponse(const Error& e) {
+  HttpResponse r;
+  r.status = StatusOf(e);
+  r.body = requests::ErrorJson(e);
+  if (r.status == 503) r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+HttpResponse ErrorResponse(unsigned status, ErrorCode code, const std::string& message) {
+  HttpResponse r = ErrorResponse(MakeError(code, message));
+  r.status = status;
+  return r;
+}
+
+HttpResponse JsonResponse(std::string body) {
+  HttpResponse r;
+  r.body = std::move(body);
+  return r;
+}
+
+HttpResponse ResponseFromOutcome(const Result<Outcome>& r) {
+  if (!r) return ErrorResponse(r.error());
+  HttpResponse out = JsonResponse(r->body);
+  if (r->declined) out.status = 402;
+  if (r->replayed) out.headers.emplace_back("Idempotent-Replayed", "true");
+  return out;
+}
+
+}  // namespace pay::server

@@ -1,0 +1,137 @@
+#include <utility>  // before Asio (Boost 1.74 with g++ 12)
+
+#include "adapters/server/listener.h"
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "adapters/server/session.h"
+
+namespace pay::server {
+
+namespace net = boost::asio;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
+
+struct Listener::Impl {
+  explicit Impl(SessionContext& c) : context(c) {}
+
+  Result<void> LoadTls();
+  Result<void> Bind();
+  void Accept();
+
+  SessionContext& context;
+  net::io_context io;
+  // Keeps the I/O threads alive while answers are on their way from the writer (a session
+  // waiting for its answer has no operation pending), in particular while stopping.
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  tcp::acceptor acceptor{io};
+  std::optional<ssl::context> tls;
+  std::vector<std::thread> threads;
+  uint16_t port = 0;
+};
+
+Result<void> Listener::Impl::LoadTls() {
+  const ServerOptions& o = context.options;
+  if (o.tls_cert_path.empty() != o.tls_key_path.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "--tls-cert and --tls-key: give both or neither");
+  }
+  if (o.tls_cert_path.empty()) return {};
+  tls.emplace(ssl::context::tls_server);
+  error_code ec;
+  tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1, ec);
+  tls->use_certificate_chain_file(o.tls_cert_path, ec);
+  if (ec) return MakeError(ErrorCode::kInvalidConfig, "--tls-cert: " + o.tls_cert_path + ": " + ec.message());
+  tls->use_private_key_file(o.tls_key_path, ssl::context::pem, ec);
+  if (ec) return MakeError(ErrorCode::kInvalidConfig, "--tls-key: " + o.tls_key_path + ": " + ec.message());
+  return {};
+}
+
+Result<void> Listener::Impl::Bind() {
+  const ServerOptions& o = context.options;
+  error_code ec;
+  auto address = net::ip::make_address(o.host, ec);
+  if (ec) return MakeError(ErrorCode::kInvalidArgument, "--listen: '" + o.host + "' is not an IP address");
+  tcp::endpoint endpoint(address, o.port);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return MakeError(ErrorCode::kNetworkUnavailable, "--listen: cannot listen on " + o.host + ":" +
+                                                         std::to_string(o.port) + ": " + ec.message());
+  }
+  port = acceptor.local_endpoint(ec).port();
+  return {};
+}
+
+void Listener::Impl::Accept() {
+  acceptor.async_accept(net::make_strand(io), [this](error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (!acceptor.is_open() || context.stopping) return;
+      return Accept();
+    }
+    if (context.stopping) return;
+    if (context.sessions.load() >= context.options.connections_max) {
+      error_code ignored;
+      socket.close(ignored);  // bounded: beyond the limit a connection is refused
+      return Accept();
+    }
+    ++context.sessions;
+    StartSession(context, std::move(socket), tls ? &*tls : nullptr);
+    Accept();
+  });
+}
+
+Result<std::unique_ptr<Listener>> Listener::Start(SessionContext& context) {
+  auto impl = std::make_unique<Impl>(context);
+  PAY_TRY(impl->LoadTls());
+  PAY_TRY(impl->Bind());
+  Impl& i = *impl;
+  i.work.emplace(net::make_work_guard(i.io));
+  i.Accept();
+  for (int n = 0; n < std::max(1, context.options.threads); ++n) {
+    i.threads.emplace_back([&i] { i.io.run(); });
+  }
+  return std::unique_ptr<Listener>(new Listener(std::move(impl)));
+}
+
+Listener::Listener(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Listener::~Listener() { Join(); }
+
+uint16_t Listener::port() const { return impl_->port; }
+bool Listener::tls() const { return impl_->tls.has_value(); }
+
+void Listener::StopAccepting() {
+  Impl& i = *impl_;
+  net::post(i.io, [&i] {  // the acceptor belongs to the I/O threads
+    error_code ignored;
+    i.acceptor.close(ignored);
+  });
+}
+
+void Listener::Join() {
+  Impl& i = *impl_;
+  i.work.reset();
+  i.io.stop();
+  for (auto& t : i.threads) {
+    if (t.joinable()) t.join();
+  }
+}
+
+void Listener::WaitForSignal(const std::atomic<bool>* stop) {
+  net::io_context signals_io;
+  net::signal_set signals(signals_io, SIGINT, SIGTERM);
+  bool fired = false;
+  signals.async_wait([&](error_code, int) { fired = true; });
+  while (!fired && (stop == nullptr || !stop->load())) {
+    signals_io.run_for(std::chrono::milliseconds(50));
+  }
+}
+
+}  // namespace pay::server

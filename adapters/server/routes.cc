@@ -1,0 +1,185 @@
+#include "adapters/server/routes.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "adapters/requests/requests.h"
+#include "core/json_fields.h"
+
+namespace pay::server {
+
+namespace {
+
+constexpr size_t kListLimitDefault = 100;
+constexpr size_t kListLimitMax = 1000;
+constexpr size_t kHistoryLines = 100;
+
+HttpResponse Forbidden(const std::string& what) {
+  return ErrorResponse(403, ErrorCode::kForbidden, "forbidden: " + what);
+}
+
+bool IsMerchantAccount(const std::string& account, const std::string& merchant) {
+  const std::string prefix = "m/" + merchant + "/";
+  return account.compare(0, prefix.size(), prefix) == 0;
+}
+
+// ---- reads --------------------------------------------------------------------------------------
+
+Reply ShowPayment(const Call& c) {
+  auto json = c.engine.PaymentJson(c.id);
+  if (!json) return ErrorResponse(json.error());
+  if (!c.key.admin && JsonStringField(*json, "merchant") != c.key.merchant) {  // not this key's
+    return ErrorResponse(MakeError(ErrorCode::kPaymentNotFound, "payment_id: no payment '" + c.id + "'"));
+  }
+  return JsonResponse(std::move(*json));
+}
+
+Reply ListPayments(const Call& c) {
+  auto query = [&](const char* name) { return c.query.count(name) ? c.query.at(name) : std::string(); };
+  std::string merchant = query("merchant");
+  if (!c.key.admin) {
+    if (!merchant.empty() && merchant != c.key.merchant) return Forbidden("another merchant's payments");
+    merchant = c.key.merchant;
+  }
+  size_t limit = kListLimitDefault;
+  if (c.query.count("limit")) {
+    limit = std::clamp<size_t>(std::strtoul(c.query.at("limit").c_str(), nullptr, 10), 1, kListLimitMax);
+  }
+  auto list = c.engine.ListPaymentJson(merchant, query("after"), limit);
+  if (!list) return ErrorResponse(list.error());
+  return JsonResponse(requests::PaymentListJson(*list));
+}
+
+// /v1/accounts/{id} without /balance or /history (or with an empty id).
+Reply AccountsHint(const Call&) {
+  HttpResponse r = ErrorResponse(404, ErrorCode::kInvalidArgument, "path: use /v1/accounts/{id}/balance or /history");
+  r.route = "unknown";
+  return r;
+}
+
+Reply AccountBalance(const Call& c) {
+  if (c.id.empty()) return AccountsHint(c);
+  if (!c.key.admin && !IsMerchantAccount(c.id, c.key.merchant)) {
+    return Forbidden("account '" + c.id + "' is not this key's merchant's");
+  }
+  auto account = c.engine.GetAccount(c.id);
+  if (!account) return ErrorResponse(account.error());
+  return JsonResponse(AccountJson(*account));
+}
+
+Reply AccountHistory(const Call& c) {
+  if (c.id.empty()) return AccountsHint(c);
+  if (!c.key.admin && !IsMerchantAccount(c.id, c.key.merchant)) {
+    return Forbidden("account '" + c.id + "' is not this key's merchant's");
+  }
+  auto lines = c.engine.History(c.id, kHistoryLines);
+  if (!lines) return ErrorResponse(lines.error());
+  return JsonResponse(requests::HistoryJson(c.id, *lines));
+}
+
+// ---- writes: the same pay.v1 messages as the transaction files ----------------------------------
+
+// A record from this caller, before its operation is filled in.
+v1::Record RecordOf(const Call& c) {
+  v1::Record record;
+  record.set_client_ip(c.request.client_ip);
+  record.set_credential(c.key.id);
+  record.set_merchant(c.key.merchant);
+  return record;
+}
+
+// The record as a command for the writer, under the request's idempotency key.
+Reply Submit(const Call& c, v1::Record record) {
+  if (c.request.idempotency_key.empty()) {
+    return ErrorResponse(400, ErrorCode::kInvalidIdempotencyKey, "Idempotency-Key: the header is required on POST");
+  }
+  record.set_idempotency_key(c.request.idempotency_key);
+  auto command = requests::CommandFromRecord(c.engine, record, Channel::kServer);
+  if (!command) return ErrorResponse(command.error());
+  return std::move(*command);
+}
+
+// A write whose body is the message `field` of the record.
+template <typename Message>
+Reply Write(const Call& c, Message* (v1::Record::*field)()) {
+  v1::Record record = RecordOf(c);
+  auto parsed = requests::MessageFromBody(c.request.content_type, c.request.body, (record.*field)());
+  if (!parsed) return ErrorResponse(parsed.error());
+  return Submit(c, std::move(record));
+}
+
+// A write on the payment the path names: the path's id, never a payment key from the body.
+template <typename Message>
+Reply WriteOnPayment(const Call& c, Message* (v1::Record::*field)()) {
+  v1::Record record = RecordOf(c);
+  Message* message = (record.*field)();
+  auto parsed = requests::MessageFromBody(c.request.content_type, c.request.body, message);
+  if (!parsed) return ErrorResponse(parsed.error());
+  message->set_payment_id(c.id);
+  message->clear_payment_key();
+  return Submit(c, std::move(record));
+}
+
+Reply CreateMerchant(const Call& c) {
+  if (!c.key.admin) return Forbidden("creating merchants needs an admin key");
+  v1::Record record = RecordOf(c);
+  auto parsed = requests::MessageFromBody(c.request.content_type, c.request.body, record.mutable_create_merchant());
+  if (!parsed) return ErrorResponse(parsed.error());
+  record.set_merchant(record.create_merchant().id());
+  return Submit(c, std::move(record));
+}
+
+Reply Fund(const Call& c) {
+  if (!c.key.admin) return Forbidden("funding needs an admin key");
+  if (!c.query.count("merchant")) {
+    return ErrorResponse(400, ErrorCode::kInvalidArgument, "merchant: the query parameter ?merchant=ID is required");
+  }
+  v1::Record record = RecordOf(c);
+  record.set_merchant(c.query.at("merchant"));
+  auto parsed = requests::MessageFromBody(c.request.content_type, c.request.body, record.mutable_fund());
+  if (!parsed) return ErrorResponse(parsed.error());
+  return Submit(c, std::move(record));
+}
+
+Reply Authorize(const Call& c) { return Write(c, &v1::Record::mutable_authorize); }
+Reply Disburse(const Call& c) { return Write(c, &v1::Record::mutable_push); }
+Reply P2p(const Call& c) { return Write(c, &v1::Record::mutable_p2p); }
+Reply Capture(const Call& c) { return WriteOnPayment(c, &v1::Record::mutable_capture); }
+Reply VoidPayment(const Call& c) { return WriteOnPayment(c, &v1::Record::mutable_void_payment); }
+Reply Refund(const Call& c) { return WriteOnPayment(c, &v1::Record::mutable_refund); }
+Reply Increment(const Call& c) { return WriteOnPayment(c, &v1::Record::mutable_increment); }
+
+}  // namespace
+
+Router PublicRoutes(const MetricsRegistry& metrics) {
+  Router r;
+  r.Add("*", "/healthz", [](const Call&) -> Reply { return JsonResponse(R"({"status":"ok"})"); });
+  r.Add("*", "/metrics", [&metrics](const Call&) -> Reply {
+    HttpResponse response;
+    response.content_type = "text/plain; version=0.0.4";
+    response.body = metrics.Text();
+    return response;
+  });
+  return r;
+}
+
+Router ApiRoutes() {
+  Router r;
+  r.Add("GET", "/v1/payments", ListPayments);
+  r.Add("GET", "/v1/payments/{id}", ShowPayment);
+  r.Add("GET", "/v1/accounts/{id}/balance", AccountBalance);
+  r.Add("GET", "/v1/accounts/{id}/history", AccountHistory);
+  r.Add("GET", "/v1/accounts/{id}", AccountsHint);
+  r.Add("POST", "/v1/merchants", CreateMerchant);
+  r.Add("POST", "/v1/funding", Fund);
+  r.Add("POST", "/v1/payments/authorize", Authorize);
+  r.Add("POST", "/v1/payments/{id}/capture", Capture);
+  r.Add("POST", "/v1/payments/{id}/void", VoidPayment);
+  r.Add("POST", "/v1/payments/{id}/refund", Refund);
+  r.Add("POST", "/v1/payments/{id}/increment", Increment);
+  r.Add("POST", "/v1/disbursements", Disburse);
+  r.Add("POST", "/v1/p2p", P2p);
+  return r;
+}
+
+}  // namespace pay::server

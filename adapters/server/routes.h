@@ -1,0 +1,16 @@
+#pragma once
+// paymentd's routes (docs/api.md): the public ones (health, metrics) and the API under /v1/,
+// which the dispatcher reaches only with an authenticated key within its request rate.
+
+#include "adapters/server/metrics.h"
+#include "adapters/server/router.h"
+
+namespace pay::server {
+
+// GET (any method) /healthz and /metrics. `metrics` must outlive the router.
+Router PublicRoutes(const MetricsRegistry& metrics);
+// Reads and writes under /v1/. Writes give a command built from the same pay.v1 messages as the
+// transaction files (adapters/requests).
+Router ApiRoutes();
+
+}  // namespace pay::server

@@ -1,0 +1,161 @@
+// The only translation unit with Beast in it (compile cost: docs/architecture.md).
+
+#include <utility>  // before Asio (Boost 1.74 with g++ 12)
+
+#include "adapters/server/session.h"
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+
+namespace pay::server {
+
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+HttpRequest PlainRequest(http::request<http::string_body>&& req, const std::string& client_ip) {
+  HttpRequest r;
+  r.method = std::string(req.method_string());
+  r.target = std::string(req.target());
+  r.authorization = std::string(req[http::field::authorization]);
+  r.content_type = std::string(req[http::field::content_type]);
+  r.idempotency_key = std::string(req["Idempotency-Key"]);
+  r.body = std::move(req.body());
+  r.client_ip = client_ip;
+  return r;
+}
+
+template <class Stream>
+class Session final : public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  Session(SessionContext& context, Stream stream, std::string client_ip)
+      : context_(context), stream_(std::move(stream)), client_ip_(std::move(client_ip)) {}
+  ~Session() { --context_.sessions; }
+
+  void Start() {
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      Deadline();
+      stream_.async_handshake(ssl::stream_base::server, [self = Self()](beast::error_code ec) {
+        if (ec) return;  // a failed handshake just ends the connection
+        self->Read();
+      });
+    } else {
+      Read();
+    }
+  }
+
+ private:
+  std::shared_ptr<Session> Self() { return this->shared_from_this(); }
+
+  // Every read and write must finish within the read timeout.
+  void Deadline() {
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::milliseconds(context_.options.read_timeout_ms));
+  }
+
+  void Read() {
+    if (context_.stopping) return Close();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(context_.options.header_bytes_max));
+    parser_->body_limit(context_.options.body_bytes_max);
+    Deadline();
+    http::async_read(stream_, buffer_, *parser_, [self = Self()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  }
+
+  void OnRead(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == beast::error::timeout ||
+        ec == net::error::operation_aborted || ec == net::error::connection_reset) {
+      return Close();
+    }
+    started_ = SteadyClock::now();
+    if (ec) return Refuse(ec);
+    auto req = parser_->release();
+    keep_alive_ = req.keep_alive();
+    counted_ = true;
+    context_.in_flight.Add();
+    // An answer from the writer comes back on another thread: post it to this session.
+    auto later = [self = Self()](HttpResponse r) {
+      net::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable { self->Send(std::move(r)); });
+    };
+    auto now = context_.dispatcher.Handle(PlainRequest(std::move(req), client_ip_), std::move(later));
+    if (now) Send(std::move(*now));
+  }
+
+  // A request we cannot read: say why, then close (the stream cannot be trusted).
+  void Refuse(beast::error_code ec) {
+    keep_alive_ = false;
+    counted_ = false;
+    HttpResponse r;
+    if (ec == http::error::body_limit) {
+      r = ErrorResponse(413, ErrorCode::kLimitExceeded, "body: larger than " + std::to_string(context_.options.body_bytes_max) + " bytes");
+    } else if (ec == http::error::header_limit) {
+      r = ErrorResponse(431, ErrorCode::kLimitExceeded, "headers: larger than " + std::to_string(context_.options.header_bytes_max) + " bytes");
+    } else {
+      r = ErrorResponse(400, ErrorCode::kInvalidArgument, std::string("request: malformed HTTP (") + ec.message() + ")");
+    }
+    r.route = "invalid";
+    Send(std::move(r));
+  }
+
+  void Send(HttpResponse r) {
+    context_.metrics.Request(r.route.empty() ? "unknown" : r.route, r.status,
+                             std::chrono::duration<double, std::milli>(SteadyClock::now() - started_).count());
+    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), 11);
+    res->set(http::field::server, "paymentd");
+    res->set(http::field::content_type, r.content_type);
+    for (const auto& [k, v] : r.headers) res->set(k, v);
+    res->keep_alive(keep_alive_ && !context_.stopping);
+    res->body() = std::move(r.body);
+    res->prepare_payload();
+    const bool was_counted = counted_;
+    counted_ = false;
+    Deadline();  // a client that does not read its answer is cut off like one that does not send
+    http::async_write(stream_, *res, [self = Self(), res, was_counted](beast::error_code ec, size_t) {
+      if (was_counted) self->context_.in_flight.Done();
+      if (ec || !res->keep_alive()) return self->Close();
+      self->Read();
+    });
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+  }
+
+  SessionContext& context_;
+  Stream stream_;
+  std::string client_ip_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  bool keep_alive_ = true;
+  bool counted_ = false;  // the in-flight count is released when the answer is written
+  SteadyClock::time_point started_;
+};
+
+}  // namespace
+
+void StartSession(SessionContext& context, tcp::socket socket, ssl::context* tls) {
+  beast::error_code ignored;
+  std::string ip = socket.remote_endpoint(ignored).address().to_string();
+  socket.set_option(tcp::no_delay(true), ignored);
+  if (tls != nullptr) {
+    std::make_shared<Session<TlsStream>>(context, TlsStream(beast::tcp_stream(std::move(socket)), *tls), ip)->Start();
+  } else {
+    std::make_shared<Session<beast::tcp_stream>>(context, beast::tcp_stream(std::move(socket)), ip)->Start();
+  }
+}
+
+}  // namespace pay::server

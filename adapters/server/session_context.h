@@ -1,0 +1,51 @@
+#pragma once
+// What every paymentd session shares with the server (plain types: the facade in server.cc
+// owns it without including Asio).
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+
+#include "adapters/server/dispatcher.h"
+#include "adapters/server/metrics.h"
+#include "adapters/server/server.h"
+
+namespace pay::server {
+
+// Requests read and not yet answered; Stop() waits for none to be left.
+class InFlight {
+ public:
+  void Add() {
+    std::lock_guard lock(mu_);
+    ++count_;
+  }
+  void Done() {
+    std::lock_guard lock(mu_);
+    if (--count_ <= 0) idle_.notify_all();
+  }
+  // True when none is left within `timeout`.
+  bool WaitIdle(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return idle_.wait_for(lock, timeout, [&] { return count_ <= 0; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable idle_;
+  int64_t count_ = 0;
+};
+
+struct SessionContext {
+  SessionContext(const ServerOptions& o, Dispatcher& d, MetricsRegistry& m)
+      : options(o), dispatcher(d), metrics(m) {}
+  const ServerOptions& options;
+  Dispatcher& dispatcher;
+  MetricsRegistry& metrics;
+  std::atomic<size_t> sessions{0};    // open connections
+  std::atomic<bool> stopping{false};  // no new requests; answers leave with Connection: close
+  InFlight in_flight;
+};
+
+}  // namespace pay::server

@@ -1,0 +1,73 @@
+#include "adapters/server/writer.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace pay::server {
+
+Writer::Writer(Engine& engine, MetricsRegistry& metrics, size_t queue_max, size_t batch_max)
+    : engine_(engine),
+      metrics_(metrics),
+      queue_max_(queue_max),
+      batch_max_(std::max<size_t>(1, batch_max)),
+      thread_([this] { Loop(); }) {}
+
+Writer::~Writer() { Stop(); }
+
+std::optional<HttpResponse> Writer::Submit(Command command, std::string route, Deliver deliver) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return ErrorResponse(503, ErrorCode::kStoreBusy, "server: shutting down");
+    if (queue_.size() >= queue_max_) {
+      ++metrics_.queue_full;
+      HttpResponse r = ErrorResponse(503, ErrorCode::kStoreBusy,
+                                     "server: the writer's queue is full; retry with the same key");
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
+    queue_.push_back({std::move(command), std::move(route), std::move(deliver)});
+  }
+  cv_.notify_one();
+  return std::nullopt;
+}
+
+void Writer::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Writer::Loop() {
+  for (;;) {
+    std::vector<Job> jobs;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything accepted was answered
+      const size_t n = std::min(queue_.size(), batch_max_);
+      jobs.reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        jobs.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    std::vector<Command> commands;
+    commands.reserve(jobs.size());
+    for (Job& j : jobs) commands.push_back(std::move(j.command));
+    auto results = engine_.SubmitBatch(commands);  // answered only after its commit
+    metrics_.Commit(jobs.size());
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      const auto& r = results[i];
+      if (!r && r.error().code == ErrorCode::kVelocityLimited) ++metrics_.velocity_hits;
+      if (r && r->replayed) ++metrics_.replays;
+      HttpResponse response = ResponseFromOutcome(r);
+      response.route = std::move(jobs[i].route);
+      jobs[i].deliver(std::move(response));
+    }
+  }
+}
+
+}  // namespace pay::server

@@ -1,0 +1,56 @@
+#pragma once
+// The one writer of paymentd: a bounded queue of engine commands and one thread that drains it
+// in group commits (Engine::SubmitBatch: up to `batch_max` commands, one durable commit). Each
+// command is answered only after its commit.
+//
+// Threading: Submit may be called from any thread; answers are handed to their Deliver callback
+// on the writer thread (the callback must not block: a session posts it to its own executor).
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "adapters/server/http_message.h"
+#include "adapters/server/metrics.h"
+#include "pay/engine.h"
+
+namespace pay::server {
+
+class Writer {
+ public:
+  using Deliver = std::function<void(HttpResponse)>;
+
+  // Starts the writer thread. `engine` and `metrics` must outlive the writer.
+  Writer(Engine& engine, MetricsRegistry& metrics, size_t queue_max, size_t batch_max);
+  ~Writer();  // Stop()
+
+  // Queues `command`; `deliver` gets the answer (labelled `route`) after the command's commit.
+  // Returns a 503 instead when the queue is full or the writer is stopping (nothing queued).
+  std::optional<HttpResponse> Submit(Command command, std::string route, Deliver deliver);
+  // Commits and answers everything queued, then ends the thread. Idempotent.
+  void Stop();
+
+ private:
+  struct Job {
+    Command command;
+    std::string route;
+    Deliver deliver;
+  };
+  void Loop();
+
+  Engine& engine_;
+  MetricsRegistry& metrics_;
+  const size_t queue_max_;
+  const size_t batch_max_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace pay::server

@@ -1,0 +1,189 @@
+// paymentd's plain roles without a socket: the route table's patterns, the GCRA rate limit on a
+// manual time line, API keys on a store of their own (the record format of existing databases),
+// the authenticator's answers, and the HTTP statuses of the channel's error codes.
+
+#include <gtest/gtest.h>
+
+#include "adapters/server/api_keys.h"
+#include "adapters/server/authenticator.h"
+#include "adapters/server/http_message.h"
+#include "adapters/server/rate_limiter.h"
+#include "adapters/server/router.h"
+#include "core/crypto.h"
+#include "core/encoding.h"
+#include "core/record_kinds.h"
+#include "tests/support/temp_dir.h"
+
+namespace pay::server {
+namespace {
+
+HttpResponse Named(const char* name) {
+  HttpResponse r;
+  r.body = name;
+  return r;
+}
+
+Router Table() {
+  Router r;
+  r.Add("GET", "/v1/payments", [](const Call&) -> Reply { return Named("list"); });
+  r.Add("GET", "/v1/payments/{id}", [](const Call&) -> Reply { return Named("show"); });
+  r.Add("POST", "/v1/payments/{id}/capture", [](const Call&) -> Reply { return Named("capture"); });
+  r.Add("GET", "/v1/accounts/{id}/balance", [](const Call&) -> Reply { return Named("balance"); });
+  r.Add("*", "/healthz", [](const Call&) -> Reply { return Named("health"); });
+  return r;
+}
+
+TEST(RouterTest, MatchesMethodAndPatternAndDecodesTheId) {
+  const Router r = Table();
+  auto show = r.Find("GET", "/v1/payments/pay%5F1");
+  ASSERT_TRUE(show);
+  EXPECT_EQ(show->route->label(), "GET /v1/payments/{id}");
+  EXPECT_EQ(show->id, "pay_1");
+  EXPECT_EQ(r.Find("GET", "/v1/payments")->route->label(), "GET /v1/payments");
+  EXPECT_FALSE(r.Find("POST", "/v1/payments"));
+  EXPECT_FALSE(r.Find("DELETE", "/v1/payments/x"));
+  EXPECT_EQ(r.Find("DELETE", "/healthz")->route->label(), "/healthz");  // any method
+}
+
+TEST(RouterTest, AnIdMayHoldSlashes) {
+  const Router r = Table();
+  auto balance = r.Find("GET", "/v1/accounts/m/acme/available/balance");
+  ASSERT_TRUE(balance);
+  EXPECT_EQ(balance->id, "m/acme/available");
+  EXPECT_EQ(r.Find("GET", "/v1/accounts/m%2Facme%2Favailable/balance")->id, "m/acme/available");
+  EXPECT_EQ(r.Find("POST", "/v1/payments/a/b/capture")->id, "a/b");
+}
+
+TEST(RouterTest, AnEmptyIdMayBeWrittenWithOneSlash) {
+  const Router r = Table();
+  auto capture = r.Find("POST", "/v1/payments/capture");
+  ASSERT_TRUE(capture);
+  EXPECT_EQ(capture->route->label(), "POST /v1/payments/{id}/capture");
+  EXPECT_EQ(capture->id, "");
+  EXPECT_EQ(r.Find("POST", "/v1/payments//capture")->id, "");
+  EXPECT_FALSE(r.Find("POST", "/v1/paymentscapture"));
+}
+
+TEST(RouterTest, QueriesAreDecoded) {
+  auto q = ParseQuery("merchant=ac%20me&limit=10&flag&after=pay_1");
+  EXPECT_EQ(q.at("merchant"), "ac me");
+  EXPECT_EQ(q.at("limit"), "10");
+  EXPECT_EQ(q.count("flag"), 0u);
+  EXPECT_EQ(PercentDecode("100%"), "100%");  // a stray '%' stays
+}
+
+TEST(RateLimiterTest, AllowsTheBurstThenTheRate) {
+  RateLimiter limiter(/*rate_per_s=*/2, /*burst=*/3);
+  const double t0 = 1000;
+  EXPECT_TRUE(limiter.Check("k", t0).allowed);
+  EXPECT_TRUE(limiter.Check("k", t0).allowed);
+  EXPECT_TRUE(limiter.Check("k", t0).allowed);
+  auto refused = limiter.Check("k", t0);
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_EQ(refused.retry_after_ms, 500);
+  EXPECT_TRUE(limiter.Check("other", t0).allowed);  // per key
+  EXPECT_FALSE(limiter.Check("k", t0 + 0.49).allowed);
+  EXPECT_TRUE(limiter.Check("k", t0 + 0.5).allowed);
+}
+
+TEST(RateLimiterTest, ZeroRateIsNoLimit) {
+  RateLimiter limiter(0, 5);
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(limiter.Check("k", 0).allowed);
+}
+
+class ApiKeysTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store::StoreOptions o;
+    o.create_if_missing = true;
+    store_ = std::move(*store::OpenSqliteStore(dir_.File("keys.db"), o));
+    ASSERT_TRUE(store_->BeginWrite());
+    ASSERT_TRUE(store_->PutRecord({store::kMerchantRecord, "acme", "", 0, "merchant"}));
+    ASSERT_TRUE(store_->Commit());
+  }
+  pay::testing::TempDir dir_;
+  ManualClock clock_{1'795'000'000'000};
+  std::unique_ptr<store::Store> store_;
+};
+
+TEST_F(ApiKeysTest, CreatedKeysAuthenticateAndKeepTheirScope) {
+  ApiKeys keys(*store_, clock_);
+  auto acme = keys.Create("acme", false);
+  ASSERT_TRUE(acme) << acme.error().message;
+  auto admin = keys.Create("", true);
+  ASSERT_TRUE(admin);
+  auto a = keys.Authenticate(*acme);
+  ASSERT_TRUE(a && *a);
+  EXPECT_EQ((*a)->merchant, "acme");
+  EXPECT_FALSE((*a)->admin);
+  EXPECT_EQ((*a)->created_at_ms, clock_.NowMs());
+  EXPECT_TRUE((*keys.Authenticate(*admin))->admin);
+  std::string wrong = *acme;
+  wrong.back() = wrong.back() == '0' ? '1' : '0';
+  EXPECT_FALSE(*keys.Authenticate(wrong));
+  EXPECT_FALSE(*keys.Authenticate("pk_short"));
+  EXPECT_EQ(keys.Create("nobody", false).error().code, ErrorCode::kUnknownMerchant);
+  EXPECT_EQ(keys.Create("acme", true).error().code, ErrorCode::kInvalidArgument);
+}
+
+// Databases made before keys moved out of the engine hold this record (kind 20); it must still
+// authenticate, and new keys must be written the same way.
+TEST_F(ApiKeysTest, TheStoredRecordFormatIsUnchanged) {
+  const std::string id = "0123456789ab", secret(48, 'c');
+  Writer w;
+  w.U8(1);
+  w.Str(DigestBytes(Sha256(secret)));
+  w.Str("acme");
+  w.U8(0);
+  w.I64(1'700'000'000'000);
+  const std::string old_body = w.Take();
+  ASSERT_TRUE(store_->BeginWrite());
+  ASSERT_TRUE(store_->PutRecord({20, id, "acme", 0, old_body}));
+  ASSERT_TRUE(store_->Commit());
+  ApiKeys keys(*store_, clock_);
+  auto key = keys.Authenticate("pk_" + id + "_" + secret);
+  ASSERT_TRUE(key && *key);
+  EXPECT_EQ((*key)->id, id);
+  EXPECT_EQ((*key)->created_at_ms, 1'700'000'000'000);
+
+  auto made = keys.Create("acme", false);
+  ASSERT_TRUE(made);
+  const std::string new_id = made->substr(3, 12), new_secret = made->substr(16);
+  auto row = store_->FindRecord(kApiKeyRecord, new_id);
+  ASSERT_TRUE(row && *row);
+  EXPECT_EQ((*row)->owner, "acme");
+  Writer expected;
+  expected.U8(1);
+  expected.Str(DigestBytes(Sha256(new_secret)));
+  expected.Str("acme");
+  expected.U8(0);
+  expected.I64(clock_.NowMs());
+  EXPECT_EQ((*row)->body, expected.Take());
+}
+
+TEST_F(ApiKeysTest, AuthenticatorSaysUnauthenticatedWithItsChallenge) {
+  ApiKeys keys(*store_, clock_);
+  Authenticator auth(keys);
+  const std::string key = *keys.Create("acme", false);
+  EXPECT_EQ(auth.Authenticate("Bearer " + key)->merchant, "acme");
+  EXPECT_EQ(auth.Authenticate("Bearer " + key)->merchant, "acme");  // remembered
+  auto none = auth.Authenticate("");
+  EXPECT_EQ(none.error().code, ErrorCode::kUnauthenticated);
+  EXPECT_EQ(Authenticator::Challenge(""), "Bearer");
+  auto bad = auth.Authenticate("Bearer pk_000000000000_" + std::string(48, '0'));
+  EXPECT_EQ(bad.error().code, ErrorCode::kUnauthenticated);
+  EXPECT_EQ(Authenticator::Challenge("Bearer x"), "Bearer error=\"invalid_token\"");
+}
+
+TEST(HttpMessageTest, ChannelErrorCodesKeepTheirStatuses) {
+  EXPECT_EQ(StatusOf(MakeError(ErrorCode::kUnauthenticated, "")), 401u);
+  EXPECT_EQ(StatusOf(MakeError(ErrorCode::kForbidden, "")), 403u);
+  EXPECT_EQ(StatusOf(MakeError(ErrorCode::kRateLimited, "")), 429u);
+  EXPECT_EQ(StatusOf(MakeError(ErrorCode::kVelocityLimited, "")), 402u);
+  EXPECT_EQ(ErrorRetryAdvice(ErrorCode::kUnauthenticated), RetryAdvice::kDoNotRetry);
+  EXPECT_EQ(ErrorRetryAdvice(ErrorCode::kForbidden), RetryAdvice::kDoNotRetry);
+  EXPECT_EQ(ErrorRetryAdvice(ErrorCode::kRateLimited), RetryAdvice::kRetrySameKey);
+}
+
+}  // namespace
+}  // namespace pay::server
