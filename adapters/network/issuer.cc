@@ -254,6 +254,8 @@ struct Issuer::Impl {
   }
 
   // Applies one request; the message record says what to answer. Store failures propagate.
+  // Every message type has its own step below; each starts from `m` as prepared here (approved
+  // in full, "00") and returns the record to store and answer.
   Result<MessageRec> Apply(const CardRequest& r) {
     MessageRec m;
     m.type = r.type;
@@ -262,238 +264,279 @@ struct Issuer::Impl {
     const std::string ref = "iss/" + MessageId(r);
     PAY_ASSIGN_OR_RETURN(auto payment, LoadPayment(r.rrn));
     switch (r.type) {
-      case CardMessageType::kFunding: {
-        if (payment) {
-          m.response_code = "94";
-          return m;
-        }
-        CardBehaviour b = BehaviourOf(r.pan);
-        std::string code = CardCheck(r, b);
-        if (b == CardBehaviour::kNoResponse) {
-          m.answered = false;
-          m.response_code = "";
-          return m;
-        }
-        if (code != "00" || b == CardBehaviour::kPartial) {  // no partial funding
-          m.response_code = code != "00" ? code : "05";
-          m.approved_minor = 0;
-          return m;
-        }
-        PaymentRec p;
-        p.currency = r.currency;
-        p.auth_stan = r.stan;
-        PAY_ASSIGN_OR_RETURN(p.card_account, CardAccount(r.pan, r.currency));
-        PAY_ASSIGN_OR_RETURN(int64_t available, Available(p.card_account));
-        if (available < r.amount_minor) {
-          m.response_code = "51";
-          m.approved_minor = 0;
-          return m;
-        }
-        ledger::EntrySpec aft;
-        aft.ref = ref;
-        aft.description = "account funding";
-        aft.postings = {{p.card_account, Side::kDebit, r.amount_minor},
-                        {"iss/" + p.currency + "/network", Side::kCredit, r.amount_minor}};
-        PAY_TRY(ledger->CreateEntry(aft));
-        p.funded_minor = r.amount_minor;
-        PAY_TRY(SavePayment(r.rrn, p));
-        m.effect_minor = r.amount_minor;
-        m.auth_code = AuthCode(r.rrn, r.stan);
-        m.answered = b != CardBehaviour::kLostResponse;
-        return m;
-      }
-      case CardMessageType::kDisbursement: {
-        if (payment) {
-          m.response_code = "94";
-          return m;
-        }
-        if (!card::LuhnValid(r.pan)) {
-          m.response_code = "14";
-          m.approved_minor = 0;
-          return m;
-        }
-        CardBehaviour b = BehaviourOf(r.pan);
-        if (b == CardBehaviour::kNoResponse) {
-          m.answered = false;
-          m.response_code = "";
-          return m;
-        }
-        if (r.pan == kOctDeclined) {
-          m.response_code = "57";
-          m.approved_minor = 0;
-          return m;
-        }
-        PaymentRec p;
-        p.currency = r.currency;
-        p.auth_stan = r.stan;
-        PAY_ASSIGN_OR_RETURN(p.card_account, CardAccount(r.pan, r.currency));
-        const bool deferred = options.deferred_credits || r.pan == kDeferredCard;
-        ledger::EntrySpec credit;
-        credit.ref = ref;
-        credit.description = deferred ? "original credit (deferred)" : "original credit";
-        credit.pending = deferred;
-        credit.postings = {{"iss/" + p.currency + "/network", Side::kDebit, r.amount_minor},
-                           {p.card_account, Side::kCredit, r.amount_minor}};
-        PAY_ASSIGN_OR_RETURN(ledger::Entry e, ledger->CreateEntry(credit));
-        if (deferred) {
-          p.pending_credit_minor = r.amount_minor;
-          p.credit_seq = e.seq;
-          store::RecordRow due{kDeferredRecord, r.rrn, "",
-                               options.clock->NowMs() + options.deferred_credit_delay_ms, ""};
-          PAY_TRY(store->PutRecord(due));
-        } else {
-          p.credited_minor = r.amount_minor;
-        }
-        PAY_TRY(SavePayment(r.rrn, p));
-        m.effect_minor = r.amount_minor;
-        m.deferred = deferred;
-        m.auth_code = AuthCode(r.rrn, r.stan);
-        m.answered = b != CardBehaviour::kLostResponse;
-        return m;
-      }
-      case CardMessageType::kStatusInquiry: {
-        // What became of the message asked about: its recorded answer, or 25 (unable to
-        // locate: it was never applied).
-        PAY_ASSIGN_OR_RETURN(auto row, store->FindRecord(kMessageRecord, r.rrn + "/" + r.original_stan));
-        if (!row) {
-          m.response_code = "25";
-          m.approved_minor = 0;
-          return m;
-        }
-        PAY_ASSIGN_OR_RETURN(MessageRec original, DecodeMessage(row->body));
-        m.response_code = original.response_code;
-        m.approved_minor = original.approved_minor;
-        m.auth_code = original.auth_code;
-        m.deferred = original.deferred;
-        return m;
-      }
-      case CardMessageType::kAuthorization: {
-        if (payment) {
-          m.response_code = "94";  // a second authorization under one RRN
-          return m;
-        }
-        CardBehaviour b = BehaviourOf(r.pan);
-        std::string code = CardCheck(r, b);
-        if (b == CardBehaviour::kNoResponse) {
-          m.answered = false;
-          m.response_code = "";
-          return m;
-        }
-        if (code != "00") {
-          m.response_code = code;
-          m.approved_minor = 0;
-          return m;
-        }
-        int64_t amount = r.amount_minor;
-        if (b == CardBehaviour::kPartial) {
-          amount = std::max<int64_t>(1, r.amount_minor / 2);
-          m.response_code = "10";
-        }
-        PaymentRec p;
-        p.currency = r.currency;
-        p.auth_stan = r.stan;
-        PAY_ASSIGN_OR_RETURN(p.card_account, CardAccount(r.pan, r.currency));
-        PAY_ASSIGN_OR_RETURN(int64_t available, Available(p.card_account));
-        if (available < amount) {
-          m.response_code = "51";
-          m.approved_minor = 0;
-          return m;
-        }
-        PAY_ASSIGN_OR_RETURN(p.hold_seq, Hold(p.card_account, p.currency, amount, ref));
-        p.held_minor = amount;
-        PAY_TRY(SavePayment(r.rrn, p));
-        m.approved_minor = amount;
-        m.effect_minor = amount;
-        m.auth_code = AuthCode(r.rrn, r.stan);
-        m.answered = b != CardBehaviour::kLostResponse;
-        return m;
-      }
-      case CardMessageType::kIncrement: {
-        if (!payment || payment->hold_seq == 0 || payment->currency != r.currency) {
-          m.response_code = "12";
-          m.approved_minor = 0;
-          return m;
-        }
-        PaymentRec& p = *payment;
-        PAY_ASSIGN_OR_RETURN(int64_t available, Available(p.card_account));
-        if (available < r.amount_minor) {
-          m.response_code = "51";
-          m.approved_minor = 0;
-          return m;
-        }
-        PAY_TRY(Rehold(p, p.held_minor + r.amount_minor, ref));
-        PAY_TRY(SavePayment(r.rrn, p));
-        m.effect_minor = r.amount_minor;
-        m.auth_code = AuthCode(r.rrn, r.stan);
-        return m;
-      }
-      case CardMessageType::kCapture: {
-        if (!payment || payment->hold_seq == 0 || r.amount_minor <= 0 ||
-            r.amount_minor > payment->held_minor) {
-          m.response_code = "12";
-          return m;
-        }
-        PaymentRec& p = *payment;
-        const int64_t rest = p.held_minor - r.amount_minor;
-        PAY_TRY(ledger->PostPending(p.hold_seq, r.amount_minor, ref + "/post"));
-        p.hold_seq = 0;
-        p.held_minor = 0;
-        p.captured_minor += r.amount_minor;
-        if (!r.final_capture && rest > 0) {
-          PAY_ASSIGN_OR_RETURN(p.hold_seq, Hold(p.card_account, p.currency, rest, ref));
-          p.held_minor = rest;
-        }
-        PAY_TRY(SavePayment(r.rrn, p));
-        return m;
-      }
-      case CardMessageType::kReversal: {
-        // Undo what the original message did, if it did anything; acknowledge either way.
-        const std::string original_id = r.rrn + "/" + r.original_stan;
-        PAY_ASSIGN_OR_RETURN(auto row, store->FindRecord(kMessageRecord, original_id));
-        if (!row || !payment) return m;
-        PAY_ASSIGN_OR_RETURN(MessageRec original, DecodeMessage(row->body));
-        if (original.reversed || original.effect_minor == 0) return m;
-        PaymentRec& p = *payment;
-        if (original.type == CardMessageType::kAuthorization) {
-          PAY_TRY(Rehold(p, 0, ref));  // releases what remains held
-        } else if (original.type == CardMessageType::kIncrement) {
-          PAY_TRY(Rehold(p, std::max<int64_t>(0, p.held_minor - original.effect_minor), ref));
-        } else if (original.type == CardMessageType::kFunding) {
-          // The sender is given back what the AFT took.
-          ledger::EntrySpec back;
-          back.ref = ref;
-          back.description = "account funding reversed";
-          back.postings = {{"iss/" + p.currency + "/network", Side::kDebit, original.effect_minor},
-                           {p.card_account, Side::kCredit, original.effect_minor}};
-          PAY_TRY(ledger->CreateEntry(back));
-          p.funded_minor -= original.effect_minor;
-        } else {
-          return m;  // an OCT is final: nothing to undo
-        }
-        original.reversed = true;
-        PAY_TRY(SaveMessage(original_id, original));
-        PAY_TRY(SavePayment(r.rrn, p));
-        return m;
-      }
-      case CardMessageType::kRefund: {
-        if (!payment || r.amount_minor <= 0 ||
-            payment->refunded_minor + r.amount_minor > payment->captured_minor) {
-          m.response_code = "13";
-          return m;
-        }
-        PaymentRec& p = *payment;
-        ledger::EntrySpec refund;
-        refund.ref = ref;
-        refund.description = "refund";
-        refund.postings = {{"iss/" + p.currency + "/network", Side::kDebit, r.amount_minor},
-                           {p.card_account, Side::kCredit, r.amount_minor}};
-        PAY_TRY(ledger->CreateEntry(refund));
-        p.refunded_minor += r.amount_minor;
-        PAY_TRY(SavePayment(r.rrn, p));
-        return m;
-      }
+      case CardMessageType::kFunding:
+        return ApplyFunding(r, payment, ref, std::move(m));
+      case CardMessageType::kDisbursement:
+        return ApplyDisbursement(r, payment, ref, std::move(m));
+      case CardMessageType::kStatusInquiry:
+        return ApplyStatusInquiry(r, std::move(m));
+      case CardMessageType::kAuthorization:
+        return ApplyAuthorization(r, payment, ref, std::move(m));
+      case CardMessageType::kIncrement:
+        return ApplyIncrement(r, payment, ref, std::move(m));
+      case CardMessageType::kCapture:
+        return ApplyCapture(r, payment, ref, std::move(m));
+      case CardMessageType::kReversal:
+        return ApplyReversal(r, payment, ref, std::move(m));
+      case CardMessageType::kRefund:
+        return ApplyRefund(r, payment, ref, std::move(m));
     }
     m.response_code = "12";
+    return m;
+  }
+
+  // An AFT (0200, processing code 10): debits the sender's card, with an authorization's checks.
+  Result<MessageRec> ApplyFunding(const CardRequest& r, const std::optional<PaymentRec>& payment,
+                                  const std::string& ref, MessageRec m) {
+    if (payment) {
+      m.response_code = "94";
+      return m;
+    }
+    CardBehaviour b = BehaviourOf(r.pan);
+    std::string code = CardCheck(r, b);
+    if (b == CardBehaviour::kNoResponse) {
+      m.answered = false;
+      m.response_code = "";
+      return m;
+    }
+    if (code != "00" || b == CardBehaviour::kPartial) {  // no partial funding
+      m.response_code = code != "00" ? code : "05";
+      m.approved_minor = 0;
+      return m;
+    }
+    PaymentRec p;
+    p.currency = r.currency;
+    p.auth_stan = r.stan;
+    PAY_ASSIGN_OR_RETURN(p.card_account, CardAccount(r.pan, r.currency));
+    PAY_ASSIGN_OR_RETURN(int64_t available, Available(p.card_account));
+    if (available < r.amount_minor) {
+      m.response_code = "51";
+      m.approved_minor = 0;
+      return m;
+    }
+    ledger::EntrySpec aft;
+    aft.ref = ref;
+    aft.description = "account funding";
+    aft.postings = {{p.card_account, Side::kDebit, r.amount_minor},
+                    {"iss/" + p.currency + "/network", Side::kCredit, r.amount_minor}};
+    PAY_TRY(ledger->CreateEntry(aft));
+    p.funded_minor = r.amount_minor;
+    PAY_TRY(SavePayment(r.rrn, p));
+    m.effect_minor = r.amount_minor;
+    m.auth_code = AuthCode(r.rrn, r.stan);
+    m.answered = b != CardBehaviour::kLostResponse;
+    return m;
+  }
+
+  // An OCT (0200, processing code 26): credits the recipient's card, now or deferred.
+  Result<MessageRec> ApplyDisbursement(const CardRequest& r,
+                                       const std::optional<PaymentRec>& payment,
+                                       const std::string& ref, MessageRec m) {
+    if (payment) {
+      m.response_code = "94";
+      return m;
+    }
+    if (!card::LuhnValid(r.pan)) {
+      m.response_code = "14";
+      m.approved_minor = 0;
+      return m;
+    }
+    CardBehaviour b = BehaviourOf(r.pan);
+    if (b == CardBehaviour::kNoResponse) {
+      m.answered = false;
+      m.response_code = "";
+      return m;
+    }
+    if (r.pan == kOctDeclined) {
+      m.response_code = "57";
+      m.approved_minor = 0;
+      return m;
+    }
+    PaymentRec p;
+    p.currency = r.currency;
+    p.auth_stan = r.stan;
+    PAY_ASSIGN_OR_RETURN(p.card_account, CardAccount(r.pan, r.currency));
+    const bool deferred = options.deferred_credits || r.pan == kDeferredCard;
+    ledger::EntrySpec credit;
+    credit.ref = ref;
+    credit.description = deferred ? "original credit (deferred)" : "original credit";
+    credit.pending = deferred;
+    credit.postings = {{"iss/" + p.currency + "/network", Side::kDebit, r.amount_minor},
+                       {p.card_account, Side::kCredit, r.amount_minor}};
+    PAY_ASSIGN_OR_RETURN(ledger::Entry e, ledger->CreateEntry(credit));
+    if (deferred) {
+      p.pending_credit_minor = r.amount_minor;
+      p.credit_seq = e.seq;
+      store::RecordRow due{kDeferredRecord, r.rrn, "",
+                           options.clock->NowMs() + options.deferred_credit_delay_ms, ""};
+      PAY_TRY(store->PutRecord(due));
+    } else {
+      p.credited_minor = r.amount_minor;
+    }
+    PAY_TRY(SavePayment(r.rrn, p));
+    m.effect_minor = r.amount_minor;
+    m.deferred = deferred;
+    m.auth_code = AuthCode(r.rrn, r.stan);
+    m.answered = b != CardBehaviour::kLostResponse;
+    return m;
+  }
+
+  // A status inquiry (0600): what became of the message asked about (DE 90): its recorded
+  // answer, or 25 (unable to locate: it was never applied).
+  Result<MessageRec> ApplyStatusInquiry(const CardRequest& r, MessageRec m) {
+    PAY_ASSIGN_OR_RETURN(auto row,
+                         store->FindRecord(kMessageRecord, r.rrn + "/" + r.original_stan));
+    if (!row) {
+      m.response_code = "25";
+      m.approved_minor = 0;
+      return m;
+    }
+    PAY_ASSIGN_OR_RETURN(MessageRec original, DecodeMessage(row->body));
+    m.response_code = original.response_code;
+    m.approved_minor = original.approved_minor;
+    m.auth_code = original.auth_code;
+    m.deferred = original.deferred;
+    return m;
+  }
+
+  // An authorization (0100): a hold card -> network, in full or (test card 0077) half.
+  Result<MessageRec> ApplyAuthorization(const CardRequest& r,
+                                        const std::optional<PaymentRec>& payment,
+                                        const std::string& ref, MessageRec m) {
+    if (payment) {
+      m.response_code = "94";  // a second authorization under one RRN
+      return m;
+    }
+    CardBehaviour b = BehaviourOf(r.pan);
+    std::string code = CardCheck(r, b);
+    if (b == CardBehaviour::kNoResponse) {
+      m.answered = false;
+      m.response_code = "";
+      return m;
+    }
+    if (code != "00") {
+      m.response_code = code;
+      m.approved_minor = 0;
+      return m;
+    }
+    int64_t amount = r.amount_minor;
+    if (b == CardBehaviour::kPartial) {
+      amount = std::max<int64_t>(1, r.amount_minor / 2);
+      m.response_code = "10";
+    }
+    PaymentRec p;
+    p.currency = r.currency;
+    p.auth_stan = r.stan;
+    PAY_ASSIGN_OR_RETURN(p.card_account, CardAccount(r.pan, r.currency));
+    PAY_ASSIGN_OR_RETURN(int64_t available, Available(p.card_account));
+    if (available < amount) {
+      m.response_code = "51";
+      m.approved_minor = 0;
+      return m;
+    }
+    PAY_ASSIGN_OR_RETURN(p.hold_seq, Hold(p.card_account, p.currency, amount, ref));
+    p.held_minor = amount;
+    PAY_TRY(SavePayment(r.rrn, p));
+    m.approved_minor = amount;
+    m.effect_minor = amount;
+    m.auth_code = AuthCode(r.rrn, r.stan);
+    m.answered = b != CardBehaviour::kLostResponse;
+    return m;
+  }
+
+  // An incremental authorization: the payment's hold grows by the amount.
+  Result<MessageRec> ApplyIncrement(const CardRequest& r, std::optional<PaymentRec>& payment,
+                                    const std::string& ref, MessageRec m) {
+    if (!payment || payment->hold_seq == 0 || payment->currency != r.currency) {
+      m.response_code = "12";
+      m.approved_minor = 0;
+      return m;
+    }
+    PaymentRec& p = *payment;
+    PAY_ASSIGN_OR_RETURN(int64_t available, Available(p.card_account));
+    if (available < r.amount_minor) {
+      m.response_code = "51";
+      m.approved_minor = 0;
+      return m;
+    }
+    PAY_TRY(Rehold(p, p.held_minor + r.amount_minor, ref));
+    PAY_TRY(SavePayment(r.rrn, p));
+    m.effect_minor = r.amount_minor;
+    m.auth_code = AuthCode(r.rrn, r.stan);
+    return m;
+  }
+
+  // A capture: posts (part of) the hold; the rest stays held unless the capture is final.
+  Result<MessageRec> ApplyCapture(const CardRequest& r, std::optional<PaymentRec>& payment,
+                                  const std::string& ref, MessageRec m) {
+    if (!payment || payment->hold_seq == 0 || r.amount_minor <= 0 ||
+        r.amount_minor > payment->held_minor) {
+      m.response_code = "12";
+      return m;
+    }
+    PaymentRec& p = *payment;
+    const int64_t rest = p.held_minor - r.amount_minor;
+    PAY_TRY(ledger->PostPending(p.hold_seq, r.amount_minor, ref + "/post"));
+    p.hold_seq = 0;
+    p.held_minor = 0;
+    p.captured_minor += r.amount_minor;
+    if (!r.final_capture && rest > 0) {
+      PAY_ASSIGN_OR_RETURN(p.hold_seq, Hold(p.card_account, p.currency, rest, ref));
+      p.held_minor = rest;
+    }
+    PAY_TRY(SavePayment(r.rrn, p));
+    return m;
+  }
+
+  // A reversal (0400): undoes what the original message (DE 90) did, if it did anything;
+  // acknowledged either way.
+  Result<MessageRec> ApplyReversal(const CardRequest& r, std::optional<PaymentRec>& payment,
+                                   const std::string& ref, MessageRec m) {
+    const std::string original_id = r.rrn + "/" + r.original_stan;
+    PAY_ASSIGN_OR_RETURN(auto row, store->FindRecord(kMessageRecord, original_id));
+    if (!row || !payment) return m;
+    PAY_ASSIGN_OR_RETURN(MessageRec original, DecodeMessage(row->body));
+    if (original.reversed || original.effect_minor == 0) return m;
+    PaymentRec& p = *payment;
+    if (original.type == CardMessageType::kAuthorization) {
+      PAY_TRY(Rehold(p, 0, ref));  // releases what remains held
+    } else if (original.type == CardMessageType::kIncrement) {
+      PAY_TRY(Rehold(p, std::max<int64_t>(0, p.held_minor - original.effect_minor), ref));
+    } else if (original.type == CardMessageType::kFunding) {
+      // The sender is given back what the AFT took.
+      ledger::EntrySpec back;
+      back.ref = ref;
+      back.description = "account funding reversed";
+      back.postings = {{"iss/" + p.currency + "/network", Side::kDebit, original.effect_minor},
+                       {p.card_account, Side::kCredit, original.effect_minor}};
+      PAY_TRY(ledger->CreateEntry(back));
+      p.funded_minor -= original.effect_minor;
+    } else {
+      return m;  // an OCT is final: nothing to undo
+    }
+    original.reversed = true;
+    PAY_TRY(SaveMessage(original_id, original));
+    PAY_TRY(SavePayment(r.rrn, p));
+    return m;
+  }
+
+  // A refund: moves network -> card, at most what was captured in total.
+  Result<MessageRec> ApplyRefund(const CardRequest& r, std::optional<PaymentRec>& payment,
+                                 const std::string& ref, MessageRec m) {
+    if (!payment || r.amount_minor <= 0 ||
+        payment->refunded_minor + r.amount_minor > payment->captured_minor) {
+      m.response_code = "13";
+      return m;
+    }
+    PaymentRec& p = *payment;
+    ledger::EntrySpec refund;
+    refund.ref = ref;
+    refund.description = "refund";
+    refund.postings = {{"iss/" + p.currency + "/network", Side::kDebit, r.amount_minor},
+                       {p.card_account, Side::kCredit, r.amount_minor}};
+    PAY_TRY(ledger->CreateEntry(refund));
+    p.refunded_minor += r.amount_minor;
+    PAY_TRY(SavePayment(r.rrn, p));
     return m;
   }
 

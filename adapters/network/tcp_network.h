@@ -8,7 +8,7 @@
 // - TcpCardNetwork: the engine's CardNetwork over one connection, with a deadline per exchange,
 //   responses matched by STAN (duplicates and late answers are discarded), one reconnect when
 //   the connection dropped, and an 0800 echo before use when the connection was idle.
-// No Asio type appears here (one translation unit includes Asio).
+// No Asio type appears here (only tcp_network_server.cc and tcp_network_client.cc include it).
 //
 // Server limits: at most 64 connections (more are closed on accept); a connection may idle 5
 // minutes between frames, and a frame once begun must arrive whole within 10 s; at most 1 MiB of

@@ -125,7 +125,7 @@ class WindowState {
   friend bool operator==(const WindowState& a, const WindowState& b);
 
  private:
-  friend struct WindowStateAccess;  // velocity_window.cc
+  friend struct WindowStateAccess;  // velocity_window_internal.h
   struct LogEntry {
     int64_t time_ms;
     int64_t units;  // > 0
