@@ -72,23 +72,6 @@ Result<Page<Merchant>> EngineImpl::ListMerchants(std::string_view after_id, size
   return page;
 }
 
-Result<std::string> EngineImpl::PaymentJson(std::string_view payment_id) {
-  std::lock_guard lock(mu_);
-  PAY_ASSIGN_OR_RETURN(payments::Payment p, book_->Load("", payment_id));
-  return payments::PaymentJson(p);
-}
-
-Result<std::vector<std::string>> EngineImpl::ListPaymentJson(std::string_view merchant,
-                                                             std::string_view after_id,
-                                                             size_t limit) {
-  std::lock_guard lock(mu_);
-  PAY_ASSIGN_OR_RETURN(auto list, book_->List(merchant, after_id, std::min(limit, limits::kListRowsMax)));
-  std::vector<std::string> out;
-  out.reserve(list.size());
-  for (const auto& p : list) out.push_back(payments::PaymentJson(p));
-  return out;
-}
-
 Result<std::optional<std::string>> EngineImpl::PaymentIdForKey(std::string_view merchant,
                                                                std::string_view key) {
   std::lock_guard lock(mu_);

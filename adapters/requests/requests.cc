@@ -2,7 +2,6 @@
 
 #include <google/protobuf/util/json_util.h>
 
-#include "core/json_fields.h"
 #include "core/json_writer.h"
 #include "core/limits.h"
 #include "core/time_format.h"
@@ -262,9 +261,9 @@ Result<Translator::PaymentTarget> Translator::Target(const std::string& merchant
     target.currency = mc->second;
     return target;
   }
-  auto json = engine_.PaymentJson(target.id);
-  if (!json) return Bad(where, "payment_id: no payment '" + target.id + "'");
-  target.currency = JsonStringField(*json, "currency");
+  auto payment = engine_.GetPayment(target.id);
+  if (!payment) return Bad(where, "payment_id: no payment '" + target.id + "'");
+  target.currency = payment->currency;
   return target;
 }
 
@@ -315,10 +314,10 @@ std::string ErrorJson(const Error& e) {
   return w.str();
 }
 
-std::string PaymentListJson(const std::vector<std::string>& payments) {
+std::string PaymentListJson(const std::vector<PaymentView>& payments) {
   JsonWriter w;
   w.BeginObject().Key("payments").BeginArray();
-  for (const auto& p : payments) w.Raw(p);
+  for (const auto& p : payments) w.Raw(PaymentJson(p));
   w.EndArray().EndObject();
   return w.str();
 }

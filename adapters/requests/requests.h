@@ -95,7 +95,7 @@ Result<Command> CommandFromRecord(Engine& engine, const v1::Record& record, Chan
 // {"error":{"code","number","message"[,"rule"][,"response_code"][,"retry_after_ms"]}}
 std::string ErrorJson(const Error& error);
 // {"payments":[<payment JSON>...]}
-std::string PaymentListJson(const std::vector<std::string>& payments);
+std::string PaymentListJson(const std::vector<PaymentView>& payments);
 // {"account","lines":[{"entry","description","debit_minor","credit_minor","balance_minor",
 // "available_minor"}...]}
 std::string HistoryJson(const std::string& account, const std::vector<ledger::StatementLine>& lines);

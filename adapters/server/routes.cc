@@ -4,7 +4,6 @@
 #include <cstdlib>
 
 #include "adapters/requests/requests.h"
-#include "core/json_fields.h"
 
 namespace pay::server {
 
@@ -26,12 +25,12 @@ bool IsMerchantAccount(const std::string& account, const std::string& merchant) 
 // ---- reads --------------------------------------------------------------------------------------
 
 Reply ShowPayment(const Call& c) {
-  auto json = c.engine.PaymentJson(c.id);
-  if (!json) return ErrorResponse(json.error());
-  if (!c.key.admin && JsonStringField(*json, "merchant") != c.key.merchant) {  // not this key's
+  auto payment = c.engine.GetPayment(c.id);
+  if (!payment) return ErrorResponse(payment.error());
+  if (!c.key.admin && payment->merchant != c.key.merchant) {  // not this key's
     return ErrorResponse(MakeError(ErrorCode::kPaymentNotFound, "payment_id: no payment '" + c.id + "'"));
   }
-  return JsonResponse(std::move(*json));
+  return JsonResponse(PaymentJson(*payment));
 }
 
 Reply ListPayments(const Call& c) {
@@ -45,9 +44,9 @@ Reply ListPayments(const Call& c) {
   if (c.query.count("limit")) {
     limit = std::clamp<size_t>(std::strtoul(c.query.at("limit").c_str(), nullptr, 10), 1, kListLimitMax);
   }
-  auto list = c.engine.ListPaymentJson(merchant, query("after"), limit);
-  if (!list) return ErrorResponse(list.error());
-  return JsonResponse(requests::PaymentListJson(*list));
+  auto page = c.engine.ListPayments(merchant, query("after"), limit);
+  if (!page) return ErrorResponse(page.error());
+  return JsonResponse(requests::PaymentListJson(page->items));
 }
 
 // /v1/accounts/{id} without /balance or /history (or with an empty id).

@@ -279,12 +279,6 @@ class Engine {
   virtual Result<Page<PaymentView>> ListPayments(std::string_view merchant,
                                                  std::string_view after_id, size_t limit) = 0;
   virtual Result<Page<Merchant>> ListMerchants(std::string_view after_id, size_t limit) = 0;
-  // The stored payment as JSON (the same rendering the operations answer with).
-  virtual Result<std::string> PaymentJson(std::string_view payment_id) = 0;
-  // Payments in id order after `after_id`; of one merchant when `merchant` is not empty.
-  virtual Result<std::vector<std::string>> ListPaymentJson(std::string_view merchant,
-                                                           std::string_view after_id,
-                                                           size_t limit) = 0;
   // The payment created under an idempotency key (an authorize, push, p2p or card funding of
   // `merchant`, the scope), also while it is still in flight; empty when none.
   virtual Result<std::optional<std::string>> PaymentIdForKey(std::string_view merchant,

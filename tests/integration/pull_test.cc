@@ -14,6 +14,7 @@
 #include "adapters/network/simulated_network.h"
 #include "core/random.h"
 #include "pay/engine.h"
+#include "tests/support/payment_json.h"
 #include "tests/support/temp_dir.h"
 
 namespace pay {
@@ -107,7 +108,7 @@ class PullTest : public ::testing::Test {
     return o ? *o : Outcome{};
   }
   std::string Payment(const std::string& id) {
-    auto j = engine_->PaymentJson(id);
+    auto j = pay::testing::ShowPaymentJson(*engine_, id);
     EXPECT_TRUE(j) << j.error().message;
     return j ? *j : std::string();
   }
@@ -130,7 +131,7 @@ class PullTest : public ::testing::Test {
     auto views = issuer_->Payments();
     ASSERT_TRUE(views);
     for (const auto& p : *views) issuer[p.rrn] = p;
-    auto list = engine_->ListPaymentJson("", "", 10000);
+    auto list = pay::testing::ListPaymentJson(*engine_, "", "", 10000);
     ASSERT_TRUE(list);
     for (const std::string& p : *list) {
       const std::string rrn = Text(p, "rrn");
@@ -454,7 +455,7 @@ TEST_F(PullTest, RandomOperationsUnderFaultsConserveMoneyOnBothSides) {
   ASSERT_TRUE(left) << left.error().message;
   EXPECT_EQ(*left, 0u);
   ExpectConservation();
-  auto list = engine_->ListPaymentJson("", "", 10000);
+  auto list = pay::testing::ListPaymentJson(*engine_, "", "", 10000);
   std::map<std::string, int> statuses;
   int captured = 0, refunded = 0;
   for (const std::string& p : *list) {

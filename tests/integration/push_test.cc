@@ -16,6 +16,7 @@
 #include "adapters/network/simulated_network.h"
 #include "core/random.h"
 #include "pay/engine.h"
+#include "tests/support/payment_json.h"
 #include "tests/support/temp_dir.h"
 
 namespace pay {
@@ -125,7 +126,7 @@ class PushTest : public ::testing::Test {
     ASSERT_TRUE(views);
     std::map<std::string, network::IssuerPaymentView> by_rrn;
     for (const auto& v : *views) by_rrn[v.rrn] = v;
-    auto list = engine_->ListPaymentJson("", "", 10000);
+    auto list = pay::testing::ListPaymentJson(*engine_, "", "", 10000);
     ASSERT_TRUE(list);
     int64_t pushed = 0, funded = 0;
     for (const std::string& p : *list) {
@@ -289,7 +290,7 @@ TEST_F(PushTest, StatusInquiryResolvesAnUnansweredDisbursement) {
   ASSERT_TRUE(left);
   EXPECT_EQ(*left, 0u);
   EXPECT_EQ(network_->exchanges, exchanges + 1);  // one inquiry, never a second OCT
-  auto show = engine_->PaymentJson(o.payment_id);
+  auto show = pay::testing::ShowPaymentJson(*engine_, o.payment_id);
   EXPECT_EQ(Text(*show, "status"), "completed") << *show;
   EXPECT_EQ(Balance("m/acme/disbursement"), 8500);
   Outcome replay = Do("push-1", Push("4242424242424242", 1500));
@@ -363,7 +364,7 @@ TEST_F(PushTest, CrashWithADisbursementInFlight) {
   clock_.AdvanceMs(60'000);
   Open();
   EXPECT_EQ(engine_->recovery().payments_in_doubt, 1u);
-  auto list = engine_->ListPaymentJson("acme", "", 10);
+  auto list = pay::testing::ListPaymentJson(*engine_, "acme", "", 10);
   ASSERT_TRUE(list);
   ASSERT_EQ(list->size(), 1u);
   EXPECT_EQ(Text((*list)[0], "status"), "completed") << (*list)[0];

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "pay/simulator.h"
+#include "tests/support/payment_json.h"
 #include "tests/support/temp_dir.h"
 
 namespace pay::server {
@@ -454,11 +455,11 @@ TEST_F(ServerTest, GracefulShutdownAnswersAndCommitsWhatWasAccepted) {
   stopper.join();
   // Everything answered 200 is committed: the payment is in the books, authorized.
   for (const std::string& id : answered_ids) {
-    auto json = engine_->PaymentJson(id);
+    auto json = pay::testing::ShowPaymentJson(*engine_, id);
     ASSERT_TRUE(json) << id;
     EXPECT_EQ(Field(*json, "status"), "authorized") << *json;
   }
-  auto list = engine_->ListPaymentJson("acme", "", 100);
+  auto list = pay::testing::ListPaymentJson(*engine_, "acme", "", 100);
   ASSERT_TRUE(list);
   EXPECT_GE(list->size(), answered_ids.size());
   EXPECT_TRUE(engine_->Verify()->ok());

@@ -21,6 +21,7 @@
 
 #include "adapters/network/card_messages.h"
 #include "pay/engine.h"
+#include "tests/support/payment_json.h"
 #include "tests/support/temp_dir.h"
 
 namespace pay::network {
@@ -606,7 +607,7 @@ TEST_F(TcpIssuerTest, EngineOverTcpWithFaultsConservesMoney) {
   auto issuer_views = issuer_->Payments();
   ASSERT_TRUE(issuer_views);
   for (const auto& v : *issuer_views) views[v.rrn] = v;
-  auto payments = e.ListPaymentJson("acme", "", 1000);
+  auto payments = pay::testing::ListPaymentJson(e, "acme", "", 1000);
   ASSERT_TRUE(payments);
   for (const std::string& p : *payments) {
     const std::string rrn = p.substr(p.find("\"rrn\":\"") + 7, 12);
