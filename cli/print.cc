@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "adapters/requests/requests.h"
 #include "core/json_fields.h"
 #include "core/json_writer.h"
 #include "core/time_format.h"
@@ -14,14 +15,7 @@ int ExitCodeFor(const Error& e) {
 
 int PrintError(const Context& ctx, const Error& e) {
   if (ctx.json) {
-    JsonWriter w;
-    w.BeginObject().Key("error").BeginObject();
-    w.Field("code", e.name()).Field("number", e.number()).Field("message", e.message);
-    if (!e.rule.empty()) w.Field("rule", e.rule);
-    if (!e.response_code.empty()) w.Field("response_code", e.response_code);
-    if (e.retry_after_ms > 0) w.Field("retry_after_ms", e.retry_after_ms);
-    w.EndObject().EndObject();
-    std::cout << w.str() << "\n";
+    std::cout << requests::ErrorJson(e) << "\n";  // the envelope every channel answers with
   } else {
     std::cerr << "paymentctl: " << e.message << " [" << e.name() << " " << e.number() << "]\n";
   }

@@ -216,34 +216,33 @@ Result<std::optional<Outcome>> Keys::Replay(const KeyRef& k, const std::string& 
   return std::optional<Outcome>(std::move(out));
 }
 
-Result<void> Keys::Claim(const KeyRef& k, const std::string& fingerprint, const Intent& intent,
-                         int64_t now_ms) {
+store::IdempotencyRow Keys::Row(const KeyRef& k, const std::string& fingerprint, KeyState state,
+                                int64_t now_ms) const {
   store::IdempotencyRow rec;
   rec.scope = k.scope;
   rec.operation = static_cast<int32_t>(k.operation);
   rec.key = k.key;
   rec.fingerprint = fingerprint;
-  rec.state = Stored(KeyState::kInFlight);
-  rec.body = intent.Encode();
+  rec.state = Stored(state);
   rec.created_at_ms = now_ms;
   rec.expires_at_ms = now_ms + retention_ms_;
+  return rec;
+}
+
+Result<void> Keys::Claim(const KeyRef& k, const std::string& fingerprint, const Intent& intent,
+                         int64_t now_ms) {
+  store::IdempotencyRow rec = Row(k, fingerprint, KeyState::kInFlight, now_ms);
+  rec.body = intent.Encode();
   return store_.PutIdempotency(rec);
 }
 
 Result<void> Keys::Complete(const KeyRef& k, const std::string& fingerprint,
                             const Outcome& outcome, int64_t now_ms) {
-  store::IdempotencyRow rec;
-  rec.scope = k.scope;
-  rec.operation = static_cast<int32_t>(k.operation);
-  rec.key = k.key;
-  rec.fingerprint = fingerprint;
-  rec.state = Stored(KeyState::kComplete);
+  store::IdempotencyRow rec = Row(k, fingerprint, KeyState::kComplete, now_ms);
   rec.status = outcome.declined ? outcome.decline.number() : 0;
   rec.message = outcome.declined ? outcome.decline.message : std::string();
   rec.entry_seq = outcome.entry_id;
   rec.body = outcome.body;
-  rec.created_at_ms = now_ms;
-  rec.expires_at_ms = now_ms + retention_ms_;
   return store_.PutIdempotency(rec);
 }
 

@@ -100,6 +100,9 @@ class Keys {
   Result<size_t> Purge(int64_t now_ms, size_t limit);
 
  private:
+  store::IdempotencyRow Row(const KeyRef& k, const std::string& fingerprint, KeyState state,
+                            int64_t now_ms) const;
+
   store::Store& store_;
   int64_t retention_ms_;
 };
