@@ -309,8 +309,8 @@ class Replayer {
   Result<void> Add(v1::Record& record, uint64_t number);
   bool EnsureKey(v1::Record& record, uint64_t number, const std::string& where);
   bool DependsOnBatch(const std::string& merchant, const std::string& payment_key) const;
-  void NoteDependents(const v1::Record& record, const std::string& payment_key,
-                      const requests::Translator::Translated& t);
+  void NoteBatchCreates(const v1::Record& record, const std::string& payment_key,
+                        const requests::Translator::Translated& t);
   void AddBad(uint64_t number, const std::string& key, Error error);
   Result<void> Settle(uint64_t number, const std::string& key, int64_t event_time_ms);
 
@@ -379,7 +379,7 @@ Result<void> Replayer::Add(v1::Record& record, uint64_t number) {
   if (translated->settle) {
     return Settle(number, record.idempotency_key(), translated->command.event_time_ms);
   }
-  NoteDependents(record, named, *translated);
+  NoteBatchCreates(record, named, *translated);
   Item item;
   item.number = number;
   item.key = record.idempotency_key();
@@ -409,8 +409,8 @@ bool Replayer::DependsOnBatch(const std::string& merchant, const std::string& pa
 
 // Notes the payments `record` (about to join the batch) creates, or grows: an increment keeps
 // its payment online with the network until the batch ends.
-void Replayer::NoteDependents(const v1::Record& record, const std::string& payment_key,
-                              const requests::Translator::Translated& t) {
+void Replayer::NoteBatchCreates(const v1::Record& record, const std::string& payment_key,
+                                const requests::Translator::Translated& t) {
   if (!t.creates_payment_key.empty()) {
     batch_creates_[record.merchant() + '\n' + t.creates_payment_key] = batch_.size();
   }
