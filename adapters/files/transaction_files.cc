@@ -213,31 +213,23 @@ std::string SummaryJson(const ReplaySummary& s) {
   return w.str();
 }
 
-Result<ReplaySummary> Replay(Engine& engine, ManualClock& clock, const ReplayOptions& o) {
-  const auto started = std::chrono::steady_clock::now();
-  PAY_ASSIGN_OR_RETURN(auto reader, RecordReader::Open(o.path, o.format));
-  std::ofstream results;
-  if (!o.results_path.empty()) {
-    results.open(o.results_path, std::ios::binary | std::ios::trunc);
-    if (!results) return Bad("--results", "cannot write '" + o.results_path + "'");
+namespace {
+
+// The --results file: one JSON line per record, in file order. Without a path it writes nothing.
+class ResultsFile {
+ public:
+  Result<void> Open(const std::string& path) {
+    if (path.empty()) return {};
+    out_.open(path, std::ios::binary | std::ios::trunc);
+    if (!out_) return Bad("--results", "cannot write '" + path + "'");
+    return {};
   }
-  const std::string derived_prefix = o.derive_keys ? FileDigestPrefix(o.path) : std::string();
-  ReplaySummary sum;
-  requests::Translator translator(engine);
 
-  struct Item {
-    uint64_t number = 0;
-    requests::Translator::Translated t;
-    std::optional<Error> error;  // a bad record: reported in its place in the results
-    std::string key;
-  };
-  std::vector<Item> batch;
-  std::unordered_map<std::string, size_t> batch_creates;  // merchant\nkey of creating records
-  const size_t batch_max = std::max<size_t>(1, std::min(o.batch_records, limits::kBatchEntriesMax));
-
-  auto line = [&](uint64_t number, const std::string& key, const char* outcome, Operation* op,
-                  const Outcome* out, const Error* error) {
-    if (!results.is_open()) return;
+  // A record's line: `op` once it became a command, `out` when the engine answered it, `error`
+  // when the engine refused it or the record was bad.
+  void Line(uint64_t number, const std::string& key, const char* outcome, const Operation* op,
+            const Outcome* out, const Error* error) {
+    if (!out_.is_open()) return;
     JsonWriter w;
     w.BeginObject().Field("record", static_cast<int64_t>(number)).Field("key", key);
     w.Field("outcome", outcome);
@@ -247,7 +239,8 @@ Result<ReplaySummary> Replay(Engine& engine, ManualClock& clock, const ReplayOpt
       if (!out->response_code.empty()) w.Field("response_code", out->response_code);
     }
     if (out != nullptr && out->declined) {
-      w.Key("error").BeginObject().Field("code", out->decline.name()).Field("message", out->decline.message).EndObject();
+      w.Key("error").BeginObject().Field("code", out->decline.name());
+      w.Field("message", out->decline.message).EndObject();
     }
     if (error != nullptr) {
       w.Key("error").BeginObject().Field("code", error->name()).Field("message", error->message);
@@ -255,173 +248,331 @@ Result<ReplaySummary> Replay(Engine& engine, ManualClock& clock, const ReplayOpt
       w.EndObject();
     }
     w.EndObject();
-    results << w.str() << '\n';
-  };
-  auto count_error = [&](const Error& e) {
-    ++sum.errors;
-    ++sum.errors_by_code[std::string(e.name())];
-    if (sum.first_error.empty()) sum.first_error = e.message;
-  };
+    out_ << w.str() << '\n';
+  }
 
-  auto flush = [&]() -> Result<void> {
-    if (batch.empty()) return {};
-    std::vector<Command> commands;
-    std::vector<size_t> command_of(batch.size(), SIZE_MAX);
-    commands.reserve(batch.size());
-    int64_t latest = clock.NowMs();
-    for (size_t i = 0; i < batch.size(); ++i) {
-      Item& it = batch[i];
-      if (it.error) continue;
-      latest = std::max(latest, it.t.command.event_time_ms);
-      command_of[i] = commands.size();
-      commands.push_back(std::move(it.t.command));
-    }
-    clock.SetMs(latest);
-    auto outcomes = commands.empty() ? std::vector<Result<Outcome>>() : engine.SubmitBatch(commands);
-    for (size_t i = 0; i < batch.size(); ++i) {
-      const Item& it = batch[i];
-      if (it.error) {
-        count_error(*it.error);
-        line(it.number, it.key, "error", nullptr, nullptr, &*it.error);
-        continue;
-      }
-      const Command& c = commands[command_of[i]];
-      Operation op = OperationOf(c.request);
-      const auto& r = outcomes[command_of[i]];
-      if (!r) {
-        const Error& e = r.error();
-        if (e.code == ErrorCode::kVelocityLimited) {
-          ++sum.velocity_by_rule[e.rule];
-          line(it.number, c.idempotency_key, "refused", &op, nullptr, &e);
-        } else {
-          count_error(e);
-          line(it.number, c.idempotency_key, "error", &op, nullptr, &e);
-        }
-        if (ErrorRetryAdvice(e.code) == RetryAdvice::kContactOperator) return e;
-        continue;
-      }
-      const Outcome& out = *r;
-      if (!it.t.creates_payment_key.empty() && !out.payment_id.empty()) {
-        translator.Remember(c.merchant, it.t.creates_payment_key, out.payment_id, it.t.currency);
-      }
-      const bool network_decline = out.payment_status == "declined" || out.payment_status == "funding_declined";
-      const char* outcome = out.replayed ? "replayed"
-                            : out.declined || network_decline ? "declined"
-                                                              : "applied";
-      if (out.replayed) {
-        ++sum.replayed;
-      } else if (out.declined) {
-        ++sum.declined;
-        ++sum.declined_by_code[std::string(out.decline.name())];
-      } else if (network_decline) {
-        ++sum.declined;
-        ++sum.declined_by_code[out.response_code.empty() ? std::string("no_code") : out.response_code];
-      } else {
-        ++sum.applied;
-        int64_t amount = it.t.amount_minor;
-        if (op == Operation::kAuthorize) amount = JsonIntField(out.body, "authorized_minor");
-        std::string cur = it.t.currency.empty() ? JsonStringField(out.body, "currency") : it.t.currency;
-        if (amount > 0 && !cur.empty()) sum.totals_minor[cur][std::string(OperationName(op))] += amount;
-      }
-      line(it.number, c.idempotency_key, outcome, &op, &out, nullptr);
-    }
-    batch.clear();
-    batch_creates.clear();
-    if (o.progress) {
-      o.progress(reader->bytes_read(), reader->bytes_total(), static_cast<uint64_t>(sum.records));
-    }
+  // A settle record's line.
+  void Settlement(uint64_t number, const std::string& key, size_t payments_settled) {
+    if (!out_.is_open()) return;
+    JsonWriter w;
+    w.BeginObject().Field("record", static_cast<int64_t>(number)).Field("key", key);
+    w.Field("outcome", payments_settled > 0 ? "applied" : "replayed").Field("operation", "settle");
+    w.Field("payments_settled", static_cast<int64_t>(payments_settled)).EndObject();
+    out_ << w.str() << '\n';
+  }
+
+  // Flushes; an error if any line failed to write.
+  Result<void> Close() {
+    if (!out_.is_open()) return {};
+    out_.flush();
+    if (!out_) return MakeError(ErrorCode::kStoreIo, "--results: write failed");
     return {};
+  }
+
+ private:
+  std::ofstream out_;
+};
+
+// One run of Replay. Records are read one at a time into a batch of commands; a full batch (or
+// a record that depends on one in it, or a settle record, or the end of the file) runs the batch
+// as one engine call, i.e. one durable commit, after which every record of the batch gets its
+// line in the results and its count in the summary, in file order. A bad record takes its place
+// in the batch too, so that the results stay in file order.
+class Replayer {
+ public:
+  Replayer(Engine& engine, ManualClock& clock, const ReplayOptions& o, RecordReader& reader,
+           ResultsFile& results)
+      : engine_(engine),
+        clock_(clock),
+        o_(o),
+        reader_(reader),
+        results_(results),
+        translator_(engine),
+        derived_prefix_(o.derive_keys ? FileDigestPrefix(o.path) : std::string()),
+        batch_max_(std::max<size_t>(1, std::min(o.batch_records, limits::kBatchEntriesMax))) {}
+
+  // Reads and runs the whole file. An Error here stops the replay (a store failure, an error the
+  // operator must look at); bad records do not, they are counted and reported.
+  Result<void> ReadAll();
+  // Runs the last batch and verifies the books: the summary of the run.
+  Result<ReplaySummary> Finish();
+
+ private:
+  // A record of the batch: its command, or the error reported in its place.
+  struct Item {
+    uint64_t number = 0;
+    requests::Translator::Translated t;
+    std::optional<Error> error;
+    std::string key;
   };
 
+  Result<void> Add(v1::Record& record, uint64_t number);
+  bool EnsureKey(v1::Record& record, uint64_t number, const std::string& where);
+  bool DependsOnBatch(const std::string& merchant, const std::string& payment_key) const;
+  void NoteBatchCreates(const v1::Record& record, const std::string& payment_key,
+                        const requests::Translator::Translated& t);
+  void AddBad(uint64_t number, const std::string& key, Error error);
+  Result<void> Settle(uint64_t number, const std::string& key, int64_t event_time_ms);
+
+  Result<void> RunBatch();
+  std::vector<Command> TakeCommands(std::vector<size_t>& command_of);
+  Result<void> Report(const Item& it, const Command& c, const Result<Outcome>& r);
+  Result<void> ReportRefusal(const Item& it, const Command& c, Operation op, const Error& e);
+  void ReportOutcome(const Item& it, const Command& c, Operation op, const Outcome& out);
+  void CountError(const Error& e);
+
+  Engine& engine_;
+  ManualClock& clock_;
+  const ReplayOptions& o_;
+  RecordReader& reader_;
+  ResultsFile& results_;
+  requests::Translator translator_;
+  const std::string derived_prefix_;  // of derived keys (--derive-keys), else empty
+  const size_t batch_max_;
+  ReplaySummary sum_;
+  std::vector<Item> batch_;
+  // "merchant\npayment key" of the payments that records of the batch create (or grow): a record
+  // that names one must wait for the batch to run.
+  std::unordered_map<std::string, size_t> batch_creates_;
+};
+
+// ---- reading a record into the batch
+
+Result<void> Replayer::ReadAll() {
   v1::Record record;
   for (;;) {
-    auto next = reader->Next(&record);
-    const uint64_t number = reader->record_number();
-    if (next && !*next) break;
-    ++sum.records;
+    auto next = reader_.Next(&record);
+    const uint64_t number = reader_.record_number();
+    if (next && !*next) return {};
+    ++sum_.records;
     if (!next) {
-      Item bad;
-      bad.number = number;
-      bad.error = next.error();
-      batch.push_back(std::move(bad));
-      if (reader->broken()) break;
+      AddBad(number, "", next.error());
+      if (reader_.broken()) return {};  // the rest of the file cannot be read
       continue;
     }
-    const std::string where = reader->where();
-    if (record.idempotency_key().empty() && !record.has_settle()) {
-      if (!o.derive_keys) {
-        Item bad;
-        bad.number = number;
-        bad.error = Bad(where, "idempotency_key: required (or replay with --derive-keys)");
-        batch.push_back(std::move(bad));
-        continue;
-      }
-      record.set_idempotency_key(derived_prefix + ":" + std::to_string(number));
-    }
-    const std::string& named = PaymentKeyOf(record);
-    if (!named.empty() && batch_creates.count(record.merchant() + '\n' + named)) {
-      // The payment it names is created (or waits on the network) in this very batch: run the
-      // batch first.
-      PAY_TRY(flush());
-    }
-    auto translated = translator.Translate(record, where, Channel::kReplay);
-    if (!translated && !batch.empty()) {
-      // It may depend on an earlier record of the batch (an account it debits): run the batch,
-      // then try once more.
-      PAY_TRY(flush());
-      translated = translator.Translate(record, where, Channel::kReplay);
-    }
-    if (!translated) {
-      Item bad;
-      bad.number = number;
-      bad.key = record.idempotency_key();
-      bad.error = translated.error();
-      batch.push_back(std::move(bad));
-      continue;
-    }
-    if (translated->settle) {
-      PAY_TRY(flush());
-      clock.SetMs(std::max(clock.NowMs(), translated->command.event_time_ms));
-      auto s = engine.Settle();
-      if (!s) return s.error();
-      ++sum.settlements;
-      // Settling moves each captured payment once; a settlement with nothing left to settle
-      // (a file replayed again) moved nothing, like an idempotent replay.
-      if (s->payments > 0) ++sum.applied; else ++sum.replayed;
-      if (results.is_open()) {
-        JsonWriter w;
-        w.BeginObject().Field("record", static_cast<int64_t>(number)).Field("key", record.idempotency_key());
-        w.Field("outcome", s->payments > 0 ? "applied" : "replayed").Field("operation", "settle");
-        w.Field("payments_settled", static_cast<int64_t>(s->payments)).EndObject();
-        results << w.str() << '\n';
-      }
-      continue;
-    }
-    if (!translated->creates_payment_key.empty()) {
-      batch_creates[record.merchant() + '\n' + translated->creates_payment_key] = batch.size();
-    }
-    if (record.has_increment() && !named.empty()) {
-      batch_creates[record.merchant() + '\n' + named] = batch.size();  // online until the batch ends
-    }
-    Item item;
-    item.number = number;
-    item.key = record.idempotency_key();
-    item.t = std::move(*translated);
-    batch.push_back(std::move(item));
-    if (batch.size() >= batch_max) PAY_TRY(flush());
+    PAY_TRY(Add(record, number));
   }
-  PAY_TRY(flush());
-  if (o.progress) o.progress(reader->bytes_total(), reader->bytes_total(), static_cast<uint64_t>(sum.records));
-  auto v = engine.Verify();
+}
+
+// One record read: into the batch (after running the batch first if the record depends on it),
+// or, for a settle record, run at once.
+Result<void> Replayer::Add(v1::Record& record, uint64_t number) {
+  const std::string where = reader_.where();
+  if (!EnsureKey(record, number, where)) return {};
+  const std::string& named = PaymentKeyOf(record);
+  if (DependsOnBatch(record.merchant(), named)) {
+    // The payment it names is created (or waits on the network) in this very batch: run the
+    // batch first.
+    PAY_TRY(RunBatch());
+  }
+  auto translated = translator_.Translate(record, where, Channel::kReplay);
+  if (!translated && !batch_.empty()) {
+    // It may depend on an earlier record of the batch (an account it debits): run the batch,
+    // then try once more.
+    PAY_TRY(RunBatch());
+    translated = translator_.Translate(record, where, Channel::kReplay);
+  }
+  if (!translated) {
+    AddBad(number, record.idempotency_key(), translated.error());
+    return {};
+  }
+  if (translated->settle) {
+    return Settle(number, record.idempotency_key(), translated->command.event_time_ms);
+  }
+  NoteBatchCreates(record, named, *translated);
+  Item item;
+  item.number = number;
+  item.key = record.idempotency_key();
+  item.t = std::move(*translated);
+  batch_.push_back(std::move(item));
+  if (batch_.size() >= batch_max_) PAY_TRY(RunBatch());
+  return {};
+}
+
+// A record without an idempotency key (settle records need none) gets the derived one with
+// --derive-keys; without it the record is bad: false, and it is reported in its place.
+bool Replayer::EnsureKey(v1::Record& record, uint64_t number, const std::string& where) {
+  if (!record.idempotency_key().empty() || record.has_settle()) return true;
+  if (!o_.derive_keys) {
+    AddBad(number, "", Bad(where, "idempotency_key: required (or replay with --derive-keys)"));
+    return false;
+  }
+  record.set_idempotency_key(derived_prefix_ + ":" + std::to_string(number));
+  return true;
+}
+
+// The dependency rule: a record that names a payment created (or grown) by a record of the
+// current batch cannot be translated until that batch has run.
+bool Replayer::DependsOnBatch(const std::string& merchant, const std::string& payment_key) const {
+  return !payment_key.empty() && batch_creates_.count(merchant + '\n' + payment_key) > 0;
+}
+
+// Notes the payments `record` (about to join the batch) creates, or grows: an increment keeps
+// its payment online with the network until the batch ends.
+void Replayer::NoteBatchCreates(const v1::Record& record, const std::string& payment_key,
+                                const requests::Translator::Translated& t) {
+  if (!t.creates_payment_key.empty()) {
+    batch_creates_[record.merchant() + '\n' + t.creates_payment_key] = batch_.size();
+  }
+  if (record.has_increment() && !payment_key.empty()) {
+    batch_creates_[record.merchant() + '\n' + payment_key] = batch_.size();
+  }
+}
+
+void Replayer::AddBad(uint64_t number, const std::string& key, Error error) {
+  Item bad;
+  bad.number = number;
+  bad.key = key;
+  bad.error = std::move(error);
+  batch_.push_back(std::move(bad));
+}
+
+// A settle record: the batch runs, then the engine settles at the record's time.
+Result<void> Replayer::Settle(uint64_t number, const std::string& key, int64_t event_time_ms) {
+  PAY_TRY(RunBatch());
+  clock_.SetMs(std::max(clock_.NowMs(), event_time_ms));
+  auto s = engine_.Settle();
+  if (!s) return s.error();
+  ++sum_.settlements;
+  // Settling moves each captured payment once; a settlement with nothing left to settle (a file
+  // replayed again) moved nothing, like an idempotent replay.
+  if (s->payments > 0) {
+    ++sum_.applied;
+  } else {
+    ++sum_.replayed;
+  }
+  results_.Settlement(number, key, s->payments);
+  return {};
+}
+
+// ---- running the batch
+
+// Submits the batch as one engine call (one commit) at the latest event time in it, then reports
+// every record in file order and calls the progress callback.
+Result<void> Replayer::RunBatch() {
+  if (batch_.empty()) return {};
+  std::vector<size_t> command_of;
+  std::vector<Command> commands = TakeCommands(command_of);
+  auto outcomes = commands.empty() ? std::vector<Result<Outcome>>() : engine_.SubmitBatch(commands);
+  for (size_t i = 0; i < batch_.size(); ++i) {
+    const Item& it = batch_[i];
+    if (it.error) {
+      CountError(*it.error);
+      results_.Line(it.number, it.key, "error", nullptr, nullptr, &*it.error);
+      continue;
+    }
+    PAY_TRY(Report(it, commands[command_of[i]], outcomes[command_of[i]]));
+  }
+  batch_.clear();
+  batch_creates_.clear();
+  if (o_.progress) {
+    o_.progress(reader_.bytes_read(), reader_.bytes_total(), static_cast<uint64_t>(sum_.records));
+  }
+  return {};
+}
+
+// Moves the batch's commands out (bad records have none; `command_of[i]` is the command of item
+// i) and sets the clock to the latest event time among them (never back).
+std::vector<Command> Replayer::TakeCommands(std::vector<size_t>& command_of) {
+  std::vector<Command> commands;
+  command_of.assign(batch_.size(), SIZE_MAX);
+  commands.reserve(batch_.size());
+  int64_t latest = clock_.NowMs();
+  for (size_t i = 0; i < batch_.size(); ++i) {
+    Item& it = batch_[i];
+    if (it.error) continue;
+    latest = std::max(latest, it.t.command.event_time_ms);
+    command_of[i] = commands.size();
+    commands.push_back(std::move(it.t.command));
+  }
+  clock_.SetMs(latest);
+  return commands;
+}
+
+// The engine's answer to one record. An error the operator must look at stops the replay.
+Result<void> Replayer::Report(const Item& it, const Command& c, const Result<Outcome>& r) {
+  const Operation op = OperationOf(c.request);
+  if (!r) return ReportRefusal(it, c, op, r.error());
+  ReportOutcome(it, c, op, *r);
+  return {};
+}
+
+Result<void> Replayer::ReportRefusal(const Item& it, const Command& c, Operation op,
+                                     const Error& e) {
+  if (e.code == ErrorCode::kVelocityLimited) {
+    ++sum_.velocity_by_rule[e.rule];
+    results_.Line(it.number, c.idempotency_key, "refused", &op, nullptr, &e);
+  } else {
+    CountError(e);
+    results_.Line(it.number, c.idempotency_key, "error", &op, nullptr, &e);
+  }
+  if (ErrorRetryAdvice(e.code) == RetryAdvice::kContactOperator) return e;
+  return {};
+}
+
+// An answered record: replayed, declined (by the books or the network) or applied, with the
+// amounts of applied ones in the totals. A created payment is remembered for its follow-ups.
+void Replayer::ReportOutcome(const Item& it, const Command& c, Operation op, const Outcome& out) {
+  if (!it.t.creates_payment_key.empty() && !out.payment_id.empty()) {
+    translator_.Remember(c.merchant, it.t.creates_payment_key, out.payment_id, it.t.currency);
+  }
+  const bool network_decline =
+      out.payment_status == "declined" || out.payment_status == "funding_declined";
+  const char* outcome = out.replayed                      ? "replayed"
+                        : out.declined || network_decline ? "declined"
+                                                          : "applied";
+  if (out.replayed) {
+    ++sum_.replayed;
+  } else if (out.declined) {
+    ++sum_.declined;
+    ++sum_.declined_by_code[std::string(out.decline.name())];
+  } else if (network_decline) {
+    ++sum_.declined;
+    ++sum_.declined_by_code[out.response_code.empty() ? std::string("no_code") : out.response_code];
+  } else {
+    ++sum_.applied;
+    int64_t amount = it.t.amount_minor;
+    if (op == Operation::kAuthorize) amount = JsonIntField(out.body, "authorized_minor");
+    std::string cur = it.t.currency.empty() ? JsonStringField(out.body, "currency") : it.t.currency;
+    if (amount > 0 && !cur.empty())
+      sum_.totals_minor[cur][std::string(OperationName(op))] += amount;
+  }
+  results_.Line(it.number, c.idempotency_key, outcome, &op, &out, nullptr);
+}
+
+void Replayer::CountError(const Error& e) {
+  ++sum_.errors;
+  ++sum_.errors_by_code[std::string(e.name())];
+  if (sum_.first_error.empty()) sum_.first_error = e.message;
+}
+
+// ---- the end of the file
+
+Result<ReplaySummary> Replayer::Finish() {
+  PAY_TRY(RunBatch());
+  if (o_.progress) {
+    o_.progress(reader_.bytes_total(), reader_.bytes_total(), static_cast<uint64_t>(sum_.records));
+  }
+  auto v = engine_.Verify();
   if (!v) return v.error();
-  sum.verify_ok = v->ok();
-  sum.verify_problems = v->problems_total;
-  sum.audit_hash = v->head_hash_hex;
+  sum_.verify_ok = v->ok();
+  sum_.verify_problems = v->problems_total;
+  sum_.audit_hash = v->head_hash_hex;
+  return sum_;
+}
+
+}  // namespace
+
+Result<ReplaySummary> Replay(Engine& engine, ManualClock& clock, const ReplayOptions& o) {
+  const auto started = std::chrono::steady_clock::now();
+  PAY_ASSIGN_OR_RETURN(auto reader, RecordReader::Open(o.path, o.format));
+  ResultsFile results;
+  PAY_TRY(results.Open(o.results_path));
+  Replayer replayer(engine, clock, o, *reader, results);
+  PAY_TRY(replayer.ReadAll());
+  PAY_ASSIGN_OR_RETURN(ReplaySummary sum, replayer.Finish());
   sum.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  if (results.is_open()) {
-    results.flush();
-    if (!results) return MakeError(ErrorCode::kStoreIo, "--results: write failed");
-  }
+  PAY_TRY(results.Close());
   return sum;
 }
 
