@@ -68,6 +68,13 @@ int main(int argc, char** argv) {
   auto refunded = engine.Submit(Cmd("return-1001", pay::RefundRequest{payment, 1500}));
   if (!refunded) return Fail("refund", refunded.error());
   std::printf("refund:    %s\n", refunded->payment_status.c_str());
+  // Reads are typed views; pay::PaymentJson renders one as the operations answer.
+  auto view = engine.GetPayment(payment);
+  if (!view) return Fail("read", view.error());
+  std::printf("payment:   %s captured %lld, refunded %lld, card ...%s\n",
+              std::string(pay::PaymentStatusName(view->status)).c_str(),
+              static_cast<long long>(view->captured_minor),
+              static_cast<long long>(view->refunded_minor), view->card.last4.c_str());
 
   // Payouts come out of a prefunded balance.
   if (auto f = engine.Submit(Cmd("topup-1", pay::FundRequest{50000, "USD", std::nullopt})); !f) {
