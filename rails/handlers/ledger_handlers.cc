@@ -1,18 +1,9 @@
 // Ledger products: accounts, transfers (entries of two or more postings), posting and voiding
 // holds, reversals. Each runs one ledger operation; its body is the account or entry as JSON.
 
-#include "core/crypto.h"
-#include "core/encoding.h"
-#include "core/limits.h"
 #include "rails/handlers/handlers.h"
 
 namespace pay::handlers {
-
-std::string DerivedRef(const std::string& scope, std::string_view key) {
-  std::string ref = scope + "/" + std::string(key);
-  if (ref.size() <= limits::kReferenceBytesMax) return ref;
-  return scope.substr(0, 64) + "/sha256:" + ToHex(Sha256(key));
-}
 
 namespace {
 
