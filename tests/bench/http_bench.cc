@@ -22,6 +22,8 @@
 #include <vector>
 
 #include "adapters/server/server.h"
+#include "core/store.h"
+#include "tests/bench/counting_store.h"
 #include "pay/simulator.h"
 
 namespace {
@@ -94,10 +96,16 @@ int main(int argc, char** argv) {
   so.durable = full;
   auto network = pay::CardNetworkSimulator::Open(so);
   if (!network) Die(network.error().message);
+  // The engine's store is counted (tests/bench/counting_store.h): work per authorization.
+  pay::store::StoreOptions sto;
+  sto.create_if_missing = true;
+  sto.durability = full ? pay::store::Durability::kFull : pay::store::Durability::kNormal;
+  auto opened = pay::store::OpenSqliteStore(dir + "/paymentd.db", sto);
+  if (!opened) Die(opened.error().message);
+  auto counting = std::make_shared<pay::bench::CountingStore>(std::move(*opened));
   pay::EngineOptions o;
-  o.db_path = dir + "/paymentd.db";
-  o.create_if_missing = true;
-  o.durability = full ? pay::Durability::kFull : pay::Durability::kNormal;
+  o.store = counting;
+  o.db_path = dir + "/paymentd.db";  // the API keys' own connection opens it too
   o.card_network = network->get();
   o.card_fingerprint_key = "bench fingerprint key 0123456789";
   auto engine = pay::Engine::Open(o);
@@ -145,6 +153,7 @@ int main(int argc, char** argv) {
       close(fd);
     });
   }
+  const pay::bench::StoreWork before = counting->work();
   go = true;
   auto start = SteadyClock::now();
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
@@ -160,6 +169,12 @@ int main(int argc, char** argv) {
               full ? "durable (FULL)" : "NORMAL", all.size(), elapsed, static_cast<double>(all.size()) / elapsed,
               connections, pct(0.5), pct(0.9), pct(0.99), all.empty() ? 0.0 : all.back(),
               static_cast<long long>(errors.load()));
+  const pay::bench::StoreWork w = counting->work() - before;
+  const double n = all.empty() ? 1.0 : static_cast<double>(all.size());
+  std::printf("  per authorization: %.1f store reads, %.1f store writes, %.4f commits (%.1f authorizations per commit)\n",
+              static_cast<double>(w.reads) / n, static_cast<double>(w.writes) / n,
+              static_cast<double>(w.commits) / n,
+              w.commits == 0 ? 0.0 : n / static_cast<double>(w.commits));
   auto v = (*engine)->Verify();
   if (!v || !v->ok()) Die("the ledger does not verify");
   std::filesystem::remove_all(dir);

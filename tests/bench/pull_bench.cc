@@ -9,7 +9,9 @@
 // Usage: pull_bench [--pairs N] [--batch N] [--reps N] [--cards N] [--durability full|normal]
 //                   [--tcp] [--push] [--dir PATH]
 // Prints one line per repetition and the median, in payment operations per second (an
-// authorization and a capture are two operations).
+// authorization and a capture are two operations), and the acquirer's store work per operation
+// (store calls: each one statement of the SQLite store; commits: one fsync each when durable),
+// counted by a store injected through EngineOptions::store.
 
 #include <algorithm>
 #include <chrono>
@@ -23,6 +25,8 @@
 #include "adapters/network/simulated_network.h"
 #include "pay/engine.h"
 #include "adapters/network/tcp_network.h"
+#include "core/store.h"
+#include "tests/bench/counting_store.h"
 
 namespace {
 
@@ -59,6 +63,25 @@ struct Options {
   std::string dir;
 };
 
+// The acquirer's store work of one kind of operation, summed over a run.
+struct Work {
+  pay::bench::StoreWork total;
+  int64_t ops = 0;
+  void Add(const pay::bench::StoreWork& w, int64_t n) {
+    total.reads += w.reads;
+    total.writes += w.writes;
+    total.commits += w.commits;
+    ops += n;
+  }
+  void Print(const char* what) const {
+    if (ops == 0) return;
+    const double n = static_cast<double>(ops);
+    std::printf("  per %s: %.1f store reads, %.1f store writes, %.4f commits\n", what,
+                static_cast<double>(total.reads) / n, static_cast<double>(total.writes) / n,
+                static_cast<double>(total.commits) / n);
+  }
+};
+
 double RunOnce(const Options& opt, int rep) {
   namespace fs = std::filesystem;
   const std::string dir = opt.dir + "/rep" + std::to_string(rep);
@@ -87,10 +110,14 @@ double RunOnce(const Options& opt, int rep) {
   if (!network) {
     network = std::make_unique<pay::network::SimulatedCardNetwork>(**issuer, pay::network::FaultConfig{}, 2000);
   }
+  pay::store::StoreOptions so;
+  so.create_if_missing = true;
+  so.durability = opt.full ? pay::store::Durability::kFull : pay::store::Durability::kNormal;
+  auto opened = pay::store::OpenSqliteStore(dir + "/acquirer.db", so);
+  if (!opened) Die(opened.error().message);
+  auto counting = std::make_shared<pay::bench::CountingStore>(std::move(*opened));
   pay::EngineOptions o;
-  o.db_path = dir + "/acquirer.db";
-  o.create_if_missing = true;
-  o.durability = opt.full ? pay::Durability::kFull : pay::Durability::kNormal;
+  o.store = counting;
   o.clock = &clock;
   o.card_network = network.get();
   o.card_fingerprint_key = "bench fingerprint key 0123456789";
@@ -112,6 +139,7 @@ double RunOnce(const Options& opt, int rep) {
     f.request = pay::FundRequest{1'000'000'000'000LL, "USD", std::nullopt};
     if (auto r = e.Submit(f); !r) Die(r.error().message);
     int64_t pushes = 0;
+    Work pushed;
     auto t0 = SteadyClock::now();
     for (int64_t done = 0; done < opt.pairs; done += opt.batch) {
       const int64_t n = std::min(opt.batch, opt.pairs - done);
@@ -123,19 +151,24 @@ double RunOnce(const Options& opt, int rep) {
         c.request = pay::PushRequest{{cards[static_cast<size_t>((done + i) % opt.cards)], "", ""},
                                      1000 + i, "USD", "FD", "Bench", "", "Recipient"};
       }
-      for (const auto& r : e.SubmitBatch(batch)) {
+      const pay::bench::StoreWork before = counting->work();
+      auto results = e.SubmitBatch(batch);
+      pushed.Add(counting->work() - before, n);
+      for (const auto& r : results) {
         if (!r) Die("push: " + r.error().message);
         if (r->payment_status != "completed") Die("push: status " + r->payment_status);
       }
       pushes += n;
     }
     const double seconds = std::chrono::duration<double>(SteadyClock::now() - t0).count();
+    pushed.Print("disbursement");
     if (auto v = e.Verify(); !v || !v->ok()) Die("the acquirer ledger does not verify");
     if (auto iv = (*issuer)->Verify(); !iv || !iv->ok()) Die("the issuer ledger does not verify");
     return static_cast<double>(pushes) / seconds;
   }
   int64_t ops = 0;
   double auth_s = 0, capture_s = 0;
+  Work authorized, captured_work;
   auto start = SteadyClock::now();
   for (int64_t done = 0; done < opt.pairs; done += opt.batch) {
     const int64_t n = std::min(opt.batch, opt.pairs - done);
@@ -147,8 +180,10 @@ double RunOnce(const Options& opt, int rep) {
       c.request = pay::AuthorizeRequest{{cards[static_cast<size_t>((done + i) % opt.cards)], "12/30", ""}, 1000 + i, "USD"};
     }
     auto t0 = SteadyClock::now();
+    pay::bench::StoreWork before = counting->work();
     auto results = e.SubmitBatch(auths);
     auth_s += std::chrono::duration<double>(SteadyClock::now() - t0).count();
+    authorized.Add(counting->work() - before, n);
     std::vector<pay::Command> caps;
     caps.reserve(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) {
@@ -162,8 +197,10 @@ double RunOnce(const Options& opt, int rep) {
       caps.push_back(std::move(c));
     }
     auto t1 = SteadyClock::now();
+    before = counting->work();
     auto captured = e.SubmitBatch(caps);
     capture_s += std::chrono::duration<double>(SteadyClock::now() - t1).count();
+    captured_work.Add(counting->work() - before, n);
     for (const auto& r : captured) {
       if (!r) Die("capture: " + r.error().message);
       if (r->payment_status != "captured") Die("capture: status " + r->payment_status);
@@ -173,6 +210,8 @@ double RunOnce(const Options& opt, int rep) {
   const double seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
   std::printf("  authorizations %.0f/s, captures %.0f/s\n", static_cast<double>(opt.pairs) / auth_s,
               static_cast<double>(opt.pairs) / capture_s);
+  authorized.Print("authorization");
+  captured_work.Print("capture");
   auto v = e.Verify();
   if (!v || !v->ok()) Die("the acquirer ledger does not verify");
   auto iv = (*issuer)->Verify();
