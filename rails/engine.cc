@@ -74,6 +74,10 @@ Result<void> EngineImpl::Open(const EngineOptions& o) {
                                                       : store::Durability::kNormal;
     PAY_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> opened, store::OpenSqliteStore(o.db_path, so));
     store_ = std::move(opened);
+    // Payment reads get a connection of their own (WAL: they see what is committed and never
+    // wait behind a batch or its network exchange).
+    so.create_if_missing = false;
+    PAY_ASSIGN_OR_RETURN(read_store_, store::OpenSqliteStore(o.db_path, so));
   }
   ledger_ = std::make_unique<ledger::Ledger>(*store_, *clock_);
   if (o.authorization_validity_ms <= 0) {
@@ -84,6 +88,9 @@ Result<void> EngineImpl::Open(const EngineOptions& o) {
   }
   keys_ = std::make_unique<guards::Keys>(*store_, o.idempotency_retention_ms);
   book_ = std::make_unique<payments::Book>(*store_, *ledger_, *clock_);
+  if (read_store_ != nullptr) {  // reads only: its ledger and counters are never used
+    read_book_ = std::make_unique<payments::Book>(*read_store_, *ledger_, *clock_);
+  }
   pull_ = std::make_unique<pull::PullRail>(*book_, pull::PullOptions{o.authorization_validity_ms});
   push_ = std::make_unique<push::PushRail>(*book_);
   services_.reset(new handlers::Services{*ledger_, *book_, *pull_, *push_, *velocity_, *clock_,

@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/store.h"
@@ -181,6 +182,17 @@ class EngineImpl final : public Engine {
     return r;
   }
 
+  // Runs a payment read on the read connection when there is one, else under the writer's lock.
+  template <class F>
+  auto WithPaymentReads(F&& read) -> decltype(read(std::declval<payments::Book&>())) {
+    if (read_book_ != nullptr) {
+      std::lock_guard lock(read_mu_);
+      return read(*read_book_);
+    }
+    std::lock_guard lock(mu_);
+    return read(*book_);
+  }
+
   static constexpr size_t kExpiriesPerBatch = 64;
 
   EngineOptions options_;
@@ -194,7 +206,12 @@ class EngineImpl final : public Engine {
   std::unique_ptr<pull::PullRail> pull_;
   std::unique_ptr<push::PushRail> push_;
   std::unique_ptr<handlers::Services> services_;
-  std::mutex mu_;  // one writer; reads take it too
+  std::mutex mu_;  // one writer; reads of the books take it too
+  // Payment and merchant reads: on their own connection when the engine opened SQLite itself
+  // (else on the writer's, under mu_).
+  std::unique_ptr<store::Store> read_store_;
+  std::unique_ptr<payments::Book> read_book_;
+  std::mutex read_mu_;
   Recovery recovery_;
   bool needs_recovery_ = false;  // a second phase failed: its payments wait for RecoverPayments
 };

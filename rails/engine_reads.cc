@@ -46,30 +46,33 @@ Result<Engine::SettleReport> EngineImpl::Settle() {
 }
 
 Result<PaymentView> EngineImpl::GetPayment(std::string_view payment_id) {
-  std::lock_guard lock(mu_);
-  PAY_ASSIGN_OR_RETURN(payments::Payment p, book_->Load("", payment_id));
-  return payments::ToView(p);
+  return WithPaymentReads([&](payments::Book& book) -> Result<PaymentView> {
+    PAY_ASSIGN_OR_RETURN(payments::Payment p, book.Load("", payment_id));
+    return payments::ToView(p);
+  });
 }
 
 Result<Page<PaymentView>> EngineImpl::ListPayments(std::string_view merchant,
                                                    std::string_view after_id, size_t limit) {
   limit = std::min(limit, limits::kListRowsMax);
-  std::lock_guard lock(mu_);
-  PAY_ASSIGN_OR_RETURN(auto list, book_->List(merchant, after_id, limit));
-  Page<PaymentView> page;
-  page.items.reserve(list.size());
-  for (const auto& p : list) page.items.push_back(payments::ToView(p));
-  if (limit > 0 && list.size() == limit) page.next_after = list.back().id;
-  return page;
+  return WithPaymentReads([&](payments::Book& book) -> Result<Page<PaymentView>> {
+    PAY_ASSIGN_OR_RETURN(auto list, book.List(merchant, after_id, limit));
+    Page<PaymentView> page;
+    page.items.reserve(list.size());
+    for (const auto& p : list) page.items.push_back(payments::ToView(p));
+    if (limit > 0 && list.size() == limit) page.next_after = list.back().id;
+    return page;
+  });
 }
 
 Result<Page<Merchant>> EngineImpl::ListMerchants(std::string_view after_id, size_t limit) {
   limit = std::min(limit, limits::kListRowsMax);
-  std::lock_guard lock(mu_);
-  Page<Merchant> page;
-  PAY_ASSIGN_OR_RETURN(page.items, book_->ListMerchants(after_id, limit));
-  if (limit > 0 && page.items.size() == limit) page.next_after = page.items.back().id;
-  return page;
+  return WithPaymentReads([&](payments::Book& book) -> Result<Page<Merchant>> {
+    Page<Merchant> page;
+    PAY_ASSIGN_OR_RETURN(page.items, book.ListMerchants(after_id, limit));
+    if (limit > 0 && page.items.size() == limit) page.next_after = page.items.back().id;
+    return page;
+  });
 }
 
 Result<std::optional<std::string>> EngineImpl::PaymentIdForKey(std::string_view merchant,

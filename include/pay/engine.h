@@ -17,7 +17,10 @@
 //   with the same key.
 //
 // Threading: Submit and SubmitBatch may be called from any thread; writers are serialised
-// inside the engine (SQLite has one writer). Reads may be called from any thread too.
+// inside the engine (SQLite has one writer). Reads may be called from any thread too; payment and
+// merchant reads (GetPayment, ListPayments, ListMerchants) use a connection of their own when
+// the engine opened SQLite itself, so they see what is committed and never wait behind a batch
+// or its network exchange.
 
 #include <cstdint>
 #include <memory>

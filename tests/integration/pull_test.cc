@@ -8,6 +8,11 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <chrono>
+#include <functional>
+#include <future>
+#include <thread>
+#include <utility>
 #include <map>
 
 #include "adapters/network/issuer.h"
@@ -47,8 +52,10 @@ class SwitchableNetwork final : public CardNetwork {
       : clean_(issuer, network::FaultConfig{}, 1000), faulty_(issuer, faults, 1000) {}
   std::vector<Result<CardResponse>> Exchange(std::span<const CardRequest> r) override {
     ++exchanges;
+    if (auto g = std::exchange(gate, nullptr)) g();  // a test holds the exchange here, once
     return faults_on ? faulty_.Exchange(r) : clean_.Exchange(r);
   }
+  std::function<void()> gate;
   bool faults_on = false;
   int exchanges = 0;
 
@@ -275,6 +282,37 @@ TEST_F(PullTest, ReadsAreTypedViewsRenderedAsTheOperationsAnswered) {
   EXPECT_EQ(merchants->items[0].id, "acme");
   EXPECT_EQ(merchants->items[0].fee_bps, 250);
   EXPECT_EQ(merchants->items[0].fee_fixed_minor, 30);
+}
+
+// Payment reads have a connection of their own: they answer while a batch holds the writer and
+// waits on the network, and they see what is committed (the claim: pending).
+TEST_F(PullTest, PaymentReadsDoNotWaitBehindANetworkExchange) {
+  Outcome a = Do("order-1", Auth("4242424242424242", 1000));
+  ASSERT_EQ(a.payment_status, "authorized");
+  std::promise<void> entered, release;
+  std::shared_future<void> released = release.get_future().share();
+  network_->gate = [&] {
+    entered.set_value();
+    released.wait();
+  };
+  std::thread writer([&] { (void)engine_->Submit(Cmd("order-2", Auth("4242424242424242", 2000))); });
+  entered.get_future().wait();  // the batch is committed and its exchange is on the network
+  // The reads run beside the held batch; a read that waited for the writer would never finish
+  // while the gate is shut (bounded here so that such a regression fails instead of hanging).
+  auto reads = std::async(std::launch::async, [&] {
+    return std::make_pair(engine_->GetPayment(a.payment_id), engine_->ListPayments("acme", "", 10));
+  });
+  const bool answered = reads.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+  release.set_value();
+  writer.join();
+  ASSERT_TRUE(answered) << "a payment read waited behind the batch's network exchange";
+  auto [earlier, page] = reads.get();
+  ASSERT_TRUE(earlier) << earlier.error().message;
+  EXPECT_EQ(earlier->status, PaymentStatus::kAuthorized);
+  ASSERT_TRUE(page) << page.error().message;
+  ASSERT_EQ(page->items.size(), 2u);
+  EXPECT_EQ(page->items[1].status, PaymentStatus::kPending);  // committed claim, no answer yet
+  EXPECT_EQ(engine_->GetPayment(page->items[1].id)->status, PaymentStatus::kAuthorized);
 }
 
 TEST_F(PullTest, VoidIncrementAndIllegalTransitions) {
