@@ -115,6 +115,14 @@ int main(int argc, char** argv) {
   m.idempotency_key = "merchant";
   m.request = pay::CreateMerchantRequest{"bench", "USD", 0, 0};
   if (auto r = (*engine)->Submit(m); !r) Die(r.error().message);
+  // The payment one more connection reads (GET) while the others authorize.
+  pay::Command probe;
+  probe.merchant = "bench";
+  probe.idempotency_key = "probe";
+  probe.request = pay::AuthorizeRequest{{"4242424242424242", "12/30", ""}, 100, "USD"};
+  auto probed = (*engine)->Submit(probe);
+  if (!probed) Die(probed.error().message);
+  const std::string probe_id = probed->payment_id;
   pay::SystemClock clock;
   auto keys = pay::server::ApiKeys::Open(o.db_path, clock);
   if (!keys) Die(keys.error().message);
@@ -154,11 +162,28 @@ int main(int argc, char** argv) {
     });
   }
   const pay::bench::StoreWork before = counting->work();
+  std::vector<double> reads;
+  std::thread reader([&] {
+    int fd = Connect(port);
+    std::string buf;
+    const std::string req = "GET /v1/payments/" + probe_id + " HTTP/1.1\r\nHost: b\r\nAuthorization: Bearer " +
+                            *key + "\r\n\r\n";
+    while (!go) std::this_thread::yield();
+    while (!done) {
+      auto t0 = SteadyClock::now();
+      int status = Exchange(fd, req, buf);
+      reads.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
+      if (status != 200) ++errors;
+      if (status == 0) break;
+    }
+    close(fd);
+  });
   go = true;
   auto start = SteadyClock::now();
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   done = true;
   for (auto& t : clients) t.join();
+  reader.join();
   const double elapsed = std::chrono::duration<double>(SteadyClock::now() - start).count();
   (*server)->Stop();
   std::vector<double> all;
@@ -169,6 +194,12 @@ int main(int argc, char** argv) {
               full ? "durable (FULL)" : "NORMAL", all.size(), elapsed, static_cast<double>(all.size()) / elapsed,
               connections, pct(0.5), pct(0.9), pct(0.99), all.empty() ? 0.0 : all.back(),
               static_cast<long long>(errors.load()));
+  std::sort(reads.begin(), reads.end());
+  auto read_pct = [&](double p) {
+    return reads.empty() ? 0.0 : reads[std::min(reads.size() - 1, static_cast<size_t>(p * static_cast<double>(reads.size())))];
+  };
+  std::printf("  GET /v1/payments/{id} on one more connection meanwhile: %zu reads, latency ms p50 %.2f p99 %.2f\n",
+              reads.size(), read_pct(0.5), read_pct(0.99));
   const pay::bench::StoreWork w = counting->work() - before;
   const double n = all.empty() ? 1.0 : static_cast<double>(all.size());
   std::printf("  per authorization: %.1f store reads, %.1f store writes, %.4f commits (%.1f authorizations per commit)\n",
