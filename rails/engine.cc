@@ -67,6 +67,7 @@ Result<void> EngineImpl::Open(const EngineOptions& o) {
   velocity_ = std::make_unique<guards::VelocityGuard>(std::move(rules));
   if (o.store != nullptr) {
     store_ = o.store;
+    read_store_ = o.read_store;
   } else {
     store::StoreOptions so;
     so.create_if_missing = o.create_if_missing;

@@ -209,7 +209,7 @@ class EngineImpl final : public Engine {
   std::mutex mu_;  // one writer; reads of the books take it too
   // Payment and merchant reads: on their own connection when the engine opened SQLite itself
   // (else on the writer's, under mu_).
-  std::unique_ptr<store::Store> read_store_;
+  std::shared_ptr<store::Store> read_store_;
   std::unique_ptr<payments::Book> read_book_;
   std::mutex read_mu_;
   Recovery recovery_;

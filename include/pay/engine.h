@@ -205,6 +205,10 @@ struct EngineOptions {
   // engine writes. nullptr: the engine opens the SQLite store at db_path (created when
   // create_if_missing, with the given durability).
   std::shared_ptr<store::Store> store;
+  // With `store`: another connection to the same database for payment and merchant reads (they
+  // then never wait behind a batch); nullptr: those reads use `store` under the writer's lock.
+  // When the engine opens SQLite itself it opens this connection too.
+  std::shared_ptr<store::Store> read_store;
   std::string db_path = "paymentctl.db";
   bool create_if_missing = false;
   Durability durability = Durability::kFull;

@@ -100,6 +100,30 @@ TEST_F(EngineTest, WritesThroughAnInjectedStore) {
   EXPECT_FALSE(std::filesystem::exists(dir_.File("not-opened.db")));
 }
 
+// Payment and merchant reads go to the injected read connection (here, to show which one
+// answers, a connection to another database that has no merchants).
+TEST_F(EngineTest, PaymentReadsUseTheInjectedReadStore) {
+  engine_.reset();
+  store::StoreOptions so;
+  so.create_if_missing = true;
+  auto main = store::OpenSqliteStore(dir_.File("main.db"), so);
+  auto other = store::OpenSqliteStore(dir_.File("other.db"), so);
+  ASSERT_TRUE(main && other);
+  EngineOptions o;
+  o.store = std::move(*main);
+  o.read_store = std::move(*other);
+  o.clock = &clock_;
+  auto e = Engine::Open(o);
+  ASSERT_TRUE(e) << e.error().message;
+  engine_ = std::move(*e);
+  auto m = engine_->Submit(Cmd("merchant/acme", CreateMerchantRequest{"acme", "USD", 0, 0}, "acme"));
+  ASSERT_TRUE(m && !m->declined);
+  auto merchants = engine_->ListMerchants("", 10);
+  ASSERT_TRUE(merchants) << merchants.error().message;
+  EXPECT_TRUE(merchants->items.empty());
+  EXPECT_TRUE(engine_->GetAccount("m/acme/pending"));  // the books read the main store
+}
+
 TEST_F(EngineTest, KeysMustBePrintableAsciiUpTo255) {
   Accounts();
   for (const std::string& bad : {std::string(), std::string(256, 'k'), std::string("tab\tkey"),
