@@ -89,8 +89,9 @@ Result<void> EngineImpl::Open(const EngineOptions& o) {
   }
   keys_ = std::make_unique<guards::Keys>(*store_, o.idempotency_retention_ms);
   book_ = std::make_unique<payments::Book>(*store_, *ledger_, *clock_);
-  if (read_store_ != nullptr) {  // reads only: its ledger and counters are never used
-    read_book_ = std::make_unique<payments::Book>(*read_store_, *ledger_, *clock_);
+  if (read_store_ != nullptr) {  // reads only: nothing is written through these
+    read_ledger_ = std::make_unique<ledger::Ledger>(*read_store_, *clock_);
+    read_book_ = std::make_unique<payments::Book>(*read_store_, *read_ledger_, *clock_);
   }
   pull_ = std::make_unique<pull::PullRail>(*book_, pull::PullOptions{o.authorization_validity_ms});
   push_ = std::make_unique<push::PushRail>(*book_);

@@ -78,28 +78,23 @@ class EngineImpl final : public Engine {
   std::vector<Result<Outcome>> SubmitBatch(std::span<const Command> commands) override;
 
   Result<ledger::Account> GetAccount(std::string_view id) override {
-    std::lock_guard lock(mu_);
-    return ledger_->GetAccount(id);
+    return WithLedgerReads([&](ledger::Ledger& l) { return l.GetAccount(id); });
   }
   Result<ledger::Account> GetAccountAsOf(std::string_view id, ledger::AsOf as_of) override {
-    std::lock_guard lock(mu_);
-    return ledger_->GetAccountAsOf(id, as_of);
+    return WithLedgerReads([&](ledger::Ledger& l) { return l.GetAccountAsOf(id, as_of); });
   }
   Result<std::vector<ledger::Account>> ListAccounts(std::string_view after, size_t limit) override {
-    std::lock_guard lock(mu_);
-    return ledger_->ListAccounts(after, limit);
+    return WithLedgerReads([&](ledger::Ledger& l) { return l.ListAccounts(after, limit); });
   }
   Result<ledger::Entry> GetEntry(int64_t id) override {
-    std::lock_guard lock(mu_);
-    return ledger_->GetEntry(id);
+    return WithLedgerReads([&](ledger::Ledger& l) { return l.GetEntry(id); });
   }
   Result<std::vector<ledger::StatementLine>> History(std::string_view id, size_t limit) override {
-    std::lock_guard lock(mu_);
-    return ledger_->History(id, limit);
+    return WithLedgerReads([&](ledger::Ledger& l) { return l.History(id, limit); });
   }
+  // Verify takes its own snapshot (a read transaction) on whichever connection it runs.
   Result<ledger::VerifyReport> Verify() override {
-    std::lock_guard lock(mu_);
-    return ledger_->Verify();
+    return WithLedgerReads([&](ledger::Ledger& l) { return l.Verify(); }, /*snapshot=*/false);
   }
   Result<size_t> ExpireHolds(size_t max_holds) override {
     std::lock_guard lock(mu_);
@@ -182,6 +177,23 @@ class EngineImpl final : public Engine {
     return r;
   }
 
+  // Runs a read of the books on the read connection when there is one (in one snapshot, unless
+  // the read takes its own), else under the writer's lock. The read ledger is never written
+  // through and reads its store directly (its account cache serves transactions only).
+  template <class F>
+  auto WithLedgerReads(F&& read, bool snapshot = true)
+      -> decltype(read(std::declval<ledger::Ledger&>())) {
+    if (read_ledger_ != nullptr) {
+      std::lock_guard lock(read_mu_);
+      if (!snapshot) return read(*read_ledger_);
+      PAY_TRY(read_store_->BeginRead());
+      auto r = read(*read_ledger_);
+      read_store_->EndRead();
+      return r;
+    }
+    std::lock_guard lock(mu_);
+    return read(*ledger_);
+  }
   // Runs a payment read on the read connection when there is one, else under the writer's lock.
   template <class F>
   auto WithPaymentReads(F&& read) -> decltype(read(std::declval<payments::Book&>())) {
@@ -207,9 +219,10 @@ class EngineImpl final : public Engine {
   std::unique_ptr<push::PushRail> push_;
   std::unique_ptr<handlers::Services> services_;
   std::mutex mu_;  // one writer; reads of the books take it too
-  // Payment and merchant reads: on their own connection when the engine opened SQLite itself
-  // (else on the writer's, under mu_).
+  // Reads of the books, payments and merchants: on a connection of their own when there is one
+  // (EngineOptions::read_store, or opened with SQLite), else on the writer's, under mu_.
   std::shared_ptr<store::Store> read_store_;
+  std::unique_ptr<ledger::Ledger> read_ledger_;
   std::unique_ptr<payments::Book> read_book_;
   std::mutex read_mu_;
   Recovery recovery_;

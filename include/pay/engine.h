@@ -17,10 +17,10 @@
 //   with the same key.
 //
 // Threading: Submit and SubmitBatch may be called from any thread; writers are serialised
-// inside the engine (SQLite has one writer). Reads may be called from any thread too; payment and
-// merchant reads (GetPayment, ListPayments, ListMerchants) use a connection of their own when
-// the engine opened SQLite itself, so they see what is committed and never wait behind a batch
-// or its network exchange.
+// inside the engine (SQLite has one writer). Reads may be called from any thread too; the reads
+// of accounts, entries, history, verify, payments and merchants use a connection of their own
+// (opened by the engine with SQLite, or EngineOptions::read_store), so they see what is
+// committed and never wait behind a batch or its network exchange.
 
 #include <cstdint>
 #include <memory>
@@ -205,9 +205,9 @@ struct EngineOptions {
   // engine writes. nullptr: the engine opens the SQLite store at db_path (created when
   // create_if_missing, with the given durability).
   std::shared_ptr<store::Store> store;
-  // With `store`: another connection to the same database for payment and merchant reads (they
-  // then never wait behind a batch); nullptr: those reads use `store` under the writer's lock.
-  // When the engine opens SQLite itself it opens this connection too.
+  // With `store`: another connection to the same database for reads (they then never wait
+  // behind a batch); nullptr: reads use `store` under the writer's lock. When the engine opens
+  // SQLite itself it opens this connection too.
   std::shared_ptr<store::Store> read_store;
   std::string db_path = "paymentctl.db";
   bool create_if_missing = false;

@@ -12,6 +12,7 @@
 #include <functional>
 #include <future>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <map>
 
@@ -284,9 +285,9 @@ TEST_F(PullTest, ReadsAreTypedViewsRenderedAsTheOperationsAnswered) {
   EXPECT_EQ(merchants->items[0].fee_fixed_minor, 30);
 }
 
-// Payment reads have a connection of their own: they answer while a batch holds the writer and
-// waits on the network, and they see what is committed (the claim: pending).
-TEST_F(PullTest, PaymentReadsDoNotWaitBehindANetworkExchange) {
+// Reads have a connection of their own: they answer while a batch holds the writer and waits on
+// the network, and they see what is committed (the claim: pending; the first payment's hold).
+TEST_F(PullTest, ReadsDoNotWaitBehindANetworkExchange) {
   Outcome a = Do("order-1", Auth("4242424242424242", 1000));
   ASSERT_EQ(a.payment_status, "authorized");
   std::promise<void> entered, release;
@@ -300,13 +301,17 @@ TEST_F(PullTest, PaymentReadsDoNotWaitBehindANetworkExchange) {
   // The reads run beside the held batch; a read that waited for the writer would never finish
   // while the gate is shut (bounded here so that such a regression fails instead of hanging).
   auto reads = std::async(std::launch::async, [&] {
-    return std::make_pair(engine_->GetPayment(a.payment_id), engine_->ListPayments("acme", "", 10));
+    return std::make_tuple(engine_->GetPayment(a.payment_id), engine_->ListPayments("acme", "", 10),
+                           engine_->GetAccount("m/acme/pending"));
   });
   const bool answered = reads.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
   release.set_value();
   writer.join();
   ASSERT_TRUE(answered) << "a payment read waited behind the batch's network exchange";
-  auto [earlier, page] = reads.get();
+  auto [earlier, page, pending] = reads.get();
+  ASSERT_TRUE(pending) << pending.error().message;
+  EXPECT_EQ(pending->balance_minor(), 0);  // a hold: the committed books, nothing posted yet
+  EXPECT_EQ(pending->credits_pending_minor, 1000);
   ASSERT_TRUE(earlier) << earlier.error().message;
   EXPECT_EQ(earlier->status, PaymentStatus::kAuthorized);
   ASSERT_TRUE(page) << page.error().message;
