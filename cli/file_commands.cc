@@ -49,7 +49,7 @@ std::function<void(uint64_t, uint64_t, uint64_t)> ProgressBar(const Context& ctx
   auto started = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
   return [started](uint64_t done, uint64_t total, uint64_t records) {
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - *started).count();
-    const int pct = total > 0 ? static_cast<int>(100.0 * static_cast<double>(done) / static_cast<double>(total)) : 0;
+    const int pct = total > 0 ? static_cast<int>(done * 100 / total) : 0;
     const int bar = pct / 4;
     std::fprintf(stderr, "\r[%-25s] %3d%%  %llu records  %.0f/s ", std::string(static_cast<size_t>(bar), '#').c_str(),
                  pct, static_cast<unsigned long long>(records), s > 0 ? static_cast<double>(records) / s : 0.0);

@@ -263,6 +263,13 @@ struct Issuer::Impl {
     m.approved_minor = r.amount_minor;
     const std::string ref = "iss/" + MessageId(r);
     PAY_ASSIGN_OR_RETURN(auto payment, LoadPayment(r.rrn));
+    const bool opens_payment = r.type == CardMessageType::kFunding ||
+                               r.type == CardMessageType::kDisbursement ||
+                               r.type == CardMessageType::kAuthorization;
+    if (opens_payment && payment) {
+      m.response_code = "94";  // a second message that opens a payment under one RRN
+      return m;
+    }
     switch (r.type) {
       case CardMessageType::kFunding:
         return ApplyFunding(r, payment, ref, std::move(m));
@@ -288,10 +295,6 @@ struct Issuer::Impl {
   // An AFT (0200, processing code 10): debits the sender's card, with an authorization's checks.
   Result<MessageRec> ApplyFunding(const CardRequest& r, const std::optional<PaymentRec>& payment,
                                   const std::string& ref, MessageRec m) {
-    if (payment) {
-      m.response_code = "94";
-      return m;
-    }
     CardBehaviour b = BehaviourOf(r.pan);
     std::string code = CardCheck(r, b);
     if (b == CardBehaviour::kNoResponse) {
@@ -332,10 +335,6 @@ struct Issuer::Impl {
   Result<MessageRec> ApplyDisbursement(const CardRequest& r,
                                        const std::optional<PaymentRec>& payment,
                                        const std::string& ref, MessageRec m) {
-    if (payment) {
-      m.response_code = "94";
-      return m;
-    }
     if (!card::LuhnValid(r.pan)) {
       m.response_code = "14";
       m.approved_minor = 0;
@@ -403,10 +402,6 @@ struct Issuer::Impl {
   Result<MessageRec> ApplyAuthorization(const CardRequest& r,
                                         const std::optional<PaymentRec>& payment,
                                         const std::string& ref, MessageRec m) {
-    if (payment) {
-      m.response_code = "94";  // a second authorization under one RRN
-      return m;
-    }
     CardBehaviour b = BehaviourOf(r.pan);
     std::string code = CardCheck(r, b);
     if (b == CardBehaviour::kNoResponse) {
