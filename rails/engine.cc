@@ -108,27 +108,39 @@ Result<void> EngineImpl::Open(const EngineOptions& o) {
 
 // ---- the batch ------------------------------------------------------------------------------
 
+// The pipeline: claim (under the writer's lock), exchange (off it: while this batch's messages
+// are on the network, the next batch claims), complete (under the lock again), then advices.
 std::vector<Result<Outcome>> EngineImpl::SubmitBatch(std::span<const Command> commands) {
-  std::lock_guard lock(mu_);
   Batch b(commands);
   if (commands.size() > limits::kBatchEntriesMax) {
     return b.FailAll(MakeError(ErrorCode::kLimitExceeded,
                                "batch: more than " + std::to_string(limits::kBatchEntriesMax) +
                                    " commands"));
   }
-  if (needs_recovery_) {
-    if (auto r = RecoverPayments(0); !r) return b.FailAll(r.error());
+  if (auto c = ClaimPhase(b); !c) return b.FailAll(c.error());
+  if (!b.pending.empty()) ExchangePending(b);
+  if (b.advices_queued || !b.in_doubt.empty()) {
+    // Advice delivery failures leave them queued; the answers already given stand.
+    (void)DeliverAdvices(&b);
   }
-  clock_->Set(commands.empty() ? 0 : commands.front().event_time_ms);
-  if (auto r = Begin(); !r) return b.FailAll(r.error());
+  return std::move(b.out);
+}
+
+// Phase one, in one transaction: every command validated, guarded and executed; the online
+// ones claimed. Once it commits, the claims are durable and the network may see them.
+Result<void> EngineImpl::ClaimPhase(Batch& b) {
+  std::lock_guard lock(mu_);
+  if (needs_recovery_) PAY_TRY(RecoverPayments(0));
+  clock_->Set(b.commands.empty() ? 0 : b.commands.front().event_time_ms);
+  PAY_TRY(Begin());
   // Authorizations past their validity release their holds before anything else runs.
   if (auto x = pull_->ExpireDue(kExpiriesPerBatch); !x) {
     b.Fail(x.error());
   } else if (*x > 0) {
     b.advices_queued = true;
   }
-  for (size_t i = 0; i < commands.size() && !b.failed; ++i) {
-    clock_->Set(commands[i].event_time_ms);
+  for (size_t i = 0; i < b.commands.size() && !b.failed; ++i) {
+    clock_->Set(b.commands[i].event_time_ms);
     b.out.push_back(Execute(b, i));
   }
   clock_->Set(0);
@@ -136,20 +148,15 @@ std::vector<Result<Outcome>> EngineImpl::SubmitBatch(std::span<const Command> co
   if (!done) {
     RollbackAll();
     velocity_->Rollback();
-    return b.FailAll(done.error());
+    return done.error();
   }
   if (auto c = Commit(); !c) {
     velocity_->Rollback();
-    return b.FailAll(c.error());
+    return c.error();
   }
   velocity_->Commit();
-  // The claims of online card operations are durable: now the network may see them.
-  if (!b.pending.empty()) ExchangePending(b);
-  if (b.advices_queued || !b.in_doubt.empty()) {
-    // Advice delivery failures leave them queued; the answers already given stand.
-    (void)DeliverAdvices(&b);
-  }
-  return std::move(b.out);
+  for (const Pending& p : b.pending) exchanging_.insert(p.exchange.payment_id);
+  return {};
 }
 
 // Runs one command inside the batch's transaction. An Error return means nothing was stored for

@@ -3,11 +3,13 @@
 // and its pipeline), engine_network.cc (the network phases, advices, recovery) and
 // engine_reads.cc (reads and sweeps). Nothing outside rails/engine*.cc includes this.
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -24,15 +26,19 @@
 namespace pay::engine_internal {
 
 // A clock that reads the event time of the command being executed when it has one (replay).
+// Set under the writer's lock; atomic because the read connection's books read it too.
 class EventClock final : public Clock {
  public:
   explicit EventClock(const Clock& base) : base_(base) {}
-  int64_t NowMs() const override { return event_ms_ != 0 ? event_ms_ : base_.NowMs(); }
-  void Set(int64_t event_ms) { event_ms_ = event_ms; }
+  int64_t NowMs() const override {
+    const int64_t event = event_ms_.load(std::memory_order_relaxed);
+    return event != 0 ? event : base_.NowMs();
+  }
+  void Set(int64_t event_ms) { event_ms_.store(event_ms, std::memory_order_relaxed); }
 
  private:
   const Clock& base_;
-  int64_t event_ms_ = 0;
+  std::atomic<int64_t> event_ms_{0};
 };
 
 // An online exchange of the batch, waiting for the batch's commit.
@@ -117,8 +123,10 @@ class EngineImpl final : public Engine {
   Result<size_t> ExpirePayments(size_t max) override;
   Result<SettleReport> Settle() override;
   Result<size_t> ResolvePending() override {
-    std::lock_guard lock(mu_);
-    PAY_TRY(RecoverPayments(needs_recovery_ ? 0 : options_.exchange_grace_ms));
+    {
+      std::lock_guard lock(mu_);
+      PAY_TRY(RecoverPayments(needs_recovery_ ? 0 : options_.exchange_grace_ms));
+    }
     return DeliverAdvices(nullptr);
   }
 
@@ -133,7 +141,9 @@ class EngineImpl final : public Engine {
   // A failure of the store fails the batch; any other error is the command's alone.
   Error Passthrough(Batch& b, const Error& e);
 
+  Result<void> ClaimPhase(Batch& b);
   void ExchangePending(Batch& b);
+  std::vector<Result<CardResponse>> Exchange(std::span<const CardRequest> requests);
   bool CompleteRound(Batch& b, std::vector<Pending>& round,
                      const std::vector<Result<CardResponse>>& responses,
                      std::vector<Pending>* next);
@@ -141,6 +151,7 @@ class EngineImpl final : public Engine {
                                              const std::string& stan,
                                              const Result<CardResponse>& response,
                                              bool* follow_up);
+  // Takes the writer's lock itself: never called with it held.
   Result<size_t> DeliverAdvices(Batch* b);
   Result<void> AcknowledgeAdvice(Batch* b, const payments::Advice& advice,
                                  const CardResponse& response);
@@ -218,7 +229,14 @@ class EngineImpl final : public Engine {
   std::unique_ptr<pull::PullRail> pull_;
   std::unique_ptr<push::PushRail> push_;
   std::unique_ptr<handlers::Services> services_;
-  std::mutex mu_;  // one writer; reads of the books take it too
+  // Locks, always taken in this order and never one while holding a later one: advice_mu_ (one
+  // advice deliverer), mu_ (the writer: every write transaction), net_mu_ (the card network,
+  // one exchange at a time). No network exchange runs under mu_.
+  std::mutex advice_mu_;
+  std::mutex mu_;
+  std::mutex net_mu_;
+  // Payments whose exchange a batch of this process has on the network (under mu_).
+  std::unordered_set<std::string> exchanging_;
   // Reads of the books, payments and merchants: on a connection of their own when there is one
   // (EngineOptions::read_store, or opened with SQLite), else on the writer's, under mu_.
   std::shared_ptr<store::Store> read_store_;

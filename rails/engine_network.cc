@@ -15,15 +15,29 @@ namespace pay::engine_internal {
 void EngineImpl::ExchangePending(Batch& b) {
   std::vector<Pending> round = std::move(b.pending);
   b.pending.clear();
+  std::vector<std::string> ids;
+  ids.reserve(round.size());
+  for (const Pending& p : round) ids.push_back(p.exchange.payment_id);
   while (!round.empty()) {
     std::vector<CardRequest> requests;
     requests.reserve(round.size());
     for (const Pending& p : round) requests.push_back(p.exchange.request);
-    auto responses = options_.card_network->Exchange(requests);
+    auto responses = Exchange(requests);  // off the writer's lock
+    std::lock_guard lock(mu_);
     std::vector<Pending> next;
-    if (!CompleteRound(b, round, responses, &next)) return;
+    if (!CompleteRound(b, round, responses, &next) || next.empty()) {
+      for (const std::string& id : ids) exchanging_.erase(id);
+      return;
+    }
     round = std::move(next);
   }
+}
+
+// One exchange with the network, which serves one caller at a time (CardNetwork's contract).
+// Never called with the writer's lock held.
+std::vector<Result<CardResponse>> EngineImpl::Exchange(std::span<const CardRequest> requests) {
+  std::lock_guard lock(net_mu_);
+  return options_.card_network->Exchange(requests);
 }
 
 // Applies one round's answers; false when its transaction failed (every command of the round
@@ -98,14 +112,22 @@ Result<payments::Payment> EngineImpl::CompleteExchange(bool push, const std::str
 // claims that waited on them (and, for a batch, the answers it gave). Returns how many advices
 // remain queued (0, or 1 standing for "some").
 Result<size_t> EngineImpl::DeliverAdvices(Batch* b) {
+  // One deliverer at a time, so that no advice is sent twice by two batches; the writer's lock
+  // is taken for the outbox reads and the acknowledgements, not across the exchange.
+  std::lock_guard delivering(advice_mu_);
+  auto next_advices = [&] {
+    std::lock_guard lock(mu_);
+    return book_->NextAdvices(limits::kAdvicesPerRoundMax);
+  };
   if (options_.card_network != nullptr) {
     for (int round = 0; round < options_.network_rounds_max; ++round) {
-      PAY_ASSIGN_OR_RETURN(auto advices, book_->NextAdvices(limits::kAdvicesPerRoundMax));
+      PAY_ASSIGN_OR_RETURN(auto advices, next_advices());
       if (advices.empty()) return 0;
       std::vector<CardRequest> requests;
       requests.reserve(advices.size());
       for (const auto& a : advices) requests.push_back(a.request);
-      auto responses = options_.card_network->Exchange(requests);
+      auto responses = Exchange(requests);
+      std::lock_guard lock(mu_);
       PAY_TRY(InTransaction([&]() -> Result<void> {
         for (size_t i = 0; i < advices.size(); ++i) {
           if (i >= responses.size() || !responses[i]) continue;  // stays queued
@@ -115,6 +137,7 @@ Result<size_t> EngineImpl::DeliverAdvices(Batch* b) {
       }));
     }
   }
+  std::lock_guard lock(mu_);
   PAY_ASSIGN_OR_RETURN(bool any, book_->HasAdvices());
   return any ? 1 : 0;
 }
@@ -153,12 +176,13 @@ Result<void> EngineImpl::RecoverInFlight() {
 }
 
 // Payments left pending by a crash (open for at least `grace_ms`) or by this process's failed
-// second phase (grace 0) become unknown, reversal queued.
+// second phase (grace 0) become unknown, reversal queued. Exchanges another batch of this
+// process has on the network are not stale, whatever their age. Under the writer's lock.
 Result<void> EngineImpl::RecoverPayments(int64_t grace_ms) {
   PAY_ASSIGN_OR_RETURN(bool open, book_->HasOpenExchanges());
   if (open) {
     PAY_ASSIGN_OR_RETURN(size_t n, InTransaction([&]() -> Result<size_t> {
-      PAY_ASSIGN_OR_RETURN(auto stale, book_->StaleExchanges(grace_ms));
+      PAY_ASSIGN_OR_RETURN(auto stale, book_->StaleExchanges(grace_ms, exchanging_));
       for (const auto& x : stale) {
         bool follow_up = false;
         PAY_TRY(CompleteExchange(x.payment.kind != payments::PaymentKind::kPull, x.payment.id,

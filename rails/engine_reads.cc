@@ -22,13 +22,15 @@ Result<size_t> EngineImpl::PurgeIdempotencyKeys() {
 }
 
 Result<size_t> EngineImpl::ExpirePayments(size_t max) {
-  std::lock_guard lock(mu_);
   size_t total = 0;
-  while (total < max) {
-    const size_t chunk = std::min(max - total, limits::kPaymentSweepPerTransactionMax);
-    PAY_ASSIGN_OR_RETURN(size_t n, InTransaction([&] { return pull_->ExpireDue(chunk); }));
-    total += n;
-    if (n == 0) break;
+  {
+    std::lock_guard lock(mu_);
+    while (total < max) {
+      const size_t chunk = std::min(max - total, limits::kPaymentSweepPerTransactionMax);
+      PAY_ASSIGN_OR_RETURN(size_t n, InTransaction([&] { return pull_->ExpireDue(chunk); }));
+      total += n;
+      if (n == 0) break;
+    }
   }
   if (total > 0) (void)DeliverAdvices(nullptr);
   return total;

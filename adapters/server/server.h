@@ -2,7 +2,7 @@
 // paymentd: the engine over HTTP/1.1 (Boost.Beast), started by `paymentctl serve`. A thin
 // channel: it authenticates (API keys of its own, api_keys.h), limits the request rate per API
 // key, translates requests into the same pay.v1 messages the transaction files use
-// (adapters/requests), and hands commands to one writer thread that commits them in groups
+// (adapters/requests), and hands commands to the writer (two threads) that commits them in groups
 // (Engine::SubmitBatch). docs/api.md lists the routes; docs/architecture.md the roles (listener,
 // session, dispatcher, router, authenticator, rate limiter, writer).
 //

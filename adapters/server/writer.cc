@@ -9,8 +9,11 @@ Writer::Writer(Engine& engine, MetricsRegistry& metrics, size_t queue_max, size_
     : engine_(engine),
       metrics_(metrics),
       queue_max_(queue_max),
-      batch_max_(std::max<size_t>(1, batch_max)),
-      thread_([this] { Loop(); }) {}
+      batch_max_(std::max<size_t>(1, batch_max)) {
+  // Two batches in the engine's pipeline at once: while one waits for the card network, the
+  // other is claimed and committed (Engine::SubmitBatch holds the writer's lock for neither).
+  for (int i = 0; i < kPipelineDepth; ++i) threads_.emplace_back([this] { Loop(); });
+}
 
 Writer::~Writer() { Stop(); }
 
@@ -37,7 +40,9 @@ void Writer::Stop() {
     stopping_ = true;
   }
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
 }
 
 void Writer::Loop() {

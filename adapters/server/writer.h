@@ -1,10 +1,11 @@
 #pragma once
-// The one writer of paymentd: a bounded queue of engine commands and one thread that drains it
-// in group commits (Engine::SubmitBatch: up to `batch_max` commands, one durable commit). Each
-// command is answered only after its commit.
+// The writer of paymentd: a bounded queue of engine commands drained in group commits
+// (Engine::SubmitBatch: up to `batch_max` commands, one durable commit) by two threads, so that
+// one batch is claimed while the other waits for the card network. Each command is answered
+// only after its commit.
 //
 // Threading: Submit may be called from any thread; answers are handed to their Deliver callback
-// on the writer thread (the callback must not block: a session posts it to its own executor).
+// on a writer thread (the callback must not block: a session posts it to its own executor).
 
 #include <condition_variable>
 #include <deque>
@@ -13,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "adapters/server/http_message.h"
 #include "adapters/server/metrics.h"
@@ -42,6 +44,8 @@ class Writer {
   };
   void Loop();
 
+  static constexpr int kPipelineDepth = 2;
+
   Engine& engine_;
   MetricsRegistry& metrics_;
   const size_t queue_max_;
@@ -50,7 +54,7 @@ class Writer {
   std::condition_variable cv_;
   std::deque<Job> queue_;
   bool stopping_ = false;
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace pay::server

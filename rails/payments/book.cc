@@ -348,7 +348,8 @@ Result<bool> Book::HasOpenExchanges() {
   return !rows.empty();
 }
 
-Result<std::vector<OpenExchange>> Book::StaleExchanges(int64_t grace_ms) {
+Result<std::vector<OpenExchange>> Book::StaleExchanges(
+    int64_t grace_ms, const std::unordered_set<std::string>& exchanging) {
   std::vector<OpenExchange> out;
   std::string after;
   const int64_t now = clock_.NowMs();
@@ -357,7 +358,7 @@ Result<std::vector<OpenExchange>> Book::StaleExchanges(int64_t grace_ms) {
     for (const auto& row : rows) {
       after = row.id;
       // Younger than the grace: another process may still be waiting for the answer.
-      if (now - Decode64(row.body) < grace_ms) continue;
+      if (now - Decode64(row.body) < grace_ms || exchanging.contains(row.id)) continue;
       PAY_ASSIGN_OR_RETURN(Payment p, Load("", row.id));
       const bool pending = p.status == PaymentStatus::kPending ||
                            (p.status == PaymentStatus::kSubmitted && !p.in_doubt());

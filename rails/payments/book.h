@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "core/card.h"
@@ -120,7 +121,9 @@ class Book {
   // Exchanges open for at least `grace_ms` (a crash left them pending: sent or not). Younger
   // ones may belong to another live process and are left alone; markers of exchanges already
   // resolved are removed.
-  Result<std::vector<OpenExchange>> StaleExchanges(int64_t grace_ms);
+  // `exchanging`: payments whose exchange this process has on the network (never stale).
+  Result<std::vector<OpenExchange>> StaleExchanges(int64_t grace_ms,
+                                                   const std::unordered_set<std::string>& exchanging);
 
   store::Store& store() { return store_; }
   ledger::Ledger& ledger() { return ledger_; }

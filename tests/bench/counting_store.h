@@ -5,6 +5,8 @@
 // Injected with EngineOptions::store; forwards everything to the store it wraps.
 
 #include <cstdint>
+#include <map>
+#include <string>
 #include <memory>
 
 #include "core/store.h"
@@ -24,6 +26,8 @@ class CountingStore final : public store::Store {
  public:
   explicit CountingStore(std::unique_ptr<store::Store> inner) : s_(std::move(inner)) {}
   const StoreWork& work() const { return w_; }
+  // Calls per interface method since the start (e.g. for a breakdown with --calls).
+  const std::map<std::string, int64_t>& calls() const { return calls_; }
 
   Result<bool> BeginWrite() override { return s_->BeginWrite(); }
   Result<void> Commit() override { ++w_.commits; return s_->Commit(); }
@@ -32,41 +36,47 @@ class CountingStore final : public store::Store {
   Result<void> BeginRead() override { return s_->BeginRead(); }
   void EndRead() override { s_->EndRead(); }
 
-  Result<void> InsertAccount(store::AccountRow* row) override { ++w_.writes; return s_->InsertAccount(row); }
-  Result<std::optional<store::AccountRow>> FindAccount(std::string_view id) override { ++w_.reads; return s_->FindAccount(id); }
-  Result<std::optional<store::AccountRow>> FindAccountByNum(int64_t num) override { ++w_.reads; return s_->FindAccountByNum(num); }
-  Result<void> UpdateAccountCounters(const store::AccountRow& row) override { ++w_.writes; return s_->UpdateAccountCounters(row); }
-  Result<std::vector<store::AccountRow>> ListAccounts(std::string_view after, size_t limit) override { ++w_.reads; return s_->ListAccounts(after, limit); }
+  Result<void> InsertAccount(store::AccountRow* row) override { Tally(__func__, &w_.writes); return s_->InsertAccount(row); }
+  Result<std::optional<store::AccountRow>> FindAccount(std::string_view id) override { Tally(__func__, &w_.reads); return s_->FindAccount(id); }
+  Result<std::optional<store::AccountRow>> FindAccountByNum(int64_t num) override { Tally(__func__, &w_.reads); return s_->FindAccountByNum(num); }
+  Result<void> UpdateAccountCounters(const store::AccountRow& row) override { Tally(__func__, &w_.writes); return s_->UpdateAccountCounters(row); }
+  Result<std::vector<store::AccountRow>> ListAccounts(std::string_view after, size_t limit) override { Tally(__func__, &w_.reads); return s_->ListAccounts(after, limit); }
 
-  Result<bool> InsertEntry(const store::EntryRow& row) override { ++w_.writes; return s_->InsertEntry(row); }
-  Result<std::optional<store::EntryRow>> FindEntry(int64_t seq) override { ++w_.reads; return s_->FindEntry(seq); }
-  Result<std::optional<store::EntryRow>> FindEntryByRef(std::string_view ref) override { ++w_.reads; return s_->FindEntryByRef(ref); }
-  Result<std::optional<store::EntryRow>> LastEntry() override { ++w_.reads; return s_->LastEntry(); }
-  Result<std::vector<store::EntryRow>> ScanEntries(int64_t after, size_t limit) override { ++w_.reads; return s_->ScanEntries(after, limit); }
+  Result<bool> InsertEntry(const store::EntryRow& row) override { Tally(__func__, &w_.writes); return s_->InsertEntry(row); }
+  Result<std::optional<store::EntryRow>> FindEntry(int64_t seq) override { Tally(__func__, &w_.reads); return s_->FindEntry(seq); }
+  Result<std::optional<store::EntryRow>> FindEntryByRef(std::string_view ref) override { Tally(__func__, &w_.reads); return s_->FindEntryByRef(ref); }
+  Result<std::optional<store::EntryRow>> LastEntry() override { Tally(__func__, &w_.reads); return s_->LastEntry(); }
+  Result<std::vector<store::EntryRow>> ScanEntries(int64_t after, size_t limit) override { Tally(__func__, &w_.reads); return s_->ScanEntries(after, limit); }
 
-  Result<void> PutEntryState(const store::EntryStateRow& row) override { ++w_.writes; return s_->PutEntryState(row); }
-  Result<std::optional<store::EntryStateRow>> FindEntryState(int64_t seq) override { ++w_.reads; return s_->FindEntryState(seq); }
-  Result<std::vector<store::EntryStateRow>> DueEntryStates(int32_t state, int64_t now, size_t limit) override { ++w_.reads; return s_->DueEntryStates(state, now, limit); }
+  Result<void> PutEntryState(const store::EntryStateRow& row) override { Tally(__func__, &w_.writes); return s_->PutEntryState(row); }
+  Result<std::optional<store::EntryStateRow>> FindEntryState(int64_t seq) override { Tally(__func__, &w_.reads); return s_->FindEntryState(seq); }
+  Result<std::vector<store::EntryStateRow>> DueEntryStates(int32_t state, int64_t now, size_t limit) override { Tally(__func__, &w_.reads); return s_->DueEntryStates(state, now, limit); }
 
-  Result<std::optional<store::IdempotencyRow>> FindIdempotency(std::string_view scope, int32_t op, std::string_view key) override { ++w_.reads; return s_->FindIdempotency(scope, op, key); }
-  Result<void> PutIdempotency(const store::IdempotencyRow& row) override { ++w_.writes; return s_->PutIdempotency(row); }
-  Result<void> DeleteIdempotency(std::string_view scope, int32_t op, std::string_view key) override { ++w_.writes; return s_->DeleteIdempotency(scope, op, key); }
-  Result<std::vector<store::IdempotencyRow>> InFlightIdempotency(size_t limit) override { ++w_.reads; return s_->InFlightIdempotency(limit); }
-  Result<size_t> PurgeIdempotency(int64_t now, size_t limit) override { ++w_.writes; return s_->PurgeIdempotency(now, limit); }
+  Result<std::optional<store::IdempotencyRow>> FindIdempotency(std::string_view scope, int32_t op, std::string_view key) override { Tally(__func__, &w_.reads); return s_->FindIdempotency(scope, op, key); }
+  Result<void> PutIdempotency(const store::IdempotencyRow& row) override { Tally(__func__, &w_.writes); return s_->PutIdempotency(row); }
+  Result<void> DeleteIdempotency(std::string_view scope, int32_t op, std::string_view key) override { Tally(__func__, &w_.writes); return s_->DeleteIdempotency(scope, op, key); }
+  Result<std::vector<store::IdempotencyRow>> InFlightIdempotency(size_t limit) override { Tally(__func__, &w_.reads); return s_->InFlightIdempotency(limit); }
+  Result<size_t> PurgeIdempotency(int64_t now, size_t limit) override { Tally(__func__, &w_.writes); return s_->PurgeIdempotency(now, limit); }
 
-  Result<std::optional<store::VelocityRow>> FindVelocity(std::string_view rule, std::string_view key) override { ++w_.reads; return s_->FindVelocity(rule, key); }
-  Result<void> PutVelocity(const store::VelocityRow& row) override { ++w_.writes; return s_->PutVelocity(row); }
-  Result<std::vector<store::VelocityRow>> ListVelocity(std::string_view rule, std::string_view from, size_t limit) override { ++w_.reads; return s_->ListVelocity(rule, from, limit); }
+  Result<std::optional<store::VelocityRow>> FindVelocity(std::string_view rule, std::string_view key) override { Tally(__func__, &w_.reads); return s_->FindVelocity(rule, key); }
+  Result<void> PutVelocity(const store::VelocityRow& row) override { Tally(__func__, &w_.writes); return s_->PutVelocity(row); }
+  Result<std::vector<store::VelocityRow>> ListVelocity(std::string_view rule, std::string_view from, size_t limit) override { Tally(__func__, &w_.reads); return s_->ListVelocity(rule, from, limit); }
 
-  Result<void> PutRecord(const store::RecordRow& row) override { ++w_.writes; return s_->PutRecord(row); }
-  Result<std::optional<store::RecordRow>> FindRecord(int32_t kind, std::string_view id) override { ++w_.reads; return s_->FindRecord(kind, id); }
-  Result<void> DeleteRecord(int32_t kind, std::string_view id) override { ++w_.writes; return s_->DeleteRecord(kind, id); }
-  Result<std::vector<store::RecordRow>> ListRecords(int32_t kind, std::string_view owner, std::string_view after, size_t limit) override { ++w_.reads; return s_->ListRecords(kind, owner, after, limit); }
-  Result<std::vector<store::RecordRow>> DueRecords(int32_t kind, int64_t now, size_t limit) override { ++w_.reads; return s_->DueRecords(kind, now, limit); }
+  Result<void> PutRecord(const store::RecordRow& row) override { Tally(__func__, &w_.writes); return s_->PutRecord(row); }
+  Result<std::optional<store::RecordRow>> FindRecord(int32_t kind, std::string_view id) override { Tally(__func__, &w_.reads); return s_->FindRecord(kind, id); }
+  Result<void> DeleteRecord(int32_t kind, std::string_view id) override { Tally(__func__, &w_.writes); return s_->DeleteRecord(kind, id); }
+  Result<std::vector<store::RecordRow>> ListRecords(int32_t kind, std::string_view owner, std::string_view after, size_t limit) override { Tally(__func__, &w_.reads); return s_->ListRecords(kind, owner, after, limit); }
+  Result<std::vector<store::RecordRow>> DueRecords(int32_t kind, int64_t now, size_t limit) override { Tally(__func__, &w_.reads); return s_->DueRecords(kind, now, limit); }
 
  private:
+  void Tally(const char* method, int64_t* counter) {
+    ++*counter;
+    ++calls_[method];
+  }
+
   std::unique_ptr<store::Store> s_;
   StoreWork w_;
+  std::map<std::string, int64_t> calls_;
 };
 
 }  // namespace pay::bench

@@ -7,7 +7,7 @@
 // hold, the OCT exchange and the post).
 //
 // Usage: pull_bench [--pairs N] [--batch N] [--reps N] [--cards N] [--durability full|normal]
-//                   [--tcp] [--push] [--dir PATH]
+//                   [--tcp] [--push] [--calls] [--clients N] [--dir PATH]
 // Prints one line per repetition and the median, in payment operations per second (an
 // authorization and a capture are two operations), and the acquirer's store work per operation
 // (store calls: each one statement of the SQLite store; commits: one fsync each when durable),
@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "adapters/network/issuer.h"
@@ -60,8 +61,18 @@ struct Options {
   bool full = true;
   bool tcp = false;
   bool push = false;
+  bool calls = false;  // print the store calls per operation by method
+  int64_t clients = 1;  // threads submitting batches at once
   std::string dir;
 };
+
+// The store calls of a whole run (setup included) per operation, by interface method.
+void PrintCalls(const pay::bench::CountingStore& store, int64_t ops) {
+  for (const auto& [method, n] : store.calls()) {
+    std::printf("    %-22s %.2f per operation\n", method.c_str(),
+                static_cast<double>(n) / static_cast<double>(ops));
+  }
+}
 
 // The acquirer's store work of one kind of operation, summed over a run.
 struct Work {
@@ -162,56 +173,81 @@ double RunOnce(const Options& opt, int rep) {
     }
     const double seconds = std::chrono::duration<double>(SteadyClock::now() - t0).count();
     pushed.Print("disbursement");
+    if (opt.calls) PrintCalls(*counting, pushes);
     if (auto v = e.Verify(); !v || !v->ok()) Die("the acquirer ledger does not verify");
     if (auto iv = (*issuer)->Verify(); !iv || !iv->ok()) Die("the issuer ledger does not verify");
     return static_cast<double>(pushes) / seconds;
   }
-  int64_t ops = 0;
-  double auth_s = 0, capture_s = 0;
-  Work authorized, captured_work;
+  // Each client submits its share of the pairs, one batch of authorizations then one of their
+  // captures at a time; with several clients their batches meet in the engine's pipeline.
+  struct Client {
+    double auth_s = 0, capture_s = 0;
+    Work authorized, captured;
+  };
+  std::vector<Client> clients(static_cast<size_t>(opt.clients));
+  const bool count_per_kind = opt.clients == 1;  // the counters are read between batches
+  const pay::bench::StoreWork work_before = counting->work();
+  auto run_client = [&](int64_t k, Client& cl) {
+    for (int64_t done = k * opt.batch; done < opt.pairs; done += opt.batch * opt.clients) {
+      const int64_t n = std::min(opt.batch, opt.pairs - done);
+      std::vector<pay::Command> auths(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) {
+        pay::Command& c = auths[static_cast<size_t>(i)];
+        c.merchant = "bench";
+        c.idempotency_key = "a" + std::to_string(done + i);
+        c.request = pay::AuthorizeRequest{{cards[static_cast<size_t>((done + i) % opt.cards)], "12/30", ""}, 1000 + i, "USD"};
+      }
+      auto t0 = SteadyClock::now();
+      pay::bench::StoreWork before = count_per_kind ? counting->work() : pay::bench::StoreWork{};
+      auto results = e.SubmitBatch(auths);
+      cl.auth_s += std::chrono::duration<double>(SteadyClock::now() - t0).count();
+      if (count_per_kind) cl.authorized.Add(counting->work() - before, n);
+      std::vector<pay::Command> caps;
+      caps.reserve(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) {
+        const auto& r = results[static_cast<size_t>(i)];
+        if (!r) Die("authorize: " + r.error().message);
+        if (r->payment_status != "authorized") Die("authorize: status " + r->payment_status);
+        pay::Command c;
+        c.merchant = "bench";
+        c.idempotency_key = "c" + std::to_string(done + i);
+        c.request = pay::CaptureRequest{r->payment_id, std::nullopt, false};
+        caps.push_back(std::move(c));
+      }
+      auto t1 = SteadyClock::now();
+      before = count_per_kind ? counting->work() : pay::bench::StoreWork{};
+      auto captured = e.SubmitBatch(caps);
+      cl.capture_s += std::chrono::duration<double>(SteadyClock::now() - t1).count();
+      if (count_per_kind) cl.captured.Add(counting->work() - before, n);
+      for (const auto& r : captured) {
+        if (!r) Die("capture: " + r.error().message);
+        if (r->payment_status != "captured") Die("capture: status " + r->payment_status);
+      }
+    }
+  };
   auto start = SteadyClock::now();
-  for (int64_t done = 0; done < opt.pairs; done += opt.batch) {
-    const int64_t n = std::min(opt.batch, opt.pairs - done);
-    std::vector<pay::Command> auths(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) {
-      pay::Command& c = auths[static_cast<size_t>(i)];
-      c.merchant = "bench";
-      c.idempotency_key = "a" + std::to_string(done + i);
-      c.request = pay::AuthorizeRequest{{cards[static_cast<size_t>((done + i) % opt.cards)], "12/30", ""}, 1000 + i, "USD"};
+  {
+    std::vector<std::thread> threads;
+    for (int64_t k = 0; k < opt.clients; ++k) {
+      threads.emplace_back(run_client, k, std::ref(clients[static_cast<size_t>(k)]));
     }
-    auto t0 = SteadyClock::now();
-    pay::bench::StoreWork before = counting->work();
-    auto results = e.SubmitBatch(auths);
-    auth_s += std::chrono::duration<double>(SteadyClock::now() - t0).count();
-    authorized.Add(counting->work() - before, n);
-    std::vector<pay::Command> caps;
-    caps.reserve(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) {
-      const auto& r = results[static_cast<size_t>(i)];
-      if (!r) Die("authorize: " + r.error().message);
-      if (r->payment_status != "authorized") Die("authorize: status " + r->payment_status);
-      pay::Command c;
-      c.merchant = "bench";
-      c.idempotency_key = "c" + std::to_string(done + i);
-      c.request = pay::CaptureRequest{r->payment_id, std::nullopt, false};
-      caps.push_back(std::move(c));
-    }
-    auto t1 = SteadyClock::now();
-    before = counting->work();
-    auto captured = e.SubmitBatch(caps);
-    capture_s += std::chrono::duration<double>(SteadyClock::now() - t1).count();
-    captured_work.Add(counting->work() - before, n);
-    for (const auto& r : captured) {
-      if (!r) Die("capture: " + r.error().message);
-      if (r->payment_status != "captured") Die("capture: status " + r->payment_status);
-    }
-    ops += 2 * n;
+    for (std::thread& t : threads) t.join();
   }
   const double seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
-  std::printf("  authorizations %.0f/s, captures %.0f/s\n", static_cast<double>(opt.pairs) / auth_s,
-              static_cast<double>(opt.pairs) / capture_s);
-  authorized.Print("authorization");
-  captured_work.Print("capture");
+  const int64_t ops = 2 * opt.pairs;
+  if (count_per_kind) {
+    const Client& cl = clients.front();
+    std::printf("  authorizations %.0f/s, captures %.0f/s\n",
+                static_cast<double>(opt.pairs) / cl.auth_s,
+                static_cast<double>(opt.pairs) / cl.capture_s);
+    cl.authorized.Print("authorization");
+    cl.captured.Print("capture");
+  } else {
+    Work all;
+    all.Add(counting->work() - work_before, ops);
+    all.Print("operation");
+  }
+  if (opt.calls) PrintCalls(*counting, ops);
   auto v = e.Verify();
   if (!v || !v->ok()) Die("the acquirer ledger does not verify");
   auto iv = (*issuer)->Verify();
@@ -237,18 +273,21 @@ int main(int argc, char** argv) {
     else if (a == "--durability") opt.full = next() != "normal";
     else if (a == "--tcp") opt.tcp = true;
     else if (a == "--push") opt.push = true;
+    else if (a == "--calls") opt.calls = true;
+    else if (a == "--clients") opt.clients = std::atoll(next().c_str());
     else if (a == "--dir") opt.dir = next();
-    else Die("unknown option " + a + " (--pairs --batch --reps --cards --durability --tcp --push --dir)");
+    else Die("unknown option " + a + " (--pairs --batch --reps --cards --durability --tcp --push --calls --clients --dir)");
   }
-  if (opt.pairs <= 0 || opt.batch <= 0 || opt.reps <= 0 || opt.cards <= 0) Die("counts must be positive");
+  if (opt.pairs <= 0 || opt.batch <= 0 || opt.reps <= 0 || opt.cards <= 0 || opt.clients <= 0) Die("counts must be positive");
   std::vector<double> rates;
   for (int rep = 0; rep < opt.reps; ++rep) {
     double r = RunOnce(opt, rep);
     rates.push_back(r);
-    std::printf("rep %d: %.0f %s/s (%s, %s network, batch %lld)\n", rep, r,
+    std::printf("rep %d: %.0f %s/s (%s, %s network, batch %lld, %lld client%s)\n", rep, r,
                 opt.push ? "disbursements" : "payment operations",
                 opt.full ? "durable" : "normal", opt.tcp ? "tcp" : "in-process",
-                static_cast<long long>(opt.batch));
+                static_cast<long long>(opt.batch), static_cast<long long>(opt.clients),
+                opt.clients == 1 ? "" : "s");
   }
   std::sort(rates.begin(), rates.end());
   std::printf("median: %.0f %s/s (%lld %s per rep)\n", rates[rates.size() / 2],

@@ -68,6 +68,8 @@ class PullTest : public ::testing::Test {
  protected:
   void SetUp() override { Open(); }
 
+  int64_t exchange_grace_ms_ = -1;  // the engine's default unless set before Open()
+
   void Open(const network::FaultConfig& faults = {}, const std::string& velocity = "") {
     engine_.reset();
     network_.reset();
@@ -87,6 +89,7 @@ class PullTest : public ::testing::Test {
     o.clock = &clock_;
     o.card_network = network_.get();
     o.card_fingerprint_key = "a test key of at least 16 bytes";
+    if (exchange_grace_ms_ >= 0) o.exchange_grace_ms = exchange_grace_ms_;
     if (!velocity.empty()) {
       o.velocity_config_path = dir_.File("velocity.toml");
       FILE* f = fopen(o.velocity_config_path.c_str(), "w");
@@ -318,6 +321,39 @@ TEST_F(PullTest, ReadsDoNotWaitBehindANetworkExchange) {
   ASSERT_EQ(page->items.size(), 2u);
   EXPECT_EQ(page->items[1].status, PaymentStatus::kPending);  // committed claim, no answer yet
   EXPECT_EQ(engine_->GetPayment(page->items[1].id)->status, PaymentStatus::kAuthorized);
+}
+
+// The network is off the writer's lock: while one batch waits for the card network, another
+// batch is claimed and committed, and recovery leaves the exchange on the network alone (even
+// with no grace at all) instead of declaring it lost.
+TEST_F(PullTest, AnotherBatchCommitsWhileOneWaitsForTheNetwork) {
+  exchange_grace_ms_ = 0;
+  Open();
+  std::promise<void> entered, release;
+  std::shared_future<void> released = release.get_future().share();
+  network_->gate = [&] {
+    entered.set_value();
+    released.wait();
+  };
+  Result<Outcome> held = MakeError(ErrorCode::kInternal, "not run");
+  std::thread writer([&] { held = engine_->Submit(Cmd("order-1", Auth("4242424242424242", 1000))); });
+  entered.get_future().wait();  // the claim is committed and its exchange is on the network
+  auto other = std::async(std::launch::async, [&] {
+    auto m = engine_->Submit(Cmd("merchant/beta", CreateMerchantRequest{"beta", "USD", 100, 0}, "beta"));
+    auto resolved = engine_->ResolvePending();
+    return std::make_pair(std::move(m), std::move(resolved));
+  });
+  const bool answered = other.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+  release.set_value();
+  writer.join();
+  ASSERT_TRUE(answered) << "a batch waited behind another batch's network exchange";
+  auto [merchant, resolved] = other.get();
+  ASSERT_TRUE(merchant) << merchant.error().message;
+  ASSERT_TRUE(resolved) << resolved.error().message;
+  ASSERT_TRUE(held) << held.error().message;
+  EXPECT_EQ(held->payment_status, "authorized");  // not made unknown by the recovery beside it
+  EXPECT_EQ(engine_->recovery().payments_in_doubt, 0);
+  ExpectConservation();
 }
 
 TEST_F(PullTest, VoidIncrementAndIllegalTransitions) {
