@@ -27,6 +27,9 @@ inline constexpr int64_t kStoreBusyTimeoutMsDefault = 5'000;
 inline constexpr int64_t kWalAutocheckpointPagesDefault = 10'000;
 // In-memory account cache of the ledger; cleared (not grown) when it reaches this size.
 inline constexpr size_t kAccountCacheEntriesMax = 1'000'000;
+// Rows of committed transactions kept per hot table of the engine's store (rail records,
+// idempotency records; core/buffered_store.h), least recently used evicted first.
+inline constexpr size_t kHotRowsDefault = 32'768;
 // Expired holds released per write transaction by the expiry check.
 inline constexpr size_t kExpirySweepPerTransactionMax = 1'000;
 // Longest hold expiry accepted: 400 days.

@@ -9,10 +9,13 @@
 // and see the transaction's own writes.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "core/limits.h"
@@ -89,6 +92,31 @@ struct RecordRow {
   std::string owner;
   int64_t due_ms = 0;
   std::string body;
+};
+
+// The effects of one write transaction on the keyed tables, each row in its final form: a row
+// written twice in the transaction appears once, a row written and deleted in it not at all
+// (nullopt is a deletion of a row that existed before). Built by BufferedStore
+// (core/buffered_store.h) and applied at commit in one pass: a SQLite store runs prepared
+// statements in its transaction, a PostgreSQL store one pipelined round trip.
+struct WriteSet {
+  std::map<std::pair<int32_t, std::string>, std::optional<RecordRow>> records;
+  std::map<std::tuple<std::string, int32_t, std::string>, std::optional<IdempotencyRow>> idempotency;
+  std::map<std::pair<std::string, std::string>, VelocityRow> velocity;
+  std::map<int64_t, EntryStateRow> entry_states;
+
+  bool empty() const {
+    return records.empty() && idempotency.empty() && velocity.empty() && entry_states.empty();
+  }
+  size_t size() const {
+    return records.size() + idempotency.size() + velocity.size() + entry_states.size();
+  }
+  void clear() {
+    records.clear();
+    idempotency.clear();
+    velocity.clear();
+    entry_states.clear();
+  }
 };
 
 enum class Durability { kFull, kNormal };
@@ -170,6 +198,10 @@ class Store {
   // Records of `kind` with 0 < due_ms <= now_ms, earliest first.
   virtual Result<std::vector<RecordRow>> DueRecords(int32_t kind, int64_t now_ms,
                                                     size_t limit) = 0;
+
+  // Applies a write set inside the open write transaction. The default runs the row
+  // statements above one by one; a store with a cheaper batch path overrides it.
+  virtual Result<void> Apply(const WriteSet& set);
 };
 
 // Opens (or with create_if_missing, creates) the SQLite database at `path`, applying the schema

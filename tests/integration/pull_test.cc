@@ -18,6 +18,7 @@
 
 #include "adapters/network/issuer.h"
 #include "adapters/network/simulated_network.h"
+#include "core/buffered_store.h"
 #include "core/random.h"
 #include "pay/engine.h"
 #include "tests/support/payment_json.h"
@@ -64,7 +65,9 @@ class SwitchableNetwork final : public CardNetwork {
   network::SimulatedCardNetwork clean_, faulty_;
 };
 
-class PullTest : public ::testing::Test {
+// Every test runs twice: on the SQLite store as the engine opens it, and on the same store
+// behind core/buffered_store.h (write sets applied at commit, hot rows), injected.
+class PullTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override { Open(); }
 
@@ -86,6 +89,7 @@ class PullTest : public ::testing::Test {
     o.db_path = dir_.File("acquirer.db");
     o.create_if_missing = true;
     o.durability = Durability::kNormal;
+    if (GetParam()) InjectBufferedStore(o);
     o.clock = &clock_;
     o.card_network = network_.get();
     o.card_fingerprint_key = "a test key of at least 16 bytes";
@@ -101,6 +105,18 @@ class PullTest : public ::testing::Test {
     engine_ = std::move(*e);
     auto m = engine_->Submit(Cmd("merchant/acme", CreateMerchantRequest{"acme", "USD", 250, 30}));
     ASSERT_TRUE(m) << m.error().message;
+  }
+
+  static void InjectBufferedStore(EngineOptions& o) {
+    store::StoreOptions so;
+    so.create_if_missing = true;
+    so.durability = store::Durability::kNormal;
+    auto writer = store::OpenSqliteStore(o.db_path, so);
+    ASSERT_TRUE(writer) << writer.error().message;
+    o.store = std::make_shared<store::BufferedStore>(std::move(*writer), 64);
+    auto reader = store::OpenSqliteStore(o.db_path, so);
+    ASSERT_TRUE(reader) << reader.error().message;
+    o.read_store = std::move(*reader);
   }
 
   static Command Cmd(std::string key, Request r, std::string merchant = "acme") {
@@ -163,7 +179,7 @@ class PullTest : public ::testing::Test {
   std::unique_ptr<Engine> engine_;
 };
 
-TEST_F(PullTest, EachTestCardGivesItsDocumentedResult) {
+TEST_P(PullTest, EachTestCardGivesItsDocumentedResult) {
   struct Case {
     const char* pan;
     const char* status;
@@ -202,7 +218,7 @@ TEST_F(PullTest, EachTestCardGivesItsDocumentedResult) {
   EXPECT_EQ(Balance("acq/USD/network_receivable"), 0);
 }
 
-TEST_F(PullTest, AuthorizeCaptureInPartsRefundAndSettle) {
+TEST_P(PullTest, AuthorizeCaptureInPartsRefundAndSettle) {
   Outcome a = Do("order-1", Auth("4242424242424242", 10000));
   ASSERT_EQ(a.payment_status, "authorized");
   const std::string id = a.payment_id;
@@ -250,7 +266,7 @@ TEST_F(PullTest, AuthorizeCaptureInPartsRefundAndSettle) {
 }
 
 // Reads are typed views; their JSON is the body the operation answered with.
-TEST_F(PullTest, ReadsAreTypedViewsRenderedAsTheOperationsAnswered) {
+TEST_P(PullTest, ReadsAreTypedViewsRenderedAsTheOperationsAnswered) {
   Outcome a = Do("order-1", Auth("4242424242424242", 10000));
   Outcome c = Do("cap-1", CaptureRequest{a.payment_id, 2500, false});
   auto p = engine_->GetPayment(a.payment_id);
@@ -290,7 +306,7 @@ TEST_F(PullTest, ReadsAreTypedViewsRenderedAsTheOperationsAnswered) {
 
 // Reads have a connection of their own: they answer while a batch holds the writer and waits on
 // the network, and they see what is committed (the claim: pending; the first payment's hold).
-TEST_F(PullTest, ReadsDoNotWaitBehindANetworkExchange) {
+TEST_P(PullTest, ReadsDoNotWaitBehindANetworkExchange) {
   Outcome a = Do("order-1", Auth("4242424242424242", 1000));
   ASSERT_EQ(a.payment_status, "authorized");
   std::promise<void> entered, release;
@@ -326,7 +342,7 @@ TEST_F(PullTest, ReadsDoNotWaitBehindANetworkExchange) {
 // The network is off the writer's lock: while one batch waits for the card network, another
 // batch is claimed and committed, and recovery leaves the exchange on the network alone (even
 // with no grace at all) instead of declaring it lost.
-TEST_F(PullTest, AnotherBatchCommitsWhileOneWaitsForTheNetwork) {
+TEST_P(PullTest, AnotherBatchCommitsWhileOneWaitsForTheNetwork) {
   exchange_grace_ms_ = 0;
   Open();
   std::promise<void> entered, release;
@@ -356,7 +372,7 @@ TEST_F(PullTest, AnotherBatchCommitsWhileOneWaitsForTheNetwork) {
   ExpectConservation();
 }
 
-TEST_F(PullTest, VoidIncrementAndIllegalTransitions) {
+TEST_P(PullTest, VoidIncrementAndIllegalTransitions) {
   Outcome a = Do("order-1", Auth("4242424242424242", 1000));
   Outcome inc = Do("inc-1", IncrementRequest{a.payment_id, 500});
   EXPECT_EQ(Int(inc.body, "authorized_minor"), 1500);
@@ -392,7 +408,7 @@ TEST_F(PullTest, VoidIncrementAndIllegalTransitions) {
   ExpectConservation();
 }
 
-TEST_F(PullTest, AuthorizationsExpireByTheEngineClock) {
+TEST_P(PullTest, AuthorizationsExpireByTheEngineClock) {
   Outcome a = Do("order-1", Auth("4242424242424242", 1000));
   Outcome b = Do("order-2", Auth("4242424242424242", 1000));
   Do("cap-b", CaptureRequest{b.payment_id, 400, false});
@@ -408,7 +424,7 @@ TEST_F(PullTest, AuthorizationsExpireByTheEngineClock) {
   ExpectConservation();
 }
 
-TEST_F(PullTest, IdempotentReplaysAndConflicts) {
+TEST_P(PullTest, IdempotentReplaysAndConflicts) {
   Outcome a = Do("order-1", Auth("4242424242424242", 1000));
   const int exchanges = network_->exchanges;
   Outcome again = Do("order-1", Auth("4242424242424242", 1000));
@@ -438,7 +454,7 @@ TEST_F(PullTest, IdempotentReplaysAndConflicts) {
   ExpectConservation();
 }
 
-TEST_F(PullTest, InvalidInputNamesTheFieldAndStoresNothing) {
+TEST_P(PullTest, InvalidInputNamesTheFieldAndStoresNothing) {
   for (auto [req, field] : std::initializer_list<std::pair<AuthorizeRequest, const char*>>{
            {Auth("4242x", 100), "card"},
            {Auth("4242424242424242", 100, "13/30"), "expiry"},
@@ -460,7 +476,7 @@ TEST_F(PullTest, InvalidInputNamesTheFieldAndStoresNothing) {
   EXPECT_EQ(ok.payment_status, "authorized");
 }
 
-TEST_F(PullTest, VelocityRuleOnTheCardDeclinesBeforeTheNetwork) {
+TEST_P(PullTest, VelocityRuleOnTheCardDeclinesBeforeTheNetwork) {
   Open({}, R"(
 [[rule]]
 name = "card-3-per-hour"
@@ -483,7 +499,7 @@ limit = 3
   EXPECT_EQ(other_card.payment_status, "authorized");
 }
 
-TEST_F(PullTest, RandomOperationsUnderFaultsConserveMoneyOnBothSides) {
+TEST_P(PullTest, RandomOperationsUnderFaultsConserveMoneyOnBothSides) {
   network::FaultConfig f;
   f.drop_request_pct = 5;
   f.drop_response_pct = 5;
@@ -554,7 +570,7 @@ TEST_F(PullTest, RandomOperationsUnderFaultsConserveMoneyOnBothSides) {
 
 // A crash with an authorization in flight: the issuer approved and the acquirer died before it
 // recorded the answer. After a restart the payment is unknown, then reversed; nothing is held.
-TEST_F(PullTest, CrashWithAnAuthorizationInFlightIsReversedAtStartUp) {
+TEST_P(PullTest, CrashWithAnAuthorizationInFlightIsReversedAtStartUp) {
   engine_.reset();
   network_.reset();
   issuer_.reset();
@@ -614,7 +630,7 @@ TEST_F(PullTest, CrashWithAnAuthorizationInFlightIsReversedAtStartUp) {
   ExpectConservation();
 }
 
-TEST_F(PullTest, UnknownPaymentBlocksOperationsUntilItsReversalIsAcknowledged) {
+TEST_P(PullTest, UnknownPaymentBlocksOperationsUntilItsReversalIsAcknowledged) {
   network::FaultConfig f;
   f.drop_response_pct = 100;  // every answer is lost: authorizations become unknown
   Open(f);
@@ -636,6 +652,11 @@ TEST_F(PullTest, UnknownPaymentBlocksOperationsUntilItsReversalIsAcknowledged) {
   EXPECT_EQ(resolved.payment_status, "reversed");
   ExpectConservation();
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, PullTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                           return i.param ? std::string("Buffered") : std::string("Sqlite");
+                         });
 
 }  // namespace
 }  // namespace pay
