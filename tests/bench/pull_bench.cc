@@ -8,7 +8,8 @@
 //
 // Usage: pull_bench [--pairs N] [--batch N] [--reps N] [--cards N] [--durability full|normal]
 //                   [--tcp] [--push] [--calls] [--clients N] [--dir PATH]
-// Prints one line per repetition and the median, in payment operations per second (an
+// --clients N: N threads submit batches at once (the engine runs one batch's network exchange
+// while it claims another's). Prints one line per repetition and the median, in payment operations per second (an
 // authorization and a capture are two operations), and the acquirer's store work per operation
 // (store calls: each one statement of the SQLite store; commits: one fsync each when durable),
 // counted by a store injected through EngineOptions::store.
@@ -93,6 +94,43 @@ struct Work {
   }
 };
 
+// Disbursements out of the prefunded balance: each client submits its share, a batch at a time.
+double RunPushes(pay::Engine& e, const Options& opt, const std::vector<std::string>& cards,
+                 pay::bench::CountingStore& counting) {
+  const bool count_per_batch = opt.clients == 1;  // the counters are read between batches
+  Work pushed;
+  auto run_client = [&](int64_t k) {
+    for (int64_t done = k * opt.batch; done < opt.pairs; done += opt.batch * opt.clients) {
+      const int64_t n = std::min(opt.batch, opt.pairs - done);
+      std::vector<pay::Command> batch(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) {
+        pay::Command& c = batch[static_cast<size_t>(i)];
+        c.merchant = "bench";
+        c.idempotency_key = "p" + std::to_string(done + i);
+        c.request = pay::PushRequest{{cards[static_cast<size_t>((done + i) % opt.cards)], "", ""},
+                                     1000 + i, "USD", "FD", "Bench", "", "Recipient"};
+      }
+      const pay::bench::StoreWork before = count_per_batch ? counting.work() : pay::bench::StoreWork{};
+      auto results = e.SubmitBatch(batch);
+      if (count_per_batch) pushed.Add(counting.work() - before, n);
+      for (const auto& r : results) {
+        if (!r) Die("push: " + r.error().message);
+        if (r->payment_status != "completed") Die("push: status " + r->payment_status);
+      }
+    }
+  };
+  const pay::bench::StoreWork work_before = counting.work();
+  auto t0 = SteadyClock::now();
+  std::vector<std::thread> threads;
+  for (int64_t k = 0; k < opt.clients; ++k) threads.emplace_back(run_client, k);
+  for (std::thread& t : threads) t.join();
+  const double seconds = std::chrono::duration<double>(SteadyClock::now() - t0).count();
+  if (!count_per_batch) pushed.Add(counting.work() - work_before, opt.pairs);
+  pushed.Print("disbursement");
+  if (opt.calls) PrintCalls(counting, opt.pairs);
+  return static_cast<double>(opt.pairs) / seconds;
+}
+
 double RunOnce(const Options& opt, int rep) {
   namespace fs = std::filesystem;
   const std::string dir = opt.dir + "/rep" + std::to_string(rep);
@@ -149,34 +187,10 @@ double RunOnce(const Options& opt, int rep) {
     f.idempotency_key = "prefund";
     f.request = pay::FundRequest{1'000'000'000'000LL, "USD", std::nullopt};
     if (auto r = e.Submit(f); !r) Die(r.error().message);
-    int64_t pushes = 0;
-    Work pushed;
-    auto t0 = SteadyClock::now();
-    for (int64_t done = 0; done < opt.pairs; done += opt.batch) {
-      const int64_t n = std::min(opt.batch, opt.pairs - done);
-      std::vector<pay::Command> batch(static_cast<size_t>(n));
-      for (int64_t i = 0; i < n; ++i) {
-        pay::Command& c = batch[static_cast<size_t>(i)];
-        c.merchant = "bench";
-        c.idempotency_key = "p" + std::to_string(done + i);
-        c.request = pay::PushRequest{{cards[static_cast<size_t>((done + i) % opt.cards)], "", ""},
-                                     1000 + i, "USD", "FD", "Bench", "", "Recipient"};
-      }
-      const pay::bench::StoreWork before = counting->work();
-      auto results = e.SubmitBatch(batch);
-      pushed.Add(counting->work() - before, n);
-      for (const auto& r : results) {
-        if (!r) Die("push: " + r.error().message);
-        if (r->payment_status != "completed") Die("push: status " + r->payment_status);
-      }
-      pushes += n;
-    }
-    const double seconds = std::chrono::duration<double>(SteadyClock::now() - t0).count();
-    pushed.Print("disbursement");
-    if (opt.calls) PrintCalls(*counting, pushes);
+    const double rate = RunPushes(e, opt, cards, *counting);
     if (auto v = e.Verify(); !v || !v->ok()) Die("the acquirer ledger does not verify");
     if (auto iv = (*issuer)->Verify(); !iv || !iv->ok()) Die("the issuer ledger does not verify");
-    return static_cast<double>(pushes) / seconds;
+    return rate;
   }
   // Each client submits its share of the pairs, one batch of authorizations then one of their
   // captures at a time; with several clients their batches meet in the engine's pipeline.
