@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/answer_codec.h"
 #include "core/crypto.h"
 #include "core/encoding.h"
 #include "core/ids.h"
@@ -203,15 +204,15 @@ Result<std::optional<Outcome>> Keys::Replay(const KeyRef& k, const std::string& 
   Outcome out;
   out.operation = k.operation;
   out.replayed = true;
-  out.body = rec.body;
+  PAY_ASSIGN_OR_RETURN(out.body, UnpackAnswer(rec.body));
   out.entry_id = rec.entry_seq;
   if (rec.status != 0) {
     out.declined = true;
     out.decline = MakeError(static_cast<ErrorCode>(rec.status), rec.message);
   } else if (IsCardOperation(k.operation)) {
-    out.payment_id = JsonStringField(rec.body, "payment_id");
-    out.payment_status = JsonStringField(rec.body, "status");
-    out.response_code = JsonStringField(rec.body, "response_code");
+    out.payment_id = JsonStringField(out.body, "payment_id");
+    out.payment_status = JsonStringField(out.body, "status");
+    out.response_code = JsonStringField(out.body, "response_code");
   }
   return std::optional<Outcome>(std::move(out));
 }
@@ -242,7 +243,7 @@ Result<void> Keys::Complete(const KeyRef& k, const std::string& fingerprint,
   rec.status = outcome.declined ? outcome.decline.number() : 0;
   rec.message = outcome.declined ? outcome.decline.message : std::string();
   rec.entry_seq = outcome.entry_id;
-  rec.body = outcome.body;
+  rec.body = PackAnswer(outcome.body);
   return store_.PutIdempotency(rec);
 }
 
@@ -253,7 +254,7 @@ Result<void> Keys::CompleteClaim(const KeyRef& k, const std::string& body, int64
   done.state = Stored(KeyState::kComplete);
   done.status = 0;
   done.entry_seq = entry_seq;
-  done.body = body;
+  done.body = PackAnswer(body);
   return store_.PutIdempotency(done);
 }
 
@@ -265,7 +266,8 @@ Result<std::optional<std::string>> Keys::PaymentOf(const KeyRef& k) {
     if (intent.kind != Intent::Kind::kPayment) return std::optional<std::string>();
     return std::optional<std::string>(std::move(intent.value));
   }
-  std::string id = JsonStringField(row->body, "payment_id");
+  PAY_ASSIGN_OR_RETURN(std::string body, UnpackAnswer(row->body));
+  std::string id = JsonStringField(body, "payment_id");
   if (id.empty()) return std::optional<std::string>();
   return std::optional<std::string>(std::move(id));
 }
@@ -291,7 +293,7 @@ Result<Keys::Recovered> Keys::Recover(ledger::Ledger& ledger,
       store::IdempotencyRow done = r;
       done.state = Stored(KeyState::kComplete);
       done.entry_seq = entry->seq;
-      done.body = EntryJson(*entry);
+      done.body = PackAnswer(EntryJson(*entry));
       PAY_TRY(store_.PutIdempotency(done));
       ++out.completed;
     } else {
