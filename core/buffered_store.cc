@@ -255,4 +255,10 @@ Result<std::vector<RecordRow>> BufferedStore::DueRecords(int32_t kind, int64_t n
   return inner_->DueRecords(kind, now_ms, limit);
 }
 
+Result<std::vector<RecordRow>> BufferedStore::OpenRecords(int32_t kind, std::string_view after_id,
+                                                          size_t limit) {
+  PAY_TRY(ApplyNow());
+  return inner_->OpenRecords(kind, after_id, limit);
+}
+
 }  // namespace pay::store

@@ -139,6 +139,8 @@ class BufferedStore final : public Store {
   Result<std::vector<RecordRow>> ListRecords(int32_t kind, std::string_view owner,
                                              std::string_view after_id, size_t limit) override;
   Result<std::vector<RecordRow>> DueRecords(int32_t kind, int64_t now_ms, size_t limit) override;
+  Result<std::vector<RecordRow>> OpenRecords(int32_t kind, std::string_view after_id,
+                                             size_t limit) override;
 
  private:
   // Applies the set now (before a range read inside the transaction); the rows it held leave

@@ -16,8 +16,8 @@ inline constexpr int32_t kSettleRecord = 12;    // rails/payments: id payment id
                                                 // not yet settled (empty body)
 inline constexpr int32_t kCounterRecord = 13;   // rails/payments: id the counter's name
 inline constexpr int32_t kMerchantRecord = 14;  // rails/payments: id merchant id
-inline constexpr int32_t kOpenExchangeRecord = 15;  // rails/payments: id payment id; an online
-                                                    // exchange is open (body: opened at, ms)
+// 15: retired. Open-exchange markers (id payment id, body opened at) were moved onto the
+// payment's row (RecordRow::open_ms) by schema version 5; the number is not reused.
 inline constexpr int32_t kApiKeyRecord = 20;    // adapters/server: id the key id, owner merchant
 
 // The issuer simulator's own database (adapters/network/issuer.cc), never the engine's.

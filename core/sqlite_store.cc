@@ -12,7 +12,7 @@
 namespace pay::store {
 namespace {
 
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE meta(
@@ -137,6 +137,19 @@ ALTER TABLE idempotency_v4 RENAME TO idempotency;
 CREATE INDEX idempotency_in_flight ON idempotency(created_at_ms) WHERE state = 1;
 )sql";
 
+// Version 5: a record may be marked open (work left open since open_ms, such as a payment's
+// network exchange) on its own row, indexed, instead of by a marker row of its own that was put
+// before the exchange and deleted after it. The payments' markers (kind 15) become the column of
+// their payment's row (kind 10).
+constexpr const char* kSchemaV5 = R"sql(
+ALTER TABLE records ADD COLUMN open_ms INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX records_open ON records(kind, id) WHERE open_ms > 0;
+UPDATE records SET open_ms = max(1, (SELECT CAST(m.body AS INTEGER) FROM records m
+                                     WHERE m.kind = 15 AND m.id = records.id))
+  WHERE kind = 10 AND id IN (SELECT id FROM records WHERE kind = 15);
+DELETE FROM records WHERE kind = 15;
+)sql";
+
 enum Stmt {
   kBegin,
   kCommit,
@@ -170,6 +183,7 @@ enum Stmt {
   kListRecords,
   kListOwnerRecords,
   kDueRecords,
+  kOpenRecords,
   kStmtCount
 };
 
@@ -239,21 +253,24 @@ std::string SqlFor(Stmt s) {
              "AND key >= ?2 ORDER BY rule, key LIMIT ?3";
     case kPutRecord:
       // An upsert, not REPLACE: an update leaves the index entries whose columns did not change.
-      return "INSERT INTO records(kind, id, owner, due_ms, body) VALUES(?,?,?,?,?) "
+      return "INSERT INTO records(kind, id, owner, due_ms, body, open_ms) VALUES(?,?,?,?,?,?) "
              "ON CONFLICT(kind, id) DO UPDATE SET owner = excluded.owner, due_ms = excluded.due_ms, "
-             "body = excluded.body";
+             "body = excluded.body, open_ms = excluded.open_ms";
     case kFindRecord:
-      return "SELECT kind, id, owner, due_ms, body FROM records WHERE kind = ? AND id = ?";
+      return "SELECT kind, id, owner, due_ms, body, open_ms FROM records WHERE kind = ? AND id = ?";
     case kDeleteRecord: return "DELETE FROM records WHERE kind = ? AND id = ?";
     case kListRecords:
-      return "SELECT kind, id, owner, due_ms, body FROM records WHERE kind = ? AND id > ? "
+      return "SELECT kind, id, owner, due_ms, body, open_ms FROM records WHERE kind = ? AND id > ? "
              "ORDER BY id LIMIT ?";
     case kListOwnerRecords:
-      return "SELECT kind, id, owner, due_ms, body FROM records WHERE kind = ? AND owner = ? "
+      return "SELECT kind, id, owner, due_ms, body, open_ms FROM records WHERE kind = ? AND owner = ? "
              "AND owner <> '' AND id > ? ORDER BY id LIMIT ?";
     case kDueRecords:
-      return "SELECT kind, id, owner, due_ms, body FROM records WHERE kind = ? AND due_ms > 0 "
+      return "SELECT kind, id, owner, due_ms, body, open_ms FROM records WHERE kind = ? AND due_ms > 0 "
              "AND due_ms <= ? ORDER BY due_ms, id LIMIT ?";
+    case kOpenRecords:
+      return "SELECT kind, id, owner, due_ms, body, open_ms FROM records WHERE kind = ? AND open_ms > 0 "
+             "AND id > ? ORDER BY id LIMIT ?";
     case kStmtCount: break;
   }
   return "";
@@ -657,6 +674,7 @@ class SqliteStore final : public Store {
     BindText(st, 3, r.owner);
     sqlite3_bind_int64(st, 4, r.due_ms);
     BindBlob(st, 5, r.body);
+    sqlite3_bind_int64(st, 6, r.open_ms);
     return Done(st, "put record");
   }
 
@@ -700,6 +718,15 @@ class SqliteStore final : public Store {
     return Many<RecordRow>(st, ReadRecord);
   }
 
+  Result<std::vector<RecordRow>> OpenRecords(int32_t kind, std::string_view after_id,
+                                             size_t limit) override {
+    sqlite3_stmt* st = Reset(kOpenRecords);
+    sqlite3_bind_int(st, 1, kind);
+    BindText(st, 2, after_id);
+    sqlite3_bind_int64(st, 3, static_cast<int64_t>(limit));
+    return Many<RecordRow>(st, ReadRecord);
+  }
+
  private:
   static RecordRow ReadRecord(sqlite3_stmt* st) {
     RecordRow r;
@@ -708,6 +735,7 @@ class SqliteStore final : public Store {
     r.owner = std::string(Text(st, 2));
     r.due_ms = sqlite3_column_int64(st, 3);
     r.body = std::string(Blob(st, 4));
+    r.open_ms = sqlite3_column_int64(st, 5);
     return r;
   }
 
@@ -784,7 +812,13 @@ class SqliteStore final : public Store {
       r = Exec("UPDATE meta SET value = '4' WHERE key = 'schema_version'");
       if (!r) return fail(r.error());
     }
-    // Later versions add their steps here: if (version < 5) { ... }
+    if (version < 5) {
+      auto r = Exec(kSchemaV5);
+      if (!r) return fail(r.error());
+      r = Exec("UPDATE meta SET value = '5' WHERE key = 'schema_version'");
+      if (!r) return fail(r.error());
+    }
+    // Later versions add their steps here: if (version < 6) { ... }
     return Exec("COMMIT");
   }
 

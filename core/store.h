@@ -85,13 +85,15 @@ struct VelocityRow {
 };
 
 // A rail's record (a payment, a queued network advice, a counter): the store indexes the kind,
-// id, owner (e.g. the merchant; empty: none) and due time (0: none) and keeps the body opaque.
+// id, owner (e.g. the merchant; empty: none), due time (0: none) and open time (work left open
+// on the record since then, such as a network exchange; 0: none) and keeps the body opaque.
 struct RecordRow {
   int32_t kind = 0;
   std::string id;
   std::string owner;
   int64_t due_ms = 0;
   std::string body;
+  int64_t open_ms = 0;
 };
 
 // The effects of one write transaction on the keyed tables, each row in its final form: a row
@@ -198,6 +200,9 @@ class Store {
   // Records of `kind` with 0 < due_ms <= now_ms, earliest first.
   virtual Result<std::vector<RecordRow>> DueRecords(int32_t kind, int64_t now_ms,
                                                     size_t limit) = 0;
+  // Records of `kind` with open_ms > 0 and id > after_id, in id order.
+  virtual Result<std::vector<RecordRow>> OpenRecords(int32_t kind, std::string_view after_id,
+                                                     size_t limit) = 0;
 
   // Applies a write set inside the open write transaction. The default runs the row
   // statements above one by one; a store with a cheaper batch path overrides it.

@@ -26,7 +26,6 @@ namespace {
 
 using store::kCounterRecord;
 using store::kMerchantRecord;
-using store::kOpenExchangeRecord;
 using store::kOutboxRecord;
 using store::kPaymentRecord;
 using store::kSettleRecord;
@@ -180,7 +179,7 @@ Result<Payment> Book::NewPayment(PaymentKind kind, const std::string& merchant,
 Result<std::optional<Payment>> Book::Find(std::string_view id) {
   PAY_ASSIGN_OR_RETURN(auto row, store_.FindRecord(kPaymentRecord, id));
   if (!row) return std::optional<Payment>();
-  PAY_ASSIGN_OR_RETURN(Payment p, DecodePayment(row->body));
+  PAY_ASSIGN_OR_RETURN(Payment p, FromRow(*row));
   return std::optional<Payment>(std::move(p));
 }
 
@@ -200,7 +199,7 @@ Result<std::vector<Payment>> Book::List(std::string_view merchant, std::string_v
   std::vector<Payment> out;
   out.reserve(rows.size());
   for (const auto& row : rows) {
-    PAY_ASSIGN_OR_RETURN(Payment p, DecodePayment(row.body));
+    PAY_ASSIGN_OR_RETURN(Payment p, FromRow(row));
     out.push_back(std::move(p));
   }
   return out;
@@ -220,7 +219,14 @@ Result<void> Book::Save(const Payment& p) {
                      p.status == PaymentStatus::kPartiallyCaptured) && p.hold_seq != 0;
   row.due_ms = open ? p.expires_at_ms : 0;
   row.body = EncodePayment(p);
+  row.open_ms = p.open_since_ms;
   return store_.PutRecord(row);
+}
+
+Result<Payment> Book::FromRow(const store::RecordRow& row) {
+  PAY_ASSIGN_OR_RETURN(Payment p, DecodePayment(row.body));
+  p.open_since_ms = row.open_ms;
+  return p;
 }
 
 void Book::Record(Payment& p, std::string op, int64_t amount, std::string code, std::string stan,
@@ -266,8 +272,8 @@ Result<Prepared> Book::PrepareCharge(Payment payment, const ChargedCard& card,
   }
   p.status = PaymentStatus::kPending;
   p.claim = claim;
+  MarkOpen(p);
   PAY_TRY(Save(p));
-  PAY_TRY(MarkOpen(p.id));
   out.needs_network = true;
   CardRequest& q = out.request;
   q = AdviceFor(p, type, p.amount_minor);
@@ -334,17 +340,8 @@ Result<bool> Book::HasAdvices() {
 
 // ---- open exchanges -------------------------------------------------------------------------
 
-Result<void> Book::MarkOpen(const std::string& payment_id) {
-  store::RecordRow row{kOpenExchangeRecord, payment_id, "", 0, std::to_string(clock_.NowMs())};
-  return store_.PutRecord(row);
-}
-
-Result<void> Book::ClearOpen(const std::string& payment_id) {
-  return store_.DeleteRecord(kOpenExchangeRecord, payment_id);
-}
-
 Result<bool> Book::HasOpenExchanges() {
-  PAY_ASSIGN_OR_RETURN(auto rows, store_.ListRecords(kOpenExchangeRecord, "", "", 1));
+  PAY_ASSIGN_OR_RETURN(auto rows, store_.OpenRecords(kPaymentRecord, "", 1));
   return !rows.empty();
 }
 
@@ -354,16 +351,17 @@ Result<std::vector<OpenExchange>> Book::StaleExchanges(
   std::string after;
   const int64_t now = clock_.NowMs();
   for (;;) {
-    PAY_ASSIGN_OR_RETURN(auto rows, store_.ListRecords(kOpenExchangeRecord, "", after, kScanPage));
+    PAY_ASSIGN_OR_RETURN(auto rows, store_.OpenRecords(kPaymentRecord, after, kScanPage));
     for (const auto& row : rows) {
       after = row.id;
       // Younger than the grace: another process may still be waiting for the answer.
-      if (now - Decode64(row.body) < grace_ms || exchanging.contains(row.id)) continue;
-      PAY_ASSIGN_OR_RETURN(Payment p, Load("", row.id));
+      if (now - row.open_ms < grace_ms || exchanging.contains(row.id)) continue;
+      PAY_ASSIGN_OR_RETURN(Payment p, FromRow(row));
       const bool pending = p.status == PaymentStatus::kPending ||
                            (p.status == PaymentStatus::kSubmitted && !p.in_doubt());
-      if (!pending && !p.in_doubt()) {  // resolved already: the marker is stale
-        PAY_TRY(ClearOpen(p.id));
+      if (!pending && !p.in_doubt()) {  // resolved already: the mark is stale
+        ClearOpen(p);
+        PAY_TRY(Save(p));
         continue;
       }
       if (p.reversing) continue;  // its reversal or inquiry is queued: the outbox resolves it

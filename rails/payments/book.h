@@ -9,8 +9,8 @@
 // transaction and written once, by Flush.
 //
 // Records (core/record_kinds.h): kPaymentRecord (the payment), kOutboxRecord (a queued advice),
-// kSettleRecord (captured, not yet settled), kCounterRecord, kMerchantRecord,
-// kOpenExchangeRecord (an online exchange whose answer is not yet applied).
+// kSettleRecord (captured, not yet settled), kCounterRecord, kMerchantRecord. An online exchange
+// whose answer is not yet applied is marked on its payment's row (the open column).
 
 #include <optional>
 #include <string>
@@ -114,16 +114,19 @@ class Book {
   Result<bool> HasAdvices();
 
   // ---- open exchanges ----
-  // Written before a request may leave, removed when its exchange is resolved.
-  Result<void> MarkOpen(const std::string& payment_id);
-  Result<void> ClearOpen(const std::string& payment_id);
+  // Marked on the payment (saved with it) before a request may leave, cleared when its exchange
+  // is resolved: the payment's row carries it, indexed, so it costs no row of its own.
+  void MarkOpen(Payment& p) const { p.open_since_ms = clock_.NowMs(); }
+  static void ClearOpen(Payment& p) { p.open_since_ms = 0; }
   Result<bool> HasOpenExchanges();
   // Exchanges open for at least `grace_ms` (a crash left them pending: sent or not). Younger
-  // ones may belong to another live process and are left alone; markers of exchanges already
-  // resolved are removed.
+  // ones may belong to another live process and are left alone; marks of exchanges already
+  // resolved are cleared.
   // `exchanging`: payments whose exchange this process has on the network (never stale).
   Result<std::vector<OpenExchange>> StaleExchanges(int64_t grace_ms,
                                                    const std::unordered_set<std::string>& exchanging);
+  // A payment as its record holds it (the body and the open column).
+  static Result<Payment> FromRow(const store::RecordRow& row);
 
   store::Store& store() { return store_; }
   ledger::Ledger& ledger() { return ledger_; }

@@ -32,6 +32,9 @@ struct Claim {
 };
 
 struct Payment {
+  // Not in the encoded body: the record's open column (store::RecordRow::open_ms). Set while a
+  // network exchange of the payment is open, since when; 0 when none.
+  int64_t open_since_ms = 0;
   PaymentKind kind = PaymentKind::kPull;
   std::string id;
   std::string merchant;

@@ -13,7 +13,6 @@ namespace {
 
 using ledger::Posting;
 using ledger::Side;
-using payments::DecodePayment;
 using payments::PaymentKind;
 using namespace payments::accounts;
 
@@ -89,8 +88,8 @@ Result<Prepared> PullRail::Increment(const std::string& merchant, const Incremen
   p.doubt_stan = stan;
   p.doubt_amount_minor = r.amount_minor;
   p.claim = claim;
+  book_.MarkOpen(p);
   PAY_TRY(book_.Save(p));
-  PAY_TRY(book_.MarkOpen(p.id));
   out.needs_network = true;
   out.request = book_.AdviceFor(p, CardMessageType::kIncrement, r.amount_minor);
   out.request.stan = stan;
@@ -158,8 +157,8 @@ Result<Payment> PullRail::Complete(const std::string& payment_id, const std::str
   p.doubt_stan.clear();
   p.doubt_amount_minor = 0;
   p.claim = {};
+  book_.ClearOpen(p);
   PAY_TRY(book_.Save(p));
-  PAY_TRY(book_.ClearOpen(p.id));
   return p;
 }
 
@@ -267,8 +266,8 @@ Result<std::optional<Payment>> PullRail::Acknowledge(const Advice& advice) {
   p.reversing = false;
   Payment answer = p;  // as resolved, with the claim that waited for it (for the engine)
   p.claim = {};
+  book_.ClearOpen(p);
   PAY_TRY(book_.Save(p));
-  PAY_TRY(book_.ClearOpen(p.id));
   return std::optional<Payment>(std::move(answer));
 }
 
@@ -278,7 +277,7 @@ Result<size_t> PullRail::ExpireDue(size_t max) {
   PAY_ASSIGN_OR_RETURN(auto rows, store_.DueRecords(store::kPaymentRecord, clock_.NowMs(), max));
   size_t n = 0;
   for (const auto& row : rows) {
-    PAY_ASSIGN_OR_RETURN(Payment p, DecodePayment(row.body));
+    PAY_ASSIGN_OR_RETURN(Payment p, payments::Book::FromRow(row));
     if (p.in_doubt() || p.hold_seq == 0) continue;
     const int64_t released = p.capturable_minor();
     PAY_ASSIGN_OR_RETURN(ledger::Entry e, ledger_.VoidPending(p.hold_seq, book_.Ref(p)));

@@ -86,8 +86,8 @@ Result<Prepared> PushRail::Push(const std::string& merchant, const PushRequest& 
   PAY_TRY(HoldForOct(p));
   p.status = PaymentStatus::kSubmitted;
   p.claim = claim;
+  cards_.MarkOpen(p);
   PAY_TRY(cards_.Save(p));
-  PAY_TRY(cards_.MarkOpen(p.id));
   out.needs_network = true;
   CardRequest& q = out.request;
   q = cards_.AdviceFor(p, CardMessageType::kDisbursement, r.amount_minor);
@@ -225,8 +225,8 @@ Result<Completion> PushRail::Complete(const std::string& payment_id, const std::
       p.status = p.kind == PaymentKind::kP2p ? PaymentStatus::kFundingDeclined
                                                    : PaymentStatus::kDeclined;
       p.claim = {};
+      cards_.ClearOpen(p);
       PAY_TRY(cards_.Save(p));
-      PAY_TRY(cards_.ClearOpen(p.id));
       return out;
     }
     ledger::EntrySpec aft;
@@ -242,8 +242,8 @@ Result<Completion> PushRail::Complete(const std::string& payment_id, const std::
       p.response_code = "00";
       p.auth_code = response->auth_code;
       p.claim = {};
+      cards_.ClearOpen(p);
       PAY_TRY(cards_.Save(p));
-      PAY_TRY(cards_.ClearOpen(p.id));
       return out;
     }
     // P2P: hold what the AFT brought for the OCT, which goes out next.
@@ -270,8 +270,8 @@ Result<Completion> PushRail::Complete(const std::string& payment_id, const std::
   }
   PAY_TRY(ResolveOct(p, response->response_code, response->deferred, response->auth_code, "push"));
   p.claim = {};
+  cards_.ClearOpen(p);
   PAY_TRY(cards_.Save(p));
-  PAY_TRY(cards_.ClearOpen(p.id));
   return out;
 }
 
@@ -291,8 +291,8 @@ Result<std::optional<Payment>> PushRail::Acknowledge(const payments::Advice& adv
   p.reversing = false;
   Payment answer = p;
   p.claim = {};
+  cards_.ClearOpen(p);
   PAY_TRY(cards_.Save(p));
-  PAY_TRY(cards_.ClearOpen(p.id));
   return std::optional<Payment>(std::move(answer));
 }
 

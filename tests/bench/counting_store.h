@@ -67,6 +67,7 @@ class CountingStore final : public store::Store {
   Result<void> DeleteRecord(int32_t kind, std::string_view id) override { Tally(__func__, &w_.writes); return s_->DeleteRecord(kind, id); }
   Result<std::vector<store::RecordRow>> ListRecords(int32_t kind, std::string_view owner, std::string_view after, size_t limit) override { Tally(__func__, &w_.reads); return s_->ListRecords(kind, owner, after, limit); }
   Result<std::vector<store::RecordRow>> DueRecords(int32_t kind, int64_t now, size_t limit) override { Tally(__func__, &w_.reads); return s_->DueRecords(kind, now, limit); }
+  Result<std::vector<store::RecordRow>> OpenRecords(int32_t kind, std::string_view after, size_t limit) override { Tally(__func__, &w_.reads); return s_->OpenRecords(kind, after, limit); }
 
  private:
   void Tally(const char* method, int64_t* counter) {

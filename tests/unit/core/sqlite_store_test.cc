@@ -70,9 +70,10 @@ std::string QueryText(const std::string& path, const char* sql) {
   return out;
 }
 
-// A version-3 database (idempotency records clustered on their key) is migrated to version 4
-// (a rowid table with a unique key index) with its records intact.
-TEST(SqliteStoreTest, MigratesIdempotencyRecordsToARowidTable) {
+// A version-3 database is migrated with its records intact: idempotency records from a table
+// clustered on their key to a rowid table with a unique key index (version 4), and a payment's
+// open-exchange marker row onto the payment's own row (version 5).
+TEST(SqliteStoreTest, MigratesAVersion3Database) {
   testing::TempDir dir;
   const std::string path = dir.File("v3.db");
   {
@@ -92,13 +93,16 @@ TEST(SqliteStoreTest, MigratesIdempotencyRecordsToARowidTable) {
           "entry_seq, body, created_at_ms, expires_at_ms FROM idempotency;"
           "DROP TABLE idempotency; ALTER TABLE old RENAME TO idempotency;"
           "CREATE INDEX idempotency_in_flight ON idempotency(created_at_ms) WHERE state = 1;"
+          "DROP INDEX records_open; ALTER TABLE records DROP COLUMN open_ms;"
+          "INSERT INTO records VALUES(10, 'pay_1', 'acme', 0, x'00'), (10, 'pay_2', 'acme', 0, x'00'),"
+          "  (15, 'pay_1', '', 0, '1234');"
           "UPDATE meta SET value = '3' WHERE key = 'schema_version';");
   ASSERT_NE(QueryText(path, "SELECT sql FROM sqlite_master WHERE name = 'idempotency'")
                 .find("WITHOUT ROWID"),
             std::string::npos);
   auto s = MustOpen(path, false);
   ASSERT_TRUE(s);
-  EXPECT_EQ(QueryText(path, "SELECT value FROM meta WHERE key = 'schema_version'"), "4");
+  EXPECT_EQ(QueryText(path, "SELECT value FROM meta WHERE key = 'schema_version'"), "5");
   EXPECT_EQ(QueryText(path, "SELECT sql FROM sqlite_master WHERE name = 'idempotency'")
                 .find("WITHOUT ROWID"),
             std::string::npos);
@@ -110,6 +114,12 @@ TEST(SqliteStoreTest, MigratesIdempotencyRecordsToARowidTable) {
   ASSERT_TRUE(s->PutIdempotency({"acme", 7, "order-1", "fp", 2, 0, "", 4, "{}", 10, 20}));
   ASSERT_TRUE(s->Commit());  // the unique key still replaces, not duplicates
   EXPECT_EQ(QueryText(path, "SELECT count(*) FROM idempotency"), "1");
+  auto open = s->OpenRecords(10, "", 10);
+  ASSERT_TRUE(open) << open.error().message;
+  ASSERT_EQ(open->size(), 1u);
+  EXPECT_EQ((*open)[0].id, "pay_1");
+  EXPECT_EQ((*open)[0].open_ms, 1234);
+  EXPECT_EQ(QueryText(path, "SELECT count(*) FROM records WHERE kind = 15"), "0");
 }
 
 EntryRow Row(int64_t seq, std::string ref) {
