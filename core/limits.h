@@ -25,6 +25,11 @@ inline constexpr int64_t kStoreBusyTimeoutMsDefault = 5'000;
 // WAL size that triggers a checkpoint. Larger than SQLite's default (1000 pages): random
 // balance updates rewrite the same pages, and fewer checkpoints copy each of them fewer times.
 inline constexpr int64_t kWalAutocheckpointPagesDefault = 10'000;
+// Page cache of a store connection: the writer's, and the smaller one of a read connection
+// (payment and balance reads touch few pages; a replay process holds both plus the issuer's).
+inline constexpr int64_t kPageCacheKibDefault = 64 * 1024;
+inline constexpr int64_t kReadPageCacheKib = 16 * 1024;
+inline constexpr int64_t kIssuerPageCacheKib = 32 * 1024;  // the simulator beside the engine
 // In-memory account cache of the ledger; cleared (not grown) when it reaches this size.
 inline constexpr size_t kAccountCacheEntriesMax = 1'000'000;
 // Rows of committed transactions kept per hot table of the engine's store (rail records,

@@ -384,7 +384,7 @@ class SqliteStore final : public Store {
     PAY_TRY(Exec(options.durability == Durability::kFull ? "PRAGMA synchronous=FULL"
                                                           : "PRAGMA synchronous=NORMAL"));
     PAY_TRY(Exec("PRAGMA foreign_keys=OFF"));
-    PAY_TRY(Exec("PRAGMA cache_size=-65536"));  // 64 MiB page cache
+    PAY_TRY(Exec(("PRAGMA cache_size=-" + std::to_string(options.page_cache_kib)).c_str()));
     PAY_TRY(Exec(("PRAGMA wal_autocheckpoint=" + std::to_string(options.wal_autocheckpoint_pages)).c_str()));
     PAY_TRY(Migrate());
     if (options.max_pages > 0) {

@@ -130,6 +130,8 @@ struct StoreOptions {
   int64_t busy_timeout_ms = limits::kStoreBusyTimeoutMsDefault;
   // Pages of WAL that trigger an automatic checkpoint.
   int64_t wal_autocheckpoint_pages = limits::kWalAutocheckpointPagesDefault;
+  // The connection's page cache (bounded; least recently used pages make room).
+  int64_t page_cache_kib = limits::kPageCacheKibDefault;
   // Fault injection and quotas: the database may not grow past this many pages (0: no limit);
   // a write that needs more fails with kStoreIo, as on a full disk.
   int64_t max_pages = 0;

@@ -78,6 +78,7 @@ Result<void> EngineImpl::Open(const EngineOptions& o) {
     // Payment reads get a connection of their own (WAL: they see what is committed and never
     // wait behind a batch or its network exchange).
     so.create_if_missing = false;
+    so.page_cache_kib = limits::kReadPageCacheKib;
     PAY_ASSIGN_OR_RETURN(read_store_, store::OpenSqliteStore(o.db_path, so));
   }
   ledger_ = std::make_unique<ledger::Ledger>(*store_, *clock_);

@@ -16,6 +16,7 @@
 #include "core/card.h"
 #include "core/crypto.h"
 #include "core/encoding.h"
+#include "core/limits.h"
 #include "core/record_kinds.h"
 #include "core/store.h"
 #include "ledger/ledger.h"
@@ -575,6 +576,7 @@ Result<std::unique_ptr<Issuer>> Issuer::Open(const IssuerOptions& options) {
   store::StoreOptions so;
   so.create_if_missing = options.create_if_missing;
   so.durability = options.durable ? store::Durability::kFull : store::Durability::kNormal;
+  so.page_cache_kib = limits::kIssuerPageCacheKib;
   PAY_ASSIGN_OR_RETURN(impl.store, store::OpenSqliteStore(options.db_path, so));
   impl.ledger = std::make_unique<ledger::Ledger>(*impl.store, *options.clock);
   return issuer;

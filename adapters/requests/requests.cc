@@ -240,8 +240,7 @@ Result<void> Translator::TranslatePush(const v1::Record& r, const std::string& w
 
 void Translator::Remember(const std::string& merchant, const std::string& key,
                           const std::string& payment_id, const std::string& currency) {
-  if (payments_.size() >= limits::kReplayCacheEntriesMax) payments_.clear();
-  payments_[merchant + '\n' + key] = {payment_id, currency};
+  payments_.Put(merchant + '\n' + key, {payment_id, currency});
 }
 
 Result<Translator::PaymentTarget> Translator::Target(const std::string& merchant,
@@ -250,8 +249,7 @@ Result<Translator::PaymentTarget> Translator::Target(const std::string& merchant
   if (key.empty() == id.empty()) return Bad(where, "payment_key or payment_id: give exactly one");
   PaymentTarget target{id, ""};
   if (!key.empty()) {
-    auto it = payments_.find(merchant + '\n' + key);
-    if (it != payments_.end()) return it->second;
+    if (const PaymentTarget* known = payments_.Find(merchant + '\n' + key)) return *known;
     PAY_ASSIGN_OR_RETURN(auto found, engine_.PaymentIdForKey(merchant, key));
     if (!found) return Bad(where, "payment_key: no payment was created under '" + key + "'");
     target.id = *found;
@@ -268,12 +266,12 @@ Result<Translator::PaymentTarget> Translator::Target(const std::string& merchant
 }
 
 Result<std::string> Translator::AccountCurrency(const std::string& id, const std::string& where) {
-  auto it = account_currency_.find(id);
-  if (it != account_currency_.end()) return it->second;
+  if (const std::string* known = account_currency_.Find(id)) return *known;
   auto a = engine_.GetAccount(id);
   if (!a) return Bad(where, a.error().message);
-  if (account_currency_.size() >= limits::kReplayCacheEntriesMax) account_currency_.clear();
-  return account_currency_[id] = std::string(a->currency->code);
+  std::string code(a->currency->code);
+  account_currency_.Put(id, code);
+  return code;
 }
 
 Result<int64_t> Translator::Amount(const std::string& decimal, int64_t minor,

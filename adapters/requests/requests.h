@@ -20,6 +20,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/limits.h"
+#include "core/lru_table.h"
 #include "pay/engine.h"
 #include "pay/v1/records.pb.h"
 
@@ -81,8 +83,9 @@ class Translator {
                                                        const std::string& where);
 
   Engine& engine_;
-  std::unordered_map<std::string, PaymentTarget> payments_;
-  std::unordered_map<std::string, std::string> account_currency_;
+  // Bounded: the least recently used entry makes room (a miss asks the engine).
+  LruTable<PaymentTarget> payments_{limits::kReplayCacheEntriesMax};
+  LruTable<std::string> account_currency_{limits::kReplayCacheEntriesMax};
   std::unordered_map<std::string, std::string> merchant_currency_;  // one per merchant: small
 };
 
