@@ -123,6 +123,7 @@ Result<void> Open(Context& ctx, bool create, ManualClock** replay_clock) {
   PAY_ASSIGN_OR_RETURN(o.authorization_validity_ms,
                        ParseDurationMs(ctx.authorization_validity, "--authorization-validity"));
   if (replay_clock != nullptr) o.exchange_grace_ms = 0;
+  o.background_advices = ctx.background_advices;
   if (ctx.wants_network) {
     // The engine must exist before the issuer's file is made next to it.
     if (!create) {

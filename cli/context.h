@@ -22,6 +22,7 @@ enum class Needs {
   kNothing,
   kEngine,            // an existing database
   kEngineAndNetwork,  // an existing database and the card network
+  kServer,            // as kEngineAndNetwork, with advices delivered in the background (serve)
   kNewEngine,         // the database, created when missing
 };
 
@@ -49,6 +50,7 @@ struct Context {
 
   // Opened by Open (or by a command that opens for itself).
   bool wants_network = false;
+  bool background_advices = false;
   std::unique_ptr<Clock> clock;
   std::unique_ptr<network::Issuer> issuer;
   std::unique_ptr<CardNetwork> card_network;

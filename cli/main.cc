@@ -140,7 +140,8 @@ int Main(int argc, char** argv) {
   if (!ctx.run) return 2;  // unreachable: every level requires a subcommand
   ctx.db_given = app.get_option("--db")->count() > 0;
   if (ctx.needs != Needs::kNothing) {
-    ctx.wants_network = ctx.needs == Needs::kEngineAndNetwork;
+    ctx.wants_network = ctx.needs == Needs::kEngineAndNetwork || ctx.needs == Needs::kServer;
+    ctx.background_advices = ctx.needs == Needs::kServer;
     if (auto r = Open(ctx, ctx.needs == Needs::kNewEngine); !r) return PrintError(ctx, r.error());
   }
   return ctx.run(ctx);

@@ -65,7 +65,7 @@ void AddServe(CLI::App& app, Context& ctx) {
         "paymentctl serve --listen 127.0.0.1:8080 &",
         R"(curl -s -H "Authorization: Bearer pk_..." localhost:8080/v1/payments?merchant=acme   (docs/api.md))"},
        {"--db --json --config --idempotency-retention --durability", kNetworkOptions});
-  OnRun(sub, ctx, Needs::kEngineAndNetwork, [o](Context& c) { return RunServe(c, *o); });
+  OnRun(sub, ctx, Needs::kServer, [o](Context& c) { return RunServe(c, *o); });
 }
 
 // ---- network-sim ----------------------------------------------------------------------------

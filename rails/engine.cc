@@ -104,7 +104,19 @@ Result<void> EngineImpl::Open(const EngineOptions& o) {
   // answers).
   PAY_TRY(RecoverPayments(o.exchange_grace_ms));
   if (o.card_network != nullptr) PAY_TRY(DeliverAdvices(nullptr));
+  if (o.background_advices && o.card_network != nullptr) {
+    deliverer_ = std::thread([this] { DeliverInBackground(); });
+  }
   return {};
+}
+
+EngineImpl::~EngineImpl() {
+  {
+    std::lock_guard lock(wake_mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (deliverer_.joinable()) deliverer_.join();
 }
 
 // ---- the batch ------------------------------------------------------------------------------
@@ -122,7 +134,11 @@ std::vector<Result<Outcome>> EngineImpl::SubmitBatch(std::span<const Command> co
   if (!b.pending.empty()) ExchangePending(b);
   if (b.advices_queued || !b.in_doubt.empty()) {
     // Advice delivery failures leave them queued; the answers already given stand.
-    (void)DeliverAdvices(&b);
+    if (deliverer_.joinable()) {
+      Wake();
+    } else {
+      (void)DeliverAdvices(&b);
+    }
   }
   return std::move(b.out);
 }

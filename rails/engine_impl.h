@@ -4,11 +4,13 @@
 // engine_reads.cc (reads and sweeps). Nothing outside rails/engine*.cc includes this.
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -74,6 +76,7 @@ struct Batch {
 class EngineImpl final : public Engine {
  public:
   Result<void> Open(const EngineOptions& o);
+  ~EngineImpl() override;
 
   Result<Outcome> Submit(const Command& command) override {
     std::span<const Command> one(&command, 1);
@@ -111,7 +114,10 @@ class EngineImpl final : public Engine {
     std::lock_guard lock(mu_);
     return velocity_->Status(*store_, rule, key, clock_->NowMs());
   }
-  Recovery recovery() const override { return recovery_; }
+  Recovery recovery() const override {
+    std::lock_guard lock(mu_);
+    return recovery_;
+  }
 
   Result<size_t> PurgeIdempotencyKeys() override;
   Result<PaymentView> GetPayment(std::string_view payment_id) override;
@@ -153,6 +159,10 @@ class EngineImpl final : public Engine {
                                              bool* follow_up);
   // Takes the writer's lock itself: never called with it held.
   Result<size_t> DeliverAdvices(Batch* b);
+  // The background deliverer (EngineOptions::background_advices): woken after each batch that
+  // queued advices, and every advice_retry_ms.
+  void Wake();
+  void DeliverInBackground();
   Result<void> AcknowledgeAdvice(Batch* b, const payments::Advice& advice,
                                  const CardResponse& response);
   Result<void> RecoverInFlight();
@@ -233,8 +243,14 @@ class EngineImpl final : public Engine {
   // advice deliverer), mu_ (the writer: every write transaction), net_mu_ (the card network,
   // one exchange at a time). No network exchange runs under mu_.
   std::mutex advice_mu_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::mutex net_mu_;
+  // The background deliverer and what wakes it (wake_mu_ is taken alone).
+  std::thread deliverer_;
+  std::mutex wake_mu_;
+  std::condition_variable wake_;
+  bool wake_pending_ = false;
+  bool stopping_ = false;
   // Payments whose exchange a batch of this process has on the network (under mu_).
   std::unordered_set<std::string> exchanging_;
   // Reads of the books, payments and merchants: on a connection of their own when there is one

@@ -1,6 +1,9 @@
 // The engine's network phases: the exchanges a batch's online operations wait for, the
 // delivery of queued advices, and recovery at start-up (docs/engine.md).
 
+#include <algorithm>
+#include <chrono>
+
 #include "core/limits.h"
 #include "rails/engine_impl.h"
 
@@ -140,6 +143,37 @@ Result<size_t> EngineImpl::DeliverAdvices(Batch* b) {
   std::lock_guard lock(mu_);
   PAY_ASSIGN_OR_RETURN(bool any, book_->HasAdvices());
   return any ? 1 : 0;
+}
+
+void EngineImpl::Wake() {
+  {
+    std::lock_guard lock(wake_mu_);
+    wake_pending_ = true;
+  }
+  wake_.notify_one();
+}
+
+// The background deliverer: delivers what batches queued as soon as they say so, retries what
+// the network did not acknowledge every advice_retry_ms, and at that pace also gives up
+// exchanges left open past the grace (a crashed process's, or this one's whose second phase
+// failed), so that their keys answer again without a restart or `payment resolve`.
+void EngineImpl::DeliverInBackground() {
+  const auto retry = std::chrono::milliseconds(std::max<int64_t>(1, options_.advice_retry_ms));
+  auto next_sweep = std::chrono::steady_clock::now() + retry;
+  for (;;) {
+    {
+      std::unique_lock lock(wake_mu_);
+      wake_.wait_for(lock, retry, [&] { return stopping_ || wake_pending_; });
+      if (stopping_) return;
+      wake_pending_ = false;
+    }
+    if (std::chrono::steady_clock::now() >= next_sweep) {
+      next_sweep = std::chrono::steady_clock::now() + retry;
+      std::lock_guard lock(mu_);
+      (void)RecoverPayments(needs_recovery_ ? 0 : options_.exchange_grace_ms);
+    }
+    (void)DeliverAdvices(nullptr);
+  }
 }
 
 Result<void> EngineImpl::AcknowledgeAdvice(Batch* b, const payments::Advice& advice,

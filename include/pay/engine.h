@@ -237,6 +237,13 @@ struct EngineOptions {
   // open at least this long (by the engine clock) is given up: unknown, reversal queued. A
   // younger one may belong to another process still waiting for its answer.
   int64_t exchange_grace_ms = 60'000;
+  // Queued advices (captures, refunds, reversals) delivered by a thread of the engine instead of
+  // at the end of SubmitBatch, so that no answer waits for them (paymentd). The thread also
+  // retries every `advice_retry_ms` (real time) and gives up exchanges left open past
+  // exchange_grace_ms, as ResolvePending does. Off: SubmitBatch delivers before it returns
+  // (the CLI, replay, tests: deterministic).
+  bool background_advices = false;
+  int64_t advice_retry_ms = 1'000;
 };
 
 // One window of one velocity rule for one key, as `velocity status` shows it.

@@ -72,6 +72,8 @@ class PullTest : public ::testing::TestWithParam<bool> {
   void SetUp() override { Open(); }
 
   int64_t exchange_grace_ms_ = -1;  // the engine's default unless set before Open()
+  bool background_advices_ = false;
+  int64_t advice_retry_ms_ = 1'000;
 
   void Open(const network::FaultConfig& faults = {}, const std::string& velocity = "") {
     engine_.reset();
@@ -94,6 +96,8 @@ class PullTest : public ::testing::TestWithParam<bool> {
     o.card_network = network_.get();
     o.card_fingerprint_key = "a test key of at least 16 bytes";
     if (exchange_grace_ms_ >= 0) o.exchange_grace_ms = exchange_grace_ms_;
+    o.background_advices = background_advices_;
+    o.advice_retry_ms = advice_retry_ms_;
     if (!velocity.empty()) {
       o.velocity_config_path = dir_.File("velocity.toml");
       FILE* f = fopen(o.velocity_config_path.c_str(), "w");
@@ -143,6 +147,48 @@ class PullTest : public ::testing::TestWithParam<bool> {
     auto a = engine_->GetAccount(account);
     EXPECT_TRUE(a) << account;
     return a ? a->balance_minor() : 0;
+  }
+
+  // A process authorizes "order-crash" (7777) and dies once the issuer applied it, before the
+  // answer: its payment is left pending with its exchange open. The fixture's engine is closed.
+  void CrashWithAnAuthorizationInFlight() {
+    engine_.reset();
+    network_.reset();
+    issuer_.reset();
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ManualClock clock(kT0);
+      network::IssuerOptions io;
+      io.db_path = dir_.File("issuer.db");
+      io.clock = &clock;
+      auto issuer = network::Issuer::Open(io);
+      if (!issuer) _exit(3);
+      // The issuer applies the authorization, then the acquirer process dies before the answer.
+      class Dying final : public CardNetwork {
+       public:
+        explicit Dying(network::Issuer& i) : net_(i, network::FaultConfig{}, 1000) {}
+        std::vector<Result<CardResponse>> Exchange(std::span<const CardRequest> r) override {
+          net_.Exchange(r);
+          _exit(0);
+        }
+        network::SimulatedCardNetwork net_;
+      } dying(**issuer);
+      EngineOptions o;
+      o.db_path = dir_.File("acquirer.db");
+      o.clock = &clock;
+      o.card_network = &dying;
+      o.card_fingerprint_key = "a test key of at least 16 bytes";
+      auto e = Engine::Open(o);
+      if (!e) _exit(4);
+      Command c = Cmd("order-crash", Auth("4242424242424242", 7777));
+      (void)(*e)->Submit(c);
+      _exit(5);  // not reached: the network call exits
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 0);
   }
 
   // Both ledgers verify, and for every payment the issuer holds, captured and refunded what the
@@ -372,6 +418,36 @@ TEST_P(PullTest, AnotherBatchCommitsWhileOneWaitsForTheNetwork) {
   ExpectConservation();
 }
 
+// With background advices (paymentd), no answer waits for the advices its batch queued: the
+// capture is answered while its advice is held at the network; the engine's own thread
+// delivers it, and nothing is left for ResolvePending (which waits for that thread's delivery).
+TEST_P(PullTest, BackgroundDeliveryKeepsAdvicesOffTheAnswersPath) {
+  background_advices_ = true;
+  Open();
+  Outcome a = Do("order-1", Auth("4242424242424242", 1000));
+  ASSERT_EQ(a.payment_status, "authorized");
+  std::promise<void> entered, release;
+  std::shared_future<void> released = release.get_future().share();
+  network_->gate = [&] {
+    entered.set_value();
+    released.wait();
+  };
+  auto captured = std::async(std::launch::async, [&] {
+    return engine_->Submit(Cmd("cap-1", CaptureRequest{a.payment_id, std::nullopt, false}));
+  });
+  const bool answered = captured.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+  entered.get_future().wait();  // the capture advice is at the network
+  release.set_value();
+  ASSERT_TRUE(answered) << "the capture's answer waited for its advice";
+  auto c = captured.get();
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->payment_status, "captured");
+  auto left = engine_->ResolvePending();
+  ASSERT_TRUE(left) << left.error().message;
+  EXPECT_EQ(*left, 0u);
+  ExpectConservation();  // the issuer has the capture
+}
+
 TEST_P(PullTest, VoidIncrementAndIllegalTransitions) {
   Outcome a = Do("order-1", Auth("4242424242424242", 1000));
   Outcome inc = Do("inc-1", IncrementRequest{a.payment_id, 500});
@@ -571,43 +647,7 @@ TEST_P(PullTest, RandomOperationsUnderFaultsConserveMoneyOnBothSides) {
 // A crash with an authorization in flight: the issuer approved and the acquirer died before it
 // recorded the answer. After a restart the payment is unknown, then reversed; nothing is held.
 TEST_P(PullTest, CrashWithAnAuthorizationInFlightIsReversedAtStartUp) {
-  engine_.reset();
-  network_.reset();
-  issuer_.reset();
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ManualClock clock(kT0);
-    network::IssuerOptions io;
-    io.db_path = dir_.File("issuer.db");
-    io.clock = &clock;
-    auto issuer = network::Issuer::Open(io);
-    if (!issuer) _exit(3);
-    // The issuer applies the authorization, then the acquirer process dies before the answer.
-    class Dying final : public CardNetwork {
-     public:
-      explicit Dying(network::Issuer& i) : net_(i, network::FaultConfig{}, 1000) {}
-      std::vector<Result<CardResponse>> Exchange(std::span<const CardRequest> r) override {
-        net_.Exchange(r);
-        _exit(0);
-      }
-      network::SimulatedCardNetwork net_;
-    } dying(**issuer);
-    EngineOptions o;
-    o.db_path = dir_.File("acquirer.db");
-    o.clock = &clock;
-    o.card_network = &dying;
-    o.card_fingerprint_key = "a test key of at least 16 bytes";
-    auto e = Engine::Open(o);
-    if (!e) _exit(4);
-    Command c = Cmd("order-crash", Auth("4242424242424242", 7777));
-    (void)(*e)->Submit(c);
-    _exit(5);  // not reached: the network call exits
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 0);
+  CrashWithAnAuthorizationInFlight();
   // Within the grace another process may still be waiting for the answer: left alone.
   Open();
   EXPECT_EQ(engine_->recovery().payments_in_doubt, 0u);
@@ -624,6 +664,35 @@ TEST_P(PullTest, CrashWithAnAuthorizationInFlightIsReversedAtStartUp) {
   ASSERT_TRUE(view && *view);
   EXPECT_EQ((*view)->held_minor, 0);
   // The key that waited is complete now: a retry gets the reversed payment, nothing moves.
+  Outcome retry = Do("order-crash", Auth("4242424242424242", 7777));
+  EXPECT_TRUE(retry.replayed);
+  EXPECT_EQ(retry.payment_status, "reversed");
+  ExpectConservation();
+}
+
+// paymentd resolves an exchange a crash left open by itself once the grace has passed, without
+// a restart or `payment resolve`: its reversal goes out, and the key that waited answers again.
+TEST_P(PullTest, TheBackgroundDelivererGivesUpAnExchangeLeftOpenPastTheGrace) {
+  CrashWithAnAuthorizationInFlight();
+  background_advices_ = true;
+  advice_retry_ms_ = 1;
+  Open();  // within the grace: left alone
+  EXPECT_EQ(Text(Payment("pay_000000000001"), "status"), "pending");
+  std::promise<void> entered, release;
+  std::shared_future<void> released = release.get_future().share();
+  network_->gate = [&] {
+    entered.set_value();
+    released.wait();
+  };
+  clock_.AdvanceMs(60'000);
+  auto reversal = entered.get_future();
+  const bool sent = reversal.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+  release.set_value();
+  ASSERT_TRUE(sent) << "the reversal of the exchange left open never reached the network";
+  auto left = engine_->ResolvePending();  // after the deliverer's round
+  ASSERT_TRUE(left) << left.error().message;
+  EXPECT_EQ(engine_->recovery().payments_in_doubt, 1u);
+  EXPECT_EQ(Text(Payment("pay_000000000001"), "status"), "reversed");
   Outcome retry = Do("order-crash", Auth("4242424242424242", 7777));
   EXPECT_TRUE(retry.replayed);
   EXPECT_EQ(retry.payment_status, "reversed");
