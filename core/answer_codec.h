@@ -2,7 +2,7 @@
 // Stored answers, compact: an idempotency record keeps its outcome's body byte for byte, and most
 // of a body is the same field names and shapes as every other answer. PackAnswer compresses it
 // with zstd against a fixed dictionary of typical answers (core/answer_dictionary.inc): ~765
-// bytes become ~180 on a replayed day. The first byte says how the rest is stored:
+// bytes become ~220 on a replayed day. The first byte says how the rest is stored:
 //   0x01  a zstd frame packed with dictionary 1 (its content size in the frame header and a
 //         checksum of the content, so a damaged answer is refused, never served changed)
 //   0x00  the body itself follows (a body too short to gain, or one starting with 0x00/0x01)
