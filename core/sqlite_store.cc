@@ -252,10 +252,12 @@ std::string SqlFor(Stmt s) {
       return "SELECT rule, key, state, updated_at_ms FROM velocity_state WHERE (?1 = '' OR rule = ?1) "
              "AND key >= ?2 ORDER BY rule, key LIMIT ?3";
     case kPutRecord:
-      // An upsert, not REPLACE: an update leaves the index entries whose columns did not change.
+      // An upsert, not REPLACE: an update leaves the index entries whose columns it does not
+      // set, and the owner is never set again (a record's owner is fixed when it is created;
+      // an attempt to change it updates nothing and PutRecord refuses it).
       return "INSERT INTO records(kind, id, owner, due_ms, body, open_ms) VALUES(?,?,?,?,?,?) "
-             "ON CONFLICT(kind, id) DO UPDATE SET owner = excluded.owner, due_ms = excluded.due_ms, "
-             "body = excluded.body, open_ms = excluded.open_ms";
+             "ON CONFLICT(kind, id) DO UPDATE SET due_ms = excluded.due_ms, body = excluded.body, "
+             "open_ms = excluded.open_ms WHERE owner = excluded.owner";
     case kFindRecord:
       return "SELECT kind, id, owner, due_ms, body, open_ms FROM records WHERE kind = ? AND id = ?";
     case kDeleteRecord: return "DELETE FROM records WHERE kind = ? AND id = ?";
@@ -675,7 +677,12 @@ class SqliteStore final : public Store {
     sqlite3_bind_int64(st, 4, r.due_ms);
     BindBlob(st, 5, r.body);
     sqlite3_bind_int64(st, 6, r.open_ms);
-    return Done(st, "put record");
+    PAY_TRY(Done(st, "put record"));
+    if (sqlite3_changes(db_) == 0) {
+      return MakeError(ErrorCode::kInternal, "store: record " + std::to_string(r.kind) + "/" + r.id +
+                                                 " exists with another owner (owners never change)");
+    }
+    return {};
   }
 
   Result<std::optional<RecordRow>> FindRecord(int32_t kind, std::string_view id) override {

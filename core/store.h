@@ -193,7 +193,9 @@ class Store {
                                                         std::string_view from_key,
                                                         size_t limit) = 0;
 
-  virtual Result<void> PutRecord(const RecordRow& row) = 0;  // insert or replace
+  // Insert or replace. A record's owner is fixed when it is created: replacing it under another
+  // owner is refused (kInternal) and writes nothing.
+  virtual Result<void> PutRecord(const RecordRow& row) = 0;
   virtual Result<std::optional<RecordRow>> FindRecord(int32_t kind, std::string_view id) = 0;
   virtual Result<void> DeleteRecord(int32_t kind, std::string_view id) = 0;
   // Records of `kind` (of `owner` only, when not empty) with id > after_id in id order.

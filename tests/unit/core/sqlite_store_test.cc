@@ -122,6 +122,29 @@ TEST(SqliteStoreTest, MigratesAVersion3Database) {
   EXPECT_EQ(QueryText(path, "SELECT count(*) FROM records WHERE kind = 15"), "0");
 }
 
+// A record is replaced whole, except its owner, which is fixed when it is created.
+TEST(SqliteStoreTest, RecordsAreReplacedButKeepTheirOwner) {
+  testing::TempDir dir;
+  auto s = MustOpen(dir.File("r.db"));
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->BeginWrite());
+  ASSERT_TRUE(s->PutRecord({10, "pay_1", "acme", 5, "v1", 0}));
+  ASSERT_TRUE(s->PutRecord({10, "pay_1", "acme", 0, "v2", 7}));
+  auto moved = s->PutRecord({10, "pay_1", "other", 0, "v3", 0});
+  ASSERT_FALSE(moved);
+  EXPECT_EQ(moved.error().code, ErrorCode::kInternal);
+  ASSERT_TRUE(s->Commit());
+  auto row = s->FindRecord(10, "pay_1");
+  ASSERT_TRUE(row && *row);
+  EXPECT_EQ((*row)->owner, "acme");
+  EXPECT_EQ((*row)->body, "v2");
+  EXPECT_EQ((*row)->due_ms, 0);
+  EXPECT_EQ((*row)->open_ms, 7);
+  EXPECT_EQ(s->ListRecords(10, "acme", "", 10)->size(), 1u);
+  EXPECT_TRUE(s->DueRecords(10, 100, 10)->empty());
+  EXPECT_EQ(s->OpenRecords(10, "", 10)->size(), 1u);
+}
+
 EntryRow Row(int64_t seq, std::string ref) {
   EntryRow e;
   e.seq = seq;
