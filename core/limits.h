@@ -29,7 +29,9 @@ inline constexpr int64_t kWalAutocheckpointPagesDefault = 10'000;
 // (payment and balance reads touch few pages; a replay process holds both plus the issuer's).
 inline constexpr int64_t kPageCacheKibDefault = 64 * 1024;
 inline constexpr int64_t kReadPageCacheKib = 16 * 1024;
-inline constexpr int64_t kIssuerPageCacheKib = 32 * 1024;  // the simulator beside the engine
+inline constexpr int64_t kIssuerPageCacheKib = 16 * 1024;  // the simulator beside the engine
+// The issuer simulator's ledger holds an account per card: its cache is kept smaller.
+inline constexpr size_t kIssuerCachedAccountsMax = 65'536;
 // In-memory account cache of the ledger; cleared (not grown) when it reaches this size.
 inline constexpr size_t kAccountCacheEntriesMax = 1'000'000;
 // Rows of committed transactions kept per hot table of the engine's store (rail records,
@@ -50,7 +52,7 @@ inline constexpr size_t kPaymentSweepPerTransactionMax = 1'000;
 inline constexpr size_t kPushNameBytesMax = 30;  // sender/recipient names and references
 // Transaction files.
 inline constexpr size_t kRecordBytesMax = 64 * 1024;          // one JSON line or binary record
-inline constexpr size_t kReplayCacheEntriesMax = 200'000;     // payment keys remembered in memory
+inline constexpr size_t kReplayCacheEntriesMax = 50'000;      // payment keys remembered (LRU)
 inline constexpr int64_t kHoldExpiryMsMax = 400LL * 24 * 3600 * 1000;
 
 }  // namespace pay::limits

@@ -134,8 +134,11 @@ struct Ledger::Scratch {
   std::vector<Touched> next;
 };
 
-Ledger::Ledger(store::Store& store, const Clock& clock)
-    : store_(store), clock_(clock), scratch_(std::make_unique<Scratch>()) {}
+Ledger::Ledger(store::Store& store, const Clock& clock, size_t cached_accounts_max)
+    : store_(store),
+      cached_accounts_max_(cached_accounts_max),
+      clock_(clock),
+      scratch_(std::make_unique<Scratch>()) {}
 
 Ledger::~Ledger() {
   if (in_txn_) Rollback();
@@ -192,7 +195,7 @@ Result<void> Ledger::Begin() {
   poisoned_ = false;
   txn_net_.clear();
   dirty_.clear();
-  if (changed || !tip_loaded_ || cache_.size() >= limits::kAccountCacheEntriesMax) {
+  if (changed || !tip_loaded_ || cache_.size() >= cached_accounts_max_) {
     cache_.clear();
     tip_loaded_ = false;
   }

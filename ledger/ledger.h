@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "core/store.h"
+#include "core/limits.h"
 #include "pay/types.h"
 #include "pay/clock.h"
 
@@ -34,8 +35,10 @@ namespace pay::ledger {
 
 class Ledger {
  public:
-  // `store` and `clock` must outlive the ledger.
-  Ledger(store::Store& store, const Clock& clock);
+  // `store` and `clock` must outlive the ledger. The account cache holds at most
+  // `cached_accounts_max` accounts (dropped whole when it reaches that, between transactions).
+  Ledger(store::Store& store, const Clock& clock,
+         size_t cached_accounts_max = limits::kAccountCacheEntriesMax);
   ~Ledger();
   Ledger(const Ledger&) = delete;
   Ledger& operator=(const Ledger&) = delete;
@@ -122,6 +125,7 @@ class Ledger {
   bool IsStoreError(const Error& e) const;
 
   store::Store& store_;
+  size_t cached_accounts_max_;
   const Clock& clock_;
   bool in_txn_ = false;
   bool poisoned_ = false;

@@ -578,7 +578,8 @@ Result<std::unique_ptr<Issuer>> Issuer::Open(const IssuerOptions& options) {
   so.durability = options.durable ? store::Durability::kFull : store::Durability::kNormal;
   so.page_cache_kib = limits::kIssuerPageCacheKib;
   PAY_ASSIGN_OR_RETURN(impl.store, store::OpenSqliteStore(options.db_path, so));
-  impl.ledger = std::make_unique<ledger::Ledger>(*impl.store, *options.clock);
+  impl.ledger = std::make_unique<ledger::Ledger>(*impl.store, *options.clock,
+                                                 limits::kIssuerCachedAccountsMax);
   return issuer;
 }
 
