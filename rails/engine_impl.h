@@ -239,9 +239,9 @@ class EngineImpl final : public Engine {
   std::unique_ptr<pull::PullRail> pull_;
   std::unique_ptr<push::PushRail> push_;
   std::unique_ptr<handlers::Services> services_;
-  // Locks, always taken in this order and never one while holding a later one: advice_mu_ (one
-  // advice deliverer), mu_ (the writer: every write transaction), net_mu_ (the card network,
-  // one exchange at a time). No network exchange runs under mu_.
+  // Locks, taken in this order (a thread holding one never waits for an earlier one):
+  // advice_mu_ (one advice deliverer), mu_ (the writer: every write transaction), net_mu_ (the
+  // card network, one exchange at a time). No network exchange runs under mu_.
   std::mutex advice_mu_;
   mutable std::mutex mu_;
   std::mutex net_mu_;

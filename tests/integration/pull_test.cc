@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <functional>
@@ -642,6 +643,67 @@ TEST_P(PullTest, RandomOperationsUnderFaultsConserveMoneyOnBothSides) {
   EXPECT_GE(statuses["reversed"], 3);
   EXPECT_GE(statuses["declined"], 3);
   EXPECT_GE(statuses["voided"], 1);
+}
+
+// The same life under concurrency: three clients at once (their batches meet in the pipeline:
+// one is claimed while another waits for the network), advices delivered in the background,
+// faults on. Both books still agree payment by payment, and nothing is left unresolved.
+TEST_P(PullTest, ConcurrentClientsUnderFaultsConserveMoneyOnBothSides) {
+  network::FaultConfig f;
+  f.drop_request_pct = 5;
+  f.drop_response_pct = 5;
+  f.duplicate_response_pct = 3;
+  f.disconnect_pct = 2;
+  f.seed = 20261201;
+  background_advices_ = true;
+  Open(f);
+  network_->faults_on = true;
+  const char* cards[] = {"4242424242424242", "5555555555554444", "4000000000000002",
+                         "4000000000000341", "4000000000000259"};
+  std::atomic<int> store_failures{0};
+  auto client = [&](int k) {
+    Random rnd(1000 + static_cast<uint64_t>(k));
+    std::vector<std::string> ids;
+    for (int step = 0; step < 200; ++step) {
+      const std::string key = "c" + std::to_string(k) + "-" + std::to_string(step);
+      const int what = static_cast<int>(rnd.Uniform(8));
+      Result<Outcome> r = MakeError(ErrorCode::kInternal, "");
+      if (what < 3 || ids.empty()) {
+        r = engine_->Submit(Cmd(key, Auth(cards[rnd.Uniform(5)], rnd.Range(1, 50000))));
+        if (r && !r->payment_id.empty()) ids.push_back(r->payment_id);
+      } else {
+        const std::string& id = ids[ids.size() - 1 - rnd.Uniform(std::min<size_t>(ids.size(), 4))];
+        const int64_t amount = rnd.Range(1, 20000);
+        switch (what) {
+          case 3: case 4: r = engine_->Submit(Cmd(key, CaptureRequest{id, amount, rnd.OneIn(3)})); break;
+          case 5: r = engine_->Submit(Cmd(key, VoidPaymentRequest{id})); break;
+          case 6: r = engine_->Submit(Cmd(key, RefundRequest{id, amount / 8 + 1})); break;
+          default: r = engine_->Submit(Cmd(key, IncrementRequest{id, amount})); break;
+        }
+      }
+      if (!r && (r.error().code == ErrorCode::kStoreIo || r.error().code == ErrorCode::kInternal)) {
+        ++store_failures;
+      }
+    }
+  };
+  {
+    std::vector<std::thread> clients;
+    for (int k = 0; k < 3; ++k) clients.emplace_back(client, k);
+    for (std::thread& t : clients) t.join();
+  }
+  EXPECT_EQ(store_failures.load(), 0);
+  network_->faults_on = false;
+  auto left = engine_->ResolvePending();  // after the background deliverer's round
+  ASSERT_TRUE(left) << left.error().message;
+  EXPECT_EQ(*left, 0u);
+  ExpectConservation();
+  auto list = pay::testing::ListPaymentJson(*engine_, "", "", 10000);
+  ASSERT_TRUE(list);
+  EXPECT_GE(list->size(), 100u);
+  for (const std::string& p : *list) {
+    EXPECT_NE(Text(p, "status"), "unknown") << p;
+    EXPECT_NE(Text(p, "status"), "pending") << p;
+  }
 }
 
 // A crash with an authorization in flight: the issuer approved and the acquirer died before it
