@@ -150,6 +150,28 @@ class PullTest : public ::testing::TestWithParam<bool> {
     return a ? a->balance_minor() : 0;
   }
 
+  // One random step of a payment's life: an authorization (always while `ids` is empty; its
+  // payment joins `ids`), or a capture, void, refund or increment of one of the `recent` newest
+  // payments (so that they mostly find live ones).
+  Result<Outcome> RandomOperation(Random& rnd, const std::string& key,
+                                  const std::vector<std::string>& cards,
+                                  std::vector<std::string>& ids, size_t recent) {
+    const int what = static_cast<int>(rnd.Uniform(9));
+    if (what < 3 || ids.empty()) {
+      auto r = engine_->Submit(Cmd(key, Auth(cards[rnd.Uniform(cards.size())], rnd.Range(1, 50000))));
+      if (r && !r->payment_id.empty()) ids.push_back(r->payment_id);
+      return r;
+    }
+    const std::string id = ids[ids.size() - 1 - rnd.Uniform(std::min(ids.size(), recent))];
+    const int64_t amount = rnd.Range(1, 20000);
+    switch (what) {
+      case 3: case 4: return engine_->Submit(Cmd(key, CaptureRequest{id, amount, rnd.OneIn(3)}));
+      case 5: return engine_->Submit(Cmd(key, VoidPaymentRequest{id}));
+      case 6: case 7: return engine_->Submit(Cmd(key, RefundRequest{id, amount / 8 + 1}));
+      default: return engine_->Submit(Cmd(key, IncrementRequest{id, amount}));
+    }
+  }
+
   // A process authorizes "order-crash" (7777) and dies once the issuer applied it, before the
   // answer: its payment is left pending with its exchange open. The fixture's engine is closed.
   void CrashWithAnAuthorizationInFlight() {
@@ -590,29 +612,19 @@ TEST_P(PullTest, RandomOperationsUnderFaultsConserveMoneyOnBothSides) {
   network_->faults_on = true;
   Random rnd(seed);
   SCOPED_TRACE("seed " + std::to_string(seed));
-  const char* cards[] = {"4242424242424242", "5555555555554444", "4000000000000002",
-                         "4000000000000077", "4000000000000341", "4000000000000259",
-                         "4000000000009995"};
+  const std::vector<std::string> cards = {"4242424242424242", "5555555555554444",
+                                          "4000000000000002", "4000000000000077",
+                                          "4000000000000341", "4000000000000259",
+                                          "4000000000009995"};
   std::vector<std::string> ids;
   for (int step = 0; step < 600; ++step) {
     const std::string key = "k" + std::to_string(step);
-    const int what = static_cast<int>(rnd.Uniform(10));
-    Result<Outcome> r = MakeError(ErrorCode::kInternal, "");
-    if (what < 3 || ids.empty()) {
-      r = engine_->Submit(Cmd(key, Auth(cards[rnd.Uniform(7)], rnd.Range(1, 50000))));
-      if (r && !r->payment_id.empty()) ids.push_back(r->payment_id);
-    } else {
-      // Mostly recent payments, so that captures and refunds find live ones.
-      const std::string& id = ids[ids.size() - 1 - rnd.Uniform(std::min<size_t>(ids.size(), 6))];
-      const int64_t amount = rnd.Range(1, 20000);
-      switch (what) {
-        case 3: case 4: r = engine_->Submit(Cmd(key, CaptureRequest{id, amount, rnd.OneIn(3)})); break;
-        case 5: r = engine_->Submit(Cmd(key, VoidPaymentRequest{id})); break;
-        case 6: case 7: r = engine_->Submit(Cmd(key, RefundRequest{id, amount / 8 + 1})); break;
-        case 8: r = engine_->Submit(Cmd(key, IncrementRequest{id, amount})); break;
-        default: clock_.AdvanceMs(rnd.Range(0, kDay / 2)); (void)engine_->Settle(); continue;
-      }
+    if (rnd.Uniform(10) == 9) {
+      clock_.AdvanceMs(rnd.Range(0, kDay / 2));
+      (void)engine_->Settle();
+      continue;
     }
+    Result<Outcome> r = RandomOperation(rnd, key, cards, ids, 6);
     // Errors are allowed (in doubt, not found); a store failure is not.
     if (!r) {
       EXPECT_NE(r.error().code, ErrorCode::kStoreIo) << r.error().message;
@@ -658,29 +670,16 @@ TEST_P(PullTest, ConcurrentClientsUnderFaultsConserveMoneyOnBothSides) {
   background_advices_ = true;
   Open(f);
   network_->faults_on = true;
-  const char* cards[] = {"4242424242424242", "5555555555554444", "4000000000000002",
-                         "4000000000000341", "4000000000000259"};
+  const std::vector<std::string> cards = {"4242424242424242", "5555555555554444",
+                                          "4000000000000002", "4000000000000341",
+                                          "4000000000000259"};
   std::atomic<int> store_failures{0};
   auto client = [&](int k) {
     Random rnd(1000 + static_cast<uint64_t>(k));
     std::vector<std::string> ids;
     for (int step = 0; step < 200; ++step) {
       const std::string key = "c" + std::to_string(k) + "-" + std::to_string(step);
-      const int what = static_cast<int>(rnd.Uniform(8));
-      Result<Outcome> r = MakeError(ErrorCode::kInternal, "");
-      if (what < 3 || ids.empty()) {
-        r = engine_->Submit(Cmd(key, Auth(cards[rnd.Uniform(5)], rnd.Range(1, 50000))));
-        if (r && !r->payment_id.empty()) ids.push_back(r->payment_id);
-      } else {
-        const std::string& id = ids[ids.size() - 1 - rnd.Uniform(std::min<size_t>(ids.size(), 4))];
-        const int64_t amount = rnd.Range(1, 20000);
-        switch (what) {
-          case 3: case 4: r = engine_->Submit(Cmd(key, CaptureRequest{id, amount, rnd.OneIn(3)})); break;
-          case 5: r = engine_->Submit(Cmd(key, VoidPaymentRequest{id})); break;
-          case 6: r = engine_->Submit(Cmd(key, RefundRequest{id, amount / 8 + 1})); break;
-          default: r = engine_->Submit(Cmd(key, IncrementRequest{id, amount})); break;
-        }
-      }
+      Result<Outcome> r = RandomOperation(rnd, key, cards, ids, 4);
       if (!r && (r.error().code == ErrorCode::kStoreIo || r.error().code == ErrorCode::kInternal)) {
         ++store_failures;
       }
