@@ -378,12 +378,11 @@ Result<Account> Ledger::CreateAccount(const AccountSpec& spec) {
   });
 }
 
-Result<std::optional<Entry>> Ledger::Append(Draft d) {
-  // 1. Resolve accounts, check currencies balance per phase.
-  std::vector<Leg> legs = std::move(d.legs);
+// Append, step 1: the accounts of the legs (into the scratch), and the net of each currency
+// per phase.
+Result<void> Ledger::ResolveLegs(std::vector<Leg>& legs) {
   // Scratch vectors keep their capacity between calls: no allocation on the hot path.
   using Net = Scratch::Net;
-  using Touched = Scratch::Touched;
   std::vector<Cached*>& accts = scratch_->accts;
   accts.assign(legs.size(), nullptr);
   std::vector<Net>& nets = scratch_->nets;
@@ -408,6 +407,13 @@ Result<std::optional<Entry>> Ledger::Append(Draft d) {
                        Field("postings", i, "amount") + ": the entry total exceeds the int64 range");
     }
   }
+  return {};
+}
+
+// Append, step 1 continued: each currency balances on its own, per phase.
+Result<void> Ledger::CheckBalanced() const {
+  using Net = Scratch::Net;
+  const std::vector<Net>& nets = scratch_->nets;
   for (const Net& n : nets) {
     for (int p = 0; p < 3; ++p) {
       if (n.by_phase[p] != 0) {
@@ -429,7 +435,13 @@ Result<std::optional<Entry>> Ledger::Append(Draft d) {
     }
   }
 
-  // 2. New counters of every touched account; overflow and overdraft checks.
+  return {};
+}
+
+// Append, step 2: the new counters of every touched account; overflow and overdraft checks.
+Result<void> Ledger::NextCounters(const std::vector<Leg>& legs) {
+  using Touched = Scratch::Touched;
+  const std::vector<Cached*>& accts = scratch_->accts;
   std::vector<Touched>& next = scratch_->next;
   next.clear();
   for (size_t i = 0; i < legs.size(); ++i) {
@@ -459,7 +471,40 @@ Result<std::optional<Entry>> Ledger::Append(Draft d) {
     }
   }
 
-  // 3. The row, chained to the tip.
+  return {};
+}
+
+// Append, step 4: the new counters and nets into the cache (counters reach the store at commit).
+void Ledger::ApplyToCache(int64_t seq) {
+  using Net = Scratch::Net;
+  using Touched = Scratch::Touched;
+  const std::vector<Touched>& next = scratch_->next;
+  const std::vector<Net>& nets = scratch_->nets;
+  for (const Touched& t : next) {
+    Cached* c = t.account;
+    SetCounters(c->row, t.next);
+    c->row.last_seq = seq;
+    if (!c->dirty) {
+      c->dirty = true;
+      dirty_.push_back(c);
+    }
+  }
+  for (const Net& n : nets) {
+    auto it = std::find_if(txn_net_.begin(), txn_net_.end(),
+                           [&](const auto& e) { return e.first == n.currency; });
+    if (it == txn_net_.end()) it = txn_net_.insert(txn_net_.end(), {n.currency, {0, 0, 0}});
+    for (int p = 0; p < 3; ++p) it->second[p] += n.by_phase[p];
+  }
+}
+
+Result<std::optional<Entry>> Ledger::Append(Draft d) {
+  std::vector<Leg> legs = std::move(d.legs);
+  PAY_TRY(ResolveLegs(legs));
+  PAY_TRY(CheckBalanced());
+  PAY_TRY(NextCounters(legs));
+  const std::vector<Cached*>& accts = scratch_->accts;
+
+  // 3. The row, chained to the tip (step 4, ApplyToCache, once it is in the journal).
   store::EntryRow row;
   row.seq = tip_seq_ + 1;
   row.ref = std::move(d.ref);
@@ -481,22 +526,7 @@ Result<std::optional<Entry>> Ledger::Append(Draft d) {
   }
   if (!*inserted) return std::optional<Entry>();  // the reference is taken
 
-  // 4. Apply to the cache; counters reach the store at commit.
-  for (const Touched& t : next) {
-    Cached* c = t.account;
-    SetCounters(c->row, t.next);
-    c->row.last_seq = row.seq;
-    if (!c->dirty) {
-      c->dirty = true;
-      dirty_.push_back(c);
-    }
-  }
-  for (const Net& n : nets) {
-    auto it = std::find_if(txn_net_.begin(), txn_net_.end(),
-                           [&](const auto& e) { return e.first == n.currency; });
-    if (it == txn_net_.end()) it = txn_net_.insert(txn_net_.end(), {n.currency, {0, 0, 0}});
-    for (int p = 0; p < 3; ++p) it->second[p] += n.by_phase[p];
-  }
+  ApplyToCache(row.seq);
   tip_seq_ = row.seq;
   tip_hash_ = row.hash;  // assigned into its existing buffer
   tip_created_at_ms_ = row.created_at_ms;
@@ -1065,186 +1095,235 @@ Result<VerifyReport> Ledger::Verify() {
   return r;
 }
 
-Result<VerifyReport> Ledger::VerifySnapshot() {
-  VerifyReport rep;
-  auto problem = [&](std::string p) {
-    ++rep.problems_total;
-    if (rep.problems.size() < limits::kListRowsMax) rep.problems.push_back(std::move(p));
-  };
+namespace {
+
+// What verify recomputes from the journal, entry by entry, and the problems it finds there, in
+// the entry states and in the stored accounts.
+class JournalCheck {
+ public:
+  explicit JournalCheck(VerifyReport& rep) : rep_(rep) {}
+
+  void Problem(std::string p) {
+    ++rep_.problems_total;
+    if (rep_.problems.size() < limits::kListRowsMax) rep_.problems.push_back(std::move(p));
+  }
+
+  // Sequence, hash chain, time, postings, and the entry's place among holds and reversals.
+  void Entry(const store::EntryRow& e) {
+    ++rep_.entries_checked;
+    const std::string at = "entry " + std::to_string(e.seq) + ": ";
+    if (e.seq != expect_seq_) Problem(at + "sequence gap (expected " + std::to_string(expect_seq_) + ")");
+    expect_seq_ = e.seq + 1;
+    if (ChainHash(prev_hash_, e) != e.hash) Problem(at + "hash chain broken (content or order changed)");
+    if (e.created_at_ms < prev_created_at_ms_) Problem(at + "created_at goes back in time");
+    prev_created_at_ms_ = e.created_at_ms;
+    prev_hash_ = e.hash;
+    auto legs = DecodeLegs(e.legs);
+    if (!legs) {
+      Problem(at + legs.error().message);
+      return;
+    }
+    Postings(at, e, *legs);
+    auto kind = static_cast<EntryKind>(e.kind);
+    if (e.seq > 0 && static_cast<size_t>(e.seq) >= kinds_.size()) kinds_.resize(e.seq + 1, 0);
+    if (e.seq > 0) kinds_[e.seq] = static_cast<uint8_t>(e.kind);
+    if (kind == EntryKind::kPending) {
+      holds_[e.seq] = 0;
+      open_legs_[e.seq] = *legs;
+    }
+    if (IsResolution(kind)) Resolution(at, e, kind, *legs);
+    if (kind == EntryKind::kReversal) Reversal(at, e);
+  }
+
+  const std::string& head_hash() const { return prev_hash_; }
+
+  // Hold and reversal states must agree with the journal.
+  Result<void> States(store::Store& store) {
+    for (const auto& [seq, by] : holds_) {
+      PAY_ASSIGN_OR_RETURN(auto st, store.FindEntryState(seq));
+      if (!st) {
+        Problem("hold " + std::to_string(seq) + ": state missing");
+      } else if ((by == 0) != (static_cast<EntryState>(st->state) == EntryState::kPending) ||
+                 (by != 0 && st->resolved_by_seq != by)) {
+        Problem("hold " + std::to_string(seq) + ": state " +
+                std::string(EntryStateName(static_cast<EntryState>(st->state))) +
+                " disagrees with the journal");
+      }
+    }
+    for (const auto& [seq, by] : reversed_) {
+      PAY_ASSIGN_OR_RETURN(auto st, store.FindEntryState(seq));
+      if (!st || static_cast<EntryState>(st->state) != EntryState::kReversed || st->resolved_by_seq != by) {
+        Problem("entry " + std::to_string(seq) + ": reversal state disagrees with the journal");
+      }
+    }
+    return {};
+  }
+
+  // Stored counters against the journal; conservation per currency; overdraft floors.
+  Result<void> Accounts(store::Store& store) {
+    for (std::string after;;) {
+      PAY_ASSIGN_OR_RETURN(auto rows, store.ListAccounts(after, limits::kVerifyPageRows));
+      if (rows.empty()) break;
+      for (const store::AccountRow& r : rows) {
+        after = r.id;
+        Account(r);
+      }
+    }
+    for (const auto& [num, c] : accounts_) {
+      if (!c.seen_in_table) Problem("journal names account #" + std::to_string(num) + " ('" + c.row.id + "') that does not exist");
+    }
+    for (const auto& [currency, t] : totals_) {
+      if (t[0] != t[1]) Problem("currency " + currency + ": posted debits and credits differ");
+      if (t[2] != t[3]) Problem("currency " + currency + ": pending debits and credits differ");
+    }
+    return {};
+  }
+
+ private:
   struct Recomputed {
     store::AccountRow row;
     bool seen_in_table = false;
   };
-  std::map<int64_t, Recomputed> accounts;        // by account num
-  std::map<int64_t, int64_t> holds;              // pending entry -> resolving entry (0 if open)
-  std::map<int64_t, std::vector<Leg>> open_legs;  // postings of holds not yet resolved
-  int64_t prev_created_at_ms = INT64_MIN;
-  std::map<int64_t, int64_t> reversed;           // reversed entry -> reversing entry
-  std::vector<uint8_t> kinds(1, 0);               // kinds[seq]: the kind of each entry seen
-  std::string prev_hash = GenesisHash();
-  int64_t expect_seq = 1;
+  __extension__ typedef __int128 Wide;
+
+  // The entry's postings: each account's chain link and counters, and the balance per phase.
+  void Postings(const std::string& at, const store::EntryRow& e, const std::vector<Leg>& legs) {
+    std::map<std::pair<std::string, int>, int64_t> net;
+    for (const Leg& l : legs) {
+      auto& a = accounts_[l.account_num];
+      if (a.row.num == 0) {
+        a.row.num = l.account_num;
+        a.row.id = l.account;
+      }
+      if (l.prev_seq != a.row.last_seq) {
+        Problem(at + "account '" + l.account + "' links to entry " + std::to_string(l.prev_seq) +
+                ", its previous entry is " + std::to_string(a.row.last_seq));
+      }
+      if (!ApplyLeg(a.row, l, +1)) Problem(at + "counters of '" + l.account + "' leave range");
+      net[{l.currency, PhaseIndex(l.phase)}] += l.side == Side::kDebit ? l.amount_minor : -l.amount_minor;
+    }
+    for (const Leg& l : legs) accounts_[l.account_num].row.last_seq = e.seq;
+    for (const auto& [k, v] : net) {
+      if (v != 0) {
+        Problem(at + "unbalanced " + std::string(PhaseName(static_cast<Phase>(k.second))) + " " +
+                k.first + " postings (net " + std::to_string(v) + ")");
+      }
+    }
+  }
+
+  // A post or release of a hold: the hold exists, is open, and the release mirrors it (a post
+  // may not exceed it).
+  void Resolution(const std::string& at, const store::EntryRow& e, EntryKind kind,
+                  const std::vector<Leg>& legs) {
+    auto h = holds_.find(e.resolves_seq);
+    if (h == holds_.end()) {
+      Problem(at + "resolves " + std::to_string(e.resolves_seq) + ", which is not a hold");
+      return;
+    }
+    if (h->second != 0) {
+      Problem(at + "resolves hold " + std::to_string(e.resolves_seq) + " already resolved by " +
+              std::to_string(h->second));
+      return;
+    }
+    h->second = e.seq;
+    std::vector<Leg>& held = open_legs_[e.resolves_seq];
+    size_t released = 0;
+    bool mirrors = true;
+    for (const Leg& l : legs) {
+      if (l.phase == Phase::kRelease) {
+        mirrors = mirrors && released < held.size() && held[released].account_num == l.account_num &&
+                  held[released].side == l.side && held[released].amount_minor == l.amount_minor;
+        ++released;
+      } else if (l.phase == Phase::kPosted) {
+        bool within = false;
+        for (const Leg& hl : held) {
+          within = within || (hl.account_num == l.account_num && hl.side == l.side &&
+                              l.amount_minor <= hl.amount_minor);
+        }
+        mirrors = mirrors && within && kind == EntryKind::kPost;
+      } else {
+        mirrors = false;
+      }
+    }
+    if (!mirrors || released != held.size()) {
+      Problem(at + "does not match the postings of hold " + std::to_string(e.resolves_seq));
+    }
+    open_legs_.erase(e.resolves_seq);
+  }
+
+  // A reversal reverses an earlier posted entry, once.
+  void Reversal(const std::string& at, const store::EntryRow& e) {
+    auto target = e.reverses_seq > 0 && static_cast<size_t>(e.reverses_seq) < kinds_.size()
+                      ? static_cast<EntryKind>(kinds_[e.reverses_seq])
+                      : EntryKind{};
+    if (target != EntryKind::kPosted && target != EntryKind::kPost) {
+      Problem(at + "reverses entry " + std::to_string(e.reverses_seq) +
+              ", which is not an earlier posted entry");
+    }
+    if (reversed_.count(e.reverses_seq)) {
+      Problem(at + "reverses entry " + std::to_string(e.reverses_seq) + " a second time");
+    }
+    reversed_[e.reverses_seq] = e.seq;
+  }
+
+  // One stored account against what the journal says, into the currency totals.
+  void Account(const store::AccountRow& r) {
+    ++rep_.accounts_checked;
+    const std::string at = "account '" + r.id + "': ";
+    Recomputed& c = accounts_[r.num];
+    c.seen_in_table = true;
+    const store::AccountRow& x = c.row;
+    auto check = [&](const char* name, int64_t stored, int64_t computed) {
+      if (stored != computed) {
+        Problem(at + name + " is " + std::to_string(stored) + ", the journal says " +
+                std::to_string(computed));
+      }
+    };
+    check("debits_posted_minor", r.debits_posted_minor, x.debits_posted_minor);
+    check("credits_posted_minor", r.credits_posted_minor, x.credits_posted_minor);
+    check("debits_pending_minor", r.debits_pending_minor, x.debits_pending_minor);
+    check("credits_pending_minor", r.credits_pending_minor, x.credits_pending_minor);
+    check("last_seq", r.last_seq, x.last_seq);
+    auto& t = totals_[r.currency];
+    t[0] += r.debits_posted_minor;
+    t[1] += r.credits_posted_minor;
+    t[2] += r.debits_pending_minor;
+    t[3] += r.credits_pending_minor;
+    std::optional<int64_t> floor = Floor(r);
+    if (floor && Available(r) < *floor) {
+      Problem(at + "available " + std::to_string(Available(r)) + " is below its floor " +
+              std::to_string(*floor));
+    }
+  }
+
+  VerifyReport& rep_;
+  std::map<int64_t, Recomputed> accounts_;        // by account num
+  std::map<int64_t, int64_t> holds_;              // pending entry -> resolving entry (0 if open)
+  std::map<int64_t, std::vector<Leg>> open_legs_;  // postings of holds not yet resolved
+  std::map<int64_t, int64_t> reversed_;           // reversed entry -> reversing entry
+  std::vector<uint8_t> kinds_ = std::vector<uint8_t>(1, 0);  // kinds_[seq]: each entry's kind
+  std::map<std::string, std::array<Wide, 4>> totals_;        // per currency, from the accounts
+  std::string prev_hash_ = GenesisHash();
+  int64_t prev_created_at_ms_ = INT64_MIN;
+  int64_t expect_seq_ = 1;
+};
+
+}  // namespace
+
+Result<VerifyReport> Ledger::VerifySnapshot() {
+  VerifyReport rep;
+  JournalCheck check(rep);
   for (int64_t after = 0;;) {
     PAY_ASSIGN_OR_RETURN(auto rows, store_.ScanEntries(after, limits::kVerifyPageRows));
     if (rows.empty()) break;
     for (const store::EntryRow& e : rows) {
       after = e.seq;
-      ++rep.entries_checked;
-      std::string at = "entry " + std::to_string(e.seq) + ": ";
-      if (e.seq != expect_seq) problem(at + "sequence gap (expected " + std::to_string(expect_seq) + ")");
-      expect_seq = e.seq + 1;
-      if (ChainHash(prev_hash, e) != e.hash) problem(at + "hash chain broken (content or order changed)");
-      if (e.created_at_ms < prev_created_at_ms) problem(at + "created_at goes back in time");
-      prev_created_at_ms = e.created_at_ms;
-      prev_hash = e.hash;
-      auto legs = DecodeLegs(e.legs);
-      if (!legs) {
-        problem(at + legs.error().message);
-        continue;
-      }
-      std::map<std::pair<std::string, int>, int64_t> net;
-      for (const Leg& l : *legs) {
-        auto& a = accounts[l.account_num];
-        if (a.row.num == 0) {
-          a.row.num = l.account_num;
-          a.row.id = l.account;
-        }
-        if (l.prev_seq != a.row.last_seq) {
-          problem(at + "account '" + l.account + "' links to entry " + std::to_string(l.prev_seq) +
-                  ", its previous entry is " + std::to_string(a.row.last_seq));
-        }
-        if (!ApplyLeg(a.row, l, +1)) problem(at + "counters of '" + l.account + "' leave range");
-        net[{l.currency, PhaseIndex(l.phase)}] += l.side == Side::kDebit ? l.amount_minor : -l.amount_minor;
-      }
-      for (const Leg& l : *legs) accounts[l.account_num].row.last_seq = e.seq;
-      for (const auto& [k, v] : net) {
-        if (v != 0) {
-          problem(at + "unbalanced " + std::string(PhaseName(static_cast<Phase>(k.second))) + " " +
-                  k.first + " postings (net " + std::to_string(v) + ")");
-        }
-      }
-      auto kind = static_cast<EntryKind>(e.kind);
-      if (e.seq > 0 && static_cast<size_t>(e.seq) >= kinds.size()) kinds.resize(e.seq + 1, 0);
-      if (e.seq > 0) kinds[e.seq] = static_cast<uint8_t>(e.kind);
-      if (kind == EntryKind::kPending) {
-        holds[e.seq] = 0;
-        open_legs[e.seq] = *legs;
-      }
-      if (IsResolution(kind)) {
-        auto h = holds.find(e.resolves_seq);
-        if (h == holds.end()) {
-          problem(at + "resolves " + std::to_string(e.resolves_seq) + ", which is not a hold");
-        } else if (h->second != 0) {
-          problem(at + "resolves hold " + std::to_string(e.resolves_seq) + " already resolved by " +
-                  std::to_string(h->second));
-        } else {
-          h->second = e.seq;
-          // The release must mirror the hold, and a post may not exceed it.
-          std::vector<Leg>& held = open_legs[e.resolves_seq];
-          size_t released = 0;
-          bool mirrors = true;
-          for (const Leg& l : *legs) {
-            if (l.phase == Phase::kRelease) {
-              mirrors = mirrors && released < held.size() &&
-                        held[released].account_num == l.account_num &&
-                        held[released].side == l.side &&
-                        held[released].amount_minor == l.amount_minor;
-              ++released;
-            } else if (l.phase == Phase::kPosted) {
-              bool within = false;
-              for (const Leg& hl : held) {
-                within = within || (hl.account_num == l.account_num && hl.side == l.side &&
-                                    l.amount_minor <= hl.amount_minor);
-              }
-              mirrors = mirrors && within && kind == EntryKind::kPost;
-            } else {
-              mirrors = false;
-            }
-          }
-          if (!mirrors || released != held.size()) {
-            problem(at + "does not match the postings of hold " + std::to_string(e.resolves_seq));
-          }
-          open_legs.erase(e.resolves_seq);
-        }
-      }
-      if (kind == EntryKind::kReversal) {
-        auto target = e.reverses_seq > 0 && static_cast<size_t>(e.reverses_seq) < kinds.size()
-                          ? static_cast<EntryKind>(kinds[e.reverses_seq])
-                          : EntryKind{};
-        if (target != EntryKind::kPosted && target != EntryKind::kPost) {
-          problem(at + "reverses entry " + std::to_string(e.reverses_seq) +
-                  ", which is not an earlier posted entry");
-        }
-        if (reversed.count(e.reverses_seq)) {
-          problem(at + "reverses entry " + std::to_string(e.reverses_seq) + " a second time");
-        }
-        reversed[e.reverses_seq] = e.seq;
-      }
+      check.Entry(e);
     }
   }
-  rep.head_hash_hex = ToHex(prev_hash);
-
-  // Hold and reversal states must agree with the journal.
-  for (const auto& [seq, by] : holds) {
-    PAY_ASSIGN_OR_RETURN(auto st, store_.FindEntryState(seq));
-    if (!st) {
-      problem("hold " + std::to_string(seq) + ": state missing");
-    } else if ((by == 0) != (static_cast<EntryState>(st->state) == EntryState::kPending) ||
-               (by != 0 && st->resolved_by_seq != by)) {
-      problem("hold " + std::to_string(seq) + ": state " +
-              std::string(EntryStateName(static_cast<EntryState>(st->state))) +
-              " disagrees with the journal");
-    }
-  }
-  for (const auto& [seq, by] : reversed) {
-    PAY_ASSIGN_OR_RETURN(auto st, store_.FindEntryState(seq));
-    if (!st || static_cast<EntryState>(st->state) != EntryState::kReversed || st->resolved_by_seq != by) {
-      problem("entry " + std::to_string(seq) + ": reversal state disagrees with the journal");
-    }
-  }
-
-  // Stored counters against the journal; conservation per currency; overdraft floors.
-  __extension__ typedef __int128 Wide;
-  std::map<std::string, std::array<Wide, 4>> totals;
-  for (std::string after;;) {
-    PAY_ASSIGN_OR_RETURN(auto rows, store_.ListAccounts(after, limits::kVerifyPageRows));
-    if (rows.empty()) break;
-    for (const store::AccountRow& r : rows) {
-      after = r.id;
-      ++rep.accounts_checked;
-      std::string at = "account '" + r.id + "': ";
-      Recomputed& c = accounts[r.num];
-      c.seen_in_table = true;
-      const store::AccountRow& x = c.row;
-      auto check = [&](const char* name, int64_t stored, int64_t computed) {
-        if (stored != computed) {
-          problem(at + name + " is " + std::to_string(stored) + ", the journal says " +
-                  std::to_string(computed));
-        }
-      };
-      check("debits_posted_minor", r.debits_posted_minor, x.debits_posted_minor);
-      check("credits_posted_minor", r.credits_posted_minor, x.credits_posted_minor);
-      check("debits_pending_minor", r.debits_pending_minor, x.debits_pending_minor);
-      check("credits_pending_minor", r.credits_pending_minor, x.credits_pending_minor);
-      check("last_seq", r.last_seq, x.last_seq);
-      auto& t = totals[r.currency];
-      t[0] += r.debits_posted_minor;
-      t[1] += r.credits_posted_minor;
-      t[2] += r.debits_pending_minor;
-      t[3] += r.credits_pending_minor;
-      std::optional<int64_t> floor = Floor(r);
-      if (floor && Available(r) < *floor) {
-        problem(at + "available " + std::to_string(Available(r)) + " is below its floor " +
-                std::to_string(*floor));
-      }
-    }
-  }
-  for (const auto& [num, c] : accounts) {
-    if (!c.seen_in_table) problem("journal names account #" + std::to_string(num) + " ('" + c.row.id + "') that does not exist");
-  }
-  for (const auto& [currency, t] : totals) {
-    if (t[0] != t[1]) problem("currency " + currency + ": posted debits and credits differ");
-    if (t[2] != t[3]) problem("currency " + currency + ": pending debits and credits differ");
-  }
+  rep.head_hash_hex = ToHex(check.head_hash());
+  PAY_TRY(check.States(store_));
+  PAY_TRY(check.Accounts(store_));
   return rep;
 }
 

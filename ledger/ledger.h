@@ -113,6 +113,10 @@ class Ledger {
   Result<void> LoadTip();
   Result<Cached*> Load(std::string_view id);
   Result<std::optional<Entry>> Append(Draft draft);
+  Result<void> ResolveLegs(std::vector<Leg>& legs);
+  Result<void> CheckBalanced() const;
+  Result<void> NextCounters(const std::vector<Leg>& legs);
+  void ApplyToCache(int64_t seq);
   Result<Entry> Replay(std::string_view ref, std::string_view digest, const Error* cause);
   Result<Entry> Resolve(int64_t seq, EntryKind kind, std::optional<int64_t> amount_minor,
                         std::string_view ref);
