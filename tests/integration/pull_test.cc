@@ -459,15 +459,19 @@ TEST_P(PullTest, BackgroundDeliveryKeepsAdvicesOffTheAnswersPath) {
     return engine_->Submit(Cmd("cap-1", CaptureRequest{a.payment_id, std::nullopt, false}));
   });
   const bool answered = captured.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
-  entered.get_future().wait();  // the capture advice is at the network
+  // The capture advice reaches the network from the engine's thread (this one never asked).
+  const bool sent = entered.get_future().wait_for(std::chrono::seconds(30)) == std::future_status::ready;
   release.set_value();
   ASSERT_TRUE(answered) << "the capture's answer waited for its advice";
+  ASSERT_TRUE(sent) << "no thread delivered the capture advice";
   auto c = captured.get();
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->payment_status, "captured");
-  auto left = engine_->ResolvePending();
+  const int exchanges = network_->exchanges;
+  auto left = engine_->ResolvePending();  // waits for the deliverer's round, then finds nothing
   ASSERT_TRUE(left) << left.error().message;
   EXPECT_EQ(*left, 0u);
+  EXPECT_EQ(network_->exchanges, exchanges) << "the advice was left for ResolvePending to send";
   ExpectConservation();  // the issuer has the capture
 }
 
@@ -750,8 +754,10 @@ TEST_P(PullTest, TheBackgroundDelivererGivesUpAnExchangeLeftOpenPastTheGrace) {
   const bool sent = reversal.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
   release.set_value();
   ASSERT_TRUE(sent) << "the reversal of the exchange left open never reached the network";
+  const int exchanges = network_->exchanges;
   auto left = engine_->ResolvePending();  // after the deliverer's round
   ASSERT_TRUE(left) << left.error().message;
+  EXPECT_EQ(network_->exchanges, exchanges) << "the reversal was left for ResolvePending to send";
   EXPECT_EQ(engine_->recovery().payments_in_doubt, 1u);
   EXPECT_EQ(Text(Payment("pay_000000000001"), "status"), "reversed");
   Outcome retry = Do("order-crash", Auth("4242424242424242", 7777));
