@@ -66,6 +66,36 @@ class SwitchableNetwork final : public CardNetwork {
   network::SimulatedCardNetwork clean_, faulty_;
 };
 
+// Holds the network's next exchange until Open(); Reached() tells (within a bound, so that a
+// regression fails instead of hanging) that an exchange got there.
+class HeldExchange {
+ public:
+  explicit HeldExchange(SwitchableNetwork& network) : network_(network) {
+    network.gate = [this] {
+      entered_.set_value();
+      released_.wait();
+    };
+  }
+  ~HeldExchange() {
+    if (reached_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) network_.gate = nullptr;
+    Open();
+  }
+  bool Reached() {
+    return reached_.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+  }
+  void Open() {
+    if (!opened_) release_.set_value();
+    opened_ = true;
+  }
+
+ private:
+  SwitchableNetwork& network_;
+  std::promise<void> entered_, release_;
+  std::future<void> reached_ = entered_.get_future();
+  std::shared_future<void> released_ = release_.get_future().share();
+  bool opened_ = false;
+};
+
 // Every test runs twice: on the SQLite store as the engine opens it, and on the same store
 // behind core/buffered_store.h (write sets applied at commit, hot rows), injected.
 class PullTest : public ::testing::TestWithParam<bool> {
@@ -378,14 +408,9 @@ TEST_P(PullTest, ReadsAreTypedViewsRenderedAsTheOperationsAnswered) {
 TEST_P(PullTest, ReadsDoNotWaitBehindANetworkExchange) {
   Outcome a = Do("order-1", Auth("4242424242424242", 1000));
   ASSERT_EQ(a.payment_status, "authorized");
-  std::promise<void> entered, release;
-  std::shared_future<void> released = release.get_future().share();
-  network_->gate = [&] {
-    entered.set_value();
-    released.wait();
-  };
+  HeldExchange gate(*network_);
   std::thread writer([&] { (void)engine_->Submit(Cmd("order-2", Auth("4242424242424242", 2000))); });
-  entered.get_future().wait();  // the batch is committed and its exchange is on the network
+  ASSERT_TRUE(gate.Reached());  // the batch is committed and its exchange is on the network
   // The reads run beside the held batch; a read that waited for the writer would never finish
   // while the gate is shut (bounded here so that such a regression fails instead of hanging).
   auto reads = std::async(std::launch::async, [&] {
@@ -393,7 +418,7 @@ TEST_P(PullTest, ReadsDoNotWaitBehindANetworkExchange) {
                            engine_->GetAccount("m/acme/pending"));
   });
   const bool answered = reads.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
-  release.set_value();
+  gate.Open();
   writer.join();
   ASSERT_TRUE(answered) << "a payment read waited behind the batch's network exchange";
   auto [earlier, page, pending] = reads.get();
@@ -414,22 +439,17 @@ TEST_P(PullTest, ReadsDoNotWaitBehindANetworkExchange) {
 TEST_P(PullTest, AnotherBatchCommitsWhileOneWaitsForTheNetwork) {
   exchange_grace_ms_ = 0;
   Open();
-  std::promise<void> entered, release;
-  std::shared_future<void> released = release.get_future().share();
-  network_->gate = [&] {
-    entered.set_value();
-    released.wait();
-  };
+  HeldExchange gate(*network_);
   Result<Outcome> held = MakeError(ErrorCode::kInternal, "not run");
   std::thread writer([&] { held = engine_->Submit(Cmd("order-1", Auth("4242424242424242", 1000))); });
-  entered.get_future().wait();  // the claim is committed and its exchange is on the network
+  ASSERT_TRUE(gate.Reached());  // the claim is committed and its exchange is on the network
   auto other = std::async(std::launch::async, [&] {
     auto m = engine_->Submit(Cmd("merchant/beta", CreateMerchantRequest{"beta", "USD", 100, 0}, "beta"));
     auto resolved = engine_->ResolvePending();
     return std::make_pair(std::move(m), std::move(resolved));
   });
   const bool answered = other.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
-  release.set_value();
+  gate.Open();
   writer.join();
   ASSERT_TRUE(answered) << "a batch waited behind another batch's network exchange";
   auto [merchant, resolved] = other.get();
@@ -449,19 +469,14 @@ TEST_P(PullTest, BackgroundDeliveryKeepsAdvicesOffTheAnswersPath) {
   Open();
   Outcome a = Do("order-1", Auth("4242424242424242", 1000));
   ASSERT_EQ(a.payment_status, "authorized");
-  std::promise<void> entered, release;
-  std::shared_future<void> released = release.get_future().share();
-  network_->gate = [&] {
-    entered.set_value();
-    released.wait();
-  };
+  HeldExchange gate(*network_);
   auto captured = std::async(std::launch::async, [&] {
     return engine_->Submit(Cmd("cap-1", CaptureRequest{a.payment_id, std::nullopt, false}));
   });
   const bool answered = captured.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
   // The capture advice reaches the network from the engine's thread (this one never asked).
-  const bool sent = entered.get_future().wait_for(std::chrono::seconds(30)) == std::future_status::ready;
-  release.set_value();
+  const bool sent = gate.Reached();
+  gate.Open();
   ASSERT_TRUE(answered) << "the capture's answer waited for its advice";
   ASSERT_TRUE(sent) << "no thread delivered the capture advice";
   auto c = captured.get();
@@ -743,16 +758,10 @@ TEST_P(PullTest, TheBackgroundDelivererGivesUpAnExchangeLeftOpenPastTheGrace) {
   advice_retry_ms_ = 1;
   Open();  // within the grace: left alone
   EXPECT_EQ(Text(Payment("pay_000000000001"), "status"), "pending");
-  std::promise<void> entered, release;
-  std::shared_future<void> released = release.get_future().share();
-  network_->gate = [&] {
-    entered.set_value();
-    released.wait();
-  };
+  HeldExchange gate(*network_);
   clock_.AdvanceMs(60'000);
-  auto reversal = entered.get_future();
-  const bool sent = reversal.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
-  release.set_value();
+  const bool sent = gate.Reached();
+  gate.Open();
   ASSERT_TRUE(sent) << "the reversal of the exchange left open never reached the network";
   const int exchanges = network_->exchanges;
   auto left = engine_->ResolvePending();  // after the deliverer's round
