@@ -88,6 +88,12 @@ class BufferedStore final : public Store {
   Result<void> PutVelocity(const VelocityRow& row) override;
   Result<std::vector<VelocityRow>> ListVelocity(std::string_view rule, std::string_view from_key,
                                                 size_t limit) override;
+  // The velocity log is appended once per transaction: not buffered.
+  Result<void> AppendVelocityLog(std::string_view body) override {
+    return inner_->AppendVelocityLog(body);
+  }
+  Result<std::vector<VelocityLogRow>> VelocityLog() override { return inner_->VelocityLog(); }
+  Result<void> ClearVelocityLog() override { return inner_->ClearVelocityLog(); }
 
   Result<void> PutRecord(const RecordRow& row) override;
   Result<std::optional<RecordRow>> FindRecord(int32_t kind, std::string_view id) override;

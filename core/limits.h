@@ -44,6 +44,10 @@ inline constexpr size_t kExpirySweepPerTransactionMax = 1'000;
 inline constexpr size_t kVelocityRulesMax = 256;
 inline constexpr size_t kConfigBytesMax = 1 << 20;
 inline constexpr size_t kVelocityCacheEntriesMax = 4'000'000;
+// The velocity log is folded into the per-key rows every this many transactions, or sooner once
+// this many states wait in it (they are held in memory until then).
+inline constexpr size_t kVelocityLogRowsMax = 64;
+inline constexpr size_t kVelocityUnfoldedStatesMax = 65'536;
 // Card rails.
 inline constexpr size_t kPaymentOperationsMax = 1'000;  // history entries of one payment
 inline constexpr size_t kMerchantIdBytesMax = 48;        // m/<id>/available fits an account id

@@ -12,7 +12,7 @@
 namespace pay::store {
 namespace {
 
-constexpr int kSchemaVersion = 5;
+constexpr int kSchemaVersion = 6;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE meta(
@@ -150,6 +150,13 @@ UPDATE records SET open_ms = max(1, (SELECT CAST(m.body AS INTEGER) FROM records
 DELETE FROM records WHERE kind = 15;
 )sql";
 
+// Version 6: velocity state changes are appended per transaction and folded into velocity_state
+// now and then (rails/guards/velocity.h), instead of a velocity_state row rewritten per touched
+// key per transaction.
+constexpr const char* kSchemaV6 = R"sql(
+CREATE TABLE velocity_log(seq INTEGER PRIMARY KEY, body BLOB NOT NULL);
+)sql";
+
 enum Stmt {
   kBegin,
   kCommit,
@@ -177,6 +184,9 @@ enum Stmt {
   kFindVelocity,
   kPutVelocity,
   kListVelocity,
+  kAppendVelocityLog,
+  kVelocityLog,
+  kClearVelocityLog,
   kPutRecord,
   kFindRecord,
   kDeleteRecord,
@@ -251,6 +261,9 @@ std::string SqlFor(Stmt s) {
     case kListVelocity:
       return "SELECT rule, key, state, updated_at_ms FROM velocity_state WHERE (?1 = '' OR rule = ?1) "
              "AND key >= ?2 ORDER BY rule, key LIMIT ?3";
+    case kAppendVelocityLog: return "INSERT INTO velocity_log(seq, body) VALUES(NULL, ?)";
+    case kVelocityLog: return "SELECT seq, body FROM velocity_log ORDER BY seq";
+    case kClearVelocityLog: return "DELETE FROM velocity_log";
     case kPutRecord:
       // An upsert, not REPLACE: an update leaves the index entries whose columns it does not
       // set, and the owner is never set again (a record's owner is fixed when it is created;
@@ -669,6 +682,22 @@ class SqliteStore final : public Store {
     return Many<VelocityRow>(st, ReadVelocity);
   }
 
+  Result<void> AppendVelocityLog(std::string_view body) override {
+    sqlite3_stmt* st = Reset(kAppendVelocityLog);
+    BindBlob(st, 1, body);
+    return Done(st, "append velocity log");
+  }
+
+  Result<std::vector<VelocityLogRow>> VelocityLog() override {
+    return Many<VelocityLogRow>(Reset(kVelocityLog), [](sqlite3_stmt* st) {
+      return VelocityLogRow{sqlite3_column_int64(st, 0), std::string(Blob(st, 1))};
+    });
+  }
+
+  Result<void> ClearVelocityLog() override {
+    return Done(Reset(kClearVelocityLog), "clear velocity log");
+  }
+
   Result<void> PutRecord(const RecordRow& r) override {
     sqlite3_stmt* st = Reset(kPutRecord);
     sqlite3_bind_int(st, 1, r.kind);
@@ -825,7 +854,13 @@ class SqliteStore final : public Store {
       r = Exec("UPDATE meta SET value = '5' WHERE key = 'schema_version'");
       if (!r) return fail(r.error());
     }
-    // Later versions add their steps here: if (version < 6) { ... }
+    if (version < 6) {
+      auto r = Exec(kSchemaV6);
+      if (!r) return fail(r.error());
+      r = Exec("UPDATE meta SET value = '6' WHERE key = 'schema_version'");
+      if (!r) return fail(r.error());
+    }
+    // Later versions add their steps here: if (version < 7) { ... }
     return Exec("COMMIT");
   }
 

@@ -84,6 +84,14 @@ struct VelocityRow {
   int64_t updated_at_ms = 0;
 };
 
+// One committed transaction's velocity state changes, not yet folded into the velocity_state
+// rows (the guard encodes the body; rails/guards/velocity.h). Appending one row per transaction
+// writes a page or two at the table's end where a row per touched key rewrites a page per key.
+struct VelocityLogRow {
+  int64_t seq = 0;
+  std::string body;
+};
+
 // A rail's record (a payment, a queued network advice, a counter): the store indexes the kind,
 // id, owner (e.g. the merchant; empty: none), due time (0: none) and open time (work left open
 // on the record since then, such as a network exchange; 0: none) and keeps the body opaque.
@@ -173,6 +181,9 @@ class Store {
   // Rows with the given state and 0 < expires_at_ms <= now_ms, oldest expiry first.
   virtual Result<std::vector<EntryStateRow>> DueEntryStates(int32_t state, int64_t now_ms,
                                                             size_t limit) = 0;
+  virtual Result<void> AppendVelocityLog(std::string_view body) = 0;
+  virtual Result<std::vector<VelocityLogRow>> VelocityLog() = 0;  // every row, oldest first
+  virtual Result<void> ClearVelocityLog() = 0;
 
   virtual Result<std::optional<IdempotencyRow>> FindIdempotency(std::string_view scope,
                                                                 int32_t operation,

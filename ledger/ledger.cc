@@ -191,6 +191,7 @@ Result<void> Ledger::LoadTip() {
 Result<void> Ledger::Begin() {
   if (in_txn_) return MakeError(ErrorCode::kInternal, "ledger: transaction already open");
   PAY_ASSIGN_OR_RETURN(bool changed, store_.BeginWrite());
+  other_writer_committed_ = changed;
   in_txn_ = true;
   poisoned_ = false;
   txn_net_.clear();

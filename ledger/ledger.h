@@ -49,6 +49,9 @@ class Ledger {
   Result<void> Commit();
   void Rollback();
   bool in_transaction() const { return in_txn_; }
+  // Whether another connection committed between this ledger's previous transaction and the one
+  // Begin() opened last (so that other caches built on the store are dropped too).
+  bool other_writer_committed() const { return other_writer_committed_; }
 
   // The checks of CreateAccount and CreateEntry that need no database: shape, bounds, ids,
   // currencies, expiry (by the clock). The engine runs them before it claims a key.
@@ -132,6 +135,7 @@ class Ledger {
   size_t cached_accounts_max_;
   const Clock& clock_;
   bool in_txn_ = false;
+  bool other_writer_committed_ = false;
   bool poisoned_ = false;
   bool tip_loaded_ = false;
   size_t swept_at_begin_ = 0;  // holds the last Begin() released

@@ -172,6 +172,10 @@ class EngineImpl final : public Engine {
   Result<void> Begin() {
     PAY_TRY(ledger_->Begin());
     book_->BeginTransaction();
+    if (auto v = velocity_->Begin(*store_, ledger_->other_writer_committed()); !v) {
+      RollbackAll();
+      return v.error();
+    }
     return {};
   }
   Result<void> Commit() {

@@ -330,7 +330,9 @@ struct VelocityGuard::Touch {
   std::string key;
   std::vector<WindowState> windows;
   std::vector<DistinctState> distinct;
+  int64_t updated_at_ms = 0;
   bool dirty = false;
+  bool unfolded = false;  // newer in the velocity log than in its velocity_state row
   bool has_undo = false;
   std::vector<WindowState> undo_windows;
   std::vector<DistinctState> undo_distinct;
@@ -344,62 +346,87 @@ bool VelocityGuard::measures_amounts() const {
 }
 VelocityGuard::~VelocityGuard() = default;
 
-Result<VelocityGuard::Touch*> VelocityGuard::Find(store::Store& store, size_t rule,
-                                                  const std::string& key) {
+// Sets t's windows from a stored state. A state of other windows than the rule has now (the rule
+// was edited since) starts afresh; a state that does not decode is damage.
+Result<void> VelocityGuard::Restore(Touch& t, std::string_view state) const {
+  const VelocityRule& r = rules_[t.rule];
+  bool distinct = r.measure == Measure::kDistinct;
+  t.windows.clear();
+  t.distinct.clear();
+  Reader rd(state);
+  uint8_t version;
+  uint32_t n = 0, m = 0;
+  std::string blob;
+  bool ok = rd.U8(&version) && version == 1 && rd.U32(&n) && n <= 64;
+  std::vector<WindowState> ws;
+  std::vector<DistinctState> ds;
+  for (uint32_t i = 0; ok && i < n; ++i) {
+    ok = rd.Str(&blob, 1 << 20);
+    auto s = ok ? DecodeState(blob) : Result<WindowState>(MakeError(ErrorCode::kCorruptStore, ""));
+    ok = ok && s.has_value();
+    if (ok) ws.push_back(*s);
+  }
+  ok = ok && rd.U32(&m) && m <= 64;
+  for (uint32_t i = 0; ok && i < m; ++i) {
+    ok = rd.Str(&blob, 1 << 20);
+    auto s = ok ? DecodeDistinctState(blob) : Result<DistinctState>(MakeError(ErrorCode::kCorruptStore, ""));
+    ok = ok && s.has_value();
+    if (ok) ds.push_back(*s);
+  }
+  if (!ok) {
+    return MakeError(ErrorCode::kCorruptStore,
+                     "store: velocity state of rule '" + r.name + "' key '" + t.key + "' is damaged");
+  }
+  if ((!distinct && ws.size() == r.windows.size() && ds.empty()) ||
+      (distinct && ds.size() == r.windows.size() && ws.empty())) {
+    t.windows = std::move(ws);
+    t.distinct = std::move(ds);
+  } else if (distinct) {
+    t.distinct.resize(r.windows.size());
+  } else {
+    t.windows.resize(r.windows.size());
+  }
+  return {};
+}
+
+VelocityGuard::Touch* VelocityGuard::Cached(size_t rule, const std::string& key, bool* fresh) {
   std::string map_key = rules_[rule].name + '\x1f' + key;
   auto it = states_.find(map_key);
-  if (it != states_.end()) return it->second.get();
-  if (states_.size() >= limits::kVelocityCacheEntriesMax && dirty_.empty()) states_.clear();
+  *fresh = it == states_.end();
+  if (!*fresh) return it->second.get();
   auto t = std::make_unique<Touch>();
   t->rule = rule;
   t->key = key;
-  const VelocityRule& r = rules_[rule];
-  bool distinct = r.measure == Measure::kDistinct;
-  PAY_ASSIGN_OR_RETURN(auto row, store.FindVelocity(r.name, key));
-  bool loaded = false;
-  if (row) {
-    // State from an earlier run. If the rule's windows changed since, start afresh.
-    Reader rd(row->state);
-    uint8_t version;
-    uint32_t n = 0, m = 0;
-    std::string blob;
-    bool ok = rd.U8(&version) && version == 1 && rd.U32(&n) && n <= 64;
-    std::vector<WindowState> ws;
-    std::vector<DistinctState> ds;
-    for (uint32_t i = 0; ok && i < n; ++i) {
-      ok = rd.Str(&blob, 1 << 20);
-      auto s = ok ? DecodeState(blob) : Result<WindowState>(MakeError(ErrorCode::kCorruptStore, ""));
-      ok = ok && s.has_value();
-      if (ok) ws.push_back(*s);
-    }
-    ok = ok && rd.U32(&m) && m <= 64;
-    for (uint32_t i = 0; ok && i < m; ++i) {
-      ok = rd.Str(&blob, 1 << 20);
-      auto s = ok ? DecodeDistinctState(blob) : Result<DistinctState>(MakeError(ErrorCode::kCorruptStore, ""));
-      ok = ok && s.has_value();
-      if (ok) ds.push_back(*s);
-    }
-    if (!ok) {
-      return MakeError(ErrorCode::kCorruptStore,
-                       "store: velocity state of rule '" + r.name + "' key '" + key + "' is damaged");
-    }
-    if ((!distinct && ws.size() == r.windows.size() && ds.empty()) ||
-        (distinct && ds.size() == r.windows.size() && ws.empty())) {
-      t->windows = std::move(ws);
-      t->distinct = std::move(ds);
-      loaded = true;
-    }
-  }
-  if (!loaded) {
-    if (distinct) {
-      t->distinct.resize(r.windows.size());
-    } else {
-      t->windows.resize(r.windows.size());
-    }
+  if (rules_[rule].measure == Measure::kDistinct) {
+    t->distinct.resize(rules_[rule].windows.size());
+  } else {
+    t->windows.resize(rules_[rule].windows.size());
   }
   Touch* p = t.get();
   states_.emplace(std::move(map_key), std::move(t));
   return p;
+}
+
+// A state not in memory is read from its velocity_state row: the log's newer states are always
+// in memory (Reload puts them there; they are not evicted before a fold).
+Result<VelocityGuard::Touch*> VelocityGuard::Find(store::Store& store, size_t rule,
+                                                  const std::string& key) {
+  if (!loaded_) PAY_TRY(Reload(store));
+  if (states_.size() >= limits::kVelocityCacheEntriesMax && dirty_.empty() && unfolded_.empty()) {
+    states_.clear();
+  }
+  bool fresh = false;
+  Touch* t = Cached(rule, key, &fresh);
+  if (!fresh) return t;
+  auto row = store.FindVelocity(rules_[rule].name, key);
+  Result<void> restored = !row ? Result<void>(row.error())
+                          : *row ? Restore(*t, (*row)->state)
+                                 : Result<void>();
+  if (!restored) {
+    states_.erase(rules_[rule].name + '\x1f' + key);
+    return restored.error();
+  }
+  return t;
 }
 
 Result<VelocityGuard::Plan> VelocityGuard::Check(store::Store& store, const VelocityEvent& e,
@@ -494,11 +521,92 @@ void VelocityGuard::Consume(const Plan& plan, const VelocityEvent& e, int64_t no
   }
 }
 
-Result<void> VelocityGuard::Flush(store::Store& store, int64_t now_ms) {
-  for (Touch* t : dirty_) {
-    PAY_TRY(store.PutVelocity({rules_[t->rule].name, t->key, EncodeStates(t->windows, t->distinct), now_ms}));
+Result<void> VelocityGuard::Begin(store::Store& store, bool other_writer_committed) {
+  if (rules_.empty() || (loaded_ && !other_writer_committed)) return {};
+  return Reload(store);
+}
+
+// Memory from the store: the folded states are read on demand (Find), the log's are read now.
+// A log entry of a rule this guard does not have is kept as it is, for the next fold.
+Result<void> VelocityGuard::Reload(store::Store& store) {
+  states_.clear();
+  unfolded_.clear();
+  unfolded_committed_ = 0;
+  foreign_.clear();
+  loaded_ = false;
+  PAY_ASSIGN_OR_RETURN(auto rows, store.VelocityLog());
+  for (const store::VelocityLogRow& row : rows) {
+    Reader rd(row.body);
+    uint8_t version = 0;
+    uint32_t n = 0;
+    int64_t at_ms = 0;
+    bool ok = rd.U8(&version) && version == 1 && rd.I64(&at_ms) && rd.U32(&n);
+    for (uint32_t i = 0; ok && i < n; ++i) {
+      store::VelocityRow v;
+      v.updated_at_ms = at_ms;
+      ok = rd.Str(&v.rule, 1 << 10) && rd.Str(&v.key, 1 << 12) && rd.Str(&v.state, 1 << 22);
+      if (ok) PAY_TRY(ReloadEntry(std::move(v)));
+    }
+    if (!ok || !rd.done()) {
+      return MakeError(ErrorCode::kCorruptStore,
+                       "store: velocity log row " + std::to_string(row.seq) + " is damaged");
+    }
+  }
+  log_rows_ = rows.size();
+  unfolded_committed_ = unfolded_.size();
+  loaded_ = true;
+  return {};
+}
+
+Result<void> VelocityGuard::ReloadEntry(store::VelocityRow v) {
+  auto rule = std::find_if(rules_.begin(), rules_.end(),
+                           [&](const VelocityRule& r) { return r.name == v.rule; });
+  if (rule == rules_.end()) {
+    foreign_[{v.rule, v.key}] = std::move(v);
+    return {};
+  }
+  bool fresh = false;
+  Touch* t = Cached(static_cast<size_t>(rule - rules_.begin()), v.key, &fresh);
+  PAY_TRY(Restore(*t, v.state));
+  t->updated_at_ms = v.updated_at_ms;
+  if (!t->unfolded) {
+    t->unfolded = true;
+    unfolded_.push_back(t);
   }
   return {};
+}
+
+// One log row for the transaction's changed states; or, every kVelocityLogRowsMax transactions
+// (or once the states waiting are many), the fold: every state the log holds written to its
+// velocity_state row, and the log emptied, in this transaction.
+Result<void> VelocityGuard::Flush(store::Store& store, int64_t now_ms) {
+  if (dirty_.empty()) return {};
+  Writer w;
+  w.U8(1);
+  w.I64(now_ms);
+  w.U32(static_cast<uint32_t>(dirty_.size()));
+  for (Touch* t : dirty_) {
+    t->updated_at_ms = now_ms;
+    w.Str(rules_[t->rule].name);
+    w.Str(t->key);
+    w.Str(EncodeStates(t->windows, t->distinct));
+    if (!t->unfolded) {
+      t->unfolded = true;
+      unfolded_.push_back(t);
+    }
+  }
+  if (log_rows_ + 1 < limits::kVelocityLogRowsMax &&
+      unfolded_.size() < limits::kVelocityUnfoldedStatesMax) {
+    appended_ = true;
+    return store.AppendVelocityLog(w.bytes());
+  }
+  for (Touch* t : unfolded_) {
+    PAY_TRY(store.PutVelocity({rules_[t->rule].name, t->key, EncodeStates(t->windows, t->distinct),
+                               t->updated_at_ms}));
+  }
+  for (const auto& [key, row] : foreign_) PAY_TRY(store.PutVelocity(row));
+  folding_ = true;
+  return store.ClearVelocityLog();
 }
 
 void VelocityGuard::Commit() {
@@ -509,6 +617,17 @@ void VelocityGuard::Commit() {
     t->undo_distinct.clear();
   }
   dirty_.clear();
+  if (folding_) {
+    for (Touch* t : unfolded_) t->unfolded = false;
+    unfolded_.clear();
+    foreign_.clear();
+    log_rows_ = 0;
+    if (states_.size() >= limits::kVelocityCacheEntriesMax) states_.clear();
+  } else if (appended_) {
+    ++log_rows_;
+  }
+  unfolded_committed_ = unfolded_.size();
+  folding_ = appended_ = false;
 }
 
 void VelocityGuard::Rollback() {
@@ -521,6 +640,9 @@ void VelocityGuard::Rollback() {
     t->has_undo = false;
   }
   dirty_.clear();
+  for (size_t i = unfolded_committed_; i < unfolded_.size(); ++i) unfolded_[i]->unfolded = false;
+  unfolded_.resize(unfolded_committed_);
+  folding_ = appended_ = false;
 }
 
 Result<std::vector<VelocityWindowStatus>> VelocityGuard::Status(store::Store& store,

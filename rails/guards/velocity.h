@@ -8,11 +8,16 @@
 // lets the command pass. Per-key overrides replace a rule's limits for chosen keys.
 //
 // Check every rule first, then consume: a refused command consumes nothing. State lives in
-// memory for speed and in the store (same transaction as the command's effects) for restarts.
+// memory for speed and in the store (same transaction as the command's effects) for restarts:
+// a transaction appends its changed states to the velocity log (one row), and every
+// kVelocityLogRowsMax transactions the log is folded into the per-key velocity_state rows. A
+// per-account rule thus writes a page or two per transaction at the log's end instead of a
+// random page per touched account. The log's states stay in memory until they are folded.
 //
 // Threading: used by the engine's writer, one thread at a time.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -88,8 +93,11 @@ class VelocityGuard {
   // Records the event in every rule the plan touched (after a successful Check).
   void Consume(const Plan& plan, const VelocityEvent& event, int64_t now_ms);
 
-  // Transaction hooks: Flush writes changed states into the open store transaction; Commit
-  // forgets the undo log; Rollback restores the states as they were at the last Commit.
+  // Transaction hooks. Begin, at the start of a write transaction, reloads the states when
+  // another connection committed since this guard's last transaction (or on first use); Flush
+  // writes changed states into the open store transaction; Commit forgets the undo log;
+  // Rollback restores the states as they were at the last Commit.
+  Result<void> Begin(store::Store& store, bool other_writer_committed);
   Result<void> Flush(store::Store& store, int64_t now_ms);
   void Commit();
   void Rollback();
@@ -105,10 +113,23 @@ class VelocityGuard {
 
  private:
   Result<Touch*> Find(store::Store& store, size_t rule, const std::string& key);
+  Touch* Cached(size_t rule, const std::string& key, bool* fresh);
+  Result<void> Restore(Touch& t, std::string_view state) const;
+  Result<void> Reload(store::Store& store);
+  Result<void> ReloadEntry(store::VelocityRow row);
 
   std::vector<VelocityRule> rules_;
   std::unordered_map<std::string, std::unique_ptr<Touch>> states_;  // "rule\x1fkey"
   std::vector<Touch*> dirty_;
+  // States newer in the log than in velocity_state (never evicted), and how many of them were
+  // so at the last commit; logged states of rules not configured here, kept for the fold.
+  std::vector<Touch*> unfolded_;
+  size_t unfolded_committed_ = 0;
+  std::map<std::pair<std::string, std::string>, store::VelocityRow> foreign_;
+  size_t log_rows_ = 0;  // rows in the store's velocity log
+  bool loaded_ = false;
+  bool appended_ = false;  // this transaction appended a log row
+  bool folding_ = false;   // this transaction folds the log
   int64_t shadow_hits_ = 0;
   int64_t refusals_ = 0;
 };

@@ -60,6 +60,9 @@ class CountingStore final : public store::Store {
 
   Result<std::optional<store::VelocityRow>> FindVelocity(std::string_view rule, std::string_view key) override { Tally(__func__, &w_.reads); return s_->FindVelocity(rule, key); }
   Result<void> PutVelocity(const store::VelocityRow& row) override { Tally(__func__, &w_.writes); return s_->PutVelocity(row); }
+  Result<void> AppendVelocityLog(std::string_view body) override { Tally(__func__, &w_.writes); return s_->AppendVelocityLog(body); }
+  Result<std::vector<store::VelocityLogRow>> VelocityLog() override { Tally(__func__, &w_.reads); return s_->VelocityLog(); }
+  Result<void> ClearVelocityLog() override { Tally(__func__, &w_.writes); return s_->ClearVelocityLog(); }
   Result<std::vector<store::VelocityRow>> ListVelocity(std::string_view rule, std::string_view from, size_t limit) override { Tally(__func__, &w_.reads); return s_->ListVelocity(rule, from, limit); }
 
   Result<void> PutRecord(const store::RecordRow& row) override { Tally(__func__, &w_.writes); return s_->PutRecord(row); }

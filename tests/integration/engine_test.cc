@@ -10,6 +10,7 @@
 #include <fstream>
 #include <thread>
 
+#include "core/limits.h"
 #include "core/store.h"
 #include "rails/guards/velocity.h"
 #include "tests/support/temp_dir.h"
@@ -498,6 +499,134 @@ TEST_F(EngineTest, VelocityStateSurvivesARestart) {
   auto third = engine_->Submit(Cmd("r3", Xfer("bank", "alice", 1)));
   ASSERT_FALSE(third);
   EXPECT_EQ(third.error().code, ErrorCode::kVelocityLimited);
+}
+
+// The velocity guard on a real store, transaction by transaction, as the engine drives it.
+class VelocityLogTest : public ::testing::Test {
+ protected:
+  static constexpr const char* kCountRule = R"toml(
+[[rule]]
+name = "per-account"
+operations = ["transfer"]
+key = ["account"]
+  [[rule.window]]
+  algorithm = "sliding_log"
+  window = "1h"
+  limit = 1000
+)toml";
+
+  std::unique_ptr<store::Store> Open() {
+    store::StoreOptions o;
+    o.create_if_missing = true;
+    auto s = store::OpenSqliteStore(dir_.File("v.db"), o);
+    EXPECT_TRUE(s) << (s ? "" : s.error().message);
+    return s ? std::move(*s) : nullptr;
+  }
+  static std::unique_ptr<guards::VelocityGuard> Guard() {
+    auto rules = guards::ParseVelocityRules(kCountRule, "v.toml");
+    EXPECT_TRUE(rules);
+    return std::make_unique<guards::VelocityGuard>(*rules);
+  }
+  static guards::VelocityEvent Event(const std::string& account) {
+    guards::VelocityEvent e;
+    e.merchant = "shop";
+    e.account = account;
+    return e;
+  }
+  // One transaction consuming one event per account named; committed unless told otherwise.
+  static Result<void> Txn(store::Store& s, guards::VelocityGuard& g,
+                          const std::vector<std::string>& accounts, bool commit = true) {
+    PAY_ASSIGN_OR_RETURN(bool other, s.BeginWrite());
+    PAY_TRY(g.Begin(s, other));
+    for (const std::string& a : accounts) {
+      PAY_ASSIGN_OR_RETURN(auto plan, g.Check(s, Event(a), kT0));
+      g.Consume(plan, Event(a), kT0);
+    }
+    PAY_TRY(g.Flush(s, kT0));
+    if (!commit) {
+      s.Rollback();
+      g.Rollback();
+      return {};
+    }
+    PAY_TRY(s.Commit());
+    g.Commit();
+    return {};
+  }
+  static int64_t Used(store::Store& s, guards::VelocityGuard& g, const std::string& account) {
+    auto st = g.Status(s, "per-account", "account=" + account, kT0);
+    EXPECT_TRUE(st) << (st ? "" : st.error().message);
+    return st ? (*st)[0].used : -1;
+  }
+  int64_t Count(const char* table) {
+    sqlite3* db = nullptr;
+    sqlite3_open(dir_.File("v.db").c_str(), &db);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, (std::string("SELECT count(*) FROM ") + table).c_str(), -1, &st, nullptr);
+    int64_t n = st != nullptr && sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+  }
+
+  testing::TempDir dir_;
+};
+
+// A transaction appends one log row, not a row per account; every kVelocityLogRowsMax
+// transactions the log is folded into the per-key rows. A new guard (a restart) sees the same
+// counts before and after the fold.
+TEST_F(VelocityLogTest, StatesAreLoggedPerTransactionAndFoldedNowAndThen) {
+  auto s = Open();
+  auto g = Guard();
+  const size_t folds_at = limits::kVelocityLogRowsMax;
+  for (size_t i = 0; i + 1 < folds_at; ++i) {
+    ASSERT_TRUE(Txn(*s, *g, {"a" + std::to_string(i % 5), "b" + std::to_string(i % 7)}));
+  }
+  EXPECT_EQ(Count("velocity_log"), static_cast<int64_t>(folds_at - 1));
+  EXPECT_EQ(Count("velocity_state"), 0);
+  EXPECT_EQ(Used(*Open(), *Guard(), "a0"), 13);  // i = 0, 5, ..., 60
+  ASSERT_TRUE(Txn(*s, *g, {"a0"}));               // the fold
+  EXPECT_EQ(Count("velocity_log"), 0);
+  EXPECT_EQ(Count("velocity_state"), 12);
+  ASSERT_TRUE(Txn(*s, *g, {"a0"}));
+  EXPECT_EQ(Count("velocity_log"), 1);
+  auto restarted = Guard();
+  auto s2 = Open();
+  EXPECT_EQ(Used(*s2, *restarted, "a0"), 15);
+  EXPECT_EQ(Used(*s2, *restarted, "b6"), 9);  // i = 6, 13, ..., 62
+  EXPECT_EQ(Used(*s2, *restarted, "zz"), 0);
+}
+
+// A transaction rolled back leaves neither its log row nor its states, whether it appended or
+// folded.
+TEST_F(VelocityLogTest, ARolledBackTransactionLeavesNoTrace) {
+  auto s = Open();
+  auto g = Guard();
+  for (size_t i = 0; i + 1 < limits::kVelocityLogRowsMax; ++i) ASSERT_TRUE(Txn(*s, *g, {"a"}));
+  ASSERT_TRUE(Txn(*s, *g, {"a", "b"}, /*commit=*/false));  // would have folded
+  EXPECT_EQ(Used(*s, *g, "a"), 63);
+  EXPECT_EQ(Used(*s, *g, "b"), 0);
+  EXPECT_EQ(Count("velocity_log"), 63);
+  ASSERT_TRUE(Txn(*s, *g, {"b"}));  // folds now
+  EXPECT_EQ(Count("velocity_log"), 0);
+  EXPECT_EQ(Used(*Open(), *Guard(), "a"), 63);
+  EXPECT_EQ(Used(*Open(), *Guard(), "b"), 1);
+}
+
+// Two writers on one file (two processes): each sees what the other consumed, so a limit holds
+// across both, and a fold by one keeps the other's logged states.
+TEST_F(VelocityLogTest, AnotherWritersConsumptionCounts) {
+  auto s1 = Open();
+  auto s2 = Open();
+  auto g1 = Guard();
+  auto g2 = Guard();
+  ASSERT_TRUE(Txn(*s1, *g1, {"a"}));
+  ASSERT_TRUE(Txn(*s2, *g2, {"a", "b"}));
+  ASSERT_TRUE(Txn(*s1, *g1, {"a"}));
+  for (size_t i = 0; i < limits::kVelocityLogRowsMax; ++i) ASSERT_TRUE(Txn(*s1, *g1, {"c"}));
+  ASSERT_TRUE(Txn(*s2, *g2, {"b"}));
+  EXPECT_EQ(Used(*Open(), *Guard(), "a"), 3);
+  EXPECT_EQ(Used(*Open(), *Guard(), "b"), 2);
+  EXPECT_EQ(Used(*Open(), *Guard(), "c"), static_cast<int64_t>(limits::kVelocityLogRowsMax));
 }
 
 TEST_F(EngineTest, ShadowRulesRecordAndPass) {

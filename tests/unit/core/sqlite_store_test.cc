@@ -72,7 +72,8 @@ std::string QueryText(const std::string& path, const char* sql) {
 
 // A version-3 database is migrated with its records intact: idempotency records from a table
 // clustered on their key to a rowid table with a unique key index (version 4), and a payment's
-// open-exchange marker row onto the payment's own row (version 5).
+// open-exchange marker row onto the payment's own row (version 5), and the velocity log added
+// (version 6).
 TEST(SqliteStoreTest, MigratesAVersion3Database) {
   testing::TempDir dir;
   const std::string path = dir.File("v3.db");
@@ -96,13 +97,15 @@ TEST(SqliteStoreTest, MigratesAVersion3Database) {
           "DROP INDEX records_open; ALTER TABLE records DROP COLUMN open_ms;"
           "INSERT INTO records VALUES(10, 'pay_1', 'acme', 0, x'00'), (10, 'pay_2', 'acme', 0, x'00'),"
           "  (15, 'pay_1', '', 0, '1234');"
+          "DROP TABLE velocity_log;"
           "UPDATE meta SET value = '3' WHERE key = 'schema_version';");
   ASSERT_NE(QueryText(path, "SELECT sql FROM sqlite_master WHERE name = 'idempotency'")
                 .find("WITHOUT ROWID"),
             std::string::npos);
   auto s = MustOpen(path, false);
   ASSERT_TRUE(s);
-  EXPECT_EQ(QueryText(path, "SELECT value FROM meta WHERE key = 'schema_version'"), "5");
+  EXPECT_EQ(QueryText(path, "SELECT value FROM meta WHERE key = 'schema_version'"), "6");
+  EXPECT_EQ(QueryText(path, "SELECT count(*) FROM velocity_log"), "0");
   EXPECT_EQ(QueryText(path, "SELECT sql FROM sqlite_master WHERE name = 'idempotency'")
                 .find("WITHOUT ROWID"),
             std::string::npos);
@@ -120,6 +123,31 @@ TEST(SqliteStoreTest, MigratesAVersion3Database) {
   EXPECT_EQ((*open)[0].id, "pay_1");
   EXPECT_EQ((*open)[0].open_ms, 1234);
   EXPECT_EQ(QueryText(path, "SELECT count(*) FROM records WHERE kind = 15"), "0");
+}
+
+// The velocity log keeps its rows in append order until it is cleared, in the transaction.
+TEST(SqliteStoreTest, VelocityLogAppendsInOrderAndClears) {
+  testing::TempDir dir;
+  auto s = MustOpen(dir.File("v.db"));
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->BeginWrite());
+  ASSERT_TRUE(s->AppendVelocityLog(std::string("b\0x", 3)));
+  ASSERT_TRUE(s->AppendVelocityLog("a"));
+  ASSERT_TRUE(s->Commit());
+  auto rows = s->VelocityLog();
+  ASSERT_TRUE(rows);
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].body, std::string("b\0x", 3));
+  EXPECT_EQ((*rows)[1].body, "a");
+  EXPECT_LT((*rows)[0].seq, (*rows)[1].seq);
+  ASSERT_TRUE(s->BeginWrite());
+  ASSERT_TRUE(s->ClearVelocityLog());
+  s->Rollback();
+  EXPECT_EQ(s->VelocityLog()->size(), 2u);
+  ASSERT_TRUE(s->BeginWrite());
+  ASSERT_TRUE(s->ClearVelocityLog());
+  ASSERT_TRUE(s->Commit());
+  EXPECT_TRUE(s->VelocityLog()->empty());
 }
 
 // A record is replaced whole, except its owner, which is fixed when it is created.
