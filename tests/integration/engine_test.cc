@@ -612,6 +612,22 @@ TEST_F(VelocityLogTest, ARolledBackTransactionLeavesNoTrace) {
   EXPECT_EQ(Used(*Open(), *Guard(), "b"), 1);
 }
 
+// A log row that does not decode is damage, named, not a silent reset of the limits.
+TEST_F(VelocityLogTest, ADamagedLogRowIsReported) {
+  auto s = Open();
+  ASSERT_TRUE(Txn(*s, *Guard(), {"a"}));
+  ASSERT_TRUE(s->BeginWrite());
+  ASSERT_TRUE(s->AppendVelocityLog(std::string("\x01\x00\x00", 3)));
+  ASSERT_TRUE(s->Commit());
+  auto g = Guard();
+  ASSERT_TRUE(s->BeginWrite());
+  auto begun = g->Begin(*s, false);
+  s->Rollback();
+  ASSERT_FALSE(begun);
+  EXPECT_EQ(begun.error().code, ErrorCode::kCorruptStore);
+  EXPECT_NE(begun.error().message.find("velocity log row 2"), std::string::npos) << begun.error().message;
+}
+
 // Two writers on one file (two processes): each sees what the other consumed, so a limit holds
 // across both, and a fold by one keeps the other's logged states.
 TEST_F(VelocityLogTest, AnotherWritersConsumptionCounts) {
