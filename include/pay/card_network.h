@@ -27,6 +27,11 @@ enum class CardMessageType : uint8_t {
   kStatusInquiry = 8,  // 0600 naming an earlier message by DE 90: what became of it
 };
 
+// The largest amount one message carries: ISO 8583 DE 4 holds 12 digits of minor units
+// (9,999,999,999.99 in a currency of exponent 2). The card products refuse a command whose
+// message would not fit before anything is written, and the payments core never queues one.
+inline constexpr int64_t kCardAmountMinorMax = 999'999'999'999;
+
 struct CardRequest {
   CardMessageType type = CardMessageType::kAuthorization;
   std::string stan;  // DE 11: six digits, unique among the acquirer's messages in flight

@@ -4,6 +4,8 @@
 
 #include "core/card.h"
 #include "core/limits.h"
+#include "pay/card_network.h"
+#include "pay/money.h"
 
 namespace pay::handlers {
 
@@ -16,8 +18,18 @@ Result<void> RequireMerchant(const Command& c) {
 
 Result<void> ValidateMoney(const Command& c, int64_t amount_minor, const std::string& currency) {
   PAY_TRY(RequireMerchant(c));
+  return CheckCardAmount(amount_minor, currency);
+}
+
+Result<void> CheckCardAmount(int64_t amount_minor, const std::string& currency) {
   if (amount_minor <= 0) return MakeError(ErrorCode::kInvalidAmount, "amount: must be positive");
-  PAY_TRY(LookupCurrency(currency, "currency"));
+  PAY_ASSIGN_OR_RETURN(const Currency* cur, LookupCurrency(currency, "currency"));
+  if (amount_minor > kCardAmountMinorMax) {
+    return MakeError(ErrorCode::kInvalidAmount,
+                     "amount: at most " + FormatMinor(kCardAmountMinorMax, cur->exponent) + " " +
+                         std::string(cur->code) +
+                         " (a card network message carries 12 digits, ISO 8583 DE 4)");
+  }
   return {};
 }
 

@@ -10,6 +10,9 @@ namespace pay::handlers {
 Result<void> RequireMerchant(const Command& c);
 // The merchant, a positive amount and a known currency.
 Result<void> ValidateMoney(const Command& c, int64_t amount_minor, const std::string& currency);
+// A positive amount that a card network message can carry (kCardAmountMinorMax), in a known
+// currency; the refusal names the field and the limit in the currency's units.
+Result<void> CheckCardAmount(int64_t amount_minor, const std::string& currency);
 Result<void> NeedNetwork(const Services& s);
 // The number, expiry and CVV of a card that is charged; fields named with `prefix`.
 Result<card::Expiry> CheckChargedCardFields(const CardInput& card, const std::string& prefix);

@@ -62,8 +62,7 @@ class AuthorizeHandler final : public HandlerOf<AuthorizeRequest> {
                      CommandContext& x) const override {
     PAY_TRY(RequireMerchant(c));
     PAY_ASSIGN_OR_RETURN(card::Expiry expiry, CheckChargedCardFields(a.card, ""));
-    if (a.amount_minor <= 0) return MakeError(ErrorCode::kInvalidAmount, "amount: must be positive");
-    PAY_TRY(LookupCurrency(a.currency, "currency"));
+    PAY_TRY(CheckCardAmount(a.amount_minor, a.currency));
     PAY_TRY(NeedNetwork(s));
     return ProtectChargedCard(s, a.card, expiry, "", &x.card);
   }

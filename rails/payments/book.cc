@@ -302,6 +302,7 @@ CardRequest Book::AdviceFor(const Payment& p, CardMessageType type, int64_t amou
 }
 
 Result<void> Book::Queue(const Payment& p, CardRequest request) {
+  PAY_TRY(CheckCarried(request));
   PAY_ASSIGN_OR_RETURN(int64_t n, NextCounter(&outbox_seq_));
   store::RecordRow row;
   row.kind = kOutboxRecord;

@@ -142,6 +142,15 @@ PaymentView ToView(const Payment& p) {
 
 std::string PaymentJson(const Payment& p) { return pay::PaymentJson(ToView(p)); }
 
+Result<void> CheckCarried(const CardRequest& r) {
+  if (r.amount_minor < 0 || r.amount_minor > kCardAmountMinorMax) {
+    return MakeError(ErrorCode::kInternal, "payments: amount " + std::to_string(r.amount_minor) +
+                                               " of payment " + r.rrn +
+                                               " does not fit a network message (DE 4)");
+  }
+  return {};
+}
+
 std::string EncodeAdvice(const CardRequest& r) {
   Writer w;
   w.U8(kAdviceVersion);

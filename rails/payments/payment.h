@@ -95,6 +95,10 @@ struct Advice {
   CardRequest request;  // never carries a PAN or CVV
 };
 std::string EncodeAdvice(const CardRequest& request);
+// Whether a network message can carry the request (its amount fits DE 4). The handlers refuse
+// such commands first; this is the payments core's own guard that none is ever sent or queued
+// (kInternal: a handler let it through).
+Result<void> CheckCarried(const CardRequest& request);
 Result<CardRequest> DecodeAdvice(std::string_view bytes);
 
 std::string EncodeMerchant(const Merchant& merchant);

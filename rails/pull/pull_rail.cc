@@ -80,8 +80,14 @@ Result<Prepared> PullRail::Increment(const std::string& merchant, const Incremen
     return Illegal(p, "increment", "the authorization expired at " + FormatRfc3339Ms(p.expires_at_ms));
   }
   int64_t total = 0;
-  if (__builtin_add_overflow(p.authorized_minor, r.amount_minor, &total)) {
-    return MakeError(ErrorCode::kAmountOverflow, "amount: the authorization would overflow");
+  if (__builtin_add_overflow(p.authorized_minor, r.amount_minor, &total) ||
+      total > kCardAmountMinorMax) {
+    const Currency* cur = FindCurrency(p.currency);
+    return MakeError(ErrorCode::kAmountOverflow,
+                     "amount: the authorization would exceed " +
+                         (cur ? FormatMinor(kCardAmountMinorMax, cur->exponent) + " " + p.currency
+                              : std::to_string(kCardAmountMinorMax)) +
+                         ", what a card network message carries (ISO 8583 DE 4)");
   }
   Prepared out;
   PAY_ASSIGN_OR_RETURN(std::string stan, book_.NextStan());

@@ -594,6 +594,35 @@ TEST_P(PullTest, InvalidInputNamesTheFieldAndStoresNothing) {
   EXPECT_EQ(ok.payment_status, "authorized");
 }
 
+// ISO 8583 DE 4 carries 12 digits: a larger amount is refused before anything is written (it
+// was accepted once, left in doubt for good, and its key answered 409 forever), and an
+// increment may not grow an authorization past it.
+TEST_P(PullTest, AnAmountTheNetworkCannotCarryIsRefusedUpFront) {
+  const int exchanges = network_->exchanges;
+  for (int64_t amount : {kCardAmountMinorMax + 1, int64_t{INT64_MAX}}) {
+    auto r = engine_->Submit(Cmd("huge", Auth("4242424242424242", amount)));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidAmount);
+    EXPECT_EQ(r.error().message.rfind("amount: at most 9999999999.99 USD", 0), 0u) << r.error().message;
+  }
+  EXPECT_EQ(network_->exchanges, exchanges);
+  // The largest amount that fits is sent and answered (beyond the card's open-to-buy: 51); the
+  // key was never used.
+  Outcome most = Do("huge", Auth("4242424242424242", kCardAmountMinorMax));
+  EXPECT_EQ(most.payment_status, "declined");
+  EXPECT_EQ(Text(most.body, "response_code"), "51");
+  EXPECT_EQ(network_->exchanges, exchanges + 1);
+  Outcome a = Do("small", Auth("4242424242424242", 1000));
+  auto grow = engine_->Submit(Cmd("inc", IncrementRequest{a.payment_id, kCardAmountMinorMax - 999}));
+  ASSERT_FALSE(grow);
+  EXPECT_EQ(grow.error().code, ErrorCode::kAmountOverflow);
+  EXPECT_NE(grow.error().message.find("9999999999.99 USD"), std::string::npos) << grow.error().message;
+  EXPECT_EQ(network_->exchanges, exchanges + 2);
+  Outcome v = Do("void", VoidPaymentRequest{a.payment_id});
+  EXPECT_EQ(v.payment_status, "voided");
+  ExpectConservation();
+}
+
 TEST_P(PullTest, VelocityRuleOnTheCardDeclinesBeforeTheNetwork) {
   Open({}, R"(
 [[rule]]

@@ -234,6 +234,7 @@ TEST_F(PushTest, InvalidPushesNameTheField) {
   for (Case c : {Case{Push("4242424242424242", 100, "XX"), "purpose"},
                  Case{Push("4242424242424241", 100), "card"},
                  Case{Push("4242424242424242", 0), "amount"},
+                 Case{Push("4242424242424242", kCardAmountMinorMax + 1), "amount: at most 9999999999.99 USD"},
                  Case{PushRequest{{"4242424242424242", "", ""}, 100, "USD", "FD", "", "", ""}, "recipient_name"},
                  Case{PushRequest{{"4242424242424242", "", ""}, 100, "USD", "FD", "a|b", "", "Kim"}, "sender_name"}}) {
     auto r = engine_->Submit(Cmd("bad", c.r));

@@ -324,6 +324,16 @@ TEST_F(ServerTest, MalformedAndOversizedRequestsGetClearErrorsAndTheServerStaysU
                                 R"({"card":{"number":"4242424242424242","expiry":"12/30"},"amount":"1.001","currency":"USD"})", "k3");
     EXPECT_EQ(bad_amount.status, 400);
     EXPECT_NE(bad_amount.body.find("amount"), std::string::npos) << bad_amount.body;
+    // More than ISO 8583 DE 4 carries: refused, and the key stays free (it once answered
+    // "unknown" and then 409 for good).
+    for (const char* amount : {"10000000000.00", "92233720368547758.07"}) {
+      auto huge = c.Request("POST", "/v1/payments/authorize", acme_,
+                            std::string(R"({"card":{"number":"4242424242424242","expiry":"12/30"},"amount":")") +
+                                amount + R"(","currency":"USD"})", "k-huge");
+      EXPECT_EQ(huge.status, 400) << amount;
+      EXPECT_NE(huge.body.find("at most 9999999999.99 USD"), std::string::npos) << huge.body;
+    }
+    EXPECT_EQ(c.Request("POST", "/v1/payments/authorize", acme_, kAuth, "k-huge").status, 200);
     EXPECT_EQ(c.Request("GET", "/nope", acme_).status, 404);
     EXPECT_EQ(c.Request("DELETE", "/v1/payments", acme_).status, 405);
   }
