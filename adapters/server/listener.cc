@@ -35,6 +35,10 @@ struct Listener::Impl {
   uint16_t port = 0;
 };
 
+constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
 Result<void> Listener::Impl::LoadTls() {
   const ServerOptions& o = context.options;
   if (o.tls_cert_path.empty() != o.tls_key_path.empty()) {
@@ -45,6 +49,12 @@ Result<void> Listener::Impl::LoadTls() {
   error_code ec;
   tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                        ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1, ec);
+  // TLS 1.2 offers only forward-secret AEAD suites (Mozilla's "intermediate" profile without
+  // the DHE suites, for which no parameters are configured); TLS 1.3's suites all are.
+  if (SSL_CTX_set_cipher_list(tls->native_handle(), kTls12Ciphers) != 1 ||
+      SSL_CTX_set_options(tls->native_handle(), SSL_OP_NO_RENEGOTIATION) == 0) {
+    return MakeError(ErrorCode::kInvalidConfig, "tls: this OpenSSL refuses the cipher list");
+  }
   tls->use_certificate_chain_file(o.tls_cert_path, ec);
   if (ec) return MakeError(ErrorCode::kInvalidConfig, "--tls-cert: " + o.tls_cert_path + ": " + ec.message());
   tls->use_private_key_file(o.tls_key_path, ssl::context::pem, ec);

@@ -9,6 +9,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <array>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -49,10 +50,8 @@ class Session final : public std::enable_shared_from_this<Session<Stream>> {
   void Start() {
     if constexpr (std::is_same_v<Stream, TlsStream>) {
       Deadline();
-      stream_.async_handshake(ssl::stream_base::server, [self = Self()](beast::error_code ec) {
-        if (ec) return;  // a failed handshake just ends the connection
-        self->Read();
-      });
+      beast::get_lowest_layer(stream_).async_read_some(
+          net::buffer(first_bytes_), [self = Self()](beast::error_code ec, size_t n) { self->OnFirstBytes(ec, n); });
     } else {
       Read();
     }
@@ -60,6 +59,29 @@ class Session final : public std::enable_shared_from_this<Session<Stream>> {
 
  private:
   std::shared_ptr<Session> Self() { return this->shared_from_this(); }
+
+  // A TLS connection starts with a handshake record (0x16). Anything else is most likely plain
+  // HTTP sent to the TLS port: it gets a plain refusal that says so, not a silent close.
+  void OnFirstBytes(beast::error_code ec, size_t n) {
+    if (ec || n == 0) return Close();
+    if (first_bytes_[0] == 0x16) {
+      stream_.async_handshake(ssl::stream_base::server, net::buffer(first_bytes_.data(), n),
+                              [self = Self()](beast::error_code ec, size_t) {
+                                if (ec) return;  // a failed handshake just ends the connection
+                                self->Read();
+                              });
+      return;
+    }
+    HttpResponse r = ErrorResponse(400, ErrorCode::kInvalidArgument,
+                                   "request: this port speaks TLS only; use https://");
+    auto text = std::make_shared<std::string>(
+        "HTTP/1.1 400 Bad Request\r\nServer: paymentd\r\nContent-Type: " + r.content_type +
+        "\r\nConnection: close\r\nContent-Length: " + std::to_string(r.body.size()) + "\r\n\r\n" +
+        r.body);
+    context_.metrics.Request("invalid", 400, 0);
+    net::async_write(beast::get_lowest_layer(stream_), net::buffer(*text),
+                     [self = Self(), text](beast::error_code, size_t) { self->Close(); });
+  }
 
   // Every read and write must finish within the read timeout.
   void Deadline() {
@@ -139,6 +161,7 @@ class Session final : public std::enable_shared_from_this<Session<Stream>> {
   Stream stream_;
   std::string client_ip_;
   beast::flat_buffer buffer_;
+  std::array<uint8_t, 16> first_bytes_{};  // TLS ports: what arrived first
   std::optional<http::request_parser<http::string_body>> parser_;
   bool keep_alive_ = true;
   bool counted_ = false;  // the in-flight count is released when the answer is written

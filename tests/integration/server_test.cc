@@ -420,9 +420,21 @@ TEST_F(ServerTest, TlsWithACertificateMadeAtTestTime) {
     EXPECT_EQ(Field(a.body, "status"), "authorized") << a.body;
   }
   {
-    Client plain(server_->port());  // plain HTTP to a TLS port gets nowhere
+    Client plain(server_->port());  // plain HTTP to a TLS port is told so
     auto r = plain.Request("GET", "/healthz", "");
-    EXPECT_NE(r.status, 200);
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(r.body.find("this port speaks TLS only"), std::string::npos) << r.body;
+  }
+  // TLS 1.2 without forward secrecy or AEAD does not negotiate; an AEAD ECDHE suite does.
+  for (auto [suites, ok] : {std::pair{"AES128-SHA", false}, std::pair{"AES256-SHA256", false},
+                            std::pair{"ECDHE-RSA-AES128-SHA", false},
+                            std::pair{"ECDHE-RSA-AES128-GCM-SHA256", true}}) {
+    SSL_CTX* weak = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_max_proto_version(weak, TLS1_2_VERSION);
+    ASSERT_EQ(SSL_CTX_set_cipher_list(weak, suites), 1) << suites;
+    Client c(server_->port(), weak);
+    EXPECT_EQ(c.connected(), ok) << suites;
+    SSL_CTX_free(weak);
   }
   SSL_CTX_free(ctx);
   auto bad = Server::Start(*engine_, *keys_, ServerOptions{.tls_cert_path = cert});
