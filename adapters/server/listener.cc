@@ -2,8 +2,16 @@
 
 #include "adapters/server/listener.h"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
+#include <algorithm>
+#include <cstdio>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -17,8 +25,38 @@ namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
 
+// Descriptors kept for what is not a connection: the databases and their WALs, the listener,
+// the reserve below, standard streams, logs.
+constexpr size_t kDescriptorsReserved = 64;
+// How long the accept loop pauses when the process is out of descriptors.
+constexpr auto kOutOfDescriptorsPause = std::chrono::milliseconds(100);
+
+// Raises the soft open-file limit to the hard one (the common soft limit of 1,024 is far below
+// what a server needs) and returns how many connections fit beneath it.
+size_t FitConnections(size_t wanted) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return wanted;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
+  if (rl.rlim_cur == RLIM_INFINITY) return wanted;
+  const size_t room = rl.rlim_cur > 2 * kDescriptorsReserved ? rl.rlim_cur - kDescriptorsReserved
+                                                               : rl.rlim_cur / 2;
+  if (wanted > room) {
+    std::fprintf(stderr,
+                 "paymentd: --max-connections %zu lowered to %zu (the open-file limit is %llu)\n",
+                 wanted, room, static_cast<unsigned long long>(rl.rlim_cur));
+  }
+  return std::min(wanted, room);
+}
+
 struct Listener::Impl {
   explicit Impl(SessionContext& c) : context(c) {}
+  ~Impl() {
+    if (reserve_fd >= 0) ::close(reserve_fd);
+  }
 
   Result<void> LoadTls();
   Result<void> Bind();
@@ -33,7 +71,23 @@ struct Listener::Impl {
   std::optional<ssl::context> tls;
   std::vector<std::thread> threads;
   uint16_t port = 0;
+  size_t connections_max = 0;
+  // Out of descriptors, a pending connection cannot be accepted, and it stays pending: the
+  // accept loop would spin on it. The reserve descriptor is given up to accept and close it.
+  int reserve_fd = -1;
+  net::steady_timer pause{io};
+  void ShedOnePending();
 };
+
+void Listener::Impl::ShedOnePending() {
+  if (reserve_fd >= 0) ::close(reserve_fd);
+  pollfd p{acceptor.native_handle(), POLLIN, 0};
+  if (::poll(&p, 1, 0) == 1) {
+    int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd >= 0) ::close(fd);
+  }
+  reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
 
 constexpr const char* kTls12Ciphers =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
@@ -84,10 +138,15 @@ void Listener::Impl::Accept() {
   acceptor.async_accept(net::make_strand(io), [this](error_code ec, tcp::socket socket) {
     if (ec) {
       if (!acceptor.is_open() || context.stopping) return;
-      return Accept();
+      if (ec != net::error::no_descriptors && ec.value() != ENFILE) return Accept();
+      ShedOnePending();
+      pause.expires_after(kOutOfDescriptorsPause);
+      return pause.async_wait([this](error_code e) {
+        if (!e) Accept();
+      });
     }
     if (context.stopping) return;
-    if (context.sessions.load() >= context.options.connections_max) {
+    if (context.sessions.load() >= connections_max) {
       error_code ignored;
       socket.close(ignored);  // bounded: beyond the limit a connection is refused
       return Accept();
@@ -101,6 +160,8 @@ void Listener::Impl::Accept() {
 Result<std::unique_ptr<Listener>> Listener::Start(SessionContext& context) {
   auto impl = std::make_unique<Impl>(context);
   PAY_TRY(impl->LoadTls());
+  impl->connections_max = FitConnections(context.options.connections_max);
+  impl->reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   PAY_TRY(impl->Bind());
   Impl& i = *impl;
   i.work.emplace(net::make_work_guard(i.io));
@@ -116,6 +177,7 @@ Listener::~Listener() { Join(); }
 
 uint16_t Listener::port() const { return impl_->port; }
 bool Listener::tls() const { return impl_->tls.has_value(); }
+size_t Listener::connections_max() const { return impl_->connections_max; }
 
 void Listener::StopAccepting() {
   Impl& i = *impl_;

@@ -54,6 +54,7 @@ Result<std::unique_ptr<Server>> Server::Start(Engine& engine, ApiKeys& keys, con
 
 uint16_t Server::port() const { return impl_->listener->port(); }
 bool Server::tls() const { return impl_->listener->tls(); }
+size_t Server::connections_max() const { return impl_->listener->connections_max(); }
 std::string Server::Metrics() const { return impl_->metrics.Text(); }
 
 void Server::Stop() {

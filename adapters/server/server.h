@@ -49,6 +49,7 @@ class Server {
   ~Server();
   uint16_t port() const;
   bool tls() const;
+  size_t connections_max() const;  // in effect: --max-connections within the open-file limit
   // Graceful: stops accepting, commits and answers what was accepted, closes. Idempotent.
   void Stop();
   // Blocks until SIGINT or SIGTERM (or `stop` is set, polled every 50 ms), then Stop().

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -439,6 +440,31 @@ TEST_F(ServerTest, TlsWithACertificateMadeAtTestTime) {
   SSL_CTX_free(ctx);
   auto bad = Server::Start(*engine_, *keys_, ServerOptions{.tls_cert_path = cert});
   EXPECT_FALSE(bad);
+}
+
+// With a small open-file limit the server raises its soft limit to the hard one, keeps
+// --max-connections beneath it, and when a flood of connections takes every descriptor all the
+// same it sheds what it cannot accept and answers again as soon as descriptors are free. (The
+// hard limit is lowered for good: ctest runs each test in a process of its own.)
+TEST_F(ServerTest, OutOfDescriptorsTheServerKeepsItsLimitsAndRecovers) {
+  rlimit rl{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+  rl.rlim_max = std::min<rlim_t>(rl.rlim_max, 256);
+  rl.rlim_cur = std::min<rlim_t>(rl.rlim_max, 128);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
+  Serve();
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+  EXPECT_EQ(rl.rlim_cur, rl.rlim_max);
+  EXPECT_EQ(server_->connections_max(), rl.rlim_max - 64);
+  {
+    // This process's clients and the server's sessions share the descriptors: a flood of 200
+    // takes them all.
+    std::vector<std::unique_ptr<Client>> flood;
+    for (int i = 0; i < 200; ++i) flood.push_back(std::make_unique<Client>(server_->port()));
+  }
+  Client after(server_->port());
+  ASSERT_TRUE(after.connected());
+  EXPECT_EQ(after.Request("GET", "/healthz", "").status, 200);
 }
 
 TEST_F(ServerTest, SlowClientsAreCutOffAndOthersServed) {
