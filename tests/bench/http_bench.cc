@@ -4,6 +4,8 @@
 // idempotency keys for a fixed time. Reports throughput and latency percentiles.
 //
 // Usage: http_bench [--connections 64] [--seconds 10] [--durability full|normal] [--dir PATH]
+// --dir PATH: where to make the working directory (a fresh subdirectory, removed at the end;
+// PATH itself is never removed). Default: the system's temporary directory.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -24,6 +26,7 @@
 #include "adapters/server/server.h"
 #include "core/store.h"
 #include "tests/bench/counting_store.h"
+#include "tests/bench/scratch_dir.h"
 #include "pay/simulator.h"
 
 namespace {
@@ -75,7 +78,7 @@ int main(int argc, char** argv) {
   int connections = 64;
   double seconds = 10;
   bool full = true;
-  std::string dir = (std::filesystem::temp_directory_path() / "http_bench").string();
+  std::string parent = std::filesystem::temp_directory_path().string();
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -85,12 +88,12 @@ int main(int argc, char** argv) {
     if (a == "--connections") connections = std::atoi(next().c_str());
     else if (a == "--seconds") seconds = std::atof(next().c_str());
     else if (a == "--durability") full = next() != "normal";
-    else if (a == "--dir") dir = next();
+    else if (a == "--dir") parent = next();
     else Die("unknown option " + a + " (--connections --seconds --durability --dir)");
   }
   if (connections < 1 || seconds <= 0) Die("--connections and --seconds must be positive");
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  pay::bench::ScratchDir scratch(parent, "http_bench");  // removed at the end, with its contents
+  const std::string dir = scratch.path();
   pay::SimulatorOptions so;
   so.issuer_db_path = dir + "/issuer.db";
   so.durable = full;
@@ -211,6 +214,5 @@ int main(int argc, char** argv) {
               w.commits == 0 ? 0.0 : n / static_cast<double>(w.commits));
   auto v = (*engine)->Verify();
   if (!v || !v->ok()) Die("the ledger does not verify");
-  std::filesystem::remove_all(dir);
   return 0;
 }

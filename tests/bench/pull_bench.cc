@@ -8,6 +8,8 @@
 //
 // Usage: pull_bench [--pairs N] [--batch N] [--reps N] [--cards N] [--durability full|normal]
 //                   [--tcp] [--push] [--calls] [--clients N] [--dir PATH]
+// --dir PATH: where to make the working directory (a fresh subdirectory, removed at the end;
+// PATH itself is never removed). Default: the system's temporary directory.
 // --clients N: N threads submit batches at once (the engine runs one batch's network exchange
 // while it claims another's). Prints one line per repetition and the median, in payment operations per second (an
 // authorization and a capture are two operations), and the acquirer's store work per operation
@@ -29,6 +31,7 @@
 #include "adapters/network/tcp_network.h"
 #include "core/store.h"
 #include "tests/bench/counting_store.h"
+#include "tests/bench/scratch_dir.h"
 
 namespace {
 
@@ -273,7 +276,7 @@ double RunOnce(const Options& opt, int rep) {
 
 int main(int argc, char** argv) {
   Options opt;
-  opt.dir = (std::filesystem::temp_directory_path() / "pull_bench").string();
+  std::string parent = std::filesystem::temp_directory_path().string();
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -289,10 +292,12 @@ int main(int argc, char** argv) {
     else if (a == "--push") opt.push = true;
     else if (a == "--calls") opt.calls = true;
     else if (a == "--clients") opt.clients = std::atoll(next().c_str());
-    else if (a == "--dir") opt.dir = next();
+    else if (a == "--dir") parent = next();
     else Die("unknown option " + a + " (--pairs --batch --reps --cards --durability --tcp --push --calls --clients --dir)");
   }
   if (opt.pairs <= 0 || opt.batch <= 0 || opt.reps <= 0 || opt.cards <= 0 || opt.clients <= 0) Die("counts must be positive");
+  pay::bench::ScratchDir scratch(parent, "pull_bench");  // removed at the end, with its contents
+  opt.dir = scratch.path();
   std::vector<double> rates;
   for (int rep = 0; rep < opt.reps; ++rep) {
     double r = RunOnce(opt, rep);
@@ -307,6 +312,5 @@ int main(int argc, char** argv) {
   std::printf("median: %.0f %s/s (%lld %s per rep)\n", rates[rates.size() / 2],
               opt.push ? "disbursements" : "payment operations", static_cast<long long>(opt.pairs),
               opt.push ? "disbursements" : "authorize+capture pairs");
-  std::filesystem::remove_all(opt.dir);
   return 0;
 }
