@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/print.h"
+#include "core/json_keys.h"
 #include "core/json_writer.h"
 #include "core/limits.h"
 #include "core/time_format.h"
@@ -34,6 +35,7 @@ Result<int64_t> AmountFor(Context& ctx, const std::string& account, const std::s
 
 Result<ledger::EntrySpec> EntrySpecFromJson(Context& ctx, const std::string& text) {
   v1::EntryRequest req;
+  PAY_TRY(RefuseDuplicateJsonKeys(text, "entry"));
   google::protobuf::util::JsonParseOptions opts;
   opts.ignore_unknown_fields = false;
   auto status = google::protobuf::util::JsonStringToMessage(text, &req, opts);

@@ -67,6 +67,9 @@ Result<int64_t> ParseDecimalMinor(std::string_view text, int exponent, std::stri
       (dot != std::string_view::npos && (frac.empty() || !all_digits(frac)))) {
     return fail("is not a decimal number (digits, optionally '.' and digits, e.g. 12.34)");
   }
+  if (whole.size() > 1 && whole.front() == '0') {
+    return fail("has a leading zero (write 1.00, not 01.00)");
+  }
   if (static_cast<int>(frac.size()) > exponent) {
     return fail("has " + std::to_string(frac.size()) + " decimal places; the currency allows " +
                 std::to_string(exponent));

@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "core/json_keys.h"
 #include "core/json_writer.h"
 #include "core/limits.h"
 #include "core/time_format.h"
@@ -21,6 +22,7 @@ Error Bad(const std::string& where, const std::string& what) {
 
 Result<void> MessageFromJson(std::string_view json, google::protobuf::Message* message,
                              const std::string& where) {
+  PAY_TRY(RefuseDuplicateJsonKeys(json, where));
   google::protobuf::util::JsonParseOptions opts;
   opts.ignore_unknown_fields = false;
   auto status = google::protobuf::util::JsonStringToMessage(

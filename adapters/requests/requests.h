@@ -29,7 +29,8 @@ namespace pay::requests {
 
 // ---- messages -----------------------------------------------------------------------------------
 
-// Fills `message` from its protobuf JSON mapping; unknown fields are refused. An error
+// Fills `message` from its protobuf JSON mapping; unknown fields and keys given twice are
+// refused. An error
 // (kInvalidArgument) reads "<where>: <what the parser said>".
 Result<void> MessageFromJson(std::string_view json, google::protobuf::Message* message,
                              const std::string& where);

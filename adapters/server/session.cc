@@ -40,6 +40,19 @@ HttpRequest PlainRequest(http::request<http::string_body>&& req, const std::stri
   return r;
 }
 
+// A request that can be read two ways is refused rather than guessed at: a header that decides
+// what the request does given twice (which one would count?), or HTTP/1.1 without its Host.
+std::string Ambiguity(const http::request<http::string_body>& req) {
+  for (const char* name : {"Authorization", "Idempotency-Key", "Content-Type", "Content-Length",
+                           "Host"}) {
+    if (req.count(name) > 1) return std::string("header ") + name + ": given more than once";
+  }
+  if (req.version() >= 11 && req.count(http::field::host) == 0) {
+    return "header Host: required in HTTP/1.1";
+  }
+  return {};
+}
+
 template <class Stream>
 class Session final : public std::enable_shared_from_this<Session<Stream>> {
  public:
@@ -105,6 +118,7 @@ class Session final : public std::enable_shared_from_this<Session<Stream>> {
     started_ = SteadyClock::now();
     if (ec) return Refuse(ec);
     auto req = parser_->release();
+    if (std::string why = Ambiguity(req); !why.empty()) return RefuseAmbiguous(why);
     keep_alive_ = req.keep_alive();
     counted_ = true;
     context_.in_flight.Add();
@@ -128,6 +142,14 @@ class Session final : public std::enable_shared_from_this<Session<Stream>> {
     } else {
       r = ErrorResponse(400, ErrorCode::kInvalidArgument, std::string("request: malformed HTTP (") + ec.message() + ")");
     }
+    r.route = "invalid";
+    Send(std::move(r));
+  }
+
+  void RefuseAmbiguous(const std::string& why) {
+    keep_alive_ = false;
+    counted_ = false;
+    HttpResponse r = ErrorResponse(400, ErrorCode::kInvalidArgument, why);
     r.route = "invalid";
     Send(std::move(r));
   }

@@ -1,9 +1,11 @@
-// Text parsers fed by users: amounts, times, durations, ids, card numbers and expiry dates.
+// Text parsers fed by users: amounts, times, durations, ids, card numbers and expiry dates, and
+// the duplicate-key scan of JSON bodies.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include "core/card.h"
+#include "core/json_keys.h"
 #include "core/ids.h"
 #include "core/time_format.h"
 #include "pay/money.h"
@@ -23,6 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto again = pay::ParseRfc3339Ms(pay::FormatRfc3339Ms(*t));
     if (!again || *again != *t) __builtin_trap();
   }
+  (void)pay::RefuseDuplicateJsonKeys(in, "body");
   (void)pay::ParseDurationMs(in);
   (void)pay::ValidateAccountId(in);
   (void)pay::ValidateReference(in);

@@ -357,6 +357,37 @@ TEST_F(ServerTest, MalformedAndOversizedRequestsGetClearErrorsAndTheServerStaysU
   EXPECT_EQ(ok.Request("GET", "/healthz", "").status, 200);  // still serving
 }
 
+// Requests that could be read two ways are refused with a 400 naming the problem, never guessed
+// at: a JSON key given twice, a deciding header given twice, HTTP/1.1 without Host, "01.00".
+TEST_F(ServerTest, AmbiguousRequestsAreRefused) {
+  Serve();
+  struct Case {
+    std::string body, extra, expect;
+    bool host = true;
+  };
+  const std::string card = R"("card":{"number":"4242424242424242","expiry":"12/30"},"currency":"USD")";
+  for (const Case& c : std::initializer_list<Case>{
+           {"{" + card + R"(,"amount":"1.00","amount":"2.00"})", "", "body: duplicate key 'amount'"},
+           {"{" + card + R"(,"amount":"01.00"})", "", "leading zero"},
+           {"{" + card + R"(,"amount":"1.00"})", "Idempotency-Key: other\r\n", "header Idempotency-Key: given more than once"},
+           {"{" + card + R"(,"amount":"1.00"})", "Authorization: Bearer pk_x_y\r\n", "header Authorization: given more than once"},
+           {"{" + card + R"(,"amount":"1.00"})", "", "header Host: required in HTTP/1.1", false}}) {
+    Client client(server_->port());
+    std::string req = "POST /v1/payments/authorize HTTP/1.1\r\n";
+    if (c.host) req += "Host: localhost\r\n";
+    req += "Authorization: Bearer " + acme_ + "\r\nIdempotency-Key: amb-1\r\n" + c.extra +
+           "Content-Type: application/json\r\nContent-Length: " + std::to_string(c.body.size()) +
+           "\r\n\r\n" + c.body;
+    ASSERT_TRUE(client.SendRaw(req));
+    auto r = client.Read();
+    EXPECT_EQ(r.status, 400) << c.expect;
+    EXPECT_NE(r.body.find(c.expect), std::string::npos) << r.body;
+  }
+  // Nothing was executed under the key.
+  Client client(server_->port());
+  EXPECT_EQ(client.Request("POST", "/v1/payments/authorize", acme_, kAuth, "amb-1").status, 200);
+}
+
 TEST_F(ServerTest, RequestRateIsLimitedPerApiKey) {
   ServerOptions o;
   o.rate_per_s = 1;

@@ -8,6 +8,7 @@
 #include "core/crypto.h"
 #include "core/encoding.h"
 #include "core/ids.h"
+#include "core/json_keys.h"
 #include "core/random.h"
 #include "pay/clock.h"
 #include "pay/result.h"
@@ -141,6 +142,44 @@ TEST(EncodingTest, RoundTripsAndRefusesTruncation) {
   Reader small(bytes);
   ASSERT_TRUE(small.U8(&a) && small.I64(&b));
   EXPECT_FALSE(small.Str(&s, 4));  // longer than the caller allows
+}
+
+}  // namespace
+}  // namespace pay
+
+namespace pay {
+namespace {
+
+// A key given twice in one object is refused, naming its path; the same key in different
+// objects, in arrays, or inside strings is not a duplicate.
+TEST(JsonKeysTest, RefusesAKeyGivenTwiceInOneObject) {
+  struct Case {
+    const char* json;
+    const char* duplicate;  // nullptr: accepted
+  };
+  for (const Case& c : std::initializer_list<Case>{
+           {R"({"amount":"1.00","amount":"2.00"})", "amount"},
+           {R"({"card":{"number":"1","number":"2"},"amount":"1.00"})", "card.number"},
+           {R"({"amount_minor":1,"amountMinor":2})", "amountMinor"},
+           {R"({"amount":"1.00","\u0061mount":"2.00"})", "amount"},
+           {R"({"a":[{"k":1},{"k":2}],"b":{"k":1},"k":2})", nullptr},
+           {R"({"a":"\"b\":1,\"b\":2","b":"{\"a\":1}"})", nullptr},
+           {R"({"a":{"b":{}},"c":{"b":{}}})", nullptr},
+           {R"({"x":[1,2,{"y":1,"y":2}]})", "x.y"},
+           {R"({"a":)", nullptr},  // malformed: left to the parser
+           {R"("\)", nullptr},
+           {"", nullptr}}) {
+    auto r = RefuseDuplicateJsonKeys(c.json, "body");
+    if (c.duplicate == nullptr) {
+      EXPECT_TRUE(r) << c.json;
+      continue;
+    }
+    ASSERT_FALSE(r) << c.json;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(r.error().message, std::string("body: duplicate key '") + c.duplicate + "'") << c.json;
+  }
+  std::string deep(100'000, '[');  // no recursion: deep nesting is not a crash
+  EXPECT_TRUE(RefuseDuplicateJsonKeys(deep, "body"));
 }
 
 }  // namespace

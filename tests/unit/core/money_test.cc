@@ -35,7 +35,17 @@ TEST(MoneyParseTest, ParsesExactDecimals) {
   EXPECT_EQ(*ParseDecimalMinor("-0.05", 2), -5);
   EXPECT_EQ(*ParseDecimalMinor("1000", 0), 1000);
   EXPECT_EQ(*ParseDecimalMinor("1.234", 3), 1234);
-  EXPECT_EQ(*ParseDecimalMinor("007.50", 2), 750);
+  EXPECT_EQ(*ParseDecimalMinor("0", 2), 0);
+}
+
+// "01.00" is ambiguous (an octal-looking or mistyped amount): refused, not read as 1.00.
+TEST(MoneyParseTest, RejectsLeadingZeros) {
+  for (const char* bad : {"01.00", "007.50", "-01", "00"}) {
+    auto r = ParseDecimalMinor(bad, 2, "amount");
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidAmount) << bad;
+    EXPECT_NE(r.error().message.find("leading zero"), std::string::npos) << r.error().message;
+  }
 }
 
 TEST(MoneyParseTest, RejectsExtraPrecisionInsteadOfRounding) {
