@@ -60,6 +60,10 @@ void AddServe(CLI::App& app, Context& ctx) {
   sub->add_option("--queue", o->server.queue_max, "Commands waiting for the writer before 503");
   sub->add_option("--batch", o->server.batch_max, "Commands per group commit")->check(CLI::Range(1, 100000));
   sub->add_option("--max-connections", o->server.connections_max, "Open connections at most");
+  sub->add_option("--max-connections-per-client", o->server.connections_per_client_max,
+                  "Open connections per client address")->check(CLI::Range(1, 1'000'000));
+  sub->add_option("--auth-failure-rate", o->server.auth_failures_per_s,
+                  "Failed authentications per second per client address before 429 (0: unlimited)");
   Help(sub,
        {"paymentctl apikey create --admin            # prints the key once",
         "paymentctl serve --listen 127.0.0.1:8080 &",

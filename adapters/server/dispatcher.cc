@@ -22,10 +22,11 @@ HttpResponse NoRoute(std::string_view path) {
 }  // namespace
 
 Dispatcher::Dispatcher(Engine& engine, Authenticator& authenticator, RateLimiter& limiter,
-                       Writer& writer, MetricsRegistry& metrics)
+                       RateLimiter& auth_failures, Writer& writer, MetricsRegistry& metrics)
     : engine_(engine),
       authenticator_(authenticator),
       limiter_(limiter),
+      auth_failures_(auth_failures),
       writer_(writer),
       metrics_(metrics),
       public_(PublicRoutes(metrics)),
@@ -42,17 +43,22 @@ std::optional<HttpResponse> Dispatcher::Handle(const HttpRequest& request, Write
   }
   if (!path.starts_with("/v1/")) return NoRoute(path);
 
+  // An address past its failed authentications is refused before its key is even looked at.
+  if (const auto f = auth_failures_.Peek(request.client_ip); !f.allowed) return FailuresLimited(f);
   auto key = authenticator_.Authenticate(request.authorization);
   if (!key) {
     HttpResponse r = ErrorResponse(key.error());
     if (key.error().code != ErrorCode::kUnauthenticated) return Labelled(std::move(r), "unknown");
+    auth_failures_.Check(request.client_ip);
     r.headers.emplace_back("WWW-Authenticate", Authenticator::Challenge(request.authorization));
     return Labelled(std::move(r), "unauthenticated");
   }
   // Request rate per key, before the idempotency layer.
   const auto rate = limiter_.Check(key->id);
-  if (!rate.allowed) return RateLimited(rate);
-  return Authorized(request, path, *key, std::move(later));
+  auto out = rate.allowed ? Authorized(request, path, *key, std::move(later))
+                          : std::optional<HttpResponse>(RateLimited(rate));
+  if (out) out->authenticated = true;
+  return out;
 }
 
 std::optional<HttpResponse> Dispatcher::Authorized(const HttpRequest& request, std::string_view path,
@@ -75,6 +81,17 @@ std::optional<HttpResponse> Dispatcher::Authorized(const HttpRequest& request, s
   auto refused = writer_.Submit(std::get<Command>(std::move(reply)), route, std::move(later));
   if (refused) return Labelled(std::move(*refused), route);
   return std::nullopt;
+}
+
+HttpResponse Dispatcher::FailuresLimited(const RateLimiter::Decision& decision) {
+  ++metrics_.rate_limited;
+  const std::string seconds = std::to_string((decision.retry_after_ms + 999) / 1000);
+  HttpResponse r = ErrorResponse(429, ErrorCode::kRateLimited,
+                                 "authentication: too many failed attempts from this address; "
+                                 "retry after " + seconds + " s");
+  r.headers.emplace_back("Retry-After", seconds);
+  r.route = "rate_limited";
+  return r;
 }
 
 HttpResponse Dispatcher::RateLimited(const RateLimiter::Decision& decision) {

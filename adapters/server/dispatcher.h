@@ -21,8 +21,8 @@ namespace pay::server {
 class Dispatcher {
  public:
   // Every argument must outlive the dispatcher.
-  Dispatcher(Engine& engine, Authenticator& authenticator, RateLimiter& limiter, Writer& writer,
-             MetricsRegistry& metrics);
+  Dispatcher(Engine& engine, Authenticator& authenticator, RateLimiter& limiter,
+             RateLimiter& auth_failures, Writer& writer, MetricsRegistry& metrics);
 
   // The answer now; or nullopt, and `later` gets it (once, from the writer thread) after the
   // request's command is committed.
@@ -32,10 +32,12 @@ class Dispatcher {
   std::optional<HttpResponse> Authorized(const HttpRequest& request, std::string_view path,
                                          const ApiKey& key, Writer::Deliver later);
   HttpResponse RateLimited(const RateLimiter::Decision& decision);
+  HttpResponse FailuresLimited(const RateLimiter::Decision& decision);
 
   Engine& engine_;
   Authenticator& authenticator_;
   RateLimiter& limiter_;
+  RateLimiter& auth_failures_;  // per client address
   Writer& writer_;
   MetricsRegistry& metrics_;
   const Router public_;

@@ -30,6 +30,8 @@ struct HttpResponse {
   // The label of the request in paymentd_requests_total ("POST /v1/payments/authorize",
   // "unauthenticated", ...); empty: the matched route's, or "unknown".
   std::string route;
+  // Whether the request carried a valid API key (the connection then gets the full read timeout).
+  bool authenticated = false;
 };
 
 // The HTTP status of an engine or channel error (docs/api.md, "Statuses").

@@ -1,6 +1,7 @@
 #pragma once
-// The request-rate limit of paymentd: GCRA (the generic cell rate algorithm) per API key,
-// checked before the idempotency layer and before any engine work. `rate_per_s` sustained, with
+// The request-rate limits of paymentd: GCRA (the generic cell rate algorithm) per API key,
+// checked before the idempotency layer and before any engine work, and per client address for
+// failed authentications. `rate_per_s` sustained, with
 // bursts of up to `burst` requests. Not a velocity rule: those are payment results.
 //
 // Threading: Check may be called from any thread.
@@ -25,7 +26,9 @@ class RateLimiter {
   };
   // One request of `key` now (the steady clock), or at `now` (seconds on any monotonic scale).
   Decision Check(const std::string& key);
-  Decision Check(const std::string& key, double now_s);
+  Decision Check(const std::string& key, double now_s, bool consume = true);
+  // Whether one more request of `key` would be allowed now; consumes nothing.
+  Decision Peek(const std::string& key);
   int64_t burst() const { return burst_; }
 
  private:

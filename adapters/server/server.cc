@@ -26,14 +26,16 @@ struct Server::Impl {
   Impl(Engine& engine, ApiKeys& keys, const ServerOptions& o)
       : options(o),
         limiter(o.rate_per_s, o.burst),
+        auth_failures(o.auth_failures_per_s, o.auth_failures_burst),
         authenticator(keys),
         writer(engine, metrics, o.queue_max, o.batch_max),
-        dispatcher(engine, authenticator, limiter, writer, metrics),
+        dispatcher(engine, authenticator, limiter, auth_failures, writer, metrics),
         context(options, dispatcher, metrics) {}
 
   const ServerOptions options;
   MetricsRegistry metrics;
   RateLimiter limiter;
+  RateLimiter auth_failures;
   Authenticator authenticator;
   Writer writer;
   Dispatcher dispatcher;

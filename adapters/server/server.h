@@ -29,15 +29,24 @@ struct ServerOptions {
   std::string tls_key_path;
   int threads = 2;
   size_t connections_max = 1024;
+  // Open connections per client address: one client cannot take every connection.
+  size_t connections_per_client_max = 256;
   size_t header_bytes_max = 8 * 1024;
   size_t body_bytes_max = 64 * 1024;
   int64_t read_timeout_ms = 30'000;  // a request must arrive (and an answer leave) within this
+  // Until a connection has sent a request with a valid API key, each request must arrive within
+  // this (idle unauthenticated connections are not kept for read_timeout_ms).
+  int64_t unauthenticated_timeout_ms = 5'000;
   size_t queue_max = 10'000;         // commands waiting for the writer
   size_t batch_max = 1'000;          // commands per group commit
   // Per API key, before the idempotency layer: GCRA, `rate_per_s` sustained with bursts of
   // `burst`. 0: no limit.
   double rate_per_s = 1'000;
   int64_t burst = 2'000;
+  // Failed authentications per client address (GCRA): past them, /v1/ requests from that
+  // address are answered 429 without looking at their key. 0: no limit.
+  double auth_failures_per_s = 10;
+  int64_t auth_failures_burst = 20;
 };
 
 class Server {

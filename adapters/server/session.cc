@@ -9,6 +9,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <memory>
@@ -58,11 +59,14 @@ class Session final : public std::enable_shared_from_this<Session<Stream>> {
  public:
   Session(SessionContext& context, Stream stream, std::string client_ip)
       : context_(context), stream_(std::move(stream)), client_ip_(std::move(client_ip)) {}
-  ~Session() { --context_.sessions; }
+  ~Session() {
+    context_.clients.Remove(client_ip_);
+    --context_.sessions;
+  }
 
   void Start() {
     if constexpr (std::is_same_v<Stream, TlsStream>) {
-      Deadline();
+      RequestDeadline();
       beast::get_lowest_layer(stream_).async_read_some(
           net::buffer(first_bytes_), [self = Self()](beast::error_code ec, size_t n) { self->OnFirstBytes(ec, n); });
     } else {
@@ -100,13 +104,21 @@ class Session final : public std::enable_shared_from_this<Session<Stream>> {
   void Deadline() {
     beast::get_lowest_layer(stream_).expires_after(std::chrono::milliseconds(context_.options.read_timeout_ms));
   }
+  // A request must arrive within the read timeout; on a connection that has not yet shown a
+  // valid API key, within the (shorter) unauthenticated timeout.
+  void RequestDeadline() {
+    const int64_t ms = authenticated_ ? context_.options.read_timeout_ms
+                                      : std::min(context_.options.read_timeout_ms,
+                                                 context_.options.unauthenticated_timeout_ms);
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::milliseconds(ms));
+  }
 
   void Read() {
     if (context_.stopping) return Close();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(context_.options.header_bytes_max));
     parser_->body_limit(context_.options.body_bytes_max);
-    Deadline();
+    RequestDeadline();
     http::async_read(stream_, buffer_, *parser_, [self = Self()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
@@ -127,6 +139,7 @@ class Session final : public std::enable_shared_from_this<Session<Stream>> {
       net::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable { self->Send(std::move(r)); });
     };
     auto now = context_.dispatcher.Handle(PlainRequest(std::move(req), client_ip_), std::move(later));
+    authenticated_ = authenticated_ || !now || now->authenticated;  // none now: the writer has it
     if (now) Send(std::move(*now));
   }
 
@@ -186,6 +199,7 @@ class Session final : public std::enable_shared_from_this<Session<Stream>> {
   std::array<uint8_t, 16> first_bytes_{};  // TLS ports: what arrived first
   std::optional<http::request_parser<http::string_body>> parser_;
   bool keep_alive_ = true;
+  bool authenticated_ = false;  // a request with a valid API key was seen
   bool counted_ = false;  // the in-flight count is released when the answer is written
   SteadyClock::time_point started_;
 };
@@ -195,6 +209,11 @@ class Session final : public std::enable_shared_from_this<Session<Stream>> {
 void StartSession(SessionContext& context, tcp::socket socket, ssl::context* tls) {
   beast::error_code ignored;
   std::string ip = socket.remote_endpoint(ignored).address().to_string();
+  if (!context.clients.TryAdd(ip, context.options.connections_per_client_max)) {
+    socket.close(ignored);  // this address holds its share of connections already
+    --context.sessions;
+    return;
+  }
   socket.set_option(tcp::no_delay(true), ignored);
   if (tls != nullptr) {
     std::make_shared<Session<TlsStream>>(context, TlsStream(beast::tcp_stream(std::move(socket)), *tls), ip)->Start();

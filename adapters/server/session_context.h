@@ -7,6 +7,8 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <string>
+#include <unordered_map>
 
 #include "adapters/server/dispatcher.h"
 #include "adapters/server/metrics.h"
@@ -37,6 +39,30 @@ class InFlight {
   int64_t count_ = 0;
 };
 
+// Open connections per client address.
+class ClientCounts {
+ public:
+  bool TryAdd(const std::string& ip, size_t max) {
+    std::lock_guard lock(mu_);
+    size_t& n = counts_[ip];
+    if (n >= max) {
+      if (n == 0) counts_.erase(ip);
+      return false;
+    }
+    ++n;
+    return true;
+  }
+  void Remove(const std::string& ip) {
+    std::lock_guard lock(mu_);
+    auto it = counts_.find(ip);
+    if (it != counts_.end() && --it->second == 0) counts_.erase(it);
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<std::string, size_t> counts_;
+};
+
 struct SessionContext {
   SessionContext(const ServerOptions& o, Dispatcher& d, MetricsRegistry& m)
       : options(o), dispatcher(d), metrics(m) {}
@@ -44,6 +70,7 @@ struct SessionContext {
   Dispatcher& dispatcher;
   MetricsRegistry& metrics;
   std::atomic<size_t> sessions{0};    // open connections
+  ClientCounts clients;
   std::atomic<bool> stopping{false};  // no new requests; answers leave with Connection: close
   InFlight in_flight;
 };

@@ -498,6 +498,33 @@ TEST_F(ServerTest, OutOfDescriptorsTheServerKeepsItsLimitsAndRecovers) {
   EXPECT_EQ(after.Request("GET", "/healthz", "").status, 200);
 }
 
+// One client address cannot take every connection; connections that have not shown a valid key
+// are not kept idle for the full read timeout; and failed authentications are limited per
+// address (past them, a request's key is not even looked at).
+TEST_F(ServerTest, OneClientCannotLockOthersOut) {
+  ServerOptions o;
+  o.connections_per_client_max = 3;
+  o.read_timeout_ms = 60'000;
+  o.unauthenticated_timeout_ms = 100;
+  o.auth_failures_per_s = 0.01;
+  o.auth_failures_burst = 3;
+  Serve(o);
+  Client a(server_->port());
+  EXPECT_EQ(a.Request("GET", "/v1/payments", acme_).status, 200);  // authenticated
+  Client b(server_->port()), c(server_->port());
+  Client d(server_->port());                 // the fourth from 127.0.0.1
+  EXPECT_TRUE(d.ClosedByServer());
+  EXPECT_TRUE(b.ClosedByServer());           // idle without a key: cut at 100 ms, not 60 s
+  EXPECT_TRUE(c.ClosedByServer());
+  EXPECT_EQ(a.Request("GET", "/healthz", "").status, 200);  // idle longer, but authenticated
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(a.Request("GET", "/v1/payments", "pk_bad_key").status, 401);
+  auto limited = a.Request("GET", "/v1/payments", "pk_bad_key");
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_NE(limited.body.find("too many failed attempts"), std::string::npos) << limited.body;
+  EXPECT_FALSE(limited.headers["retry-after"].empty());
+  EXPECT_EQ(a.Request("GET", "/healthz", "").status, 200);  // public routes still answer
+}
+
 TEST_F(ServerTest, SlowClientsAreCutOffAndOthersServed) {
   ServerOptions o;
   o.read_timeout_ms = 200;
