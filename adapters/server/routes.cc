@@ -1,6 +1,7 @@
 #include "adapters/server/routes.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 
 #include "adapters/requests/requests.h"
@@ -10,7 +11,7 @@ namespace pay::server {
 namespace {
 
 constexpr size_t kListLimitDefault = 100;
-constexpr size_t kListLimitMax = 1000;
+constexpr size_t kListLimitMax = 100;  // a page's cost is bounded (and the read connection shared)
 constexpr size_t kHistoryLines = 100;
 
 HttpResponse Forbidden(const std::string& what) {
@@ -42,7 +43,14 @@ Reply ListPayments(const Call& c) {
   }
   size_t limit = kListLimitDefault;
   if (c.query.count("limit")) {
-    limit = std::clamp<size_t>(std::strtoul(c.query.at("limit").c_str(), nullptr, 10), 1, kListLimitMax);
+    const std::string& text = c.query.at("limit");
+    size_t n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc() || end != text.data() + text.size() || n < 1 || n > kListLimitMax) {
+      return ErrorResponse(MakeError(ErrorCode::kInvalidArgument,
+                                     "limit: an integer from 1 to " + std::to_string(kListLimitMax)));
+    }
+    limit = n;
   }
   auto page = c.engine.ListPayments(merchant, query("after"), limit);
   if (!page) return ErrorResponse(page.error());

@@ -335,6 +335,11 @@ TEST_F(ServerTest, MalformedAndOversizedRequestsGetClearErrorsAndTheServerStaysU
       EXPECT_NE(huge.body.find("at most 9999999999.99 USD"), std::string::npos) << huge.body;
     }
     EXPECT_EQ(c.Request("POST", "/v1/payments/authorize", acme_, kAuth, "k-huge").status, 200);
+    for (const char* bad : {"abc", "0", "101", "10x", "-1", ""}) {
+      auto r = c.Request("GET", std::string("/v1/payments?limit=") + bad, acme_);
+      EXPECT_EQ(r.status, 400) << bad;
+      EXPECT_NE(r.body.find("limit: an integer from 1 to 100"), std::string::npos) << r.body;
+    }
     EXPECT_EQ(c.Request("GET", "/nope", acme_).status, 404);
     EXPECT_EQ(c.Request("DELETE", "/v1/payments", acme_).status, 405);
   }
