@@ -48,7 +48,8 @@ inline constexpr std::string_view kReadOptions = "--db --json";
 inline constexpr std::string_view kWriteOptions =
     "--db --json --merchant --config --idempotency-retention --durability";
 inline constexpr std::string_view kNetworkOptions =
-    "--network --network-faults --network-deadline --card-key-file --authorization-validity";
+    "--network --network-faults --network-deadline --card-key-file --authorization-validity "
+    "--exchange-grace";
 
 // Sets `sub`'s help footer: `notes` (may be empty), its examples (one: "Example: ..."; more:
 // "Examples:" and one a line), and the global options it uses, named in `globals` (one or more

@@ -122,6 +122,7 @@ Result<void> Open(Context& ctx, bool create, ManualClock** replay_clock) {
   PAY_ASSIGN_OR_RETURN(o.idempotency_retention_ms, ParseDurationMs(ctx.retention, "--idempotency-retention"));
   PAY_ASSIGN_OR_RETURN(o.authorization_validity_ms,
                        ParseDurationMs(ctx.authorization_validity, "--authorization-validity"));
+  PAY_ASSIGN_OR_RETURN(o.exchange_grace_ms, ParseDurationMs(ctx.exchange_grace, "--exchange-grace"));
   if (replay_clock != nullptr) o.exchange_grace_ms = 0;
   o.background_advices = ctx.background_advices;
   if (ctx.wants_network) {

@@ -42,6 +42,7 @@ struct Context {
   std::string network_deadline = "2s";
   std::string card_key_file;
   std::string authorization_validity = "7d";
+  std::string exchange_grace = "60s";
 
   // The subcommand the command line chose: set while parsing (see OnRun in commands.h), run by
   // main once parsing is done.
