@@ -94,10 +94,26 @@ Result<void> OpenNetwork(Context& ctx, EngineOptions& o) {
 
 }  // namespace
 
+// The system clock moved by a fixed offset: PAYMENTCTL_CLOCK_OFFSET (a duration, "-" before it
+// for the past), to rehearse a clock that jumped.
+class OffsetClock final : public Clock {
+ public:
+  explicit OffsetClock(int64_t offset_ms) : offset_ms_(offset_ms) {}
+  int64_t NowMs() const override { return system_.NowMs() + offset_ms_; }
+
+ private:
+  SystemClock system_;
+  int64_t offset_ms_;
+};
+
 Result<void> OpenClock(Context& ctx) {
   if (const char* now = std::getenv("PAYMENTCTL_NOW"); now != nullptr && *now != '\0') {
     PAY_ASSIGN_OR_RETURN(int64_t ms, ParseRfc3339Ms(now, "PAYMENTCTL_NOW"));
     ctx.clock = std::make_unique<ManualClock>(ms);
+  } else if (const char* off = std::getenv("PAYMENTCTL_CLOCK_OFFSET"); off != nullptr && *off != '\0') {
+    const bool past = off[0] == '-';
+    PAY_ASSIGN_OR_RETURN(int64_t ms, ParseDurationMs(off + (past ? 1 : 0), "PAYMENTCTL_CLOCK_OFFSET"));
+    ctx.clock = std::make_unique<OffsetClock>(past ? -ms : ms);
   } else {
     ctx.clock = std::make_unique<SystemClock>();
   }
@@ -123,6 +139,7 @@ Result<void> Open(Context& ctx, bool create, ManualClock** replay_clock) {
   PAY_ASSIGN_OR_RETURN(o.authorization_validity_ms,
                        ParseDurationMs(ctx.authorization_validity, "--authorization-validity"));
   PAY_ASSIGN_OR_RETURN(o.exchange_grace_ms, ParseDurationMs(ctx.exchange_grace, "--exchange-grace"));
+  o.max_db_pages = ctx.max_db_pages;
   if (replay_clock != nullptr) o.exchange_grace_ms = 0;
   o.background_advices = ctx.background_advices;
   if (ctx.wants_network) {

@@ -73,6 +73,7 @@ Result<void> EngineImpl::Open(const EngineOptions& o) {
     so.create_if_missing = o.create_if_missing;
     so.durability = o.durability == Durability::kFull ? store::Durability::kFull
                                                       : store::Durability::kNormal;
+    so.max_pages = o.max_db_pages;
     PAY_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> opened, store::OpenSqliteStore(o.db_path, so));
     store_ = std::move(opened);
     // Payment reads get a connection of their own (WAL: they see what is committed and never

@@ -237,6 +237,10 @@ struct EngineOptions {
   // open at least this long (by the engine clock) is given up: unknown, reversal queued. A
   // younger one may belong to another process still waiting for its answer.
   int64_t exchange_grace_ms = 60'000;
+  // A size quota: the database may not grow past this many pages (0: none). A write that needs
+  // more fails (kStoreIo, retry with the same key) and leaves the books as they were, as on a
+  // full disk.
+  int64_t max_db_pages = 0;
   // Queued advices (captures, refunds, reversals) delivered by a thread of the engine instead of
   // at the end of SubmitBatch, so that no answer waits for them (paymentd). The thread also
   // retries every `advice_retry_ms` (real time) and gives up exchanges left open past

@@ -355,8 +355,11 @@ Result<std::vector<OpenExchange>> Book::StaleExchanges(
     PAY_ASSIGN_OR_RETURN(auto rows, store_.OpenRecords(kPaymentRecord, after, kScanPage));
     for (const auto& row : rows) {
       after = row.id;
-      // Younger than the grace: another process may still be waiting for the answer.
-      if (now - row.open_ms < grace_ms || exchanging.contains(row.id)) continue;
+      // Younger than the grace: another process may still be waiting for the answer. Opened
+      // "in the future", the clock went back since: its age is unknown, and giving it up (a
+      // reversal or an inquiry) is safe where waiting could last as long as the clock's jump.
+      const bool young = row.open_ms <= now && now - row.open_ms < grace_ms;
+      if (young || exchanging.contains(row.id)) continue;
       PAY_ASSIGN_OR_RETURN(Payment p, FromRow(row));
       const bool pending = p.status == PaymentStatus::kPending ||
                            (p.status == PaymentStatus::kSubmitted && !p.in_doubt());

@@ -11,6 +11,8 @@
 #include <map>
 #include <thread>
 
+#include <sqlite3.h>
+
 #include "core/card.h"
 #include "core/json_fields.h"
 #include "pay/money.h"
@@ -81,6 +83,7 @@ bool Campaign::SetUp() {
   std::string out;
   if (chaos::Run({ctl, "--db", Db(), "apikey", "create", "--admin"}, Log(), &out) != 0) return false;
   admin_key_ = out.substr(0, out.find('\n'));
+  if (o_.tcp && !StartNetwork()) return false;
   if (!StartServer()) return false;
   Record fund{"fund", "/v1/funding?merchant=acme", admin_key_, "fund-acme",
               R"({"amount":"1000000.00","currency":"USD"})", {}, {}};
@@ -88,12 +91,33 @@ bool Campaign::SetUp() {
   return fund.first.status == 200;
 }
 
-bool Campaign::StartServer() {
-  Child c = Spawn({o_.paymentctl, "--db", Db(), "--config", dir_ + "/velocity.toml",
-                   "--exchange-grace", kGrace, "--network-deadline", "300ms", "--network-faults",
-                   o_.faults + ",seed=" + std::to_string(o_.seed + generation_), "--json", "serve",
-                   "--listen", "127.0.0.1:0", "--rate", "0"},
+// --tcp: the issuer simulator behind its own TCP listener, on the same port after a restart.
+bool Campaign::StartNetwork() {
+  Child c = Spawn({o_.paymentctl, "--db", Db(), "--json", "network-sim", "--listen",
+                   "127.0.0.1:" + std::to_string(network_port_), "--faults",
+                   o_.faults + ",seed=" + std::to_string(o_.seed + generation_)},
                   Log());
+  if (c.pid < 0) return false;
+  const std::string where = JsonStringField(ReadLine(c.out), "listening");
+  close(c.out);
+  network_port_ = where.empty() ? 0 : std::atoi(where.c_str() + where.rfind(':') + 1);
+  network_ = c.pid;
+  return network_port_ != 0;
+}
+
+bool Campaign::StartServer(const Phase& phase) {
+  std::vector<std::string> args = {o_.paymentctl, "--db", Db(), "--config", dir_ + "/velocity.toml",
+                                   "--exchange-grace", kGrace, "--network-deadline", "300ms",
+                                   "--max-db-pages", std::to_string(phase.max_pages)};
+  if (o_.tcp) {
+    args.insert(args.end(), {"--network", "tcp://127.0.0.1:" + std::to_string(network_port_)});
+  } else {
+    args.insert(args.end(), {"--network-faults", o_.faults + ",seed=" + std::to_string(o_.seed + generation_)});
+  }
+  args.insert(args.end(), {"--json", "serve", "--listen", "127.0.0.1:0", "--rate", "0"});
+  std::vector<std::string> env;
+  if (!phase.clock_offset.empty()) env.push_back("PAYMENTCTL_CLOCK_OFFSET=" + phase.clock_offset);
+  Child c = Spawn(args, Log(), env);
   if (c.pid < 0) return false;
   const std::string line = ReadLine(c.out);  // {"listening":"127.0.0.1:PORT","tls":false}
   close(c.out);
@@ -112,6 +136,49 @@ bool Campaign::StartServer() {
   ++generation_;
   changed_.notify_all();
   return true;
+}
+
+// The database's size in pages now (what a quota is set against).
+int64_t Campaign::PageCount() const {
+  sqlite3* db = nullptr;
+  int64_t pages = 0;
+  if (sqlite3_open_v2(Db().c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, "PRAGMA page_count", -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+      pages = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  return pages;
+}
+
+// Kill by kill: a full disk (a quota 8 pages above the current size), the clock two hours
+// ahead, back to the right time (so it went back two hours), then plainly; with --tcp the
+// network simulator is killed and restarted too every second time.
+Phase Campaign::NextPhase(int n) {
+  Phase p;
+  switch (n % 4) {
+    case 1:
+      p.name = "full disk";
+      p.max_pages = PageCount() + 8;
+      ++f_.full_disk_runs;
+      break;
+    case 2:
+      p.name = "clock +2h";
+      p.clock_offset = "2h";
+      ++f_.clock_jumps;
+      break;
+    default: break;
+  }
+  if (o_.tcp && n % 2 == 0) {
+    kill(network_, SIGKILL);
+    waitpid(network_, nullptr, 0);
+    ++f_.network_kills;
+    if (!StartNetwork()) p.name = "";
+  }
+  return p;
 }
 
 void Campaign::KillServer() {
@@ -250,7 +317,8 @@ bool Campaign::Run() {
     lock.unlock();
     if (ok && k < o_.kills) {
       KillServer();
-      ok = StartServer();
+      const Phase phase = NextPhase(k + 1);
+      ok = *phase.name != '\0' && StartServer(phase);
     }
   }
   {
@@ -265,6 +333,10 @@ bool Campaign::Run() {
   }
   kill(server_, SIGTERM);
   waitpid(server_, nullptr, 0);
+  if (network_ > 0) {
+    kill(network_, SIGTERM);
+    waitpid(network_, nullptr, 0);
+  }
   ok = Check() && ok;
   Print();
   if (ok && !o_.keep) std::filesystem::remove_all(dir_);
@@ -288,6 +360,7 @@ void Campaign::Print() const {
       "  requests sent %lld, answered %lld, unanswered %lld; paymentd killed %lld times\n"
       "  payments %lld; answers changed %lld, payments doubled %lld, lost %lld, unresolved %lld, "
       "disagreeing with the issuer %lld\n"
+      "  faults: full disk %lld runs, clock jumps %lld, network simulator killed %lld times%s\n"
       "  longest wait for an in-flight key %.1f s; verify acquirer %s, issuer %s\n",
       static_cast<unsigned long long>(o_.seed), o_.threads, o_.faults.c_str(),
       static_cast<long long>(f_.sent), static_cast<long long>(f_.answered),
@@ -295,6 +368,8 @@ void Campaign::Print() const {
       static_cast<long long>(f_.payments), static_cast<long long>(f_.changed),
       static_cast<long long>(f_.doubled), static_cast<long long>(f_.lost),
       static_cast<long long>(f_.unresolved), static_cast<long long>(f_.disagreeing),
+      static_cast<long long>(f_.full_disk_runs), static_cast<long long>(f_.clock_jumps),
+      static_cast<long long>(f_.network_kills), o_.tcp ? " (over TCP)" : " (in-process network)",
       f_.resolve_s_max, f_.verify_acquirer ? "ok" : "FAILED", f_.verify_issuer ? "ok" : "FAILED");
 }
 

@@ -27,6 +27,15 @@ struct Options {
   std::string faults = "drop_response=1,late=1,latency=0-2";
   std::string parent;  // where the working directory is made (default: the temporary directory)
   bool keep = false;   // keep the working directory
+  bool tcp = false;    // the network simulator in a process of its own, killed now and then too
+};
+
+// How paymentd runs until the next kill: with a database quota it soon reaches (a full disk),
+// with its clock moved, or plainly.
+struct Phase {
+  const char* name = "plain";
+  int64_t max_pages = 0;
+  std::string clock_offset;  // PAYMENTCTL_CLOCK_OFFSET
 };
 
 // One request as sent, and its first answer.
@@ -56,6 +65,7 @@ struct Figures {
   int64_t unresolved = 0;   // keys still in flight, payments still unknown or pending
   int64_t disagreeing = 0;  // payments the issuer sees otherwise
   int64_t payments = 0;
+  int64_t full_disk_runs = 0, clock_jumps = 0, network_kills = 0;
   double resolve_s_max = 0;  // the longest wait for an in-flight key to answer
   bool verify_acquirer = false, verify_issuer = false;
 };
@@ -74,8 +84,11 @@ class Campaign {
   };
 
   bool SetUp();
-  bool StartServer();
+  bool StartServer(const Phase& phase = {});
+  bool StartNetwork();
   void KillServer();
+  Phase NextPhase(int n);
+  int64_t PageCount() const;
   void Load(Client& c);
   Record NextOp(Client& c);
   Reply Submit(Record& r);
@@ -95,6 +108,8 @@ class Campaign {
   std::vector<std::string> cards_;
 
   pid_t server_ = -1;
+  pid_t network_ = -1;    // --tcp: the network simulator
+  int network_port_ = 0;  // kept across its restarts
   std::mutex mu_;
   std::condition_variable changed_;
   int port_ = 0;

@@ -7,7 +7,10 @@
 // sides agreeing payment by payment. Prints its figures; exits 1 on any loss.
 //
 // Usage: chaos --paymentctl PATH [--kills 3] [--ops-per-kill 300] [--threads 4] [--seed 1]
-//              [--faults SPEC] [--dir PATH] [--keep]
+//              [--faults SPEC] [--dir PATH] [--keep] [--tcp]
+// Between kills paymentd runs plainly, with a database quota it soon fills (a full disk), or
+// with its clock two hours ahead (and then back); --tcp puts the network simulator in a process
+// of its own and kills it too.
 
 #include <algorithm>
 #include <atomic>
@@ -44,10 +47,11 @@ int main(int argc, char** argv) {
     else if (a == "--faults") o.faults = next();
     else if (a == "--dir") o.parent = next();
     else if (a == "--keep") o.keep = true;
+    else if (a == "--tcp") o.tcp = true;
     else {
       std::fprintf(stderr,
                    "chaos: unknown option %s (--paymentctl --kills --ops-per-kill --threads --seed "
-                   "--faults --dir --keep)\n",
+                   "--faults --dir --keep --tcp)\n",
                    a.c_str());
       return 2;
     }

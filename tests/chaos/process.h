@@ -18,11 +18,17 @@ struct Child {
   int out = -1;  // the child's stdout (read end), or -1
 };
 
-// Starts `args` (args[0] is a path) with stdout to a pipe and stderr appended to `log_path`.
-inline Child Spawn(const std::vector<std::string>& args, const std::string& log_path) {
+// Starts `args` (args[0] is a path) with stdout to a pipe and stderr appended to `log_path`;
+// `env` ("NAME=value") is added to this process's environment for the child.
+inline Child Spawn(const std::vector<std::string>& args, const std::string& log_path,
+                   const std::vector<std::string>& env = {}) {
   std::vector<char*> argv;
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (const std::string& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  envp.push_back(nullptr);
   int p[2];
   if (pipe2(p, O_CLOEXEC) != 0) return {};
   const int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -30,7 +36,7 @@ inline Child Spawn(const std::vector<std::string>& args, const std::string& log_
   if (pid == 0) {
     dup2(p[1], 1);
     if (log >= 0) dup2(log, 2);
-    execv(argv[0], argv.data());
+    execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }
   close(p[1]);

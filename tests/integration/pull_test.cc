@@ -779,6 +779,21 @@ TEST_P(PullTest, CrashWithAnAuthorizationInFlightIsReversedAtStartUp) {
   ExpectConservation();
 }
 
+// The clock went back (two hours) between the crash and the restart: the exchange looks opened
+// in the future, its age is unknown, and it is given up at once rather than left in flight (its
+// key answering 409) until the clock catches up. Found by the fault campaign's clock jump.
+TEST_P(PullTest, AnExchangeOpenedBeforeTheClockWentBackIsGivenUp) {
+  CrashWithAnAuthorizationInFlight();
+  clock_.SetMs(kT0 - 2 * 3600 * 1000);
+  Open();
+  EXPECT_EQ(engine_->recovery().payments_in_doubt, 1u);
+  EXPECT_EQ(Text(Payment("pay_000000000001"), "status"), "reversed");
+  Outcome retry = Do("order-crash", Auth("4242424242424242", 7777));
+  EXPECT_TRUE(retry.replayed);
+  EXPECT_EQ(retry.payment_status, "reversed");
+  ExpectConservation();
+}
+
 // paymentd resolves an exchange a crash left open by itself once the grace has passed, without
 // a restart or `payment resolve`: its reversal goes out, and the key that waited answers again.
 TEST_P(PullTest, TheBackgroundDelivererGivesUpAnExchangeLeftOpenPastTheGrace) {
