@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 namespace pay::server {
@@ -27,6 +28,8 @@ namespace net = boost::asio;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
+
+constexpr size_t kReadChunkBytes = 8192;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 HttpRequest PlainRequest(http::request<http::string_body>&& req, const std::string& client_ip) {
@@ -119,7 +122,44 @@ class Session final : public std::enable_shared_from_this<Session<Stream>> {
     parser_->header_limit(static_cast<std::uint32_t>(context_.options.header_bytes_max));
     parser_->body_limit(context_.options.body_bytes_max);
     RequestDeadline();
-    http::async_read(stream_, buffer_, *parser_, [self = Self()](beast::error_code ec, size_t) { self->OnRead(ec); });
+    Parse();  // the buffer may hold the next request already (pipelining)
+  }
+
+  // Feeds the buffer to the parser, reading more while it needs more. The header's bytes are
+  // looked at before the parser sees them: it would join a folded line (obs-fold) into one
+  // value, and a request that can be read two ways is refused.
+  void Parse() {
+    for (;;) {
+      if (parser_->is_done()) return OnRead({});
+      if (!parser_->is_header_done() && Folded(buffer_.data())) {
+        return RefuseAmbiguous("header: a line folded onto the next (obs-fold)");
+      }
+      if (buffer_.size() == 0) return ReadMore();
+      beast::error_code ec;
+      const size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more || (!ec && used == 0)) return ReadMore();
+      if (ec) return OnRead(ec);
+    }
+  }
+
+  void ReadMore() {
+    stream_.async_read_some(buffer_.prepare(kReadChunkBytes), [self = Self()](beast::error_code ec, size_t n) {
+      self->buffer_.commit(n);
+      if (ec) return self->OnRead(ec);
+      self->Parse();
+    });
+  }
+
+  // Whether the header in `bytes` (up to its blank line, or all of it) continues a line on the
+  // next one: a CRLF followed by a space or a tab.
+  static bool Folded(net::const_buffer bytes) {
+    const std::string_view text(static_cast<const char*>(bytes.data()), bytes.size());
+    const std::string_view header = text.substr(0, text.find("\r\n\r\n"));
+    for (size_t at = header.find("\r\n"); at != std::string_view::npos; at = header.find("\r\n", at + 2)) {
+      if (at + 2 < text.size() && (text[at + 2] == ' ' || text[at + 2] == '\t')) return true;
+    }
+    return false;
   }
 
   void OnRead(beast::error_code ec) {

@@ -362,6 +362,28 @@ TEST_F(ServerTest, MalformedAndOversizedRequestsGetClearErrorsAndTheServerStaysU
   EXPECT_EQ(ok.Request("GET", "/healthz", "").status, 200);  // still serving
 }
 
+// Requests sent back to back in one write (pipelining) are each read and answered, in order;
+// a request split into many small writes is read whole.
+TEST_F(ServerTest, PipelinedAndFragmentedRequestsAreRead) {
+  Serve();
+  Client c(server_->port());
+  const std::string get = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_TRUE(c.SendRaw(get + "GET /v1/payments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + acme_ +
+                        "\r\n\r\n" + get));
+  EXPECT_EQ(c.Read().status, 200);
+  auto list = c.Read();
+  EXPECT_EQ(list.status, 200);
+  EXPECT_NE(list.body.find("payments"), std::string::npos) << list.body;
+  EXPECT_EQ(c.Read().status, 200);
+  const std::string post = std::string("POST /v1/payments/authorize HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ") +
+                           acme_ + "\r\nIdempotency-Key: frag-1\r\nContent-Type: application/json\r\n" +
+                           "Content-Length: " + std::to_string(std::string(kAuth).size()) + "\r\n\r\n" + kAuth;
+  for (char ch : post) ASSERT_TRUE(c.SendRaw(std::string(1, ch)));
+  auto a = c.Read();
+  EXPECT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(Field(a.body, "status"), "authorized") << a.body;
+}
+
 // Requests that could be read two ways are refused with a 400 naming the problem, never guessed
 // at: a JSON key given twice, a deciding header given twice, HTTP/1.1 without Host, "01.00".
 TEST_F(ServerTest, AmbiguousRequestsAreRefused) {
@@ -376,6 +398,8 @@ TEST_F(ServerTest, AmbiguousRequestsAreRefused) {
            {"{" + card + R"(,"amount":"01.00"})", "", "leading zero"},
            {"{" + card + R"(,"amount":"1.00"})", "Idempotency-Key: other\r\n", "header Idempotency-Key: given more than once"},
            {"{" + card + R"(,"amount":"1.00"})", "Authorization: Bearer pk_x_y\r\n", "header Authorization: given more than once"},
+           {"{" + card + R"(,"amount":"1.00"})", "X-Note: one\r\n two\r\n", "header: a line folded onto the next"},
+           {"{" + card + R"(,"amount":"1.00"})", "X-Note: one\r\n\ttwo\r\n", "header: a line folded onto the next"},
            {"{" + card + R"(,"amount":"1.00"})", "", "header Host: required in HTTP/1.1", false}}) {
     Client client(server_->port());
     std::string req = "POST /v1/payments/authorize HTTP/1.1\r\n";
