@@ -116,6 +116,7 @@ class Campaign {
   int64_t generation_ = 0;  // server starts
   bool up_ = false;
   bool stop_ = false;
+  bool plain_ = true;  // the running paymentd has no fault of its own (quota, clock)
   int64_t answered_ = 0;
   std::vector<Client> clients_;
   Figures f_;
