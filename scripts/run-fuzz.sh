@@ -16,7 +16,7 @@ for target in fuzz_ledger_codec fuzz_parsers fuzz_iso8583 fuzz_velocity_state fu
     status=1
   fi
   # libFuzzer's last status line: executions, edge coverage, features, corpus size.
-  done_line=$(grep -E '^#[0-9]+ +DONE' "$build/$target.log" | tail -n 1 || true)
+  done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$build/$target.log" | tail -n 1 || true)
   echo "fuzz: $target: ${done_line:-no summary}"
 done
 exit $status

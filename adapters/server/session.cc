@@ -28,9 +28,9 @@ namespace net = boost::asio;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
-
-constexpr size_t kReadChunkBytes = 8192;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+constexpr size_t kReadChunkBytes = 8192;  // what one read asks the socket for
 
 HttpRequest PlainRequest(http::request<http::string_body>&& req, const std::string& client_ip) {
   HttpRequest r;
