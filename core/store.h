@@ -228,4 +228,12 @@ class Store {
 // migrations. WAL journal; synchronous=FULL unless options say NORMAL.
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, const StoreOptions& options);
 
+// Opens the PostgreSQL database named by a libpq connection string (`postgresql://...` or
+// `host=... dbname=...`), with create_if_missing creating the schema in an empty database
+// (core/pg_store.cc). Writers take a transaction-scoped advisory lock: one at a time per
+// database. No page quota (max_pages is refused).
+Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& conninfo, const StoreOptions& options);
+// Whether `where` (a --db value) names a PostgreSQL database rather than a SQLite file.
+bool IsPostgresUrl(std::string_view where);
+
 }  // namespace pay::store

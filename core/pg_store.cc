@@ -1,0 +1,405 @@
+// The PostgreSQL store: the Store interface over libpq, one statement per call (prepared,
+// binary in and out). A write transaction takes a transaction-scoped advisory lock first, so
+// writers on one database run one at a time as they do on SQLite: the ledger's dense entry
+// sequence and audit chain stay exact with several nodes. A commit counter in `meta` tells a
+// writer that another connection committed since its last transaction (BeginWrite's answer).
+
+#include <algorithm>
+#include <string>
+
+#include "core/pg_connection.h"
+#include "core/pg_schema.h"
+#include "core/store.h"
+
+namespace pay::store {
+
+namespace {
+
+using pg::Params;
+using pg::Rows;
+
+constexpr const char* kUniqueViolation = "23505";
+
+AccountRow ReadAccount(const Rows& r, int i) {
+  AccountRow a;
+  a.num = r.Int(i, 0);
+  a.id = r.Text(i, 1);
+  a.currency = r.Text(i, 2);
+  a.type = static_cast<int32_t>(r.Int(i, 3));
+  a.overdraft_mode = static_cast<int32_t>(r.Int(i, 4));
+  a.overdraft_limit_minor = r.Int(i, 5);
+  a.metadata = r.Text(i, 6);
+  a.created_at_ms = r.Int(i, 7);
+  a.debits_posted_minor = r.Int(i, 8);
+  a.credits_posted_minor = r.Int(i, 9);
+  a.debits_pending_minor = r.Int(i, 10);
+  a.credits_pending_minor = r.Int(i, 11);
+  a.last_seq = r.Int(i, 12);
+  return a;
+}
+
+EntryRow ReadEntry(const Rows& r, int i) {
+  EntryRow e;
+  e.seq = r.Int(i, 0);
+  e.ref = r.Null(i, 1) ? std::string() : r.Text(i, 1);
+  e.kind = static_cast<int32_t>(r.Int(i, 2));
+  e.created_at_ms = r.Int(i, 3);
+  e.description = r.Text(i, 4);
+  e.reverses_seq = r.Int(i, 5);
+  e.resolves_seq = r.Int(i, 6);
+  e.expires_at_ms = r.Int(i, 7);
+  e.legs = r.Text(i, 8);
+  e.digest = r.Text(i, 9);
+  e.hash = r.Text(i, 10);
+  return e;
+}
+
+EntryStateRow ReadState(const Rows& r, int i) {
+  return {r.Int(i, 0), static_cast<int32_t>(r.Int(i, 1)), r.Int(i, 2), r.Int(i, 3)};
+}
+
+IdempotencyRow ReadIdempotency(const Rows& r, int i) {
+  IdempotencyRow k;
+  k.scope = r.Text(i, 0);
+  k.operation = static_cast<int32_t>(r.Int(i, 1));
+  k.key = r.Text(i, 2);
+  k.fingerprint = r.Text(i, 3);
+  k.state = static_cast<int32_t>(r.Int(i, 4));
+  k.status = static_cast<int32_t>(r.Int(i, 5));
+  k.message = r.Text(i, 6);
+  k.entry_seq = r.Int(i, 7);
+  k.body = r.Text(i, 8);
+  k.created_at_ms = r.Int(i, 9);
+  k.expires_at_ms = r.Int(i, 10);
+  return k;
+}
+
+VelocityRow ReadVelocity(const Rows& r, int i) {
+  return {r.Text(i, 0), r.Text(i, 1), r.Text(i, 2), r.Int(i, 3)};
+}
+
+RecordRow ReadRecord(const Rows& r, int i) {
+  RecordRow x;
+  x.kind = static_cast<int32_t>(r.Int(i, 0));
+  x.id = r.Text(i, 1);
+  x.owner = r.Text(i, 2);
+  x.due_ms = r.Int(i, 3);
+  x.body = r.Text(i, 4);
+  x.open_ms = r.Int(i, 5);
+  return x;
+}
+
+template <typename Row, typename ReadFn>
+std::vector<Row> All(const Rows& r, ReadFn read) {
+  std::vector<Row> out;
+  out.reserve(static_cast<size_t>(r.count()));
+  for (int i = 0; i < r.count(); ++i) out.push_back(read(r, i));
+  return out;
+}
+
+template <typename Row, typename ReadFn>
+std::optional<Row> First(const Rows& r, ReadFn read) {
+  if (r.count() == 0) return std::nullopt;
+  return read(r, 0);
+}
+
+class PgStore final : public Store {
+ public:
+  explicit PgStore(std::unique_ptr<pg::Connection> c) : c_(std::move(c)) {}
+
+  Result<void> Init(const StoreOptions& o) {
+    if (o.max_pages > 0) {
+      return MakeError(ErrorCode::kInvalidArgument, "max_db_pages: a SQLite quota; PostgreSQL has none");
+    }
+    PAY_TRY(c_->Exec("SET lock_timeout = " + std::to_string(std::max<int64_t>(1, o.busy_timeout_ms)) +
+                         "; SET synchronous_commit = " +
+                         (o.durability == Durability::kFull ? "on" : "off"),
+                     "session settings"));
+    PAY_TRY(Migrate(o.create_if_missing));
+    for (const pg::Statement& s : pg::kStatements) PAY_TRY(c_->Prepare(s.name, s.sql));
+    return {};
+  }
+
+  Result<bool> BeginWrite() override {
+    if (in_write_ || in_read_) return MakeError(ErrorCode::kInternal, "store: a transaction is open");
+    PAY_TRY(c_->Exec("BEGIN", "begin"));
+    in_write_ = true;
+    auto lock = c_->Run("lock", Params(), "write lock");
+    auto commits = lock ? c_->Run("commits", Params(), "commit counter") : Result<Rows>(lock.error());
+    if (!commits) {
+      Rollback();
+      return commits.error();
+    }
+    const int64_t now = commits->Int(0, 0);
+    const bool changed = now != commits_seen_;
+    commits_seen_ = now;
+    return changed;
+  }
+
+  Result<void> Commit() override {
+    if (!in_write_) return MakeError(ErrorCode::kInternal, "store: no write transaction");
+    auto counted = c_->Run("count_commit", Params(), "commit counter");
+    auto done = counted ? c_->Exec("COMMIT", "commit") : Result<void>(counted.error());
+    if (!done) {
+      Rollback();
+      return done.error();
+    }
+    commits_seen_ = counted->Int(0, 0);  // our own commit is not another's
+    in_write_ = false;
+    return {};
+  }
+
+  void Rollback() override {
+    (void)c_->Exec("ROLLBACK", "rollback");
+    in_write_ = false;
+  }
+  bool in_write() const override { return in_write_; }
+
+  Result<void> BeginRead() override {
+    if (in_write_ || in_read_) return MakeError(ErrorCode::kInternal, "store: a transaction is open");
+    // The snapshot is taken by the transaction's first statement: take it now.
+    PAY_TRY(c_->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1", "begin read"));
+    in_read_ = true;
+    return {};
+  }
+  void EndRead() override {
+    if (in_read_) (void)c_->Exec("COMMIT", "end read");
+    in_read_ = false;
+  }
+
+  // ---- accounts ----
+
+  Result<void> InsertAccount(AccountRow* row) override {
+    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("insert_account",
+                                         Params().Text(row->id).Text(row->currency).Int(row->type)
+                                             .Int(row->overdraft_mode).Int(row->overdraft_limit_minor)
+                                             .Text(row->metadata).Int(row->created_at_ms),
+                                         "insert account"));
+    if (r.count() == 0) return MakeError(ErrorCode::kAccountExists, "id: account '" + row->id + "' exists");
+    row->num = r.Int(0, 0);
+    PAY_TRY(c_->Run("insert_balance",
+                    Params().Int(row->num).Int(row->debits_posted_minor).Int(row->credits_posted_minor)
+                        .Int(row->debits_pending_minor).Int(row->credits_pending_minor).Int(row->last_seq),
+                    "insert balance"));
+    return {};
+  }
+  Result<std::optional<AccountRow>> FindAccount(std::string_view id) override {
+    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("find_account", Params().Text(id), "find account"));
+    return First<AccountRow>(r, ReadAccount);
+  }
+  Result<std::optional<AccountRow>> FindAccountByNum(int64_t num) override {
+    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("find_account_num", Params().Int(num), "find account"));
+    return First<AccountRow>(r, ReadAccount);
+  }
+  Result<void> UpdateAccountCounters(const AccountRow& a) override {
+    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("update_account",
+                                         Params().Int(a.debits_posted_minor).Int(a.credits_posted_minor)
+                                             .Int(a.debits_pending_minor).Int(a.credits_pending_minor)
+                                             .Int(a.last_seq).Int(a.num),
+                                         "update account"));
+    if (r.affected() != 1) {
+      return MakeError(ErrorCode::kCorruptStore, "store: account #" + std::to_string(a.num) + " vanished");
+    }
+    return {};
+  }
+  Result<std::vector<AccountRow>> ListAccounts(std::string_view after_id, size_t limit) override {
+    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("list_accounts", Params().Text(after_id).Int(Limit(limit)), "list accounts"));
+    return All<AccountRow>(r, ReadAccount);
+  }
+
+  // ---- entries ----
+
+  Result<bool> InsertEntry(const EntryRow& e) override {
+    Params p;
+    p.Int(e.seq);
+    if (e.ref.empty()) {
+      p.Null();
+    } else {
+      p.Text(e.ref);
+    }
+    p.Int(e.kind).Int(e.created_at_ms).Text(e.description).Int(e.reverses_seq).Int(e.resolves_seq)
+        .Int(e.expires_at_ms).Text(e.legs).Text(e.digest).Text(e.hash);
+    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("insert_entry", p, "insert entry"));
+    return r.affected() == 1;
+  }
+  Result<std::optional<EntryRow>> FindEntry(int64_t seq) override {
+    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("find_entry", Params().Int(seq), "find entry"));
+    return First<EntryRow>(r, ReadEntry);
+  }
+  Result<std::optional<EntryRow>> FindEntryByRef(std::string_view ref) override {
+    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("find_entry_ref", Params().Text(ref), "find entry"));
+    return First<EntryRow>(r, ReadEntry);
+  }
+  Result<std::optional<EntryRow>> LastEntry() override {
+    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("last_entry", Params(), "last entry"));
+    return First<EntryRow>(r, ReadEntry);
+  }
+  Result<std::vector<EntryRow>> ScanEntries(int64_t after_seq, size_t limit) override {
+    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("scan_entries", Params().Int(after_seq).Int(Limit(limit)), "scan entries"));
+    return All<EntryRow>(r, ReadEntry);
+  }
+
+  Result<void> PutEntryState(const EntryStateRow& s) override {
+    return Void(c_->Run("put_state", Params().Int(s.seq).Int(s.state).Int(s.expires_at_ms).Int(s.resolved_by_seq),
+                        "put entry state"));
+  }
+  Result<std::optional<EntryStateRow>> FindEntryState(int64_t seq) override {
+    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("find_state", Params().Int(seq), "find entry state"));
+    return First<EntryStateRow>(r, ReadState);
+  }
+  Result<std::vector<EntryStateRow>> DueEntryStates(int32_t state, int64_t now_ms, size_t limit) override {
+    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("due_states", Params().Int(state).Int(now_ms).Int(Limit(limit)), "due entry states"));
+    return All<EntryStateRow>(r, ReadState);
+  }
+
+  // ---- velocity ----
+
+  Result<void> AppendVelocityLog(std::string_view body) override {
+    return Void(c_->Run("append_velocity_log", Params().Text(body), "append velocity log"));
+  }
+  Result<std::vector<VelocityLogRow>> VelocityLog() override {
+    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("velocity_log", Params(), "velocity log"));
+    return All<VelocityLogRow>(r, [](const Rows& x, int i) { return VelocityLogRow{x.Int(i, 0), x.Text(i, 1)}; });
+  }
+  Result<void> ClearVelocityLog() override {
+    return Void(c_->Run("clear_velocity_log", Params(), "clear velocity log"));
+  }
+  Result<std::optional<VelocityRow>> FindVelocity(std::string_view rule, std::string_view key) override {
+    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("find_velocity", Params().Text(rule).Text(key), "find velocity"));
+    return First<VelocityRow>(r, ReadVelocity);
+  }
+  Result<void> PutVelocity(const VelocityRow& v) override {
+    return Void(c_->Run("put_velocity", Params().Text(v.rule).Text(v.key).Text(v.state).Int(v.updated_at_ms),
+                        "put velocity"));
+  }
+  Result<std::vector<VelocityRow>> ListVelocity(std::string_view rule, std::string_view from_key,
+                                                size_t limit) override {
+    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("list_velocity", Params().Text(rule).Text(from_key).Int(Limit(limit)),
+                                         "list velocity"));
+    return All<VelocityRow>(r, ReadVelocity);
+  }
+
+  // ---- idempotency ----
+
+  Result<std::optional<IdempotencyRow>> FindIdempotency(std::string_view scope, int32_t operation,
+                                                        std::string_view key) override {
+    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("find_idem", Params().Text(scope).Int(operation).Text(key), "find key"));
+    return First<IdempotencyRow>(r, ReadIdempotency);
+  }
+  Result<void> PutIdempotency(const IdempotencyRow& k) override {
+    return Void(c_->Run("put_idem",
+                        Params().Text(k.scope).Int(k.operation).Text(k.key).Text(k.fingerprint).Int(k.state)
+                            .Int(k.status).Text(k.message).Int(k.entry_seq).Text(k.body)
+                            .Int(k.created_at_ms).Int(k.expires_at_ms),
+                        "put key"));
+  }
+  Result<void> DeleteIdempotency(std::string_view scope, int32_t operation, std::string_view key) override {
+    return Void(c_->Run("delete_idem", Params().Text(scope).Int(operation).Text(key), "delete key"));
+  }
+  Result<std::vector<IdempotencyRow>> InFlightIdempotency(size_t limit) override {
+    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("in_flight_idem", Params().Int(Limit(limit)), "keys in flight"));
+    return All<IdempotencyRow>(r, ReadIdempotency);
+  }
+  Result<size_t> PurgeIdempotency(int64_t now_ms, size_t limit) override {
+    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("purge_idem", Params().Int(now_ms).Int(Limit(limit)), "purge keys"));
+    return static_cast<size_t>(r.affected());
+  }
+
+  // ---- records ----
+
+  Result<void> PutRecord(const RecordRow& x) override {
+    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("put_record",
+                                         Params().Int(x.kind).Text(x.id).Text(x.owner).Int(x.due_ms)
+                                             .Text(x.body).Int(x.open_ms),
+                                         "put record"));
+    if (r.affected() == 0) {
+      return MakeError(ErrorCode::kInternal, "store: record " + std::to_string(x.kind) + "/" + x.id +
+                                                 " exists with another owner (owners never change)");
+    }
+    return {};
+  }
+  Result<std::optional<RecordRow>> FindRecord(int32_t kind, std::string_view id) override {
+    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("find_record", Params().Int(kind).Text(id), "find record"));
+    return First<RecordRow>(r, ReadRecord);
+  }
+  Result<void> DeleteRecord(int32_t kind, std::string_view id) override {
+    return Void(c_->Run("delete_record", Params().Int(kind).Text(id), "delete record"));
+  }
+  Result<std::vector<RecordRow>> ListRecords(int32_t kind, std::string_view owner,
+                                             std::string_view after_id, size_t limit) override {
+    auto r = owner.empty()
+                 ? c_->Run("list_records", Params().Int(kind).Text(after_id).Int(Limit(limit)), "list records")
+                 : c_->Run("list_owner_records", Params().Int(kind).Text(owner).Text(after_id).Int(Limit(limit)),
+                           "list records");
+    if (!r) return r.error();
+    return All<RecordRow>(*r, ReadRecord);
+  }
+  Result<std::vector<RecordRow>> DueRecords(int32_t kind, int64_t now_ms, size_t limit) override {
+    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("due_records", Params().Int(kind).Int(now_ms).Int(Limit(limit)), "due records"));
+    return All<RecordRow>(r, ReadRecord);
+  }
+  Result<std::vector<RecordRow>> OpenRecords(int32_t kind, std::string_view after_id, size_t limit) override {
+    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("open_records", Params().Int(kind).Text(after_id).Int(Limit(limit)),
+                                         "open records"));
+    return All<RecordRow>(r, ReadRecord);
+  }
+
+ private:
+  static int64_t Limit(size_t n) { return static_cast<int64_t>(std::min<size_t>(n, INT64_MAX)); }
+  static Result<void> Void(const Result<Rows>& r) {
+    if (!r) return r.error();
+    return {};
+  }
+
+  // Creates the schema in an empty database (with create_if_missing), or checks its version.
+  Result<void> Migrate(bool create) {
+    PAY_TRY(c_->Exec("BEGIN; SELECT pg_advisory_xact_lock(7228713)", "migrate"));
+    auto r = MigrateLocked(create);
+    PAY_TRY(c_->Exec(r ? "COMMIT" : "ROLLBACK", "migrate"));
+    return r;
+  }
+  Result<void> MigrateLocked(bool create) {
+    PAY_ASSIGN_OR_RETURN(Rows exists, c_->Query("SELECT CASE WHEN to_regclass('meta') IS NULL THEN 0::int8 ELSE 1::int8 END",
+                                                 Params(), "schema version"));
+    int64_t version = 0;
+    if (exists.Int(0, 0) != 0) {
+      PAY_ASSIGN_OR_RETURN(Rows v, c_->Query("SELECT value::bigint FROM meta WHERE key = 'schema_version'",
+                                             Params(), "schema version"));
+      version = v.count() == 0 ? -1 : v.Int(0, 0);
+      if (version < 1) return MakeError(ErrorCode::kCorruptStore, "db: not a paymentctl database");
+    }
+    if (version > pg::kSchemaVersion) {
+      return MakeError(ErrorCode::kCorruptStore,
+                       "db: schema version " + std::to_string(version) +
+                           " was written by a newer paymentctl (this one knows " +
+                           std::to_string(pg::kSchemaVersion) + ")");
+    }
+    if (version == 0) {
+      if (!create) return MakeError(ErrorCode::kInvalidArgument, "db: the PostgreSQL database has no paymentctl schema (run `paymentctl init`)");
+      PAY_TRY(c_->Exec(pg::kSchemaV1, "create schema"));
+    }
+    // Later versions add their steps here: if (version < 2) { ... }
+    return {};
+  }
+
+  std::unique_ptr<pg::Connection> c_;
+  bool in_write_ = false;
+  bool in_read_ = false;
+  int64_t commits_seen_ = -1;
+};
+
+}  // namespace
+
+bool IsPostgresUrl(std::string_view where) {
+  return where.starts_with("postgresql://") || where.starts_with("postgres://") ||
+         where.starts_with("host=") || where.starts_with("dbname=");
+}
+
+Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& conninfo, const StoreOptions& options) {
+  PAY_ASSIGN_OR_RETURN(auto c, pg::Connection::Open(conninfo));
+  auto store = std::make_unique<PgStore>(std::move(c));
+  PAY_TRY(store->Init(options));
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace pay::store

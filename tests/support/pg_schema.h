@@ -1,0 +1,48 @@
+#pragma once
+// A fresh PostgreSQL schema for one test, on the server PAY_TEST_POSTGRES names (a libpq
+// connection string: scripts/pg-test-server.sh prints one, .ci/run exports it). conninfo()
+// connects with that schema first in the search path; the schema is dropped at scope exit.
+// Without PAY_TEST_POSTGRES, available() is false and PostgreSQL cases skip, saying why.
+
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <string>
+
+namespace pay::testing {
+
+class PgSchema {
+ public:
+  PgSchema() {
+    const char* server = std::getenv("PAY_TEST_POSTGRES");
+    if (server == nullptr || *server == '\0') return;
+    static std::atomic<int> counter{0};
+    name_ = "t" + std::to_string(getpid()) + "_" + std::to_string(counter++);
+    server_ = server;
+    Run("DROP SCHEMA IF EXISTS " + name_ + " CASCADE; CREATE SCHEMA " + name_);
+    conninfo_ = server_ + " options='-c search_path=" + name_ + "'";
+  }
+  ~PgSchema() {
+    if (!name_.empty()) Run("DROP SCHEMA IF EXISTS " + name_ + " CASCADE");
+  }
+  PgSchema(const PgSchema&) = delete;
+  PgSchema& operator=(const PgSchema&) = delete;
+
+  bool available() const { return !conninfo_.empty(); }
+  const std::string& conninfo() const { return conninfo_; }
+  static constexpr const char* kSkipReason =
+      "PAY_TEST_POSTGRES is not set (scripts/pg-test-server.sh start DIR prints a value; CI sets it)";
+
+ private:
+  void Run(const std::string& sql) {
+    PGconn* c = PQconnectdb(server_.c_str());
+    if (PQstatus(c) == CONNECTION_OK) PQclear(PQexec(c, sql.c_str()));
+    PQfinish(c);
+  }
+
+  std::string server_, name_, conninfo_;
+};
+
+}  // namespace pay::testing

@@ -1,0 +1,239 @@
+// The Store interface's contract (core/store.h), run against every store: SQLite on a real
+// file, and PostgreSQL on a real server (PAY_TEST_POSTGRES; a fresh schema per test). What the
+// engine relies on: ids and order, conflicts, upserts, owners that never change, transactions
+// that roll back whole, another writer's commits reported, and read snapshots.
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "core/store.h"
+#include "tests/support/pg_schema.h"
+#include "tests/support/temp_dir.h"
+
+namespace pay::store {
+namespace {
+
+class StoreContractTest : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    if (Postgres() && !pg_.available()) GTEST_SKIP() << testing::PgSchema::kSkipReason;
+    s_ = Open();
+    ASSERT_TRUE(s_);
+  }
+  bool Postgres() const { return std::string(GetParam()) == "postgres"; }
+  // Another connection to the same database.
+  std::unique_ptr<Store> Open() {
+    StoreOptions o;
+    o.create_if_missing = true;
+    auto s = Postgres() ? OpenPostgresStore(pg_.conninfo(), o) : OpenSqliteStore(dir_.File("s.db"), o);
+    EXPECT_TRUE(s) << (s ? "" : s.error().message);
+    return s ? std::move(*s) : nullptr;
+  }
+  // Runs `body` in a committed write transaction of `s`.
+  template <class F>
+  void Write(Store& s, F body) {
+    ASSERT_TRUE(s.BeginWrite());
+    body();
+    ASSERT_TRUE(s.Commit());
+  }
+
+  testing::TempDir dir_;
+  testing::PgSchema pg_;
+  std::unique_ptr<Store> s_;
+};
+
+TEST_P(StoreContractTest, AccountsHaveStableNumbersUniqueIdsAndIdOrder) {
+  AccountRow a{0, "m/acme/available", "USD", 1, 0, 0, std::string("k\0v", 3), 10};
+  AccountRow b{0, "bank", "USD", 2, 1, 500, "", 11};
+  Write(*s_, [&] {
+    ASSERT_TRUE(s_->InsertAccount(&a));
+    ASSERT_TRUE(s_->InsertAccount(&b));
+    AccountRow again{0, "bank", "EUR", 1, 0, 0, "", 12};
+    auto dup = s_->InsertAccount(&again);
+    ASSERT_FALSE(dup);
+    EXPECT_EQ(dup.error().code, ErrorCode::kAccountExists);
+  });
+  EXPECT_GT(a.num, 0);
+  EXPECT_GT(b.num, a.num);
+  a.debits_posted_minor = 700;
+  a.last_seq = 3;
+  Write(*s_, [&] { ASSERT_TRUE(s_->UpdateAccountCounters(a)); });
+  auto found = s_->FindAccount("m/acme/available");
+  ASSERT_TRUE(found && *found);
+  EXPECT_EQ((*found)->num, a.num);
+  EXPECT_EQ((*found)->metadata, std::string("k\0v", 3));
+  EXPECT_EQ((*found)->debits_posted_minor, 700);
+  EXPECT_EQ((*found)->last_seq, 3);
+  auto by_num = s_->FindAccountByNum(b.num);
+  ASSERT_TRUE(by_num && *by_num);
+  EXPECT_EQ((*by_num)->overdraft_limit_minor, 500);
+  EXPECT_FALSE(*s_->FindAccount("nobody"));
+  auto list = s_->ListAccounts("", 10);
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].id, "bank");  // byte order
+  EXPECT_EQ(s_->ListAccounts("bank", 10)->size(), 1u);
+  EXPECT_EQ(s_->ListAccounts("", 1)->size(), 1u);
+}
+
+TEST_P(StoreContractTest, EntriesAreAppendedOnceByReference) {
+  EntryRow e1{1, "order-1", 1, 100, "first", 0, 0, 0, std::string("\x01\x00\x02", 3), "d1", "h1"};
+  EntryRow e2{2, "", 1, 101, "no ref", 0, 0, 500, "l2", "d2", "h2"};
+  EntryRow e3{3, "", 2, 102, "no ref either", 2, 0, 0, "l3", "d3", "h3"};
+  Write(*s_, [&] {
+    EXPECT_TRUE(*s_->InsertEntry(e1));
+    EXPECT_TRUE(*s_->InsertEntry(e2));
+    EXPECT_TRUE(*s_->InsertEntry(e3));
+    EntryRow same_ref = e1;
+    same_ref.seq = 4;
+    EXPECT_FALSE(*s_->InsertEntry(same_ref));  // written nothing
+  });
+  EXPECT_EQ((*s_->LastEntry())->seq, 3);
+  auto by_ref = s_->FindEntryByRef("order-1");
+  ASSERT_TRUE(by_ref && *by_ref);
+  EXPECT_EQ((*by_ref)->legs, std::string("\x01\x00\x02", 3));
+  EXPECT_EQ((*s_->FindEntry(2))->ref, "");
+  EXPECT_EQ((*s_->FindEntry(3))->reverses_seq, 2);
+  auto scan = s_->ScanEntries(1, 10);
+  ASSERT_TRUE(scan);
+  ASSERT_EQ(scan->size(), 2u);
+  EXPECT_EQ((*scan)[0].seq, 2);
+  EXPECT_EQ((*scan)[1].expires_at_ms, 0);
+}
+
+TEST_P(StoreContractTest, EntryStatesAreReplacedAndFoundDueInExpiryOrder) {
+  Write(*s_, [&] {
+    ASSERT_TRUE(s_->PutEntryState({1, 1, 300, 0}));
+    ASSERT_TRUE(s_->PutEntryState({2, 1, 200, 0}));
+    ASSERT_TRUE(s_->PutEntryState({3, 1, 0, 0}));
+    ASSERT_TRUE(s_->PutEntryState({1, 1, 100, 0}));  // replaced
+    ASSERT_TRUE(s_->PutEntryState({4, 2, 50, 9}));
+  });
+  auto due = s_->DueEntryStates(1, 250, 10);
+  ASSERT_TRUE(due);
+  ASSERT_EQ(due->size(), 2u);
+  EXPECT_EQ((*due)[0].seq, 1);
+  EXPECT_EQ((*due)[1].seq, 2);
+  EXPECT_EQ((*s_->FindEntryState(4))->resolved_by_seq, 9);
+  EXPECT_FALSE(*s_->FindEntryState(5));
+}
+
+TEST_P(StoreContractTest, IdempotencyRecordsReplaceInFlightAndPurge) {
+  IdempotencyRow k{"acme", 7, "order-1", "fp", 1, 0, "", 0, "", 10, 1000};
+  Write(*s_, [&] {
+    ASSERT_TRUE(s_->PutIdempotency(k));
+    ASSERT_TRUE(s_->PutIdempotency({"acme", 7, "order-2", "fp", 1, 0, "", 0, "", 5, 1000}));
+    ASSERT_TRUE(s_->PutIdempotency({"acme", 8, "order-1", "fp", 2, 0, "", 0, "x", 1, 50}));
+  });
+  auto in_flight = s_->InFlightIdempotency(10);
+  ASSERT_TRUE(in_flight);
+  ASSERT_EQ(in_flight->size(), 2u);
+  EXPECT_EQ((*in_flight)[0].key, "order-2");  // oldest first
+  k.state = 2;
+  k.body = std::string("{\"a\":1}\0z", 9);
+  k.entry_seq = 4;
+  Write(*s_, [&] { ASSERT_TRUE(s_->PutIdempotency(k)); });
+  auto row = s_->FindIdempotency("acme", 7, "order-1");
+  ASSERT_TRUE(row && *row);
+  EXPECT_EQ((*row)->state, 2);
+  EXPECT_EQ((*row)->body, std::string("{\"a\":1}\0z", 9));
+  EXPECT_EQ((*row)->entry_seq, 4);
+  Write(*s_, [&] {
+    EXPECT_EQ(*s_->PurgeIdempotency(100, 10), 1u);  // only complete and expired
+    ASSERT_TRUE(s_->DeleteIdempotency("acme", 7, "order-2"));
+  });
+  EXPECT_FALSE(*s_->FindIdempotency("acme", 8, "order-1"));
+  EXPECT_FALSE(*s_->FindIdempotency("acme", 7, "order-2"));
+  EXPECT_TRUE(*s_->FindIdempotency("acme", 7, "order-1"));
+}
+
+TEST_P(StoreContractTest, VelocityStatesAndTheLog) {
+  Write(*s_, [&] {
+    ASSERT_TRUE(s_->PutVelocity({"r1", "card=b", "s1", 1}));
+    ASSERT_TRUE(s_->PutVelocity({"r1", "card=a", "s2", 2}));
+    ASSERT_TRUE(s_->PutVelocity({"r2", "ip=x", "s3", 3}));
+    ASSERT_TRUE(s_->PutVelocity({"r1", "card=b", "s4", 4}));  // replaced
+    ASSERT_TRUE(s_->AppendVelocityLog(std::string("b\0x", 3)));
+    ASSERT_TRUE(s_->AppendVelocityLog("a"));
+  });
+  EXPECT_EQ((*s_->FindVelocity("r1", "card=b"))->state, "s4");
+  auto r1 = s_->ListVelocity("r1", "", 10);
+  ASSERT_TRUE(r1);
+  ASSERT_EQ(r1->size(), 2u);
+  EXPECT_EQ((*r1)[0].key, "card=a");
+  EXPECT_EQ(s_->ListVelocity("", "", 10)->size(), 3u);
+  auto log = s_->VelocityLog();
+  ASSERT_TRUE(log);
+  ASSERT_EQ(log->size(), 2u);
+  EXPECT_EQ((*log)[0].body, std::string("b\0x", 3));
+  EXPECT_LT((*log)[0].seq, (*log)[1].seq);
+  Write(*s_, [&] { ASSERT_TRUE(s_->ClearVelocityLog()); });
+  EXPECT_TRUE(s_->VelocityLog()->empty());
+}
+
+TEST_P(StoreContractTest, RecordsKeepTheirOwnerAndListInIdOrder) {
+  Write(*s_, [&] {
+    ASSERT_TRUE(s_->PutRecord({10, "pay_2", "acme", 0, "v1", 0}));
+    ASSERT_TRUE(s_->PutRecord({10, "pay_1", "beta", 500, "v1", 0}));
+    ASSERT_TRUE(s_->PutRecord({10, "pay_3", "acme", 100, "v1", 7}));
+    ASSERT_TRUE(s_->PutRecord({11, "x", "", 0, "other kind", 0}));
+    ASSERT_TRUE(s_->PutRecord({10, "pay_2", "acme", 0, std::string("v\0two", 5), 9}));
+    auto moved = s_->PutRecord({10, "pay_2", "beta", 0, "v3", 0});
+    ASSERT_FALSE(moved);
+    EXPECT_EQ(moved.error().code, ErrorCode::kInternal);
+  });
+  auto r = s_->FindRecord(10, "pay_2");
+  ASSERT_TRUE(r && *r);
+  EXPECT_EQ((*r)->owner, "acme");
+  EXPECT_EQ((*r)->body, std::string("v\0two", 5));
+  EXPECT_EQ((*r)->open_ms, 9);
+  auto all = s_->ListRecords(10, "", "", 10);
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].id, "pay_1");
+  EXPECT_EQ(s_->ListRecords(10, "acme", "", 10)->size(), 2u);
+  EXPECT_EQ(s_->ListRecords(10, "acme", "pay_2", 10)->size(), 1u);
+  auto due = s_->DueRecords(10, 1000, 10);
+  ASSERT_EQ(due->size(), 2u);
+  EXPECT_EQ((*due)[0].id, "pay_3");
+  auto open = s_->OpenRecords(10, "", 10);
+  ASSERT_EQ(open->size(), 2u);
+  EXPECT_EQ((*open)[0].id, "pay_2");
+  Write(*s_, [&] { ASSERT_TRUE(s_->DeleteRecord(10, "pay_2")); });
+  EXPECT_FALSE(*s_->FindRecord(10, "pay_2"));
+}
+
+// A rolled-back transaction leaves nothing; another connection's commit is reported to the
+// next write transaction (so that caches are dropped), one's own is not; a read transaction
+// sees one snapshot.
+TEST_P(StoreContractTest, TransactionsRollBackWholeAndReportOtherWriters) {
+  ASSERT_TRUE(s_->BeginWrite());
+  ASSERT_TRUE(s_->PutRecord({10, "gone", "acme", 0, "v", 0}));
+  s_->Rollback();
+  EXPECT_FALSE(*s_->FindRecord(10, "gone"));
+  Write(*s_, [&] { ASSERT_TRUE(s_->PutRecord({10, "mine", "acme", 0, "v", 0})); });
+  auto again = s_->BeginWrite();
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(*again);  // only our own commit since
+  ASSERT_TRUE(s_->Commit());
+  auto other = Open();
+  ASSERT_TRUE(other);
+  Write(*other, [&] { ASSERT_TRUE(other->PutRecord({10, "theirs", "acme", 0, "v", 0})); });
+  auto told = s_->BeginWrite();
+  ASSERT_TRUE(told);
+  EXPECT_TRUE(*told);
+  s_->Rollback();
+  ASSERT_TRUE(s_->BeginRead());
+  Write(*other, [&] { ASSERT_TRUE(other->PutRecord({10, "later", "acme", 0, "v", 0})); });
+  EXPECT_FALSE(*s_->FindRecord(10, "later"));  // the snapshot began before
+  EXPECT_TRUE(*s_->FindRecord(10, "theirs"));
+  s_->EndRead();
+  EXPECT_TRUE(*s_->FindRecord(10, "later"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, StoreContractTest, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& info) { return std::string(info.param); });
+
+}  // namespace
+}  // namespace pay::store
