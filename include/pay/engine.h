@@ -202,15 +202,16 @@ enum class Durability { kFull, kNormal };
 
 struct EngineOptions {
   // The store the engine keeps everything in (core/store.h), shared with nobody else while the
-  // engine writes. nullptr: the engine opens the SQLite store at db_path (created when
-  // create_if_missing, with the given durability). A store whose statements are round trips
+  // engine writes. nullptr: the engine opens the store db_path names (created when
+  // create_if_missing, with the given durability): a SQLite file, or a PostgreSQL database by
+  // its libpq connection string (`postgresql://...`, `host=... dbname=...`). A store whose statements are round trips
   // goes behind store::BufferedStore (core/buffered_store.h): each transaction's rows applied
   // once at commit, hot rows read from memory. The SQLite store is used directly: it writes
   // no row twice in a transaction, and its point reads cost less than the buffering.
   std::shared_ptr<store::Store> store;
   // With `store`: another connection to the same database for reads (they then never wait
   // behind a batch); nullptr: reads use `store` under the writer's lock. When the engine opens
-  // SQLite itself it opens this connection too.
+  // the store itself it opens this connection too.
   std::shared_ptr<store::Store> read_store;
   std::string db_path = "paymentctl.db";
   bool create_if_missing = false;

@@ -23,6 +23,7 @@
 #include "core/random.h"
 #include "pay/engine.h"
 #include "tests/support/payment_json.h"
+#include "tests/support/pg_schema.h"
 #include "tests/support/temp_dir.h"
 
 namespace pay {
@@ -96,11 +97,18 @@ class HeldExchange {
   bool opened_ = false;
 };
 
-// Every test runs twice: on the SQLite store as the engine opens it, and on the same store
-// behind core/buffered_store.h (write sets applied at commit, hot rows), injected.
-class PullTest : public ::testing::TestWithParam<bool> {
+// Every test runs three times: on the SQLite store as the engine opens it, on the same store
+// behind core/buffered_store.h (write sets applied at commit, hot rows), injected, and on a
+// PostgreSQL database the engine opens by its connection string (PAY_TEST_POSTGRES; a fresh
+// schema per test, skipped and said so without it).
+class PullTest : public ::testing::TestWithParam<const char*> {
  protected:
-  void SetUp() override { Open(); }
+  void SetUp() override {
+    if (Postgres() && !pg_.available()) GTEST_SKIP() << pay::testing::PgSchema::kSkipReason;
+    Open();
+  }
+  bool Postgres() const { return std::string(GetParam()) == "Postgres"; }
+  std::string AcquirerDb() const { return Postgres() ? pg_.conninfo() : dir_.File("acquirer.db"); }
 
   int64_t exchange_grace_ms_ = -1;  // the engine's default unless set before Open()
   bool background_advices_ = false;
@@ -119,10 +127,10 @@ class PullTest : public ::testing::TestWithParam<bool> {
     issuer_ = std::move(*issuer);
     network_ = std::make_unique<SwitchableNetwork>(*issuer_, faults);
     EngineOptions o;
-    o.db_path = dir_.File("acquirer.db");
+    o.db_path = AcquirerDb();
     o.create_if_missing = true;
     o.durability = Durability::kNormal;
-    if (GetParam()) InjectBufferedStore(o);
+    if (std::string(GetParam()) == "Buffered") InjectBufferedStore(o);
     o.clock = &clock_;
     o.card_network = network_.get();
     o.card_fingerprint_key = "a test key of at least 16 bytes";
@@ -228,7 +236,7 @@ class PullTest : public ::testing::TestWithParam<bool> {
         network::SimulatedCardNetwork net_;
       } dying(**issuer);
       EngineOptions o;
-      o.db_path = dir_.File("acquirer.db");
+      o.db_path = AcquirerDb();
       o.clock = &clock;
       o.card_network = &dying;
       o.card_fingerprint_key = "a test key of at least 16 bytes";
@@ -272,6 +280,7 @@ class PullTest : public ::testing::TestWithParam<bool> {
   }
 
   pay::testing::TempDir dir_;
+  pay::testing::PgSchema pg_;
   ManualClock clock_{kT0};
   std::unique_ptr<network::Issuer> issuer_;
   std::unique_ptr<SwitchableNetwork> network_;
@@ -842,10 +851,8 @@ TEST_P(PullTest, UnknownPaymentBlocksOperationsUntilItsReversalIsAcknowledged) {
   ExpectConservation();
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, PullTest, ::testing::Bool(),
-                         [](const ::testing::TestParamInfo<bool>& i) {
-                           return i.param ? std::string("Buffered") : std::string("Sqlite");
-                         });
+INSTANTIATE_TEST_SUITE_P(Stores, PullTest, ::testing::Values("Sqlite", "Buffered", "Postgres"),
+                         [](const auto& i) { return std::string(i.param); });
 
 }  // namespace
 }  // namespace pay
