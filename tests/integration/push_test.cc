@@ -17,6 +17,7 @@
 #include "core/random.h"
 #include "pay/engine.h"
 #include "tests/support/payment_json.h"
+#include "tests/support/pg_schema.h"
 #include "tests/support/temp_dir.h"
 
 namespace pay {
@@ -57,9 +58,16 @@ class Switchable final : public CardNetwork {
   network::SimulatedCardNetwork clean_, faulty_;
 };
 
-class PushTest : public ::testing::Test {
+// Every test runs on SQLite and on PostgreSQL (PAY_TEST_POSTGRES; a fresh schema per test,
+// skipped and said so without it).
+class PushTest : public ::testing::TestWithParam<const char*> {
  protected:
-  void SetUp() override { Open(); }
+  void SetUp() override {
+    if (Postgres() && !pg_.available()) GTEST_SKIP() << pay::testing::PgSchema::kSkipReason;
+    Open();
+  }
+  bool Postgres() const { return std::string(GetParam()) == "Postgres"; }
+  std::string AcquirerDb() const { return Postgres() ? pg_.conninfo() : dir_.File("acquirer.db"); }
 
   void Open(const network::FaultConfig& faults = {}, const std::string& velocity = "") {
     engine_.reset();
@@ -74,7 +82,7 @@ class PushTest : public ::testing::Test {
     issuer_ = std::move(*issuer);
     network_ = std::make_unique<Switchable>(*issuer_, faults);
     EngineOptions o;
-    o.db_path = dir_.File("acquirer.db");
+    o.db_path = AcquirerDb();
     o.create_if_missing = true;
     o.durability = Durability::kNormal;
     o.clock = &clock_;
@@ -161,13 +169,14 @@ class PushTest : public ::testing::Test {
   }
 
   pay::testing::TempDir dir_;
+  pay::testing::PgSchema pg_;
   ManualClock clock_{kT0};
   std::unique_ptr<network::Issuer> issuer_;
   std::unique_ptr<Switchable> network_;
   std::unique_ptr<Engine> engine_;
 };
 
-TEST_F(PushTest, EachTestCardAndInsufficientPrefunding) {
+TEST_P(PushTest, EachTestCardAndInsufficientPrefunding) {
   Fund(100000);
   struct Case {
     const char* pan;
@@ -201,7 +210,7 @@ TEST_F(PushTest, EachTestCardAndInsufficientPrefunding) {
   ExpectConservation();
 }
 
-TEST_F(PushTest, VelocityRuleOnTheRecipientCard) {
+TEST_P(PushTest, VelocityRuleOnTheRecipientCard) {
   Open({}, R"(
 [[rule]]
 name = "pushes-per-recipient-card"
@@ -225,7 +234,7 @@ limit = 2
   ExpectConservation();
 }
 
-TEST_F(PushTest, InvalidPushesNameTheField) {
+TEST_P(PushTest, InvalidPushesNameTheField) {
   Fund(1000);
   struct Case {
     PushRequest r;
@@ -244,7 +253,7 @@ TEST_F(PushTest, InvalidPushesNameTheField) {
   EXPECT_EQ(Balance("m/acme/disbursement"), 1000);
 }
 
-TEST_F(PushTest, FundingFromACardAndP2p) {
+TEST_P(PushTest, FundingFromACardAndP2p) {
   Outcome f = Do("aft-1", FundRequest{5000, "USD", CardInput{"5555555555554444", "12/30", "123"}});
   EXPECT_EQ(f.payment_status, "completed");
   EXPECT_EQ(Balance("m/acme/disbursement"), 5000);
@@ -272,7 +281,7 @@ TEST_F(PushTest, FundingFromACardAndP2p) {
   ExpectConservation();
 }
 
-TEST_F(PushTest, StatusInquiryResolvesAnUnansweredDisbursement) {
+TEST_P(PushTest, StatusInquiryResolvesAnUnansweredDisbursement) {
   Fund(10000);
   network::FaultConfig f;
   f.drop_response_pct = 100;
@@ -300,7 +309,7 @@ TEST_F(PushTest, StatusInquiryResolvesAnUnansweredDisbursement) {
   ExpectConservation();
 }
 
-TEST_F(PushTest, DuplicateSubmissionsFromSeveralThreadsPayOnce) {
+TEST_P(PushTest, DuplicateSubmissionsFromSeveralThreadsPayOnce) {
   Fund(100000);
   std::vector<std::thread> threads;
   std::atomic<int> executed{0}, replays{0}, in_flight{0};
@@ -325,7 +334,7 @@ TEST_F(PushTest, DuplicateSubmissionsFromSeveralThreadsPayOnce) {
 
 // A crash with the OCT applied at the issuer and its answer never recorded: after the restart
 // the inquiry finds it completed; no second OCT, no double payment.
-TEST_F(PushTest, CrashWithADisbursementInFlight) {
+TEST_P(PushTest, CrashWithADisbursementInFlight) {
   Fund(10000);
   engine_.reset();
   network_.reset();
@@ -349,7 +358,7 @@ TEST_F(PushTest, CrashWithADisbursementInFlight) {
       network::SimulatedCardNetwork net_;
     } dying(**issuer);
     EngineOptions o;
-    o.db_path = dir_.File("acquirer.db");
+    o.db_path = AcquirerDb();
     o.clock = &clock;
     o.card_network = &dying;
     o.card_fingerprint_key = "a test key of at least 16 bytes";
@@ -376,7 +385,7 @@ TEST_F(PushTest, CrashWithADisbursementInFlight) {
   ExpectConservation();
 }
 
-TEST_F(PushTest, RandomFaultyRunConservesMoneyOnEverySide) {
+TEST_P(PushTest, RandomFaultyRunConservesMoneyOnEverySide) {
   network::FaultConfig f;
   f.drop_request_pct = 5;
   f.drop_response_pct = 8;
@@ -421,6 +430,9 @@ TEST_F(PushTest, RandomFaultyRunConservesMoneyOnEverySide) {
   EXPECT_EQ(*left, 0u);
   ExpectConservation();
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, PushTest, ::testing::Values("Sqlite", "Postgres"),
+                         [](const auto& i) { return std::string(i.param); });
 
 }  // namespace
 }  // namespace pay
