@@ -7,7 +7,10 @@
 // hold, the OCT exchange and the post).
 //
 // Usage: pull_bench [--pairs N] [--batch N] [--reps N] [--cards N] [--durability full|normal]
-//                   [--tcp] [--push] [--calls] [--clients N] [--dir PATH]
+//                   [--tcp] [--push] [--calls] [--clients N] [--dir PATH] [--postgres CONNINFO]
+//                   [--buffered]
+// --postgres: the acquirer's books on that PostgreSQL server (a fresh schema per rep; the
+// issuer simulator stays on SQLite); --buffered: its store behind store::BufferedStore.
 // --dir PATH: where to make the working directory (a fresh subdirectory, removed at the end;
 // PATH itself is never removed). Default: the system's temporary directory.
 // --clients N: N threads submit batches at once (the engine runs one batch's network exchange
@@ -29,9 +32,11 @@
 #include "adapters/network/simulated_network.h"
 #include "pay/engine.h"
 #include "adapters/network/tcp_network.h"
+#include "core/buffered_store.h"
 #include "core/store.h"
 #include "tests/bench/counting_store.h"
 #include "tests/bench/scratch_dir.h"
+#include "tests/support/pg_schema.h"
 
 namespace {
 
@@ -68,6 +73,8 @@ struct Options {
   bool calls = false;  // print the store calls per operation by method
   int64_t clients = 1;  // threads submitting batches at once
   std::string dir;
+  std::string postgres;   // a libpq connection string: the acquirer on PostgreSQL
+  bool buffered = false;  // the acquirer's store behind store::BufferedStore
 };
 
 // The store calls of a whole run (setup included) per operation, by interface method.
@@ -165,9 +172,15 @@ double RunOnce(const Options& opt, int rep) {
   pay::store::StoreOptions so;
   so.create_if_missing = true;
   so.durability = opt.full ? pay::store::Durability::kFull : pay::store::Durability::kNormal;
-  auto opened = pay::store::OpenSqliteStore(dir + "/acquirer.db", so);
+  // --postgres: the acquirer's books in a fresh schema of that server, dropped after the rep.
+  std::unique_ptr<pay::testing::PgSchema> schema;
+  if (!opt.postgres.empty()) schema = std::make_unique<pay::testing::PgSchema>(opt.postgres.c_str());
+  auto opened = schema ? pay::store::OpenPostgresStore(schema->conninfo(), so)
+                       : pay::store::OpenSqliteStore(dir + "/acquirer.db", so);
   if (!opened) Die(opened.error().message);
-  auto counting = std::make_shared<pay::bench::CountingStore>(std::move(*opened));
+  std::unique_ptr<pay::store::Store> acquirer = std::move(*opened);
+  if (opt.buffered) acquirer = std::make_unique<pay::store::BufferedStore>(std::move(acquirer), 64);
+  auto counting = std::make_shared<pay::bench::CountingStore>(std::move(acquirer));
   pay::EngineOptions o;
   o.store = counting;
   o.clock = &clock;
@@ -293,7 +306,9 @@ int main(int argc, char** argv) {
     else if (a == "--calls") opt.calls = true;
     else if (a == "--clients") opt.clients = std::atoll(next().c_str());
     else if (a == "--dir") parent = next();
-    else Die("unknown option " + a + " (--pairs --batch --reps --cards --durability --tcp --push --calls --clients --dir)");
+    else if (a == "--postgres") opt.postgres = next();
+    else if (a == "--buffered") opt.buffered = true;
+    else Die("unknown option " + a + " (--pairs --batch --reps --cards --durability --tcp --push --calls --clients --dir --postgres --buffered)");
   }
   if (opt.pairs <= 0 || opt.batch <= 0 || opt.reps <= 0 || opt.cards <= 0 || opt.clients <= 0) Die("counts must be positive");
   pay::bench::ScratchDir scratch(parent, "pull_bench");  // removed at the end, with its contents

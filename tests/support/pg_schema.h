@@ -15,8 +15,8 @@ namespace pay::testing {
 
 class PgSchema {
  public:
-  PgSchema() {
-    const char* server = std::getenv("PAY_TEST_POSTGRES");
+  // On the server `server` names (default: PAY_TEST_POSTGRES).
+  explicit PgSchema(const char* server = std::getenv("PAY_TEST_POSTGRES")) {
     if (server == nullptr || *server == '\0') return;
     static std::atomic<int> counter{0};
     name_ = "t" + std::to_string(getpid()) + "_" + std::to_string(counter++);
