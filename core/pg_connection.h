@@ -6,6 +6,7 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -47,6 +48,12 @@ class Rows {
   std::unique_ptr<PGresult, void (*)(PGresult*)> r_;
 };
 
+// A statement queued for a pipeline.
+struct Queued {
+  const char* name;
+  Params params;
+};
+
 class Connection {
  public:
   static Result<std::unique_ptr<Connection>> Open(const std::string& conninfo);
@@ -58,6 +65,11 @@ class Connection {
   Result<Rows> Run(const std::string& name, const Params& params, const char* what);
   // Runs one statement not prepared (binary in and out): what runs once, such as migrations.
   Result<Rows> Query(const std::string& sql, const Params& params, const char* what);
+  // Runs prepared statements in pipeline mode: one round trip per kPipelineChunk of them
+  // instead of one each. `check(i, rows)` may refuse the answer to the i-th (an upsert that
+  // touched nothing); the first failure is returned, and the transaction is then aborted.
+  template <class Check>
+  Result<void> RunPipelined(const std::vector<Queued>& statements, Check check);
   // Runs SQL text (several statements allowed), its results unread: transactions, schema.
   Result<void> Exec(const std::string& sql, const char* what);
   // The SQLSTATE of the last failure ("" when none).
@@ -66,9 +78,67 @@ class Connection {
  private:
   explicit Connection(PGconn* c) : c_(c) {}
   Error Fail(PGresult* r, const char* what);
+  // One pipeline round trip: sends, syncs, reads every answer.
+  template <class Check>
+  Result<void> Chunk(const std::vector<Queued>& statements, size_t from, size_t to, Check& check);
 
   PGconn* c_;
   std::string sqlstate_;
 };
+
+// Statements per pipeline round trip: the answers of a chunk must fit the socket buffers while
+// nothing reads them (a blocking connection would otherwise stall both ends).
+inline constexpr size_t kPipelineChunk = 512;
+
+template <class Check>
+Result<void> Connection::RunPipelined(const std::vector<Queued>& statements, Check check) {
+  Result<void> out;
+  for (size_t from = 0; from < statements.size() && out; from += kPipelineChunk) {
+    out = Chunk(statements, from, std::min(statements.size(), from + kPipelineChunk), check);
+  }
+  return out;
+}
+
+template <class Check>
+Result<void> Connection::Chunk(const std::vector<Queued>& statements, size_t from, size_t to,
+                               Check& check) {
+  if (PQenterPipelineMode(c_) != 1) return Fail(nullptr, "pipeline");
+  size_t sent = from;
+  for (; sent < to; ++sent) {
+    const Params& p = statements[sent].params;
+    const std::vector<const char*> values = p.Values();
+    if (PQsendQueryPrepared(c_, statements[sent].name, p.size(), values.data(), p.Lengths().data(),
+                            p.Formats().data(), /*binary=*/1) != 1) {
+      break;
+    }
+  }
+  Result<void> out;
+  if (sent < to) out = Fail(nullptr, statements[sent].name);
+  if (PQpipelineSync(c_) != 1 && out) out = Fail(nullptr, "pipeline sync");
+  for (size_t i = from; i < sent; ++i) {
+    PGresult* r = PQgetResult(c_);
+    const ExecStatusType s = r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r);
+    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+      if (out) {
+        out = Fail(r, statements[i].name);
+      } else if (r != nullptr) {
+        PQclear(r);
+      }
+    } else {
+      Rows rows(r);
+      if (out) out = check(i, rows);
+    }
+    if (r != nullptr) {
+      while (PGresult* extra = PQgetResult(c_)) PQclear(extra);  // the NULL after each answer
+    }
+  }
+  while (PGresult* r = PQgetResult(c_)) {  // the sync's answer
+    const bool synced = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+    PQclear(r);
+    if (synced) break;
+  }
+  PQexitPipelineMode(c_);
+  return out;
+}
 
 }  // namespace pay::store::pg

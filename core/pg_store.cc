@@ -167,6 +167,40 @@ class PgStore final : public Store {
     in_read_ = false;
   }
 
+  // A transaction's keyed rows in pipelined round trips (store::BufferedStore collects them).
+  Result<void> Apply(const WriteSet& set) override {
+    std::vector<pg::Queued> q;
+    q.reserve(set.size());
+    for (const auto& [key, row] : set.records) {
+      if (row) {
+        q.push_back({"put_record", Params().Int(row->kind).Text(row->id).Text(row->owner)
+                                       .Int(row->due_ms).Text(row->body).Int(row->open_ms)});
+      } else {
+        q.push_back({"delete_record", Params().Int(key.first).Text(key.second)});
+      }
+    }
+    for (const auto& [key, row] : set.idempotency) {
+      if (row) {
+        q.push_back({"put_idem", Params().Text(row->scope).Int(row->operation).Text(row->key)
+                                     .Text(row->fingerprint).Int(row->state).Int(row->status)
+                                     .Text(row->message).Int(row->entry_seq).Text(row->body)
+                                     .Int(row->created_at_ms).Int(row->expires_at_ms)});
+      } else {
+        q.push_back({"delete_idem", Params().Text(std::get<0>(key)).Int(std::get<1>(key)).Text(std::get<2>(key))});
+      }
+    }
+    for (const auto& [key, v] : set.velocity) {
+      q.push_back({"put_velocity", Params().Text(v.rule).Text(v.key).Text(v.state).Int(v.updated_at_ms)});
+    }
+    for (const auto& [seq, st] : set.entry_states) {
+      q.push_back({"put_state", Params().Int(st.seq).Int(st.state).Int(st.expires_at_ms).Int(st.resolved_by_seq)});
+    }
+    return c_->RunPipelined(q, [&](size_t i, const Rows& rows) -> Result<void> {
+      if (std::string_view(q[i].name) != "put_record" || rows.affected() == 1) return {};
+      return MakeError(ErrorCode::kInternal, "store: a record exists with another owner (owners never change)");
+    });
+  }
+
   // ---- accounts ----
 
   Result<void> InsertAccount(AccountRow* row) override {

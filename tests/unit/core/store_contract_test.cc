@@ -204,6 +204,44 @@ TEST_P(StoreContractTest, RecordsKeepTheirOwnerAndListInIdOrder) {
   EXPECT_FALSE(*s_->FindRecord(10, "pay_2"));
 }
 
+// A write set (what store::BufferedStore collects) is applied in one go: PostgreSQL sends it in
+// pipelined round trips of 512 statements, so 1,200 rows cross a chunk boundary twice.
+TEST_P(StoreContractTest, AWriteSetIsAppliedWhole) {
+  Write(*s_, [&] {
+    ASSERT_TRUE(s_->PutRecord({10, "old", "acme", 0, "v", 0}));
+    ASSERT_TRUE(s_->PutIdempotency({"acme", 1, "old", "fp", 2, 0, "", 0, "b", 1, 2}));
+  });
+  WriteSet set;
+  for (int i = 0; i < 1200; ++i) {
+    const std::string id = "r" + std::to_string(1000 + i);
+    set.records[{10, id}] = RecordRow{10, id, "acme", 0, "body " + id, i % 2};
+  }
+  set.records[{10, "old"}] = std::nullopt;
+  set.idempotency[{"acme", 1, "old"}] = std::nullopt;
+  set.idempotency[{"acme", 1, "new"}] = IdempotencyRow{"acme", 1, "new", "fp", 1, 0, "", 0, "", 5, 6};
+  set.velocity[{"r", "k"}] = VelocityRow{"r", "k", "s", 7};
+  set.entry_states[3] = EntryStateRow{3, 1, 99, 0};
+  Write(*s_, [&] { ASSERT_TRUE(s_->Apply(set)); });
+  EXPECT_EQ(s_->ListRecords(10, "acme", "", 5000)->size(), 1200u);
+  EXPECT_FALSE(*s_->FindRecord(10, "old"));
+  EXPECT_EQ((*s_->FindRecord(10, "r2199"))->body, "body r2199");
+  EXPECT_FALSE(*s_->FindIdempotency("acme", 1, "old"));
+  EXPECT_EQ((*s_->FindIdempotency("acme", 1, "new"))->created_at_ms, 5);
+  EXPECT_EQ((*s_->FindVelocity("r", "k"))->state, "s");
+  EXPECT_EQ((*s_->FindEntryState(3))->expires_at_ms, 99);
+  // A record moved to another owner is refused, and the transaction rolls back whole.
+  WriteSet bad;
+  bad.records[{10, "r1000"}] = RecordRow{10, "r1000", "beta", 0, "stolen", 0};
+  bad.records[{10, "zz"}] = RecordRow{10, "zz", "beta", 0, "new", 0};
+  ASSERT_TRUE(s_->BeginWrite());
+  auto refused = s_->Apply(bad);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kInternal);
+  s_->Rollback();
+  EXPECT_EQ((*s_->FindRecord(10, "r1000"))->owner, "acme");
+  EXPECT_FALSE(*s_->FindRecord(10, "zz"));
+}
+
 // A rolled-back transaction leaves nothing; another connection's commit is reported to the
 // next write transaction (so that caches are dropped), one's own is not; a read transaction
 // sees one snapshot.
