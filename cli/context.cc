@@ -13,6 +13,7 @@
 #include "adapters/network/simulated_network.h"
 #include "adapters/network/tcp_network.h"
 #include "core/crypto.h"
+#include "core/store.h"
 #include "core/time_format.h"
 
 namespace pay::cli {
@@ -40,6 +41,16 @@ Result<std::unique_ptr<CardNetwork>> ConnectTcpNetwork(const std::string& spec, 
   return std::unique_ptr<CardNetwork>(std::move(net));
 }
 
+// The issuer simulator's file: --issuer-db, else <db>.issuer beside a SQLite database.
+Result<std::string> IssuerDb(const Context& ctx) {
+  if (!ctx.issuer_db.empty()) return ctx.issuer_db;
+  if (store::IsPostgresUrl(ctx.db_path)) {
+    return MakeError(ErrorCode::kInvalidConfig,
+                     "--issuer-db: required with --network sim when --db is a PostgreSQL database");
+  }
+  return ctx.db_path + ".issuer";
+}
+
 // The card fingerprint key: --card-key-file, else PAYMENTCTL_CARD_KEY_FILE, else <db>.card-key,
 // created with 32 random bytes (mode 0600) the first time a card is seen.
 Result<std::string> CardKey(const Context& ctx) {
@@ -48,6 +59,11 @@ Result<std::string> CardKey(const Context& ctx) {
     if (const char* env = std::getenv("PAYMENTCTL_CARD_KEY_FILE"); env != nullptr && *env != '\0') path = env;
   }
   const bool default_path = path.empty();
+  if (default_path && store::IsPostgresUrl(ctx.db_path)) {
+    return MakeError(ErrorCode::kInvalidConfig,
+                     "--card-key-file: required when --db is a PostgreSQL database (every node "
+                     "must use the same key)");
+  }
   if (default_path) path = ctx.db_path + ".card-key";
   std::ifstream in(path, std::ios::binary);
   if (in) {
@@ -79,7 +95,7 @@ Result<void> OpenNetwork(Context& ctx, EngineOptions& o) {
   }
   if (ctx.network == "sim") {
     network::IssuerOptions io;
-    io.db_path = ctx.db_path + ".issuer";
+    PAY_ASSIGN_OR_RETURN(io.db_path, IssuerDb(ctx));
     io.durable = ctx.durability != "normal";
     io.clock = ctx.clock.get();
     PAY_ASSIGN_OR_RETURN(ctx.issuer, network::Issuer::Open(io));
@@ -144,7 +160,7 @@ Result<void> Open(Context& ctx, bool create, ManualClock** replay_clock) {
   o.background_advices = ctx.background_advices;
   if (ctx.wants_network) {
     // The engine must exist before the issuer's file is made next to it.
-    if (!create) {
+    if (!create && !store::IsPostgresUrl(ctx.db_path)) {
       std::ifstream probe(ctx.db_path);
       if (!probe) {
         return MakeError(ErrorCode::kInvalidArgument,

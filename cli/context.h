@@ -43,6 +43,7 @@ struct Context {
   std::string card_key_file;
   std::string authorization_validity = "7d";
   std::string exchange_grace = "60s";
+  std::string issuer_db;  // the issuer simulator's SQLite file; default <db>.issuer
   int64_t max_db_pages = 0;
 
   // The subcommand the command line chose: set while parsing (see OnRun in commands.h), run by

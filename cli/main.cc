@@ -46,7 +46,7 @@ Exit status: 0 success, 2 invalid input or usage, 1 any other error (including a
 void AddGlobalOptions(CLI::App& app, Context& ctx) {
   app.set_version_flag("--version", std::string("paymentctl ") + PAYMENTCTL_VERSION,
                        "Print the version and exit");
-  app.add_option("--db", ctx.db_path, "SQLite database file (env PAYMENTCTL_DB)");
+  app.add_option("--db", ctx.db_path, "SQLite database file, or a PostgreSQL connection string (postgresql://... or host=... dbname=...); env PAYMENTCTL_DB");
   app.add_flag("--json", ctx.json, "Print one JSON object (money in integer *_minor fields)");
   app.add_option("--merchant", ctx.merchant, "The merchant a command names or acts for; the idempotency scope and velocity key of money-moving commands (default: \"default\")");
   app.add_option("--config", ctx.config_path, "Velocity rules (TOML, see docs/examples/velocity.toml); env PAYMENTCTL_CONFIG");
@@ -55,6 +55,7 @@ void AddGlobalOptions(CLI::App& app, Context& ctx) {
   app.add_option("--network-faults", ctx.network_faults, "Faults of the in-process network, e.g. drop_response=5,late=2,latency=1-20,seed=7");
   app.add_option("--network-deadline", ctx.network_deadline, "How long to wait for a network response (e.g. 2s, 500ms)");
   app.add_option("--authorization-validity", ctx.authorization_validity, "How long an authorization may be captured (e.g. 7d, 30d); expired ones are released");
+  app.add_option("--issuer-db", ctx.issuer_db, "The issuer simulator's SQLite file (--network sim); default <db>.issuer, required when --db is a PostgreSQL connection string");
   app.add_option("--max-db-pages", ctx.max_db_pages, "A size quota: the database may not grow past this many pages (4 KiB each; 0: none); writes past it fail like on a full disk and change nothing");
   app.add_option("--exchange-grace", ctx.exchange_grace, "How long a network exchange left unanswered (by a crash) stays open before it is given up: reversed or inquired (default 60s; keep it above --network-deadline)");
   app.add_option("--card-key-file", ctx.card_key_file, "Card fingerprint key (HMAC-SHA256, >= 16 bytes); default <db>.card-key, created on first use");

@@ -90,7 +90,8 @@ int RunNetworkSim(Context& ctx, const NetworkSimOptions& o) {
   }
   if (auto r = OpenClock(ctx); !r) return PrintError(ctx, r.error());
   network::IssuerOptions io;
-  io.db_path = o.issuer_db.empty() ? ctx.db_path + ".issuer" : o.issuer_db;
+  io.db_path = o.issuer_db.empty() ? ctx.issuer_db : o.issuer_db;
+  if (io.db_path.empty()) io.db_path = ctx.db_path + ".issuer";
   io.durable = ctx.durability != "normal";
   io.clock = ctx.clock.get();
   auto issuer = network::Issuer::Open(io);

@@ -429,6 +429,10 @@ bool IsPostgresUrl(std::string_view where) {
          where.starts_with("host=") || where.starts_with("dbname=");
 }
 
+Result<std::unique_ptr<Store>> OpenStore(const std::string& where, const StoreOptions& options) {
+  return IsPostgresUrl(where) ? OpenPostgresStore(where, options) : OpenSqliteStore(where, options);
+}
+
 Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& conninfo, const StoreOptions& options) {
   PAY_ASSIGN_OR_RETURN(auto c, pg::Connection::Open(conninfo));
   auto store = std::make_unique<PgStore>(std::move(c));

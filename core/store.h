@@ -235,5 +235,7 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, const St
 Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& conninfo, const StoreOptions& options);
 // Whether `where` (a --db value) names a PostgreSQL database rather than a SQLite file.
 bool IsPostgresUrl(std::string_view where);
+// The store `where` names: a PostgreSQL connection string or a SQLite file.
+Result<std::unique_ptr<Store>> OpenStore(const std::string& where, const StoreOptions& options);
 
 }  // namespace pay::store

@@ -74,18 +74,13 @@ Result<void> EngineImpl::Open(const EngineOptions& o) {
     so.durability = o.durability == Durability::kFull ? store::Durability::kFull
                                                       : store::Durability::kNormal;
     so.max_pages = o.max_db_pages;
-    // A PostgreSQL connection string or a SQLite file.
-    auto open = [&](const store::StoreOptions& with) {
-      return store::IsPostgresUrl(o.db_path) ? store::OpenPostgresStore(o.db_path, with)
-                                             : store::OpenSqliteStore(o.db_path, with);
-    };
-    PAY_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> opened, open(so));
+    PAY_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> opened, store::OpenStore(o.db_path, so));
     store_ = std::move(opened);
     // Payment reads get a connection of their own (they see what is committed and never wait
     // behind a batch or its network exchange).
     so.create_if_missing = false;
     so.page_cache_kib = limits::kReadPageCacheKib;
-    PAY_ASSIGN_OR_RETURN(read_store_, open(so));
+    PAY_ASSIGN_OR_RETURN(read_store_, store::OpenStore(o.db_path, so));
   }
   ledger_ = std::make_unique<ledger::Ledger>(*store_, *clock_);
   if (o.authorization_validity_ms <= 0) {

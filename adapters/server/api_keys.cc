@@ -16,7 +16,7 @@ constexpr uint8_t kRecordVersion = 1;
 
 Result<std::unique_ptr<ApiKeys>> ApiKeys::Open(const std::string& db_path, const Clock& clock) {
   store::StoreOptions options;  // durable: a created key is on disk before it is shown
-  PAY_ASSIGN_OR_RETURN(auto store, store::OpenSqliteStore(db_path, options));
+  PAY_ASSIGN_OR_RETURN(auto store, store::OpenStore(db_path, options));
   auto keys = std::make_unique<ApiKeys>(*store, clock);
   keys->owned_ = std::move(store);
   return keys;

@@ -11,6 +11,7 @@
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <optional>
 #include <thread>
@@ -138,7 +139,7 @@ void Listener::Impl::Accept() {
   acceptor.async_accept(net::make_strand(io), [this](error_code ec, tcp::socket socket) {
     if (ec) {
       if (!acceptor.is_open() || context.stopping) return;
-      if (ec != net::error::no_descriptors && ec.value() != ENFILE) return Accept();
+      if (ec.value() != EMFILE && ec.value() != ENFILE) return Accept();  // errno values
       ShedOnePending();
       pause.expires_after(kOutOfDescriptorsPause);
       return pause.async_wait([this](error_code e) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/pg_schema.h"
 #include "tests/support/temp_dir.h"
 
 namespace {
@@ -32,7 +33,7 @@ class CliTest : public ::testing::Test {
   // Runs paymentctl with `args` against this test's database; `now` fixes the engine clock.
   CtlRun Ctl(const std::vector<std::string>& args, const std::string& stdin_text = "",
           const std::string& now = "2026-11-28T12:00:00Z") {
-    std::string cmd = "PAYMENTCTL_DB=" + Quote(dir_.File("cli.db")) +
+    std::string cmd = "PAYMENTCTL_DB=" + Quote(db_.empty() ? dir_.File("cli.db") : db_) +
                       (now.empty() ? "" : " PAYMENTCTL_NOW=" + Quote(now)) + " " +
                       Quote(PAYMENTCTL_BIN);
     for (const auto& a : args) cmd += " " + Quote(a);
@@ -67,6 +68,7 @@ class CliTest : public ::testing::Test {
   }
 
   pay::testing::TempDir dir_;
+  std::string db_;  // the database; empty: cli.db in dir_
 };
 
 bool Has(const std::string& hay, const std::string& needle) {
@@ -87,6 +89,35 @@ TEST_F(CliTest, InitThenShowsASmallLedger) {
   EXPECT_TRUE(Has(text.out, "balance    100.00"));
   CtlRun list = Ok({"account", "list", "--json"});  // --json after the subcommand works too
   EXPECT_TRUE(Has(list.out, "\"accounts\":["));
+}
+
+// --db takes a PostgreSQL connection string: the same commands on the PostgreSQL store, with the
+// issuer simulator's file and the card key named (no <db>.issuer beside a connection string).
+TEST_F(CliTest, APostgreSQLDatabaseServesTheSameCommands) {
+  pay::testing::PgSchema pg;
+  if (!pg.available()) GTEST_SKIP() << pay::testing::PgSchema::kSkipReason;
+  db_ = pg.conninfo();
+  const std::string key = dir_.File("card.key");
+  std::ofstream(key) << "a card key of at least 16 bytes";
+  Ok({"init"});
+  Ok({"merchant", "create", "acme", "--currency", "USD"});
+  const std::vector<std::string> auth = {"--merchant", "acme", "--json", "authorize", "--card",
+                                         "4242424242424242", "--expiry", "12/30", "--amount",
+                                         "25.00", "--currency", "USD", "--key", "order-1"};
+  CtlRun missing = Ctl(auth);
+  EXPECT_NE(missing.status, 0);
+  EXPECT_TRUE(Has(missing.out + missing.err, "--issuer-db: required")) << missing.out << missing.err;
+  std::vector<std::string> with = {"--issuer-db", dir_.File("issuer.db"), "--card-key-file", key};
+  with.insert(with.end(), auth.begin(), auth.end());
+  CtlRun a = Ok(with);
+  EXPECT_TRUE(Has(a.out, "\"status\":\"authorized\"")) << a.out;
+  CtlRun again = Ok(with);  // the same key: the stored answer, marked as a replay
+  std::string expected = a.out;
+  const std::string fresh = "\"replayed\":false";
+  expected.replace(expected.find(fresh), fresh.size(), "\"replayed\":true");
+  EXPECT_EQ(again.out, expected);
+  CtlRun verify = Ok({"--json", "ledger", "verify"});
+  EXPECT_TRUE(Has(verify.out, "\"ok\":true")) << verify.out;
 }
 
 TEST_F(CliTest, MissingDatabaseSaysRunInit) {

@@ -507,6 +507,11 @@ TEST_F(ServerTest, TlsWithACertificateMadeAtTestTime) {
 // same it sheds what it cannot accept and answers again as soon as descriptors are free. (The
 // hard limit is lowered for good: ctest runs each test in a process of its own.)
 TEST_F(ServerTest, OutOfDescriptorsTheServerKeepsItsLimitsAndRecovers) {
+#if defined(__SANITIZE_ADDRESS__)
+  // Out of descriptors, the sanitizers' own checks fail: UBSan probes memory through a pipe and
+  // then reports a valid object as having an invalid vptr (seen in Asio's error categories).
+  GTEST_SKIP() << "not under the sanitizers: their runtime needs file descriptors";
+#endif
   rlimit rl{};
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
   rl.rlim_max = std::min<rlim_t>(rl.rlim_max, 256);

@@ -38,7 +38,7 @@ class PgSchema {
  private:
   void Run(const std::string& sql) {
     PGconn* c = PQconnectdb(server_.c_str());
-    if (PQstatus(c) == CONNECTION_OK) PQclear(PQexec(c, sql.c_str()));
+    if (PQstatus(c) == CONNECTION_OK) PQclear(PQexec(c, ("SET client_min_messages = warning; " + sql).c_str()));
     PQfinish(c);
   }
 
