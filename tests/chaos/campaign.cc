@@ -71,17 +71,21 @@ bool Campaign::SetUp() {
   std::string pattern = parent + "/chaos.XXXXXX";
   if (mkdtemp(pattern.data()) == nullptr) return false;
   dir_ = pattern;
+  if (!o_.postgres.empty()) {
+    pg_ = std::make_unique<testing::PgSchema>(o_.postgres.c_str());
+    if (!pg_->available()) return false;
+  }
   std::ofstream(dir_ + "/velocity.toml") << kVelocityRules;
-  const std::string& ctl = o_.paymentctl;
-  if (chaos::Run({ctl, "--db", Db(), "init"}, Log()) != 0) return false;
-  for (const char* m : kMerchants) {
-    if (chaos::Run({ctl, "--db", Db(), "merchant", "create", m, "--currency", "USD"}, Log()) != 0) return false;
+  std::ofstream(CardKey()) << "the campaign's card fingerprint key";
+  if (chaos::Run(Ctl({"init"}), Log()) != 0) return false;
+  for (const std::string m : kMerchants) {
+    if (chaos::Run(Ctl({"merchant", "create", m, "--currency", "USD"}), Log()) != 0) return false;
     std::string out;
-    if (chaos::Run({ctl, "--db", Db(), "--merchant", m, "apikey", "create"}, Log(), &out) != 0) return false;
+    if (chaos::Run(Ctl({"--merchant", m, "apikey", "create"}), Log(), &out) != 0) return false;
     merchant_keys_[m] = out.substr(0, out.find('\n'));
   }
   std::string out;
-  if (chaos::Run({ctl, "--db", Db(), "apikey", "create", "--admin"}, Log(), &out) != 0) return false;
+  if (chaos::Run(Ctl({"apikey", "create", "--admin"}), Log(), &out) != 0) return false;
   admin_key_ = out.substr(0, out.find('\n'));
   if (o_.tcp && !StartNetwork()) return false;
   if (!StartServer()) return false;
@@ -91,11 +95,17 @@ bool Campaign::SetUp() {
   return fund.first.status == 200;
 }
 
+std::vector<std::string> Campaign::Ctl(std::initializer_list<std::string> args) const {
+  std::vector<std::string> v = {o_.paymentctl, "--db", Db(), "--issuer-db", IssuerDb(),
+                                "--card-key-file", CardKey()};
+  v.insert(v.end(), args);
+  return v;
+}
+
 // --tcp: the issuer simulator behind its own TCP listener, on the same port after a restart.
 bool Campaign::StartNetwork() {
-  Child c = Spawn({o_.paymentctl, "--db", Db(), "--json", "network-sim", "--listen",
-                   "127.0.0.1:" + std::to_string(network_port_), "--faults",
-                   o_.faults + ",seed=" + std::to_string(o_.seed + generation_)},
+  Child c = Spawn(Ctl({"--json", "network-sim", "--listen", "127.0.0.1:" + std::to_string(network_port_),
+                       "--faults", o_.faults + ",seed=" + std::to_string(o_.seed + generation_)}),
                   Log());
   if (c.pid < 0) return false;
   const std::string where = JsonStringField(ReadLine(c.out), "listening");
@@ -106,9 +116,9 @@ bool Campaign::StartNetwork() {
 }
 
 bool Campaign::StartServer(const Phase& phase) {
-  std::vector<std::string> args = {o_.paymentctl, "--db", Db(), "--config", dir_ + "/velocity.toml",
-                                   "--exchange-grace", kGrace, "--network-deadline", "300ms",
-                                   "--max-db-pages", std::to_string(phase.max_pages)};
+  std::vector<std::string> args = Ctl({"--config", dir_ + "/velocity.toml", "--exchange-grace", kGrace,
+                                       "--network-deadline", "300ms", "--max-db-pages",
+                                       std::to_string(phase.max_pages)});
   if (o_.tcp) {
     args.insert(args.end(), {"--network", "tcp://127.0.0.1:" + std::to_string(network_port_)});
   } else {
@@ -161,6 +171,7 @@ Phase Campaign::NextPhase(int n) {
   Phase p;
   switch (n % 4) {
     case 1:
+      if (pg_) break;  // the quota is SQLite's (max_page_count); PostgreSQL has none
       p.name = "full disk";
       p.max_pages = PageCount() + 1;
       ++f_.full_disk_runs;

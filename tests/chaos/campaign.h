@@ -9,12 +9,14 @@
 #include <condition_variable>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "core/random.h"
 #include "tests/chaos/http.h"
+#include "tests/support/pg_schema.h"
 
 namespace pay::chaos {
 
@@ -28,6 +30,7 @@ struct Options {
   std::string parent;  // where the working directory is made (default: the temporary directory)
   bool keep = false;   // keep the working directory
   bool tcp = false;    // the network simulator in a process of its own, killed now and then too
+  std::string postgres;  // a PostgreSQL server (libpq string): the books there, a fresh schema
 };
 
 // How paymentd runs until the next kill: with a database quota it soon reaches (a full disk),
@@ -98,11 +101,16 @@ class Campaign {
   void CheckBooks(const std::map<std::string, std::string>& key_of_payment);
   void Print() const;
   std::string Card(Random& rnd) const;
-  std::string Db() const { return dir_ + "/pay.db"; }
+  std::string Db() const { return pg_ ? pg_->conninfo() : dir_ + "/pay.db"; }
+  std::string IssuerDb() const { return dir_ + "/issuer.db"; }
+  std::string CardKey() const { return dir_ + "/card.key"; }
+  // The options every paymentctl command of the campaign takes.
+  std::vector<std::string> Ctl(std::initializer_list<std::string> args) const;
   std::string Log() const { return dir_ + "/paymentd.log"; }
 
   Options o_;
   std::string dir_;
+  std::unique_ptr<testing::PgSchema> pg_;
   std::string admin_key_;
   std::map<std::string, std::string> merchant_keys_;  // merchant -> API key
   std::vector<std::string> cards_;

@@ -7,10 +7,12 @@
 // sides agreeing payment by payment. Prints its figures; exits 1 on any loss.
 //
 // Usage: chaos --paymentctl PATH [--kills 3] [--ops-per-kill 300] [--threads 4] [--seed 1]
-//              [--faults SPEC] [--dir PATH] [--keep] [--tcp]
+//              [--faults SPEC] [--dir PATH] [--keep] [--tcp] [--postgres CONNINFO|env]
 // Between kills paymentd runs plainly, with a database quota it soon fills (a full disk), or
 // with its clock two hours ahead (and then back); --tcp puts the network simulator in a process
-// of its own and kills it too.
+// of its own and kills it too. --postgres keeps the books in a fresh schema on that PostgreSQL
+// server ("env": the one PAY_TEST_POSTGRES names; exit 77, skipped, without it); there is no
+// full-disk phase then (the quota is SQLite's).
 
 #include <algorithm>
 #include <atomic>
@@ -48,13 +50,22 @@ int main(int argc, char** argv) {
     else if (a == "--dir") o.parent = next();
     else if (a == "--keep") o.keep = true;
     else if (a == "--tcp") o.tcp = true;
+    else if (a == "--postgres") o.postgres = next();
     else {
       std::fprintf(stderr,
                    "chaos: unknown option %s (--paymentctl --kills --ops-per-kill --threads --seed "
-                   "--faults --dir --keep --tcp)\n",
+                   "--faults --dir --keep --tcp --postgres)\n",
                    a.c_str());
       return 2;
     }
+  }
+  if (o.postgres == "env") {  // the test server CI starts; skipped (exit 77) without one
+    const char* server = std::getenv("PAY_TEST_POSTGRES");
+    if (server == nullptr || *server == '\0') {
+      std::printf("chaos: skipped: PAY_TEST_POSTGRES is not set\n");
+      return 77;
+    }
+    o.postgres = server;
   }
   if (o.paymentctl.empty()) {
     std::fprintf(stderr, "chaos: --paymentctl PATH is required\n");

@@ -69,7 +69,7 @@ void Campaign::CheckBooks(const std::map<std::string, std::string>& key_of_payme
   auto engine = Engine::Open(eo);
   SystemClock clock;
   network::IssuerOptions io;
-  io.db_path = Db() + ".issuer";
+  io.db_path = IssuerDb();
   io.create_if_missing = false;
   io.clock = &clock;
   auto issuer = network::Issuer::Open(io);
