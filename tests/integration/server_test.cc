@@ -18,6 +18,7 @@
 
 #include "pay/simulator.h"
 #include "tests/support/payment_json.h"
+#include "tests/support/pg_schema.h"
 #include "tests/support/temp_dir.h"
 
 namespace pay::server {
@@ -133,16 +134,24 @@ std::string Field(const std::string& json, const std::string& name) {
 
 constexpr const char* kAuth = R"({"card":{"number":"4242424242424242","expiry":"12/30"},"amount":"25.00","currency":"USD"})";
 
-class ServerTest : public ::testing::Test {
+// Every test runs with paymentd's books on a SQLite file and on PostgreSQL (PAY_TEST_POSTGRES;
+// a fresh schema per test, skipped and said so without it).
+class ServerTest : public ::testing::TestWithParam<const char*> {
  protected:
+  std::string Db() const {
+    return std::string(GetParam()) == "Postgres" ? pg_.conninfo() : dir_.File("paymentd.db");
+  }
   void SetUp() override {
+    if (std::string(GetParam()) == "Postgres" && !pg_.available()) {
+      GTEST_SKIP() << pay::testing::PgSchema::kSkipReason;
+    }
     SimulatorOptions so;
     so.issuer_db_path = dir_.File("issuer.db");
     so.clock = &clock_;
     so.durable = false;
     network_ = std::move(*CardNetworkSimulator::Open(so));
     EngineOptions o;
-    o.db_path = dir_.File("paymentd.db");
+    o.db_path = Db();
     o.create_if_missing = true;
     o.durability = Durability::kNormal;
     o.clock = &clock_;
@@ -156,7 +165,7 @@ class ServerTest : public ::testing::Test {
       c.request = CreateMerchantRequest{m, "USD", 0, 0};
       ASSERT_TRUE(engine_->Submit(c));
     }
-    keys_ = std::move(*ApiKeys::Open(dir_.File("paymentd.db"), clock_));
+    keys_ = std::move(*ApiKeys::Open(Db(), clock_));
     admin_ = *keys_->Create("", true);
     acme_ = *keys_->Create("acme", false);
     beta_ = *keys_->Create("beta", false);
@@ -172,6 +181,7 @@ class ServerTest : public ::testing::Test {
   }
 
   pay::testing::TempDir dir_;
+  pay::testing::PgSchema pg_;
   ManualClock clock_{1'795'000'000'000};
   std::unique_ptr<CardNetworkSimulator> network_;
   std::unique_ptr<Engine> engine_;
@@ -180,7 +190,7 @@ class ServerTest : public ::testing::Test {
   std::string admin_, acme_, beta_;
 };
 
-TEST_F(ServerTest, EveryRouteOverOneKeepAliveConnection) {
+TEST_P(ServerTest, EveryRouteOverOneKeepAliveConnection) {
   Serve();
   Client c(server_->port());
   ASSERT_TRUE(c.connected());
@@ -224,7 +234,7 @@ TEST_F(ServerTest, EveryRouteOverOneKeepAliveConnection) {
   EXPECT_NE(metrics.body.find("route=\"POST /v1/payments/authorize\",status=\"200\""), std::string::npos) << metrics.body;
 }
 
-TEST_F(ServerTest, AuthenticationAndMerchantBoundaries) {
+TEST_P(ServerTest, AuthenticationAndMerchantBoundaries) {
   Serve();
   Client c(server_->port());
   EXPECT_EQ(c.Request("GET", "/v1/payments", "").status, 401);
@@ -242,7 +252,7 @@ TEST_F(ServerTest, AuthenticationAndMerchantBoundaries) {
   EXPECT_EQ(c.Request("GET", "/v1/accounts/acq%2FUSD%2Ffees/balance", admin_).status, 200);
 }
 
-TEST_F(ServerTest, ChannelRefusalsCarryTheChannelsErrorCodes) {
+TEST_P(ServerTest, ChannelRefusalsCarryTheChannelsErrorCodes) {
   ServerOptions o;
   o.rate_per_s = 1;
   o.burst = 1;
@@ -263,7 +273,7 @@ TEST_F(ServerTest, ChannelRefusalsCarryTheChannelsErrorCodes) {
   EXPECT_NE(metrics.body.find("route=\"rate_limited\",status=\"429\""), std::string::npos);
 }
 
-TEST_F(ServerTest, PathsReadAsTheFirstVersionReadThem) {
+TEST_P(ServerTest, PathsReadAsTheFirstVersionReadThem) {
   Serve();
   Client c(server_->port());
   EXPECT_EQ(c.Request("GET", "/v1/nope", acme_).status, 405);  // any method but POST: 405
@@ -279,7 +289,7 @@ TEST_F(ServerTest, PathsReadAsTheFirstVersionReadThem) {
   EXPECT_EQ(c.Request("GET", "/nope", "").status, 404);  // outside /v1/: no key needed to hear it
 }
 
-TEST_F(ServerTest, IdempotencyRulesOverHttp) {
+TEST_P(ServerTest, IdempotencyRulesOverHttp) {
   Serve();
   Client c(server_->port());
   auto first = c.Request("POST", "/v1/payments/authorize", acme_, kAuth, "order-9");
@@ -309,7 +319,7 @@ TEST_F(ServerTest, IdempotencyRulesOverHttp) {
   EXPECT_NE(illegal.body.find("illegal_transition"), std::string::npos);
 }
 
-TEST_F(ServerTest, MalformedAndOversizedRequestsGetClearErrorsAndTheServerStaysUp) {
+TEST_P(ServerTest, MalformedAndOversizedRequestsGetClearErrorsAndTheServerStaysUp) {
   ServerOptions o;
   o.body_bytes_max = 1024;
   o.header_bytes_max = 2048;
@@ -364,7 +374,7 @@ TEST_F(ServerTest, MalformedAndOversizedRequestsGetClearErrorsAndTheServerStaysU
 
 // Requests sent back to back in one write (pipelining) are each read and answered, in order;
 // a request split into many small writes is read whole.
-TEST_F(ServerTest, PipelinedAndFragmentedRequestsAreRead) {
+TEST_P(ServerTest, PipelinedAndFragmentedRequestsAreRead) {
   Serve();
   Client c(server_->port());
   const std::string get = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -386,7 +396,7 @@ TEST_F(ServerTest, PipelinedAndFragmentedRequestsAreRead) {
 
 // Requests that could be read two ways are refused with a 400 naming the problem, never guessed
 // at: a JSON key given twice, a deciding header given twice, HTTP/1.1 without Host, "01.00".
-TEST_F(ServerTest, AmbiguousRequestsAreRefused) {
+TEST_P(ServerTest, AmbiguousRequestsAreRefused) {
   Serve();
   struct Case {
     std::string body, extra, expect;
@@ -417,7 +427,7 @@ TEST_F(ServerTest, AmbiguousRequestsAreRefused) {
   EXPECT_EQ(client.Request("POST", "/v1/payments/authorize", acme_, kAuth, "amb-1").status, 200);
 }
 
-TEST_F(ServerTest, RequestRateIsLimitedPerApiKey) {
+TEST_P(ServerTest, RequestRateIsLimitedPerApiKey) {
   ServerOptions o;
   o.rate_per_s = 1;
   o.burst = 2;
@@ -432,7 +442,7 @@ TEST_F(ServerTest, RequestRateIsLimitedPerApiKey) {
   EXPECT_EQ(c.Request("GET", "/v1/payments", beta_).status, 200);  // per key
 }
 
-TEST_F(ServerTest, ConcurrentClientsWithOneKeyExecuteOnce) {
+TEST_P(ServerTest, ConcurrentClientsWithOneKeyExecuteOnce) {
   Serve();
   std::atomic<int> fresh{0}, replays{0}, conflicts{0};
   std::vector<std::thread> threads;
@@ -460,7 +470,7 @@ TEST_F(ServerTest, ConcurrentClientsWithOneKeyExecuteOnce) {
   EXPECT_EQ(ids.size(), 1u);
 }
 
-TEST_F(ServerTest, TlsWithACertificateMadeAtTestTime) {
+TEST_P(ServerTest, TlsWithACertificateMadeAtTestTime) {
   const std::string cert = dir_.File("cert.pem"), key = dir_.File("key.pem");
   const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 -keyout " +
                           key + " -out " + cert + " >/dev/null 2>&1";
@@ -506,7 +516,7 @@ TEST_F(ServerTest, TlsWithACertificateMadeAtTestTime) {
 // --max-connections beneath it, and when a flood of connections takes every descriptor all the
 // same it sheds what it cannot accept and answers again as soon as descriptors are free. (The
 // hard limit is lowered for good: ctest runs each test in a process of its own.)
-TEST_F(ServerTest, OutOfDescriptorsTheServerKeepsItsLimitsAndRecovers) {
+TEST_P(ServerTest, OutOfDescriptorsTheServerKeepsItsLimitsAndRecovers) {
 #if defined(__SANITIZE_ADDRESS__)
   // Out of descriptors, the sanitizers' own checks fail: UBSan probes memory through a pipe and
   // then reports a valid object as having an invalid vptr (seen in Asio's error categories).
@@ -535,7 +545,7 @@ TEST_F(ServerTest, OutOfDescriptorsTheServerKeepsItsLimitsAndRecovers) {
 // One client address cannot take every connection; connections that have not shown a valid key
 // are not kept idle for the full read timeout; and failed authentications are limited per
 // address (past them, a request's key is not even looked at).
-TEST_F(ServerTest, OneClientCannotLockOthersOut) {
+TEST_P(ServerTest, OneClientCannotLockOthersOut) {
   ServerOptions o;
   o.connections_per_client_max = 3;
   o.read_timeout_ms = 60'000;
@@ -559,7 +569,7 @@ TEST_F(ServerTest, OneClientCannotLockOthersOut) {
   EXPECT_EQ(a.Request("GET", "/healthz", "").status, 200);  // public routes still answer
 }
 
-TEST_F(ServerTest, SlowClientsAreCutOffAndOthersServed) {
+TEST_P(ServerTest, SlowClientsAreCutOffAndOthersServed) {
   ServerOptions o;
   o.read_timeout_ms = 200;
   Serve(o);
@@ -570,7 +580,7 @@ TEST_F(ServerTest, SlowClientsAreCutOffAndOthersServed) {
   EXPECT_TRUE(slow.ClosedByServer());  // waits for the server's deadline, not a sleep
 }
 
-TEST_F(ServerTest, GracefulShutdownAnswersAndCommitsWhatWasAccepted) {
+TEST_P(ServerTest, GracefulShutdownAnswersAndCommitsWhatWasAccepted) {
   Serve();
   Client c(server_->port());
   // Pipeline 20 authorizations, then stop the server while they are queued or running.
@@ -605,6 +615,9 @@ TEST_F(ServerTest, GracefulShutdownAnswersAndCommitsWhatWasAccepted) {
   EXPECT_TRUE(engine_->Verify()->ok());
   server_.reset();
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, ServerTest, ::testing::Values("Sqlite", "Postgres"),
+                         [](const auto& i) { return std::string(i.param); });
 
 }  // namespace
 }  // namespace pay::server
