@@ -3,7 +3,9 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <iterator>
 #include <string>
 #include <unordered_map>
 
@@ -156,6 +158,10 @@ DELETE FROM records WHERE kind = 15;
 constexpr const char* kSchemaV6 = R"sql(
 CREATE TABLE velocity_log(seq INTEGER PRIMARY KEY, body BLOB NOT NULL);
 )sql";
+
+// The steps from version 1 to kSchemaVersion: kMigrations[v - 1] takes a database from v to v + 1.
+constexpr const char* kMigrations[] = {kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5, kSchemaV6};
+static_assert(std::size(kMigrations) == kSchemaVersion - 1, "one step per version");
 
 enum Stmt {
   kBegin,
@@ -830,37 +836,13 @@ class SqliteStore final : public Store {
       r = Exec("INSERT INTO meta(key, value) VALUES('schema_version', '1')");
       if (!r) return fail(r.error());
     }
-    if (version < 2) {
-      auto r = Exec(kSchemaV2);
-      if (!r) return fail(r.error());
-      r = Exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
-      if (!r) return fail(r.error());
-    }
-    if (version < 3) {
-      auto r = Exec(kSchemaV3);
-      if (!r) return fail(r.error());
-      r = Exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
+    // Each later version's step, in order; a new version appends its SQL to kMigrations.
+    for (int v = std::max(version, 1); v < kSchemaVersion; ++v) {
+      auto r = Exec(kMigrations[v - 1]);
+      const std::string bump = "UPDATE meta SET value = '" + std::to_string(v + 1) + "' WHERE key = 'schema_version'";
+      if (r) r = Exec(bump.c_str());
       if (!r) return fail(r.error());
     }
-    if (version < 4) {
-      auto r = Exec(kSchemaV4);
-      if (!r) return fail(r.error());
-      r = Exec("UPDATE meta SET value = '4' WHERE key = 'schema_version'");
-      if (!r) return fail(r.error());
-    }
-    if (version < 5) {
-      auto r = Exec(kSchemaV5);
-      if (!r) return fail(r.error());
-      r = Exec("UPDATE meta SET value = '5' WHERE key = 'schema_version'");
-      if (!r) return fail(r.error());
-    }
-    if (version < 6) {
-      auto r = Exec(kSchemaV6);
-      if (!r) return fail(r.error());
-      r = Exec("UPDATE meta SET value = '6' WHERE key = 'schema_version'");
-      if (!r) return fail(r.error());
-    }
-    // Later versions add their steps here: if (version < 7) { ... }
     return Exec("COMMIT");
   }
 
