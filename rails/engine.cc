@@ -262,12 +262,10 @@ Error EngineImpl::Passthrough(Batch& b, const Error& e) {
 Result<Outcome> EngineImpl::Await(Batch& b, size_t index, const handlers::CommandContext& x,
                                   handlers::Step step) {
   const Command& c = b.commands[index];
-  for (const CardRequest* r : {&step.exchange->request, step.exchange->follow_up ? &*step.exchange->follow_up : nullptr}) {
-    if (r == nullptr) continue;
-    if (auto carried = payments::CheckCarried(*r); !carried) {
-      return b.Fail(carried.error());  // the batch rolls back whole
-    }
-  }
+  const handlers::Exchange& ex = *step.exchange;
+  auto carried = payments::CheckCarried(ex.request);
+  if (carried && ex.follow_up) carried = payments::CheckCarried(*ex.follow_up);
+  if (!carried) return b.Fail(carried.error());  // the batch rolls back whole
   const bool guarded = options_.guards_enabled;
   if (guarded) {
     auto claim = keys_->Claim({x.scope, x.operation, c.idempotency_key}, x.fingerprint,
