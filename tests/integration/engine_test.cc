@@ -13,10 +13,14 @@
 #include "core/limits.h"
 #include "core/store.h"
 #include "rails/guards/velocity.h"
+#include "tests/support/commands.h"
 #include "tests/support/temp_dir.h"
 
 namespace pay {
 namespace {
+
+using testing::Cmd;
+using testing::Xfer;
 
 constexpr int64_t kT0 = 1'790'000'000'000;
 
@@ -38,20 +42,6 @@ class EngineTest : public ::testing::Test {
     auto e = Engine::Open(o);
     ASSERT_TRUE(e) << e.error().message;
     engine_ = std::move(*e);
-  }
-
-  static Command Cmd(std::string key, Request r, std::string merchant = "shop") {
-    Command c;
-    c.merchant = std::move(merchant);
-    c.idempotency_key = std::move(key);
-    c.request = std::move(r);
-    return c;
-  }
-
-  static TransferRequest Xfer(const std::string& from, const std::string& to, int64_t amount) {
-    TransferRequest t;
-    t.entry.postings = {{from, ledger::Side::kDebit, amount}, {to, ledger::Side::kCredit, amount}};
-    return t;
   }
 
   void Accounts() {

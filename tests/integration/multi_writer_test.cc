@@ -12,10 +12,14 @@
 
 #include "pay/engine.h"
 #include "tests/support/pg_schema.h"
+#include "tests/support/commands.h"
 #include "tests/support/temp_dir.h"
 
 namespace pay {
 namespace {
+
+using testing::Cmd;
+using testing::Xfer;
 
 constexpr int64_t kT0 = 1'790'000'000'000;
 
@@ -39,18 +43,6 @@ class MultiWriterTest : public ::testing::TestWithParam<const char*> {
     auto e = Engine::Open(o);
     EXPECT_TRUE(e) << (e ? "" : e.error().message);
     return e ? std::move(*e) : nullptr;
-  }
-  static Command Cmd(std::string key, Request r) {
-    Command c;
-    c.merchant = "shop";
-    c.idempotency_key = std::move(key);
-    c.request = std::move(r);
-    return c;
-  }
-  static TransferRequest Xfer(const std::string& from, const std::string& to, int64_t amount) {
-    TransferRequest t;
-    t.entry.postings = {{from, ledger::Side::kDebit, amount}, {to, ledger::Side::kCredit, amount}};
-    return t;
   }
   void Accounts(Engine& e, int64_t alice) {
     for (auto [id, type, od] : {std::tuple{"bank", ledger::AccountType::kAsset, ledger::OverdraftMode::kUnlimited},

@@ -212,6 +212,21 @@ class PullTest : public ::testing::TestWithParam<const char*> {
 
   // A process authorizes "order-crash" (7777) and dies once the issuer applied it, before the
   // answer: its payment is left pending with its exchange open. The fixture's engine is closed.
+  // After CrashWithAnAuthorizationInFlight() and its recovery: the payment is reversed on both
+  // sides, and the key that waited answers the reversed payment without moving anything.
+  void ExpectTheCrashedAuthorizationReversed() {
+    EXPECT_EQ(engine_->recovery().payments_in_doubt, 1u);
+    std::string p = Payment("pay_000000000001");
+    EXPECT_EQ(Text(p, "status"), "reversed") << p;
+    auto view = issuer_->Payment("000000000001");
+    ASSERT_TRUE(view && *view);
+    EXPECT_EQ((*view)->held_minor, 0);  // the issuer released the hold
+    Outcome retry = Do("order-crash", Auth("4242424242424242", 7777));
+    EXPECT_TRUE(retry.replayed);
+    EXPECT_EQ(retry.payment_status, "reversed");
+    ExpectConservation();
+  }
+
   void CrashWithAnAuthorizationInFlight() {
     engine_.reset();
     network_.reset();
@@ -775,17 +790,7 @@ TEST_P(PullTest, CrashWithAnAuthorizationInFlightIsReversedAtStartUp) {
   EXPECT_EQ(busy.error().code, ErrorCode::kIdempotencyKeyInFlight);
   clock_.AdvanceMs(60'000);
   Open();  // start-up recovery: unknown -> reversal -> reversed
-  EXPECT_EQ(engine_->recovery().payments_in_doubt, 1u);
-  std::string p = Payment("pay_000000000001");
-  EXPECT_EQ(Text(p, "status"), "reversed") << p;
-  auto view = issuer_->Payment("000000000001");
-  ASSERT_TRUE(view && *view);
-  EXPECT_EQ((*view)->held_minor, 0);
-  // The key that waited is complete now: a retry gets the reversed payment, nothing moves.
-  Outcome retry = Do("order-crash", Auth("4242424242424242", 7777));
-  EXPECT_TRUE(retry.replayed);
-  EXPECT_EQ(retry.payment_status, "reversed");
-  ExpectConservation();
+  ExpectTheCrashedAuthorizationReversed();
 }
 
 // The clock went back (two hours) between the crash and the restart: the exchange looks opened
@@ -795,12 +800,7 @@ TEST_P(PullTest, AnExchangeOpenedBeforeTheClockWentBackIsGivenUp) {
   CrashWithAnAuthorizationInFlight();
   clock_.SetMs(kT0 - 2 * 3600 * 1000);
   Open();
-  EXPECT_EQ(engine_->recovery().payments_in_doubt, 1u);
-  EXPECT_EQ(Text(Payment("pay_000000000001"), "status"), "reversed");
-  Outcome retry = Do("order-crash", Auth("4242424242424242", 7777));
-  EXPECT_TRUE(retry.replayed);
-  EXPECT_EQ(retry.payment_status, "reversed");
-  ExpectConservation();
+  ExpectTheCrashedAuthorizationReversed();
 }
 
 // paymentd resolves an exchange a crash left open by itself once the grace has passed, without
@@ -820,12 +820,7 @@ TEST_P(PullTest, TheBackgroundDelivererGivesUpAnExchangeLeftOpenPastTheGrace) {
   auto left = engine_->ResolvePending();  // after the deliverer's round
   ASSERT_TRUE(left) << left.error().message;
   EXPECT_EQ(network_->exchanges, exchanges) << "the reversal was left for ResolvePending to send";
-  EXPECT_EQ(engine_->recovery().payments_in_doubt, 1u);
-  EXPECT_EQ(Text(Payment("pay_000000000001"), "status"), "reversed");
-  Outcome retry = Do("order-crash", Auth("4242424242424242", 7777));
-  EXPECT_TRUE(retry.replayed);
-  EXPECT_EQ(retry.payment_status, "reversed");
-  ExpectConservation();
+  ExpectTheCrashedAuthorizationReversed();
 }
 
 TEST_P(PullTest, UnknownPaymentBlocksOperationsUntilItsReversalIsAcknowledged) {
