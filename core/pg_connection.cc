@@ -117,6 +117,16 @@ Result<Rows> Connection::Query(const std::string& sql, const Params& params, con
   return Rows(r);
 }
 
+Result<std::string> Connection::ExecText(const std::string& sql, const char* what) {
+  sqlstate_.clear();
+  PGresult* r = PQexec(c_, sql.c_str());
+  const ExecStatusType s = r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r);
+  if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) return Fail(r, what);
+  std::string out = PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
+  PQclear(r);
+  return out;
+}
+
 Result<void> Connection::Exec(const std::string& sql, const char* what) {
   sqlstate_.clear();
   PGresult* r = PQexec(c_, sql.c_str());

@@ -72,6 +72,9 @@ class Connection {
   Result<void> RunPipelined(const std::vector<Queued>& statements, Check check);
   // Runs SQL text (several statements allowed), its results unread: transactions, schema.
   Result<void> Exec(const std::string& sql, const char* what);
+  // The same, one round trip for all of them; the first column of the last statement's first
+  // row, as text ("" when it returned none).
+  Result<std::string> ExecText(const std::string& sql, const char* what);
   // The SQLSTATE of the last failure ("" when none).
   const std::string& sqlstate() const { return sqlstate_; }
 

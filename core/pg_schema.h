@@ -5,6 +5,9 @@
 
 namespace pay::store::pg {
 
+// The transaction-scoped advisory lock every writer (and a migration) takes first.
+inline constexpr const char* kWritersLock = "7228713";
+
 // Version 1 (the PostgreSQL store's own numbering, in meta.schema_version).
 inline constexpr int kSchemaVersion = 1;
 
@@ -109,10 +112,6 @@ struct Statement {
 
 // Every statement the store runs, prepared once per connection.
 inline constexpr Statement kStatements[] = {
-    {"commits", "SELECT value::bigint FROM meta WHERE key = 'commits'"},
-    {"lock", "SELECT pg_advisory_xact_lock(7228713)"},
-    {"count_commit", "UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'commits' "
-                     "RETURNING value::bigint"},
     {"insert_account",
      "INSERT INTO accounts(id, currency, type, overdraft_mode, overdraft_limit_minor, metadata, "
      "created_at_ms) VALUES($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING num"},

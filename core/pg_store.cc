@@ -5,6 +5,7 @@
 // writer that another connection committed since its last transaction (BeginWrite's answer).
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 
 #include "core/pg_connection.h"
@@ -120,31 +121,34 @@ class PgStore final : public Store {
     return {};
   }
 
+  // One round trip: begin, take the writers' lock, read the commit counter.
   Result<bool> BeginWrite() override {
     if (in_write_ || in_read_) return MakeError(ErrorCode::kInternal, "store: a transaction is open");
-    PAY_TRY(c_->Exec("BEGIN", "begin"));
     in_write_ = true;
-    auto lock = c_->Run("lock", Params(), "write lock");
-    auto commits = lock ? c_->Run("commits", Params(), "commit counter") : Result<Rows>(lock.error());
+    auto commits = c_->ExecText(std::string("BEGIN; SELECT pg_advisory_xact_lock(") + pg::kWritersLock +
+                                    "); SELECT value FROM meta WHERE key = 'commits'",
+                                "begin");
     if (!commits) {
       Rollback();
       return commits.error();
     }
-    const int64_t now = commits->Int(0, 0);
+    const int64_t now = std::strtoll(commits->c_str(), nullptr, 10);
     const bool changed = now != commits_seen_;
     commits_seen_ = now;
     return changed;
   }
 
+  // One round trip: count the commit and commit. Under the writers' lock nobody else counts, so
+  // the counter is now the value read at BeginWrite plus one (our own commit, not another's).
   Result<void> Commit() override {
     if (!in_write_) return MakeError(ErrorCode::kInternal, "store: no write transaction");
-    auto counted = c_->Run("count_commit", Params(), "commit counter");
-    auto done = counted ? c_->Exec("COMMIT", "commit") : Result<void>(counted.error());
+    auto done = c_->Exec("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'commits'; COMMIT",
+                         "commit");
     if (!done) {
       Rollback();
       return done.error();
     }
-    commits_seen_ = counted->Int(0, 0);  // our own commit is not another's
+    ++commits_seen_;
     in_write_ = false;
     return {};
   }
@@ -387,7 +391,7 @@ class PgStore final : public Store {
 
   // Creates the schema in an empty database (with create_if_missing), or checks its version.
   Result<void> Migrate(bool create) {
-    PAY_TRY(c_->Exec("BEGIN; SELECT pg_advisory_xact_lock(7228713)", "migrate"));
+    PAY_TRY(c_->Exec(std::string("BEGIN; SELECT pg_advisory_xact_lock(") + pg::kWritersLock + ")", "migrate"));
     auto r = MigrateLocked(create);
     PAY_TRY(c_->Exec(r ? "COMMIT" : "ROLLBACK", "migrate"));
     return r;
