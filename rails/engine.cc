@@ -103,7 +103,7 @@ Result<void> EngineImpl::Open(const EngineOptions& o) {
   // Card payments a crash left waiting for the network are resolved before anything else:
   // they become unknown and their reversals go out now (or stay queued until the network
   // answers).
-  PAY_TRY(RecoverPayments(o.exchange_grace_ms));
+  PAY_TRY(RecoverPayments());
   if (o.card_network != nullptr) PAY_TRY(DeliverAdvices(nullptr));
   if (o.background_advices && o.card_network != nullptr) {
     deliverer_ = std::thread([this] { DeliverInBackground(); });
@@ -148,7 +148,7 @@ std::vector<Result<Outcome>> EngineImpl::SubmitBatch(std::span<const Command> co
 // ones claimed. Once it commits, the claims are durable and the network may see them.
 Result<void> EngineImpl::ClaimPhase(Batch& b) {
   std::lock_guard lock(mu_);
-  if (needs_recovery_) PAY_TRY(RecoverPayments(0));
+  if (!orphaned_.empty()) PAY_TRY(RecoverPayments());
   clock_->Set(b.commands.empty() ? 0 : b.commands.front().event_time_ms);
   PAY_TRY(Begin());
   // Authorizations past their validity release their holds before anything else runs.

@@ -131,7 +131,7 @@ class EngineImpl final : public Engine {
   Result<size_t> ResolvePending() override {
     {
       std::lock_guard lock(mu_);
-      PAY_TRY(RecoverPayments(needs_recovery_ ? 0 : options_.exchange_grace_ms));
+      PAY_TRY(RecoverPayments());
     }
     return DeliverAdvices(nullptr);
   }
@@ -166,7 +166,7 @@ class EngineImpl final : public Engine {
   Result<void> AcknowledgeAdvice(Batch* b, const payments::Advice& advice,
                                  const CardResponse& response);
   Result<void> RecoverInFlight();
-  Result<void> RecoverPayments(int64_t grace_ms);
+  Result<void> RecoverPayments();
 
   // Every write transaction of the engine begins and ends here.
   Result<void> Begin() {
@@ -264,7 +264,9 @@ class EngineImpl final : public Engine {
   std::unique_ptr<payments::Book> read_book_;
   std::mutex read_mu_;
   Recovery recovery_;
-  bool needs_recovery_ = false;  // a second phase failed: its payments wait for RecoverPayments
+  // Payments whose second phase failed in this process: RecoverPayments gives them up at once
+  // (under mu_). Another node's open exchanges wait for the grace.
+  std::unordered_set<std::string> orphaned_;
 };
 
 // The key an online payment's claim names.

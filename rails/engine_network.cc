@@ -49,8 +49,10 @@ bool EngineImpl::CompleteRound(Batch& b, std::vector<Pending>& round,
                                const std::vector<Result<CardResponse>>& responses,
                                std::vector<Pending>* next) {
   auto fail_round = [&](const Error& e) {
-    needs_recovery_ = true;
-    for (const Pending& p : round) b.out[p.index] = e;
+    for (const Pending& p : round) {
+      orphaned_.insert(p.exchange.payment_id);
+      b.out[p.index] = e;
+    }
     clock_->Set(0);
     return false;
   };
@@ -170,7 +172,7 @@ void EngineImpl::DeliverInBackground() {
     if (std::chrono::steady_clock::now() >= next_sweep) {
       next_sweep = std::chrono::steady_clock::now() + retry;
       std::lock_guard lock(mu_);
-      (void)RecoverPayments(needs_recovery_ ? 0 : options_.exchange_grace_ms);
+      (void)RecoverPayments();
     }
     (void)DeliverAdvices(nullptr);
   }
@@ -209,14 +211,15 @@ Result<void> EngineImpl::RecoverInFlight() {
   }
 }
 
-// Payments left pending by a crash (open for at least `grace_ms`) or by this process's failed
-// second phase (grace 0) become unknown, reversal queued. Exchanges another batch of this
-// process has on the network are not stale, whatever their age. Under the writer's lock.
-Result<void> EngineImpl::RecoverPayments(int64_t grace_ms) {
+// Payments left pending by a crash (open for at least the grace) or by this process's failed
+// second phase (at once) become unknown, reversal queued. Exchanges another batch of this
+// process has on the network are not stale, whatever their age; nor are another live node's
+// younger than the grace. Under the writer's lock.
+Result<void> EngineImpl::RecoverPayments() {
   PAY_ASSIGN_OR_RETURN(bool open, book_->HasOpenExchanges());
   if (open) {
     PAY_ASSIGN_OR_RETURN(size_t n, InTransaction([&]() -> Result<size_t> {
-      PAY_ASSIGN_OR_RETURN(auto stale, book_->StaleExchanges(grace_ms, exchanging_));
+      PAY_ASSIGN_OR_RETURN(auto stale, book_->StaleExchanges(options_.exchange_grace_ms, exchanging_, orphaned_));
       for (const auto& x : stale) {
         bool follow_up = false;
         PAY_TRY(CompleteExchange(x.payment.kind != payments::PaymentKind::kPull, x.payment.id,
@@ -229,7 +232,7 @@ Result<void> EngineImpl::RecoverPayments(int64_t grace_ms) {
     }));
     recovery_.payments_in_doubt += n;
   }
-  needs_recovery_ = false;
+  orphaned_.clear();
   return {};
 }
 

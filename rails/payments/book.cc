@@ -347,7 +347,8 @@ Result<bool> Book::HasOpenExchanges() {
 }
 
 Result<std::vector<OpenExchange>> Book::StaleExchanges(
-    int64_t grace_ms, const std::unordered_set<std::string>& exchanging) {
+    int64_t grace_ms, const std::unordered_set<std::string>& exchanging,
+    const std::unordered_set<std::string>& orphaned) {
   std::vector<OpenExchange> out;
   std::string after;
   const int64_t now = clock_.NowMs();
@@ -359,7 +360,7 @@ Result<std::vector<OpenExchange>> Book::StaleExchanges(
       // "in the future", the clock went back since: its age is unknown, and giving it up (a
       // reversal or an inquiry) is safe where waiting could last as long as the clock's jump.
       const bool young = row.open_ms <= now && now - row.open_ms < grace_ms;
-      if (young || exchanging.contains(row.id)) continue;
+      if ((young && !orphaned.contains(row.id)) || exchanging.contains(row.id)) continue;
       PAY_ASSIGN_OR_RETURN(Payment p, FromRow(row));
       const bool pending = p.status == PaymentStatus::kPending ||
                            (p.status == PaymentStatus::kSubmitted && !p.in_doubt());

@@ -122,9 +122,11 @@ class Book {
   // Exchanges open for at least `grace_ms` (a crash left them pending: sent or not). Younger
   // ones may belong to another live process and are left alone; marks of exchanges already
   // resolved are cleared.
-  // `exchanging`: payments whose exchange this process has on the network (never stale).
+  // `exchanging`: payments whose exchange this process has on the network (never stale);
+  // `orphaned`: payments whose exchange this process gave up on (stale whatever their age).
   Result<std::vector<OpenExchange>> StaleExchanges(int64_t grace_ms,
-                                                   const std::unordered_set<std::string>& exchanging);
+                                                   const std::unordered_set<std::string>& exchanging,
+                                                   const std::unordered_set<std::string>& orphaned);
   // A payment as its record holds it (the body and the open column).
   static Result<Payment> FromRow(const store::RecordRow& row);
 

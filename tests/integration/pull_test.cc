@@ -823,6 +823,45 @@ TEST_P(PullTest, TheBackgroundDelivererGivesUpAnExchangeLeftOpenPastTheGrace) {
   ExpectTheCrashedAuthorizationReversed();
 }
 
+// Two writers on one database (two paymentd nodes). B's second phase fails (it cannot take the
+// writer's lock to record its answer): B gives up its own exchange at once, but not the one A
+// has on the network at that moment, however young: A's answer stands.
+TEST_P(PullTest, AFailedSecondPhaseGivesUpOnlyItsOwnExchange) {
+  HeldExchange held(*network_);
+  Result<Outcome> a = MakeError(ErrorCode::kInternal, "not run");
+  std::thread writer([&] { a = engine_->Submit(Cmd("order-a", Auth("4242424242424242", 1000))); });
+  ASSERT_TRUE(held.Reached());  // A's claim is committed and its exchange is on the network
+  store::StoreOptions so;
+  so.durability = store::Durability::kNormal;
+  so.busy_timeout_ms = 100;
+  auto b_store = store::OpenStore(AcquirerDb(), so);
+  auto blocker = store::OpenStore(AcquirerDb(), so);
+  ASSERT_TRUE(b_store && blocker);
+  SwitchableNetwork b_network(*issuer_, {});
+  b_network.gate = [&] { ASSERT_TRUE((*blocker)->BeginWrite()); };  // B's answer waits in vain
+  EngineOptions o;
+  o.db_path = AcquirerDb();
+  o.store = std::move(*b_store);
+  o.clock = &clock_;
+  o.card_network = &b_network;
+  o.card_fingerprint_key = "a test key of at least 16 bytes";
+  auto b = Engine::Open(o);
+  ASSERT_TRUE(b) << b.error().message;
+  auto failed = (*b)->Submit(Cmd("order-b", Auth("4242424242424242", 2000)));
+  (*blocker)->Rollback();
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code, ErrorCode::kStoreBusy);
+  // B's next batch gives up B's payment (unknown, reversal queued), and only that one.
+  auto next = (*b)->Submit(Cmd("order-b2", Auth("4242424242424242", 3000)));
+  ASSERT_TRUE(next) << next.error().message;
+  EXPECT_EQ((*b)->recovery().payments_in_doubt, 1u);
+  held.Open();
+  writer.join();
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_EQ(a->payment_status, "authorized");
+  EXPECT_EQ(Text(Payment(a->payment_id), "status"), "authorized");
+}
+
 TEST_P(PullTest, UnknownPaymentBlocksOperationsUntilItsReversalIsAcknowledged) {
   network::FaultConfig f;
   f.drop_response_pct = 100;  // every answer is lost: authorizations become unknown
