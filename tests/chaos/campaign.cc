@@ -45,6 +45,7 @@ std::string Amount(int64_t minor) { return FormatMinor(minor, 2); }
 }  // namespace
 
 Campaign::Campaign(Options options) : o_(std::move(options)) {
+  if (cluster()) o_.tcp = true;  // one network simulator for every node
   Random rnd(o_.seed);
   for (int i = 0; i < 512; ++i) {  // Luhn-valid cards the simulator approves within open-to-buy
     std::string pan = "42424242";
@@ -88,7 +89,11 @@ bool Campaign::SetUp() {
   if (chaos::Run(Ctl({"apikey", "create", "--admin"}), Log(), &out) != 0) return false;
   admin_key_ = out.substr(0, out.find('\n'));
   if (o_.tcp && !StartNetwork()) return false;
-  if (!StartServer()) return false;
+  nodes_.resize(static_cast<size_t>(o_.nodes));
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (!StartServer({}, i)) return false;
+  }
+  if (cluster() && !StartBalancer()) return false;
   Record fund{"fund", "/v1/funding?merchant=acme", admin_key_, "fund-acme",
               R"({"amount":"1000000.00","currency":"USD"})", {}, {}};
   fund.first = Send(port_, "POST", fund.path, fund.api_key, fund.key, fund.body);
@@ -115,7 +120,7 @@ bool Campaign::StartNetwork() {
   return network_port_ != 0;
 }
 
-bool Campaign::StartServer(const Phase& phase) {
+bool Campaign::StartServer(const Phase& phase, size_t node) {
   std::vector<std::string> args = Ctl({"--config", dir_ + "/velocity.toml", "--exchange-grace", kGrace,
                                        "--network-deadline", "300ms", "--max-db-pages",
                                        std::to_string(phase.max_pages)});
@@ -124,7 +129,8 @@ bool Campaign::StartServer(const Phase& phase) {
   } else {
     args.insert(args.end(), {"--network-faults", o_.faults + ",seed=" + std::to_string(o_.seed + generation_)});
   }
-  args.insert(args.end(), {"--json", "serve", "--listen", "127.0.0.1:0", "--rate", "0"});
+  args.insert(args.end(), {"--json", "serve", "--listen",
+                           "127.0.0.1:" + std::to_string(nodes_[node].port), "--rate", "0"});
   std::vector<std::string> env;
   if (!phase.clock_offset.empty()) env.push_back("PAYMENTCTL_CLOCK_OFFSET=" + phase.clock_offset);
   Child c = Spawn(args, Log(), env);
@@ -140,12 +146,54 @@ bool Campaign::StartServer(const Phase& phase) {
     return false;
   }
   std::lock_guard lock(mu_);
-  server_ = c.pid;
-  port_ = port;
+  nodes_[node] = {c.pid, port};
+  if (!cluster()) port_ = port;
   up_ = true;
   ++generation_;
   changed_.notify_all();
   return true;
+}
+
+// HAProxy in front of the nodes, on a port free a moment ago (another is tried if it was taken
+// since), with the configuration scripts/cluster.sh gives; ready once /healthz answers through it.
+bool Campaign::StartBalancer() {
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    close(fd);
+    const int port = ntohs(a.sin_port);
+    std::vector<std::string> args = {o_.cluster_script, "haproxy-config", std::to_string(port)};
+    for (const Node& n : nodes_) args.push_back("127.0.0.1:" + std::to_string(n.port));
+    std::string config;
+    if (chaos::Run(args, Log(), &config) != 0) return false;
+    std::ofstream(dir_ + "/haproxy.cfg") << config;
+    Child c = Spawn({"/usr/bin/env", "haproxy", "-db", "-f", dir_ + "/haproxy.cfg"}, dir_ + "/haproxy.log");
+    if (c.pid < 0) return false;
+    close(c.out);
+    const auto deadline = SteadyClock::now() + std::chrono::seconds(10);
+    while (SteadyClock::now() < deadline && waitpid(c.pid, nullptr, WNOHANG) == 0) {
+      if (Send(port, "GET", "/healthz", "", "", "").status == 200) {
+        balancer_ = c.pid;
+        port_ = port;
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // HAProxy starting
+    }
+    Stop(c.pid);
+  }
+  std::fprintf(stderr, "chaos: HAProxy did not start; see %s/haproxy.log\n", dir_.c_str());
+  return false;
+}
+
+void Campaign::Stop(pid_t pid) {
+  if (pid <= 0) return;
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
 }
 
 // The database's size in pages now (what a quota is set against).
@@ -169,7 +217,7 @@ int64_t Campaign::PageCount() const {
 // network simulator is killed and restarted too every second time.
 Phase Campaign::NextPhase(int n) {
   Phase p;
-  switch (n % 4) {
+  switch (cluster() ? 0 : n % 4) {  // a cluster's nodes keep one clock and no quota
     case 1:
       if (pg_) break;  // the quota is SQLite's (max_page_count); PostgreSQL has none
       p.name = "full disk";
@@ -192,14 +240,32 @@ Phase Campaign::NextPhase(int n) {
   return p;
 }
 
-void Campaign::KillServer() {
-  {
+void Campaign::KillServer(size_t node) {
+  if (!cluster()) {  // a cluster stays up behind its load balancer
     std::lock_guard lock(mu_);
     up_ = false;
   }
-  kill(server_, SIGKILL);
-  waitpid(server_, nullptr, 0);
+  kill(nodes_[node].pid, SIGKILL);
+  waitpid(nodes_[node].pid, nullptr, 0);
   ++f_.kills;
+}
+
+// One kill of the campaign: the one paymentd, restarted at once in the next phase; or in a
+// cluster, the node killed last restarted and another (or the same) killed.
+bool Campaign::KillRound(int k, Random& rnd) {
+  if (!cluster()) {
+    KillServer();
+    const Phase phase = NextPhase(k + 1);
+    plain_ = phase.max_pages == 0 && phase.clock_offset.empty();
+    return *phase.name != '\0' && StartServer(phase);
+  }
+  if (down_ >= 0) {
+    if (!StartServer({}, static_cast<size_t>(down_))) return false;
+    ++f_.node_restarts;
+  }
+  down_ = static_cast<int>(rnd.Uniform(nodes_.size()));
+  KillServer(static_cast<size_t>(down_));
+  return *NextPhase(k + 1).name != '\0';
 }
 
 // ---- load -------------------------------------------------------------------------------------
@@ -263,13 +329,14 @@ Reply Campaign::Submit(Record& r) {
   Reply reply = Send(port, "POST", r.path, r.api_key, r.key, r.body);
   std::unique_lock lock(mu_);
   ++f_.sent;
-  if (reply.status != 0) {
+  if (reply.status != 0 && reply.status != 502 && reply.status != 504) {
     ++answered_;
     ++f_.answered;
     changed_.notify_all();
     return reply;
   }
   ++f_.unanswered;  // the server died under it (or is dying): wait for its next start
+  if (cluster()) return reply;  // the load balancer sends the next one to a live node
   changed_.wait_for(lock, kWaitMax, [&] { return stop_ || generation_ != generation; });
   return reply;
 }
@@ -328,12 +395,7 @@ bool Campaign::Run() {
     const int64_t target = answered_ + more;
     ok = changed_.wait_for(lock, kWaitMax, [&] { return answered_ >= target; });
     lock.unlock();
-    if (ok && k < o_.kills) {
-      KillServer();
-      const Phase phase = NextPhase(k + 1);
-      ok = *phase.name != '\0' && StartServer(phase);
-      plain_ = phase.max_pages == 0 && phase.clock_offset.empty();
-    }
+    if (ok && k < o_.kills) ok = KillRound(k, rnd);
   }
   {
     std::lock_guard lock(mu_);
@@ -346,15 +408,16 @@ bool Campaign::Run() {
     KillServer();
     ok = StartServer();
   }
+  if (ok && down_ >= 0) {  // the resend runs with every node up
+    ok = StartServer({}, static_cast<size_t>(down_));
+    ++f_.node_restarts;
+  }
   for (Client& c : clients_) {
     for (Record& r : c.records) Resend(r);
   }
-  kill(server_, SIGTERM);
-  waitpid(server_, nullptr, 0);
-  if (network_ > 0) {
-    kill(network_, SIGTERM);
-    waitpid(network_, nullptr, 0);
-  }
+  for (const Node& n : nodes_) Stop(n.pid);
+  Stop(balancer_);
+  Stop(network_);
   ok = Check() && ok;
   Print();
   if (ok && !o_.keep) std::filesystem::remove_all(dir_);
@@ -379,6 +442,7 @@ void Campaign::Print() const {
       "  payments %lld; answers changed %lld, payments doubled %lld, lost %lld, unresolved %lld, "
       "disagreeing with the issuer %lld\n"
       "  faults: full disk %lld runs, clock jumps %lld, network simulator killed %lld times%s\n"
+      "  nodes %d%s, restarted %lld times\n"
       "  longest wait for an in-flight key %.1f s; verify acquirer %s, issuer %s\n",
       static_cast<unsigned long long>(o_.seed), o_.threads, o_.faults.c_str(),
       static_cast<long long>(f_.sent), static_cast<long long>(f_.answered),
@@ -388,6 +452,7 @@ void Campaign::Print() const {
       static_cast<long long>(f_.unresolved), static_cast<long long>(f_.disagreeing),
       static_cast<long long>(f_.full_disk_runs), static_cast<long long>(f_.clock_jumps),
       static_cast<long long>(f_.network_kills), o_.tcp ? " (over TCP)" : " (in-process network)",
+      o_.nodes, cluster() ? " behind HAProxy" : "", static_cast<long long>(f_.node_restarts),
       f_.resolve_s_max, f_.verify_acquirer ? "ok" : "FAILED", f_.verify_issuer ? "ok" : "FAILED");
 }
 

@@ -31,6 +31,11 @@ struct Options {
   bool keep = false;   // keep the working directory
   bool tcp = false;    // the network simulator in a process of its own, killed now and then too
   std::string postgres;  // a PostgreSQL server (libpq string): the books there, a fresh schema
+  // More than 1: a cluster. That many paymentd nodes on the one database (PostgreSQL), the
+  // network simulator over TCP shared by all, HAProxy in front (its configuration from
+  // `cluster_script haproxy-config`); a kill takes one node down until the next kill.
+  int nodes = 1;
+  std::string cluster_script;
 };
 
 // How paymentd runs until the next kill: with a database quota it soon reaches (a full disk),
@@ -49,9 +54,11 @@ struct Record {
   Reply last;  // after the resend phase
 };
 
-// An answer a retry need not wait for: not "no answer", "in flight", "busy" or "slow down".
+// An answer a retry need not wait for: not "no answer", "in flight", "busy" or "slow down", nor
+// the load balancer's "no node answered" (502, 504).
 inline bool Answered(const Reply& r) {
-  return r.status != 0 && r.status != 409 && r.status != 429 && r.status != 503;
+  return r.status != 0 && r.status != 409 && r.status != 429 && r.status != 502 &&
+         r.status != 503 && r.status != 504;
 }
 // An answer a retry must repeat. A velocity refusal is an answer but not stored under the key
 // (once the window passes, the same key executes).
@@ -68,7 +75,7 @@ struct Figures {
   int64_t unresolved = 0;   // keys still in flight, payments still unknown or pending
   int64_t disagreeing = 0;  // payments the issuer sees otherwise
   int64_t payments = 0;
-  int64_t full_disk_runs = 0, clock_jumps = 0, network_kills = 0;
+  int64_t full_disk_runs = 0, clock_jumps = 0, network_kills = 0, node_restarts = 0;
   double resolve_s_max = 0;  // the longest wait for an in-flight key to answer
   bool verify_acquirer = false, verify_issuer = false;
 };
@@ -86,10 +93,19 @@ class Campaign {
     std::vector<Record> records;
   };
 
+  struct Node {
+    pid_t pid = -1;
+    int port = 0;  // kept across restarts (the load balancer knows it)
+  };
+
   bool SetUp();
-  bool StartServer(const Phase& phase = {});
+  bool StartServer(const Phase& phase = {}, size_t node = 0);
   bool StartNetwork();
-  void KillServer();
+  bool StartBalancer();
+  void KillServer(size_t node = 0);
+  bool KillRound(int k, Random& rnd);
+  void Stop(pid_t pid);
+  bool cluster() const { return o_.nodes > 1; }
   Phase NextPhase(int n);
   int64_t PageCount() const;
   void Load(Client& c);
@@ -115,12 +131,14 @@ class Campaign {
   std::map<std::string, std::string> merchant_keys_;  // merchant -> API key
   std::vector<std::string> cards_;
 
-  pid_t server_ = -1;
+  std::vector<Node> nodes_;
+  int down_ = -1;         // the cluster's node killed last, down until the next kill
+  pid_t balancer_ = -1;   // cluster: HAProxy
   pid_t network_ = -1;    // --tcp: the network simulator
   int network_port_ = 0;  // kept across its restarts
   std::mutex mu_;
   std::condition_variable changed_;
-  int port_ = 0;
+  int port_ = 0;  // where requests go: the one node, or the load balancer
   int64_t generation_ = 0;  // server starts
   bool up_ = false;
   bool stop_ = false;

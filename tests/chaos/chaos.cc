@@ -8,11 +8,15 @@
 //
 // Usage: chaos --paymentctl PATH [--kills 3] [--ops-per-kill 300] [--threads 4] [--seed 1]
 //              [--faults SPEC] [--dir PATH] [--keep] [--tcp] [--postgres CONNINFO|env]
+//              [--nodes N --cluster-script scripts/cluster.sh]
 // Between kills paymentd runs plainly, with a database quota it soon fills (a full disk), or
 // with its clock two hours ahead (and then back); --tcp puts the network simulator in a process
 // of its own and kills it too. --postgres keeps the books in a fresh schema on that PostgreSQL
 // server ("env": the one PAY_TEST_POSTGRES names; exit 77, skipped, without it); there is no
-// full-disk phase then (the quota is SQLite's).
+// full-disk phase then (the quota is SQLite's). --nodes N (N > 1) runs a cluster: N paymentd
+// nodes on the one database, the network simulator over TCP shared by all, HAProxy in front
+// (configured by the cluster script); each kill takes one node down (SIGKILL) while the load goes
+// on through HAProxy, and restarts it at the next kill (skipped, exit 77, without haproxy).
 
 #include <algorithm>
 #include <atomic>
@@ -51,10 +55,12 @@ int main(int argc, char** argv) {
     else if (a == "--keep") o.keep = true;
     else if (a == "--tcp") o.tcp = true;
     else if (a == "--postgres") o.postgres = next();
+    else if (a == "--nodes") o.nodes = std::max(1, std::atoi(next().c_str()));
+    else if (a == "--cluster-script") o.cluster_script = next();
     else {
       std::fprintf(stderr,
                    "chaos: unknown option %s (--paymentctl --kills --ops-per-kill --threads --seed "
-                   "--faults --dir --keep --tcp --postgres)\n",
+                   "--faults --dir --keep --tcp --postgres --nodes --cluster-script)\n",
                    a.c_str());
       return 2;
     }
@@ -66,6 +72,16 @@ int main(int argc, char** argv) {
       return 77;
     }
     o.postgres = server;
+  }
+  if (o.nodes > 1) {
+    if (o.cluster_script.empty()) {
+      std::fprintf(stderr, "chaos: --nodes needs --cluster-script PATH (scripts/cluster.sh)\n");
+      return 2;
+    }
+    if (std::system("haproxy -v >/dev/null 2>&1") != 0) {
+      std::printf("chaos: skipped: haproxy is not installed (scripts/install-deps.sh installs it)\n");
+      return 77;
+    }
   }
   if (o.paymentctl.empty()) {
     std::fprintf(stderr, "chaos: --paymentctl PATH is required\n");

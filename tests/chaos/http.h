@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <string>
 
@@ -46,13 +47,14 @@ inline Reply Send(int port, const std::string& method, const std::string& path,
   close(fd);
   const size_t head_end = in.find("\r\n\r\n");
   if (in.size() < 12 || head_end == std::string::npos) return r;
-  const std::string head = in.substr(0, head_end);
-  const size_t len_at = head.find("Content-Length: ");
+  std::string head = in.substr(0, head_end);  // names compared in lower case (HAProxy's)
+  for (char& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const size_t len_at = head.find("content-length: ");
   const size_t len = len_at == std::string::npos ? 0 : std::strtoul(head.c_str() + len_at + 16, nullptr, 10);
   if (in.size() < head_end + 4 + len) return r;  // cut off mid-answer: no answer
   r.status = std::atoi(in.c_str() + 9);
   r.body = in.substr(head_end + 4, len);
-  r.replayed = head.find("Idempotent-Replayed: true") != std::string::npos;
+  r.replayed = head.find("idempotent-replayed: true") != std::string::npos;
   return r;
 }
 
