@@ -33,22 +33,51 @@ Result<void> Store::Apply(const WriteSet& set) {
                 : DeleteIdempotency(std::get<0>(key), std::get<1>(key), std::get<2>(key)));
   }
   for (const auto& [key, row] : set.velocity) PAY_TRY(PutVelocity(row));
+  for (const EntryRow& row : set.entries) {
+    PAY_ASSIGN_OR_RETURN(bool inserted, InsertEntry(row));
+    if (!inserted) return MakeError(ErrorCode::kInternal, "store: entry ref '" + row.ref + "' is taken");
+  }
   for (const auto& [seq, row] : set.entry_states) PAY_TRY(PutEntryState(row));
   return {};
+}
+
+Result<std::vector<std::optional<IdempotencyRow>>> Store::FindIdempotencyMany(
+    const std::vector<IdemKeyRef>& keys) {
+  std::vector<std::optional<IdempotencyRow>> out;
+  out.reserve(keys.size());
+  for (const IdemKeyRef& k : keys) {
+    PAY_ASSIGN_OR_RETURN(auto row, FindIdempotency(k.scope, k.operation, k.key));
+    out.push_back(std::move(row));
+  }
+  return out;
 }
 
 // ---- transactions ---------------------------------------------------------------------------
 
 BufferedStore::BufferedStore(std::shared_ptr<Store> inner, size_t hot_rows)
-    : inner_(std::move(inner)), hot_records_(hot_rows), hot_keys_(hot_rows) {}
+    : inner_(std::move(inner)),
+      hot_records_(hot_rows),
+      hot_keys_(hot_rows),
+      hot_entries_(hot_rows),
+      hot_states_(hot_rows) {}
+
+void BufferedStore::ClearSet() {
+  set_.clear();
+  set_refs_.clear();
+}
+
+void BufferedStore::ClearMutableHotRows() {
+  hot_records_.Clear();
+  hot_keys_.Clear();
+  hot_states_.Clear();
+}
 
 Result<bool> BufferedStore::BeginWrite() {
-  set_.clear();
+  ClearSet();
   applied_early_ = false;
   PAY_ASSIGN_OR_RETURN(bool changed, inner_->BeginWrite());
-  if (changed && (hot_records_.size() > 0 || hot_keys_.size() > 0)) {
-    hot_records_.Clear();
-    hot_keys_.Clear();
+  if (changed && (hot_records_.size() > 0 || hot_keys_.size() > 0 || hot_states_.size() > 0)) {
+    ClearMutableHotRows();
     ++stats_.invalidations;
   }
   return changed;
@@ -64,21 +93,20 @@ Result<void> BufferedStore::Commit() {
   }
   if (auto c = inner_->Commit(); !c) {
     // The rows may or may not have reached the disk: read them again.
-    hot_records_.Clear();
-    hot_keys_.Clear();
-    set_.clear();
+    ClearMutableHotRows();
+    ClearSet();
     return c;
   }
   Learn(set_);
-  set_.clear();
+  ClearSet();
   return {};
 }
 
 void BufferedStore::Rollback() {
-  set_.clear();
+  ClearSet();
   if (applied_early_) {  // rows read after an early apply may be of this rolled-back transaction
-    hot_records_.Clear();
-    hot_keys_.Clear();
+    ClearMutableHotRows();
+    hot_entries_.Clear();
     applied_early_ = false;
   }
   inner_->Rollback();
@@ -90,7 +118,7 @@ Result<void> BufferedStore::ApplyNow() {
   PAY_TRY(inner_->Apply(set_));
   stats_.rows_applied += static_cast<int64_t>(set_.size());
   Forget(set_);
-  set_.clear();
+  ClearSet();
   return {};
 }
 
@@ -99,6 +127,7 @@ void BufferedStore::Forget(const WriteSet& set) {
   for (const auto& [key, row] : set.idempotency) {
     hot_keys_.Erase(IdemKey(std::get<0>(key), std::get<1>(key), std::get<2>(key)));
   }
+  for (const auto& [seq, row] : set.entry_states) hot_states_.Erase(std::to_string(seq));
 }
 
 void BufferedStore::Learn(WriteSet& set) {
@@ -108,6 +137,63 @@ void BufferedStore::Learn(WriteSet& set) {
   for (auto& [key, row] : set.idempotency) {
     hot_keys_.Put(IdemKey(std::get<0>(key), std::get<1>(key), std::get<2>(key)), std::move(row));
   }
+  for (auto& [seq, row] : set.entry_states) hot_states_.Put(std::to_string(seq), std::move(row));
+  for (EntryRow& row : set.entries) hot_entries_.Put(std::to_string(row.seq), std::move(row));
+}
+
+// ---- journal entries: buffered, kept hot once committed -------------------------------------
+
+Result<bool> BufferedStore::InsertEntry(const EntryRow& row) {
+  if (!in_write()) return inner_->InsertEntry(row);
+  if (!row.ref.empty()) {
+    if (set_refs_.contains(row.ref)) return false;
+    if (!row.ref_is_new) {
+      PAY_ASSIGN_OR_RETURN(auto taken, inner_->FindEntryByRef(row.ref));
+      if (taken) return false;
+    }
+    set_refs_.emplace(row.ref, set_.entries.size());
+  }
+  set_.entries.push_back(row);
+  return true;
+}
+
+Result<std::optional<EntryRow>> BufferedStore::FindEntry(int64_t seq) {
+  if (!in_write()) return inner_->FindEntry(seq);
+  if (!set_.entries.empty() && seq >= set_.entries.front().seq) {
+    const size_t i = static_cast<size_t>(seq - set_.entries.front().seq);
+    if (i < set_.entries.size() && set_.entries[i].seq == seq) {
+      ++stats_.set_hits;
+      return std::optional<EntryRow>(set_.entries[i]);
+    }
+  }
+  const std::string k = std::to_string(seq);
+  if (const auto* hot = hot_entries_.Find(k)) {
+    ++stats_.hot_hits;
+    return std::optional<EntryRow>(*hot);
+  }
+  PAY_ASSIGN_OR_RETURN(auto row, inner_->FindEntry(seq));
+  if (row) hot_entries_.Put(k, *row);
+  return row;
+}
+
+Result<std::optional<EntryRow>> BufferedStore::FindEntryByRef(std::string_view ref) {
+  if (in_write()) {
+    if (auto it = set_refs_.find(std::string(ref)); it != set_refs_.end()) {
+      ++stats_.set_hits;
+      return std::optional<EntryRow>(set_.entries[it->second]);
+    }
+  }
+  return inner_->FindEntryByRef(ref);
+}
+
+Result<std::optional<EntryRow>> BufferedStore::LastEntry() {
+  if (in_write() && !set_.entries.empty()) return std::optional<EntryRow>(set_.entries.back());
+  return inner_->LastEntry();
+}
+
+Result<std::vector<EntryRow>> BufferedStore::ScanEntries(int64_t after_seq, size_t limit) {
+  PAY_TRY(ApplyNow());
+  return inner_->ScanEntries(after_seq, limit);
 }
 
 // ---- entry states and velocity: buffered, not kept hot (their owners cache them) ------------
@@ -120,13 +206,19 @@ Result<void> BufferedStore::PutEntryState(const EntryStateRow& row) {
 }
 
 Result<std::optional<EntryStateRow>> BufferedStore::FindEntryState(int64_t seq) {
-  if (in_write()) {
-    if (auto it = set_.entry_states.find(seq); it != set_.entry_states.end()) {
-      ++stats_.set_hits;
-      return std::optional<EntryStateRow>(it->second);
-    }
+  if (!in_write()) return inner_->FindEntryState(seq);
+  if (auto it = set_.entry_states.find(seq); it != set_.entry_states.end()) {
+    ++stats_.set_hits;
+    return std::optional<EntryStateRow>(it->second);
   }
-  return inner_->FindEntryState(seq);
+  const std::string k = std::to_string(seq);
+  if (const auto* hot = hot_states_.Find(k)) {
+    ++stats_.hot_hits;
+    return *hot;
+  }
+  PAY_ASSIGN_OR_RETURN(auto row, inner_->FindEntryState(seq));
+  hot_states_.Put(k, row);
+  return row;
 }
 
 Result<std::vector<EntryStateRow>> BufferedStore::DueEntryStates(int32_t state, int64_t now_ms,
@@ -180,6 +272,22 @@ Result<std::optional<IdempotencyRow>> BufferedStore::FindIdempotency(std::string
   PAY_ASSIGN_OR_RETURN(auto row, inner_->FindIdempotency(scope, operation, key));
   hot_keys_.Put(k, row);
   return row;
+}
+
+Result<void> BufferedStore::Prefetch(const std::vector<IdemKeyRef>& keys) {
+  if (!in_write()) return {};
+  std::vector<IdemKeyRef> missing;
+  for (const IdemKeyRef& k : keys) {
+    if (set_.idempotency.contains({k.scope, k.operation, k.key})) continue;
+    if (hot_keys_.Find(IdemKey(k.scope, k.operation, k.key)) != nullptr) continue;
+    missing.push_back(k);
+  }
+  if (missing.empty()) return {};
+  PAY_ASSIGN_OR_RETURN(auto rows, inner_->FindIdempotencyMany(missing));
+  for (size_t i = 0; i < missing.size() && i < rows.size(); ++i) {
+    hot_keys_.Put(IdemKey(missing[i].scope, missing[i].operation, missing[i].key), std::move(rows[i]));
+  }
+  return {};
 }
 
 Result<void> BufferedStore::PutIdempotency(const IdempotencyRow& row) {

@@ -8,9 +8,13 @@
 // committed, so they are never staler than the database. Reads outside a write transaction go
 // to the inner store (nothing tells them whether another writer committed).
 //
-// Range reads (List*, Due*, InFlight*, Purge*) inside a write transaction first apply what the
-// set holds, so they see the transaction's writes. Accounts and entries pass through: the
-// ledger already writes each once per transaction.
+// Range reads (List*, Due*, InFlight*, Purge*, Scan*) inside a write transaction first apply what
+// the set holds, so they see the transaction's writes. Journal entries are buffered too (in seq
+// order, applied before the entry states); an entry whose ref the caller does not vouch for
+// (EntryRow::ref_is_new) is looked up first, so that a taken ref is still reported as such.
+// Committed entries stay hot (they never change); idempotency records a batch names can be read
+// ahead in one call (Prefetch). Accounts pass through: the ledger writes each once per
+// transaction.
 //
 // Threading: as any Store, one thread at a time.
 
@@ -18,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "core/lru_table.h"
 #include "core/store.h"
@@ -60,15 +65,11 @@ class BufferedStore final : public Store {
     return inner_->ListAccounts(after_id, limit);
   }
 
-  Result<bool> InsertEntry(const EntryRow& row) override { return inner_->InsertEntry(row); }
-  Result<std::optional<EntryRow>> FindEntry(int64_t seq) override { return inner_->FindEntry(seq); }
-  Result<std::optional<EntryRow>> FindEntryByRef(std::string_view ref) override {
-    return inner_->FindEntryByRef(ref);
-  }
-  Result<std::optional<EntryRow>> LastEntry() override { return inner_->LastEntry(); }
-  Result<std::vector<EntryRow>> ScanEntries(int64_t after_seq, size_t limit) override {
-    return inner_->ScanEntries(after_seq, limit);
-  }
+  Result<bool> InsertEntry(const EntryRow& row) override;
+  Result<std::optional<EntryRow>> FindEntry(int64_t seq) override;
+  Result<std::optional<EntryRow>> FindEntryByRef(std::string_view ref) override;
+  Result<std::optional<EntryRow>> LastEntry() override;
+  Result<std::vector<EntryRow>> ScanEntries(int64_t after_seq, size_t limit) override;
 
   Result<void> PutEntryState(const EntryStateRow& row) override;
   Result<std::optional<EntryStateRow>> FindEntryState(int64_t seq) override;
@@ -82,6 +83,9 @@ class BufferedStore final : public Store {
                                  std::string_view key) override;
   Result<std::vector<IdempotencyRow>> InFlightIdempotency(size_t limit) override;
   Result<size_t> PurgeIdempotency(int64_t now_ms, size_t limit) override;
+  // Reads the records of `keys` neither the set nor the hot table knows in one inner call
+  // (FindIdempotencyMany), absent ones included, into the hot table.
+  Result<void> Prefetch(const std::vector<IdemKeyRef>& keys) override;
 
   Result<std::optional<VelocityRow>> FindVelocity(std::string_view rule,
                                                   std::string_view key) override;
@@ -110,12 +114,17 @@ class BufferedStore final : public Store {
   Result<void> ApplyNow();
   void Forget(const WriteSet& set);
   void Learn(WriteSet& set);
+  void ClearSet();
+  void ClearMutableHotRows();  // every hot table but the entries' (entries never change)
 
   std::shared_ptr<Store> inner_;
   WriteSet set_;
   bool applied_early_ = false;  // ApplyNow ran in the open transaction
   pay::LruTable<std::optional<RecordRow>> hot_records_;
   pay::LruTable<std::optional<IdempotencyRow>> hot_keys_;
+  pay::LruTable<EntryRow> hot_entries_;                   // by seq
+  pay::LruTable<std::optional<EntryStateRow>> hot_states_;  // by seq
+  std::unordered_map<std::string, size_t> set_refs_;      // ref -> index in set_.entries
   Stats stats_;
 };
 

@@ -34,6 +34,9 @@ inline constexpr int64_t kIssuerPageCacheKib = 16 * 1024;  // the simulator besi
 inline constexpr size_t kIssuerCachedAccountsMax = 65'536;
 // In-memory account cache of the ledger; cleared (not grown) when it reaches this size.
 inline constexpr size_t kAccountCacheEntriesMax = 1'000'000;
+// A PostgreSQL store's writer is behind store::BufferedStore: rows kept per hot table (records,
+// idempotency records, entries, entry states) between transactions.
+inline constexpr size_t kBufferedHotRows = 65'536;
 // Rows of committed transactions kept per hot table of the engine's store (rail records,
 // idempotency records; core/buffered_store.h), least recently used evicted first.
 inline constexpr size_t kHotRowsDefault = 32'768;

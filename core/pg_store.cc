@@ -175,6 +175,7 @@ class PgStore final : public Store {
   Result<void> Apply(const WriteSet& set) override {
     std::vector<pg::Queued> q;
     q.reserve(set.size());
+    for (const EntryRow& e : set.entries) q.push_back({"insert_entry", EntryParams(e)});
     for (const auto& [key, row] : set.records) {
       if (row) {
         q.push_back({"put_record", Params().Int(row->kind).Text(row->id).Text(row->owner)
@@ -200,7 +201,12 @@ class PgStore final : public Store {
       q.push_back({"put_state", Params().Int(st.seq).Int(st.state).Int(st.expires_at_ms).Int(st.resolved_by_seq)});
     }
     return c_->RunPipelined(q, [&](size_t i, const Rows& rows) -> Result<void> {
-      if (std::string_view(q[i].name) != "put_record" || rows.affected() == 1) return {};
+      if (rows.affected() == 1) return {};
+      const std::string_view name = q[i].name;
+      if (name == "insert_entry") {
+        return MakeError(ErrorCode::kInternal, "store: entry ref '" + set.entries[i].ref + "' is taken");
+      }
+      if (name != "put_record") return {};
       return MakeError(ErrorCode::kInternal, "store: a record exists with another owner (owners never change)");
     });
   }
@@ -247,7 +253,7 @@ class PgStore final : public Store {
 
   // ---- entries ----
 
-  Result<bool> InsertEntry(const EntryRow& e) override {
+  static Params EntryParams(const EntryRow& e) {
     Params p;
     p.Int(e.seq);
     if (e.ref.empty()) {
@@ -257,7 +263,10 @@ class PgStore final : public Store {
     }
     p.Int(e.kind).Int(e.created_at_ms).Text(e.description).Int(e.reverses_seq).Int(e.resolves_seq)
         .Int(e.expires_at_ms).Text(e.legs).Text(e.digest).Text(e.hash);
-    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("insert_entry", p, "insert entry"));
+    return p;
+  }
+  Result<bool> InsertEntry(const EntryRow& e) override {
+    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("insert_entry", EntryParams(e), "insert entry"));
     return r.affected() == 1;
   }
   Result<std::optional<EntryRow>> FindEntry(int64_t seq) override {
@@ -323,6 +332,21 @@ class PgStore final : public Store {
                                                         std::string_view key) override {
     PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("find_idem", Params().Text(scope).Int(operation).Text(key), "find key"));
     return First<IdempotencyRow>(r, ReadIdempotency);
+  }
+  // One round trip per kPipelineChunk keys.
+  Result<std::vector<std::optional<IdempotencyRow>>> FindIdempotencyMany(
+      const std::vector<IdemKeyRef>& keys) override {
+    std::vector<pg::Queued> q;
+    q.reserve(keys.size());
+    for (const IdemKeyRef& k : keys) {
+      q.push_back({"find_idem", Params().Text(k.scope).Int(k.operation).Text(k.key)});
+    }
+    std::vector<std::optional<IdempotencyRow>> out(keys.size());
+    PAY_TRY(c_->RunPipelined(q, [&](size_t i, const Rows& rows) -> Result<void> {
+      if (rows.count() > 0) out[i] = ReadIdempotency(rows, 0);
+      return {};
+    }));
+    return out;
   }
   Result<void> PutIdempotency(const IdempotencyRow& k) override {
     return Void(c_->Run("put_idem",

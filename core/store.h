@@ -51,6 +51,10 @@ struct EntryRow {
   std::string legs;    // encoded postings (opaque to the store)
   std::string digest;  // SHA-256 of the request that created the entry
   std::string hash;    // audit chain: SHA-256(previous hash || canonical entry)
+  // Not stored: the caller vouches that no entry holds `ref` (it derives refs from rows it
+  // writes under the writer's lock). A store may then insert without looking first; the
+  // unique index stays the backstop (a taken ref fails the write instead of being reported).
+  bool ref_is_new = false;
 };
 
 // Mutable status of an entry that has a life after it is written (a hold, a reversed entry).
@@ -104,6 +108,13 @@ struct RecordRow {
   int64_t open_ms = 0;
 };
 
+// An idempotency record's key, as the Find calls take it.
+struct IdemKeyRef {
+  std::string scope;
+  int32_t operation = 0;
+  std::string key;
+};
+
 // The effects of one write transaction on the keyed tables, each row in its final form: a row
 // written twice in the transaction appears once, a row written and deleted in it not at all
 // (nullopt is a deletion of a row that existed before). Built by BufferedStore
@@ -114,18 +125,24 @@ struct WriteSet {
   std::map<std::tuple<std::string, int32_t, std::string>, std::optional<IdempotencyRow>> idempotency;
   std::map<std::pair<std::string, std::string>, VelocityRow> velocity;
   std::map<int64_t, EntryStateRow> entry_states;
+  // Journal rows in seq order (inserted before the entry states, which name them). A row whose
+  // ref is taken fails the Apply (kInternal): only rows with ref_is_new or no ref are buffered.
+  std::vector<EntryRow> entries;
 
   bool empty() const {
-    return records.empty() && idempotency.empty() && velocity.empty() && entry_states.empty();
+    return records.empty() && idempotency.empty() && velocity.empty() && entry_states.empty() &&
+           entries.empty();
   }
   size_t size() const {
-    return records.size() + idempotency.size() + velocity.size() + entry_states.size();
+    return records.size() + idempotency.size() + velocity.size() + entry_states.size() +
+           entries.size();
   }
   void clear() {
     records.clear();
     idempotency.clear();
     velocity.clear();
     entry_states.clear();
+    entries.clear();
   }
 };
 
@@ -188,6 +205,10 @@ class Store {
   virtual Result<std::optional<IdempotencyRow>> FindIdempotency(std::string_view scope,
                                                                 int32_t operation,
                                                                 std::string_view key) = 0;
+  // The records of `keys`, in order (nullopt: none): a batch's keys gathered into one call. The
+  // default calls FindIdempotency per key; a store with a cost per call reads them at once.
+  virtual Result<std::vector<std::optional<IdempotencyRow>>> FindIdempotencyMany(
+      const std::vector<IdemKeyRef>& keys);
   virtual Result<void> PutIdempotency(const IdempotencyRow& row) = 0;  // insert or replace
   virtual Result<void> DeleteIdempotency(std::string_view scope, int32_t operation,
                                          std::string_view key) = 0;
@@ -222,6 +243,13 @@ class Store {
   // Applies a write set inside the open write transaction. The default runs the row
   // statements above one by one; a store with a cheaper batch path overrides it.
   virtual Result<void> Apply(const WriteSet& set);
+  // Inside a write transaction: the idempotency records a batch is about to look up, so that a
+  // store with a cost per call reads them in one go and its FindIdempotency calls that follow
+  // cost nothing. The default does nothing (its reads are local calls).
+  virtual Result<void> Prefetch(const std::vector<IdemKeyRef>& keys) {
+    (void)keys;
+    return {};
+  }
 };
 
 // Opens (or with create_if_missing, creates) the SQLite database at `path`, applying the schema

@@ -519,6 +519,7 @@ Result<std::optional<Entry>> Ledger::Append(Draft d) {
   row.legs = EncodeLegs(legs);
   row.digest = std::move(d.digest);
   row.hash = ChainHash(tip_hash_, row);
+  row.ref_is_new = !owned_ref_prefix_.empty() && row.ref.starts_with(owned_ref_prefix_);
 
   auto inserted = store_.InsertEntry(row);
   if (!inserted) {

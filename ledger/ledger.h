@@ -100,6 +100,12 @@ class Ledger {
   // pending), overdraft limits, hold states and the hash chain. Reports every mismatch found.
   Result<VerifyReport> Verify();
 
+  // Refs starting with `prefix` belong to a caller that derives each from rows it writes under
+  // the writer's lock (the card rails: "pay/<payment id>/<step>"), so none can be taken: the
+  // store may write such an entry without looking the ref up first (EntryRow::ref_is_new).
+  // Requests that name refs themselves must be refused that prefix (handlers do).
+  void SetOwnedRefPrefix(std::string prefix) { owned_ref_prefix_ = std::move(prefix); }
+
  private:
   // An account as cached for the open transaction: its row (attributes and counters), its
   // currency, and whether the counters changed since the last commit.
@@ -133,6 +139,7 @@ class Ledger {
 
   store::Store& store_;
   size_t cached_accounts_max_;
+  std::string owned_ref_prefix_;
   const Clock& clock_;
   bool in_txn_ = false;
   bool other_writer_committed_ = false;

@@ -138,6 +138,7 @@ class EngineImpl final : public Engine {
 
  private:
   Result<Outcome> Execute(Batch& b, size_t index);
+  Result<void> PrefetchKeys(const Batch& b);
   Result<Outcome> CheckGuards(Batch& b, size_t index, const handlers::Handler& h,
                               const handlers::CommandContext& x);
   Result<Outcome> Run(Batch& b, size_t index, const handlers::Handler& h,

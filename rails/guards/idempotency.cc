@@ -40,6 +40,11 @@ Result<void> ValidateScope(const Command& command) {
                        std::string(field) + ": 1-64 printable ASCII characters without spaces or '/'");
     }
   }
+  // Refs derived from the scope ("<scope>/<key>") must stay out of the card payments' own
+  // namespace ("pay/...", payments::Book::Ref).
+  if (command.merchant == "pay") {
+    return MakeError(ErrorCode::kInvalidArgument, "merchant: 'pay' is reserved");
+  }
   return {};
 }
 

@@ -123,5 +123,8 @@ payments::Claim ClaimOf(const Command& c, const CommandContext& x);
 void SetPayment(Outcome* out, const payments::Payment& payment);
 // The ledger reference derived from the scope and key when the caller gave none.
 std::string DerivedRef(const std::string& scope, std::string_view key);
+// A ref a request names itself may not be in the card rails' namespace (payments::kRefPrefix,
+// whose refs the store writes without looking them up): kInvalidArgument naming `field`.
+Result<void> CheckCallerRef(std::string_view ref, const char* field);
 
 }  // namespace pay::handlers

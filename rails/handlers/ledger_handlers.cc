@@ -71,6 +71,7 @@ class TransferHandler final : public HandlerOf<TransferRequest> {
                      CommandContext& x) const override {
     // An empty ref is filled in with the derived one (valid by construction) in Run.
     PAY_TRY(s.ledger.Validate(r.entry, /*ref_required=*/false));
+    PAY_TRY(CheckCallerRef(r.entry.ref, "ref"));
     x.journal_keyed = r.entry.ref.empty();
     return {};
   }
@@ -127,6 +128,10 @@ class ReverseHandler final : public HandlerOf<ReverseRequest> {
   Operation operation() const override { return Operation::kReverse; }
 
  protected:
+  Result<void> Check(const Services&, const Command&, const ReverseRequest& r,
+                     CommandContext&) const override {
+    return CheckCallerRef(r.ref, "ref");
+  }
   Result<Step> Run(const Services& s, const Command& c, const ReverseRequest& r,
                    const CommandContext& x) const override {
     const std::string ref =

@@ -13,6 +13,13 @@ std::string DerivedRef(const std::string& scope, std::string_view key) {
   return scope.substr(0, 64) + "/sha256:" + ToHex(Sha256(key));
 }
 
+Result<void> CheckCallerRef(std::string_view ref, const char* field) {
+  if (!ref.starts_with(payments::kRefPrefix)) return {};
+  return MakeError(ErrorCode::kInvalidArgument, std::string(field) + ": refs starting with '" +
+                                                    std::string(payments::kRefPrefix) +
+                                                    "' are the card payments' own");
+}
+
 void SetPayment(Outcome* out, const payments::Payment& p) {
   out->body = payments::PaymentJson(p);
   out->payment_id = p.id;

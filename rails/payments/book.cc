@@ -236,7 +236,7 @@ void Book::Record(Payment& p, std::string op, int64_t amount, std::string code, 
 }
 
 std::string Book::Ref(const Payment& p, std::string_view suffix) const {
-  std::string ref = "pay/" + p.id + "/" + std::to_string(p.history.size());
+  std::string ref = std::string(kRefPrefix) + p.id + "/" + std::to_string(p.history.size());
   if (!suffix.empty()) ref += "/" + std::string(suffix);
   return ref;
 }

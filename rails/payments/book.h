@@ -63,6 +63,10 @@ struct OpenExchange {
   std::string stan;
 };
 
+// The namespace of the ledger refs the card rails derive (Book::Ref): no request may name such a
+// ref itself (handlers::CheckCallerRef), so the store need not look them up before writing.
+inline constexpr std::string_view kRefPrefix = "pay/";
+
 class Book {
  public:
   Book(store::Store& store, ledger::Ledger& ledger, const Clock& clock);

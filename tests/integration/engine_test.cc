@@ -241,6 +241,27 @@ TEST_F(EngineTest, InvalidRequestsAreReportedAsSuchEvenUnderAUsedKey) {
   EXPECT_EQ(slash.error().message.rfind("merchant:", 0), 0u);
 }
 
+// The card rails' refs ("pay/...") are written without a look-up (no request can hold one):
+// a request naming such a ref, or a merchant "pay" whose derived refs would start so, is refused.
+TEST_F(EngineTest, TheCardRailsRefNamespaceIsRefusedToRequests) {
+  Accounts();
+  TransferRequest t = Xfer("bank", "alice", 5);
+  t.entry.ref = "pay/pay_000000000001/0";
+  auto named = engine_->Submit(Cmd("k1", t));
+  ASSERT_FALSE(named);
+  EXPECT_EQ(named.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(named.error().message.rfind("ref:", 0), 0u) << named.error().message;
+  auto first = engine_->Submit(Cmd("k2", Xfer("bank", "alice", 5)));
+  ASSERT_TRUE(first) << first.error().message;
+  auto reversal = engine_->Submit(Cmd("k3", ReverseRequest{first->entry_id, "", "pay/x/1"}));
+  ASSERT_FALSE(reversal);
+  EXPECT_EQ(reversal.error().code, ErrorCode::kInvalidArgument);
+  auto merchant = engine_->Submit(Cmd("k4", Xfer("bank", "alice", 5), "pay"));
+  ASSERT_FALSE(merchant);
+  EXPECT_EQ(merchant.error().message, "merchant: 'pay' is reserved");
+  EXPECT_EQ(Balance("alice"), 5);
+}
+
 TEST_F(EngineTest, UnknownAccountsAreNotStoredUnderTheKey) {
   Accounts();
   auto early = engine_->Submit(Cmd("k", Xfer("bank", "carol", 5)));

@@ -125,6 +125,57 @@ TEST_F(BufferedStoreTest, HotRowsServeUntilAnotherConnectionCommits) {
   store_->Rollback();
 }
 
+// Journal entries are buffered in seq order and answered from the set; a committed entry stays
+// hot (entries never change). A ref the caller vouches for is not looked up; any other is, so a
+// taken ref is still reported as taken and nothing is buffered for it.
+TEST_F(BufferedStoreTest, EntriesAreBufferedAndARefNotVouchedForIsLookedUp) {
+  EntryRow e1{1, "pay/p1/0", 1, 100, "", 0, 0, 0, "l1", "d1", "h1", true};
+  EntryRow e2{2, "order-2", 1, 101, "", 0, 0, 0, "l2", "d2", "h2"};
+  ASSERT_TRUE(store_->BeginWrite());
+  EXPECT_TRUE(*store_->InsertEntry(e1));
+  EXPECT_TRUE(*store_->InsertEntry(e2));
+  EXPECT_EQ(Calls("FindEntryByRef"), 1);  // order-2's only
+  EXPECT_EQ((*store_->LastEntry())->seq, 2);
+  EXPECT_EQ((*store_->FindEntry(1))->ref, "pay/p1/0");
+  EXPECT_EQ((*store_->FindEntryByRef("order-2"))->seq, 2);
+  EntryRow again = e2;
+  again.seq = 3;
+  EXPECT_FALSE(*store_->InsertEntry(again));  // taken within the transaction
+  EXPECT_EQ(Calls("InsertEntry") + Calls("FindEntry") + Calls("LastEntry"), 0);
+  ASSERT_TRUE(store_->Commit());
+  EXPECT_EQ(Calls("InsertEntry"), 2);
+  EXPECT_EQ(Calls("Apply"), 1);
+
+  ASSERT_TRUE(store_->BeginWrite());
+  EXPECT_EQ((*store_->FindEntry(2))->hash, "h2");  // hot
+  EXPECT_EQ(Calls("FindEntry"), 0);
+  again.seq = 3;
+  EXPECT_FALSE(*store_->InsertEntry(again));  // taken in the database: looked up, refused
+  EXPECT_EQ(Calls("FindEntryByRef"), 2);
+  ASSERT_TRUE(store_->Commit());
+  EXPECT_EQ(Calls("InsertEntry"), 2);
+  EXPECT_EQ((*store_->LastEntry())->seq, 2);
+}
+
+// A batch's idempotency records are read ahead in one call, absent ones included; the lookups
+// that follow reach the database no more.
+TEST_F(BufferedStoreTest, PrefetchReadsABatchsKeysInOneCall) {
+  ASSERT_TRUE(store_->BeginWrite());
+  ASSERT_TRUE(store_->PutIdempotency({"s", 1, "old", "fp", 2, 0, "", 7, "b", 1, 2}));
+  ASSERT_TRUE(store_->Commit());
+  auto big = std::make_unique<BufferedStore>(counting_, 64);  // no hot rows yet
+  ASSERT_TRUE(big->BeginWrite());
+  ASSERT_TRUE(big->Prefetch({{"s", 1, "old"}, {"s", 1, "new-1"}, {"s", 1, "new-2"}}));
+  EXPECT_EQ(Calls("FindIdempotencyMany"), 1);
+  EXPECT_EQ((*big->FindIdempotency("s", 1, "old"))->entry_seq, 7);
+  EXPECT_FALSE(*big->FindIdempotency("s", 1, "new-1"));
+  EXPECT_FALSE(*big->FindIdempotency("s", 1, "new-2"));
+  EXPECT_EQ(Calls("FindIdempotency"), 0);
+  ASSERT_TRUE(big->Prefetch({{"s", 1, "old"}, {"s", 1, "new-1"}}));  // known: no call
+  EXPECT_EQ(Calls("FindIdempotencyMany"), 1);
+  big->Rollback();
+}
+
 TEST(LruTableTest, EvictsTheLeastRecentlyUsed) {
   LruTable<int> t(2);
   t.Put("a", 1);

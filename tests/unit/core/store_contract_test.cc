@@ -221,7 +221,11 @@ TEST_P(StoreContractTest, AWriteSetIsAppliedWhole) {
   set.idempotency[{"acme", 1, "new"}] = IdempotencyRow{"acme", 1, "new", "fp", 1, 0, "", 0, "", 5, 6};
   set.velocity[{"r", "k"}] = VelocityRow{"r", "k", "s", 7};
   set.entry_states[3] = EntryStateRow{3, 1, 99, 0};
+  set.entries.push_back(EntryRow{1, "pay/a/0", 1, 100, "", 0, 0, 0, "l1", "d1", "h1", true});
+  set.entries.push_back(EntryRow{2, "", 1, 101, "", 0, 0, 0, "l2", "d2", "h2"});
   Write(*s_, [&] { ASSERT_TRUE(s_->Apply(set)); });
+  EXPECT_EQ((*s_->LastEntry())->seq, 2);
+  EXPECT_EQ((*s_->FindEntryByRef("pay/a/0"))->hash, "h1");
   EXPECT_EQ(s_->ListRecords(10, "acme", "", 5000)->size(), 1200u);
   EXPECT_FALSE(*s_->FindRecord(10, "old"));
   EXPECT_EQ((*s_->FindRecord(10, "r2199"))->body, "body r2199");
@@ -240,6 +244,43 @@ TEST_P(StoreContractTest, AWriteSetIsAppliedWhole) {
   s_->Rollback();
   EXPECT_EQ((*s_->FindRecord(10, "r1000"))->owner, "acme");
   EXPECT_FALSE(*s_->FindRecord(10, "zz"));
+  // An entry whose ref is taken fails the set (the ref's owner vouched wrongly): nothing stays.
+  WriteSet taken;
+  taken.records[{10, "zz"}] = RecordRow{10, "zz", "acme", 0, "new", 0};
+  taken.entries.push_back(EntryRow{3, "pay/a/0", 1, 102, "", 0, 0, 0, "l3", "d3", "h3", true});
+  ASSERT_TRUE(s_->BeginWrite());
+  auto conflict = s_->Apply(taken);
+  ASSERT_FALSE(conflict);
+  EXPECT_EQ(conflict.error().code, ErrorCode::kInternal);
+  EXPECT_NE(conflict.error().message.find("pay/a/0"), std::string::npos) << conflict.error().message;
+  s_->Rollback();
+  EXPECT_FALSE(*s_->FindRecord(10, "zz"));
+  EXPECT_EQ((*s_->LastEntry())->seq, 2);
+}
+
+// A batch's idempotency records in one call, in the order asked, absent ones as nullopt (on
+// PostgreSQL pipelined, across chunk boundaries).
+TEST_P(StoreContractTest, IdempotencyRecordsAreFoundManyAtOnce) {
+  std::vector<IdemKeyRef> keys;
+  Write(*s_, [&] {
+    for (int i = 0; i < 1100; ++i) {
+      const std::string key = "k" + std::to_string(i);
+      if (i % 3 == 0) ASSERT_TRUE(s_->PutIdempotency({"acme", 2, key, "fp", 2, 0, "", i, "b", 1, 2}));
+      keys.push_back({"acme", 2, key});
+    }
+  });
+  keys.push_back({"acme", 3, "k0"});  // another operation: another record
+  auto found = s_->FindIdempotencyMany(keys);
+  ASSERT_TRUE(found) << found.error().message;
+  ASSERT_EQ(found->size(), keys.size());
+  for (int i = 0; i < 1100; ++i) {
+    ASSERT_EQ((*found)[i].has_value(), i % 3 == 0) << i;
+    if (i % 3 == 0) EXPECT_EQ((*found)[i]->entry_seq, i);
+  }
+  EXPECT_FALSE(found->back());
+  auto none = s_->FindIdempotencyMany({});
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
 }
 
 // A rolled-back transaction leaves nothing; another connection's commit is reported to the
