@@ -29,6 +29,49 @@ Params& Params::Int(int64_t v) {
   return *this;
 }
 
+namespace {
+void PutInt32(std::string& out, uint32_t v) {
+  for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>(v >> (i * 8)));
+}
+}  // namespace
+
+Array& Array::Int(int64_t v) {
+  PutInt32(elements_, 8);
+  const auto u = static_cast<uint64_t>(v);
+  for (int i = 7; i >= 0; --i) elements_.push_back(static_cast<char>(u >> (i * 8)));
+  ++count_;
+  return *this;
+}
+
+Array& Array::Text(std::string_view v) {
+  PutInt32(elements_, static_cast<uint32_t>(v.size()));
+  elements_.append(v);
+  ++count_;
+  return *this;
+}
+
+Array& Array::Null() {
+  PutInt32(elements_, 0xFFFFFFFFu);  // -1
+  has_null_ = true;
+  ++count_;
+  return *this;
+}
+
+// ndim, has-null flag, element type, then (for one dimension) its size and lower bound (1).
+std::string Array::Encode() const {
+  std::string out;
+  out.reserve(20 + elements_.size());
+  PutInt32(out, count_ == 0 ? 0 : 1);
+  PutInt32(out, has_null_ ? 1 : 0);
+  PutInt32(out, oid_);
+  if (count_ > 0) {
+    PutInt32(out, static_cast<uint32_t>(count_));
+    PutInt32(out, 1);
+    out += elements_;
+  }
+  return out;
+}
+
 Params& Params::Text(std::string_view v) {
   values_.emplace_back(v);
   null_.push_back(false);

@@ -35,6 +35,25 @@ class Params {
   std::vector<int> formats_;
 };
 
+// A one-dimensional array parameter in PostgreSQL's binary array format, so that one statement
+// writes many rows (INSERT ... SELECT * FROM unnest($1::bigint[], ...)). Elements are int8, or
+// byte strings sent as the element type `oid` says (text or bytea); any may be null.
+class Array {
+ public:
+  static constexpr uint32_t kInt8 = 20, kText = 25, kBytea = 17;
+  explicit Array(uint32_t oid) : oid_(oid) {}
+  Array& Int(int64_t v);
+  Array& Text(std::string_view v);
+  Array& Null();
+  std::string Encode() const;
+
+ private:
+  uint32_t oid_;
+  int32_t count_ = 0;
+  bool has_null_ = false;
+  std::string elements_;  // each: its length (int32; -1 for null), then its bytes
+};
+
 class Rows {
  public:
   explicit Rows(PGresult* r) : r_(r, PQclear) {}

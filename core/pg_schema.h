@@ -158,6 +158,27 @@ inline constexpr Statement kStatements[] = {
     {"list_velocity",
      "SELECT rule, key, state, updated_at_ms FROM velocity_state WHERE ($1 = '' OR rule = $1) "
      "AND key >= $2 ORDER BY rule, key LIMIT $3"},
+    // A write set's rows, one statement per table (arrays of each column, unnested).
+    {"insert_entries",
+     "INSERT INTO entries(" PAY_PG_ENTRY_COLS ") SELECT * FROM unnest($1::bigint[], $2::text[], "
+     "$3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], "
+     "$9::bytea[], $10::bytea[], $11::bytea[]) ON CONFLICT (ref) DO NOTHING"},
+    {"put_records",
+     "INSERT INTO records(" PAY_PG_RECORD_COLS ") SELECT * FROM unnest($1::bigint[], $2::text[], "
+     "$3::text[], $4::bigint[], $5::bytea[], $6::bigint[]) ON CONFLICT (kind, id) DO UPDATE SET "
+     "due_ms = EXCLUDED.due_ms, body = EXCLUDED.body, open_ms = EXCLUDED.open_ms "
+     "WHERE records.owner = EXCLUDED.owner"},
+    {"put_idems",
+     "INSERT INTO idempotency(" PAY_PG_IDEM_COLS ") SELECT * FROM unnest($1::text[], $2::bigint[], "
+     "$3::text[], $4::bytea[], $5::bigint[], $6::bigint[], $7::text[], $8::bigint[], $9::bytea[], "
+     "$10::bigint[], $11::bigint[]) ON CONFLICT (scope, operation, key) DO UPDATE SET "
+     "fingerprint = EXCLUDED.fingerprint, state = EXCLUDED.state, status = EXCLUDED.status, "
+     "message = EXCLUDED.message, entry_seq = EXCLUDED.entry_seq, body = EXCLUDED.body, "
+     "created_at_ms = EXCLUDED.created_at_ms, expires_at_ms = EXCLUDED.expires_at_ms"},
+    {"put_states",
+     "INSERT INTO entry_states SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], "
+     "$4::bigint[]) ON CONFLICT (seq) DO UPDATE SET state = EXCLUDED.state, "
+     "expires_at_ms = EXCLUDED.expires_at_ms, resolved_by_seq = EXCLUDED.resolved_by_seq"},
     {"put_record",
      "INSERT INTO records(" PAY_PG_RECORD_COLS ") VALUES($1, $2, $3, $4, $5, $6) ON CONFLICT "
      "(kind, id) DO UPDATE SET due_ms = EXCLUDED.due_ms, body = EXCLUDED.body, "

@@ -172,52 +172,178 @@ class PgStore final : public Store {
   }
 
   // A transaction's keyed rows in pipelined round trips (store::BufferedStore collects them).
+  // One round trip per kPipelineChunk statements; the entries, records, idempotency records and
+  // entry states each go as one statement of arrays (unnest), deletions and velocity states
+  // one statement a row.
   Result<void> Apply(const WriteSet& set) override {
     std::vector<pg::Queued> q;
-    q.reserve(set.size());
-    for (const EntryRow& e : set.entries) q.push_back({"insert_entry", EntryParams(e)});
+    std::vector<int64_t> expect;  // rows each statement must touch; -1: any number
+    auto add = [&](const char* name, Params p, int64_t rows) {
+      q.push_back({name, std::move(p)});
+      expect.push_back(rows);
+    };
+    if (!set.entries.empty())
+      add("insert_entries", EntryArrays(set.entries), Count(set.entries.size()));
+    int64_t puts = 0;
+    pg::Array kind(pg::Array::kInt8), id(pg::Array::kText), owner(pg::Array::kText),
+        due(pg::Array::kInt8), body(pg::Array::kBytea), open(pg::Array::kInt8);
     for (const auto& [key, row] : set.records) {
-      if (row) {
-        q.push_back({"put_record", Params().Int(row->kind).Text(row->id).Text(row->owner)
-                                       .Int(row->due_ms).Text(row->body).Int(row->open_ms)});
-      } else {
-        q.push_back({"delete_record", Params().Int(key.first).Text(key.second)});
+      if (!row) {
+        add("delete_record", Params().Int(key.first).Text(key.second), -1);
+        continue;
       }
+      kind.Int(row->kind);
+      id.Text(row->id);
+      owner.Text(row->owner);
+      due.Int(row->due_ms);
+      body.Text(row->body);
+      open.Int(row->open_ms);
+      ++puts;
     }
-    for (const auto& [key, row] : set.idempotency) {
-      if (row) {
-        q.push_back({"put_idem", Params().Text(row->scope).Int(row->operation).Text(row->key)
-                                     .Text(row->fingerprint).Int(row->state).Int(row->status)
-                                     .Text(row->message).Int(row->entry_seq).Text(row->body)
-                                     .Int(row->created_at_ms).Int(row->expires_at_ms)});
-      } else {
-        q.push_back({"delete_idem", Params().Text(std::get<0>(key)).Int(std::get<1>(key)).Text(std::get<2>(key))});
-      }
+    if (puts > 0) {
+      add("put_records",
+          Params()
+              .Text(kind.Encode())
+              .Text(id.Encode())
+              .Text(owner.Encode())
+              .Text(due.Encode())
+              .Text(body.Encode())
+              .Text(open.Encode()),
+          puts);
     }
+    AddIdempotency(set, add);
     for (const auto& [key, v] : set.velocity) {
-      q.push_back({"put_velocity", Params().Text(v.rule).Text(v.key).Text(v.state).Int(v.updated_at_ms)});
+      add("put_velocity", Params().Text(v.rule).Text(v.key).Text(v.state).Int(v.updated_at_ms), -1);
     }
-    for (const auto& [seq, st] : set.entry_states) {
-      q.push_back({"put_state", Params().Int(st.seq).Int(st.state).Int(st.expires_at_ms).Int(st.resolved_by_seq)});
-    }
-    return c_->RunPipelined(q, [&](size_t i, const Rows& rows) -> Result<void> {
-      if (rows.affected() == 1) return {};
-      const std::string_view name = q[i].name;
-      if (name == "insert_entry") {
-        return MakeError(ErrorCode::kInternal, "store: entry ref '" + set.entries[i].ref + "' is taken");
+    if (!set.entry_states.empty())
+      add("put_states", StateArrays(set.entry_states), Count(set.entry_states.size()));
+    auto done = c_->RunPipelined(q, [&](size_t i, const Rows& rows) -> Result<void> {
+      if (expect[i] < 0 || rows.affected() == expect[i]) return {};
+      if (std::string_view(q[i].name) == "put_records") {
+        return MakeError(ErrorCode::kInternal,
+                         "store: a record exists with another owner (owners never change)");
       }
-      if (name != "put_record") return {};
-      return MakeError(ErrorCode::kInternal, "store: a record exists with another owner (owners never change)");
+      return MakeError(ErrorCode::kInternal, std::string("store: ") + q[i].name + " wrote " +
+                                                 std::to_string(rows.affected()) + " of " +
+                                                 std::to_string(expect[i]) + " rows");
     });
+    if (!done && !set.entries.empty() &&
+        std::string_view(done.error().message).find("insert_entries") != std::string_view::npos) {
+      return TakenRef(set.entries, done.error());
+    }
+    return done;
   }
 
+ private:
+  static int64_t Count(size_t n) { return static_cast<int64_t>(n); }
+
+  static Params EntryArrays(const std::vector<EntryRow>& entries) {
+    pg::Array seq(pg::Array::kInt8), ref(pg::Array::kText), kind(pg::Array::kInt8),
+        created(pg::Array::kInt8), description(pg::Array::kText), reverses(pg::Array::kInt8),
+        resolves(pg::Array::kInt8), expires(pg::Array::kInt8), legs(pg::Array::kBytea),
+        digest(pg::Array::kBytea), hash(pg::Array::kBytea);
+    for (const EntryRow& e : entries) {
+      seq.Int(e.seq);
+      if (e.ref.empty()) {
+        ref.Null();
+      } else {
+        ref.Text(e.ref);
+      }
+      kind.Int(e.kind);
+      created.Int(e.created_at_ms);
+      description.Text(e.description);
+      reverses.Int(e.reverses_seq);
+      resolves.Int(e.resolves_seq);
+      expires.Int(e.expires_at_ms);
+      legs.Text(e.legs);
+      digest.Text(e.digest);
+      hash.Text(e.hash);
+    }
+    Params p;
+    for (const pg::Array* a : {&seq, &ref, &kind, &created, &description, &reverses, &resolves,
+                               &expires, &legs, &digest, &hash}) {
+      p.Text(a->Encode());
+    }
+    return p;
+  }
+
+  template <class Add>
+  static void AddIdempotency(const WriteSet& set, Add& add) {
+    pg::Array scope(pg::Array::kText), op(pg::Array::kInt8), key(pg::Array::kText),
+        fingerprint(pg::Array::kBytea), state(pg::Array::kInt8), status(pg::Array::kInt8),
+        message(pg::Array::kText), entry(pg::Array::kInt8), body(pg::Array::kBytea),
+        created(pg::Array::kInt8), expires(pg::Array::kInt8);
+    int64_t puts = 0;
+    for (const auto& [k, row] : set.idempotency) {
+      if (!row) {
+        add("delete_idem", Params().Text(std::get<0>(k)).Int(std::get<1>(k)).Text(std::get<2>(k)),
+            -1);
+        continue;
+      }
+      scope.Text(row->scope);
+      op.Int(row->operation);
+      key.Text(row->key);
+      fingerprint.Text(row->fingerprint);
+      state.Int(row->state);
+      status.Int(row->status);
+      message.Text(row->message);
+      entry.Int(row->entry_seq);
+      body.Text(row->body);
+      created.Int(row->created_at_ms);
+      expires.Int(row->expires_at_ms);
+      ++puts;
+    }
+    if (puts == 0) return;
+    Params p;
+    for (const pg::Array* a : {&scope, &op, &key, &fingerprint, &state, &status, &message, &entry,
+                               &body, &created, &expires}) {
+      p.Text(a->Encode());
+    }
+    add("put_idems", std::move(p), puts);
+  }
+
+  static Params StateArrays(const std::map<int64_t, EntryStateRow>& states) {
+    pg::Array seq(pg::Array::kInt8), state(pg::Array::kInt8), expires(pg::Array::kInt8),
+        resolved(pg::Array::kInt8);
+    for (const auto& [s, st] : states) {
+      seq.Int(st.seq);
+      state.Int(st.state);
+      expires.Int(st.expires_at_ms);
+      resolved.Int(st.resolved_by_seq);
+    }
+    return Params()
+        .Text(seq.Encode())
+        .Text(state.Encode())
+        .Text(expires.Encode())
+        .Text(resolved.Encode());
+  }
+
+  // A write set's entries were not all inserted: the refs another entry holds, named (this
+  // costs round trips, on the failure path only; the transaction is failed anyway).
+  Result<void> TakenRef(const std::vector<EntryRow>& entries, const Error& e) {
+    for (const EntryRow& row : entries) {
+      if (row.ref.empty()) continue;
+      auto found = FindEntryByRef(row.ref);
+      if (found && *found && (**found).seq != row.seq) {
+        return MakeError(ErrorCode::kInternal, "store: entry ref '" + row.ref + "' is taken");
+      }
+    }
+    return e;
+  }
+
+ public:
   // ---- accounts ----
 
   Result<void> InsertAccount(AccountRow* row) override {
     PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("insert_account",
-                                         Params().Text(row->id).Text(row->currency).Int(row->type)
-                                             .Int(row->overdraft_mode).Int(row->overdraft_limit_minor)
-                                             .Text(row->metadata).Int(row->created_at_ms),
+                                         Params()
+                                             .Text(row->id)
+                                             .Text(row->currency)
+                                             .Int(row->type)
+                                             .Int(row->overdraft_mode)
+                                             .Int(row->overdraft_limit_minor)
+                                             .Text(row->metadata)
+                                             .Int(row->created_at_ms),
                                          "insert account"));
     if (r.count() == 0) return MakeError(ErrorCode::kAccountExists, "id: account '" + row->id + "' exists");
     row->num = r.Int(0, 0);
