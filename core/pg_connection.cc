@@ -143,6 +143,7 @@ Result<void> Connection::Prepare(const std::string& name, const std::string& sql
 Result<Rows> Connection::Run(const std::string& name, const Params& params, const char* what) {
   sqlstate_.clear();
   const std::vector<const char*> values = params.Values();
+  round_trips.fetch_add(1, std::memory_order_relaxed);
   PGresult* r = PQexecPrepared(c_, name.c_str(), params.size(), values.data(),
                                params.Lengths().data(), params.Formats().data(), /*binary=*/1);
   const ExecStatusType s = r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r);
@@ -153,6 +154,7 @@ Result<Rows> Connection::Run(const std::string& name, const Params& params, cons
 Result<Rows> Connection::Query(const std::string& sql, const Params& params, const char* what) {
   sqlstate_.clear();
   const std::vector<const char*> values = params.Values();
+  round_trips.fetch_add(1, std::memory_order_relaxed);
   PGresult* r = PQexecParams(c_, sql.c_str(), params.size(), nullptr, values.data(),
                              params.Lengths().data(), params.Formats().data(), /*binary=*/1);
   const ExecStatusType s = r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r);
@@ -162,6 +164,7 @@ Result<Rows> Connection::Query(const std::string& sql, const Params& params, con
 
 Result<std::string> Connection::ExecText(const std::string& sql, const char* what) {
   sqlstate_.clear();
+  round_trips.fetch_add(1, std::memory_order_relaxed);
   PGresult* r = PQexec(c_, sql.c_str());
   const ExecStatusType s = r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r);
   if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) return Fail(r, what);
@@ -172,6 +175,7 @@ Result<std::string> Connection::ExecText(const std::string& sql, const char* wha
 
 Result<void> Connection::Exec(const std::string& sql, const char* what) {
   sqlstate_.clear();
+  round_trips.fetch_add(1, std::memory_order_relaxed);
   PGresult* r = PQexec(c_, sql.c_str());
   const ExecStatusType s = r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r);
   if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) return Fail(r, what);

@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -108,6 +109,9 @@ class Connection {
   std::string sqlstate_;
 };
 
+// Round trips to any server since the process started (every connection), for benchmarks.
+inline std::atomic<int64_t> round_trips{0};
+
 // Statements per pipeline round trip: the answers of a chunk must fit the socket buffers while
 // nothing reads them (a blocking connection would otherwise stall both ends).
 inline constexpr size_t kPipelineChunk = 512;
@@ -137,6 +141,7 @@ Result<void> Connection::Chunk(const std::vector<Queued>& statements, size_t fro
   Result<void> out;
   if (sent < to) out = Fail(nullptr, statements[sent].name);
   if (PQpipelineSync(c_) != 1 && out) out = Fail(nullptr, "pipeline sync");
+  round_trips.fetch_add(1, std::memory_order_relaxed);
   for (size_t i = from; i < sent; ++i) {
     PGresult* r = PQgetResult(c_);
     const ExecStatusType s = r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r);

@@ -4,7 +4,8 @@
 # primary, and HAProxy in front of the nodes with /healthz checks. Everything runs as an
 # unprivileged user in one directory, on loopback and Unix sockets; ports are chosen per run.
 #
-#   scripts/cluster.sh up [--nodes 3] [--dir DIR] [--async]   start it; prints the address and keys
+#   scripts/cluster.sh up [--nodes 3] [--dir DIR] [--async] [--rate N]
+#                                                             start it; prints the address and keys
 #   scripts/cluster.sh status [--dir DIR]                     what runs, by PID
 #   scripts/cluster.sh kill-node I [--dir DIR]                SIGKILL node I (1..N)
 #   scripts/cluster.sh start-node I [--dir DIR]               start node I again
@@ -14,6 +15,7 @@
 #
 # DIR defaults to /tmp/paymentd-cluster. paymentctl is $PAYMENTCTL or build/release/cli/paymentctl.
 # --async: the replica is asynchronous (a failover may lose the last acknowledged commits).
+# --rate N: each node's request rate limit per API key (paymentctl serve --rate; 0: none).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,6 +23,7 @@ paymentctl=${PAYMENTCTL:-$root/build/release/cli/paymentctl}
 dir=/tmp/paymentd-cluster
 nodes=3
 sync=1
+rate=""
 cmd=${1:-}
 shift || true
 args=()
@@ -29,6 +32,7 @@ while [ $# -gt 0 ]; do
     --nodes) nodes=$2; shift 2 ;;
     --dir) dir=$2; shift 2 ;;
     --async) sync=0; shift ;;
+    --rate) rate=$2; shift 2 ;;
     *) args+=("$1"); shift ;;
   esac
 done
@@ -100,7 +104,7 @@ start_node() {
   : >"$dir/node$i.out"
   common
   "$paymentctl" "${common[@]}" --network "tcp://127.0.0.1:$network_port" --json \
-    serve --listen "127.0.0.1:${2:-0}" >"$dir/node$i.out" 2>>"$dir/node$i.log" &
+    serve --listen "127.0.0.1:${2:-0}" ${rate:+--rate "$rate"} >"$dir/node$i.out" 2>>"$dir/node$i.log" &
   local pid=$!
   local line
   line=$(first_line "$dir/node$i.out" "$pid") || die "node $i did not start; see $dir/node$i.log"
@@ -117,6 +121,7 @@ up() {
   primary_name=primary
   state primary_name primary
   state nodes "$nodes"
+  state rate "$rate"
   echo "cluster: PostgreSQL primary (synchronous replica: $([ $sync = 1 ] && echo yes || echo no))"
   "${as_owner[@]}" "$pgbin/initdb" -D "$dir/primary/data" -U pay -A trust >"$dir/initdb.log" 2>&1 ||
     { cat "$dir/initdb.log" >&2; die "initdb failed"; }

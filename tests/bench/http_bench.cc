@@ -4,6 +4,10 @@
 // idempotency keys for a fixed time. Reports throughput and latency percentiles.
 //
 // Usage: http_bench [--connections 64] [--seconds 10] [--durability full|normal] [--dir PATH]
+//        http_bench --target PORT --api-key KEY [--connections 64] [--seconds 10]
+// --target: the load goes to a server already running on 127.0.0.1:PORT (paymentd, or HAProxy in
+// front of a cluster: tests/bench/cluster_bench.sh) with that merchant API key, and nothing is
+// started here (no store counts, no verify: the caller checks its own books).
 // --dir PATH: where to make the working directory (a fresh subdirectory, removed at the end;
 // PATH itself is never removed). Default: the system's temporary directory.
 
@@ -51,7 +55,7 @@ int Connect(uint16_t port) {
 }
 
 // Sends one request and reads one response; returns the status (0 on a broken connection).
-int Exchange(int fd, const std::string& request, std::string& buf) {
+int Exchange(int fd, const std::string& request, std::string& buf, std::string* body = nullptr) {
   if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) return 0;
   for (;;) {
     size_t end = buf.find("\r\n\r\n");
@@ -61,6 +65,7 @@ int Exchange(int fd, const std::string& request, std::string& buf) {
       size_t len = cl != std::string::npos && cl < end ? std::strtoul(buf.c_str() + cl + 16, nullptr, 10) : 0;
       if (buf.size() >= end + 4 + len) {
         int status = std::atoi(buf.c_str() + 9);
+        if (body != nullptr) *body = buf.substr(end + 4, len);
         buf.erase(0, end + 4 + len);
         return status;
       }
@@ -72,6 +77,103 @@ int Exchange(int fd, const std::string& request, std::string& buf) {
   }
 }
 
+// The payment one more connection reads (GET) while the others authorize: made by one POST.
+std::string Probe(uint16_t port, const std::string& key) {
+  const std::string body = R"({"card":{"number":"4242424242424242","expiry":"12/30"},"amount_minor":100,"currency":"USD"})";
+  const std::string req = "POST /v1/payments/authorize HTTP/1.1\r\nHost: b\r\nAuthorization: Bearer " + key +
+                          "\r\nIdempotency-Key: probe-" + std::to_string(std::rand()) +
+                          "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                          "\r\nConnection: close\r\n\r\n" + body;
+  int fd = Connect(port);
+  std::string buf, answer;
+  const int status = Exchange(fd, req, buf, &answer);
+  close(fd);
+  if (status != 200) Die("the probe authorization answered " + std::to_string(status));
+  buf = answer;
+  const size_t at = buf.find("\"payment_id\":\"");
+  if (at == std::string::npos) Die("the probe's answer names no payment");
+  return buf.substr(at + 14, buf.find('"', at + 14) - at - 14);
+}
+
+// N keep-alive connections authorizing for `seconds`, one more reading; prints the figures
+// (with the store's work per authorization when `counting` is given). False on any non-200.
+bool Load(uint16_t port, const std::string& key, int connections, double seconds, const char* label,
+          pay::bench::CountingStore* counting) {
+  const std::string probe_id = Probe(port, key);
+  std::atomic<bool> go{false}, done{false};
+  std::vector<std::vector<double>> latencies(static_cast<size_t>(connections));
+  std::atomic<int64_t> errors{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < connections; ++c) {
+    clients.emplace_back([&, c] {
+      int fd = Connect(port);
+      std::string buf;
+      int64_t n = 0;
+      while (!go) std::this_thread::yield();
+      while (!done) {
+        const std::string body = R"({"card":{"number":"4242424242424242","expiry":"12/30"},"amount_minor":)" +
+                                 std::to_string(100 + n % 1000) + R"(,"currency":"USD"})";
+        const std::string req = "POST /v1/payments/authorize HTTP/1.1\r\nHost: b\r\nAuthorization: Bearer " + key +
+                                "\r\nIdempotency-Key: c" + std::to_string(c) + "-" + std::to_string(n++) +
+                                "\r\nContent-Type: application/json\r\nContent-Length: " +
+                                std::to_string(body.size()) + "\r\n\r\n" + body;
+        auto t0 = SteadyClock::now();
+        int status = Exchange(fd, req, buf);
+        latencies[static_cast<size_t>(c)].push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
+        if (status != 200) ++errors;
+        if (status == 0) break;
+      }
+      close(fd);
+    });
+  }
+  const pay::bench::StoreWork before = counting ? counting->work() : pay::bench::StoreWork{};
+  std::vector<double> reads;
+  std::thread reader([&] {
+    int fd = Connect(port);
+    std::string buf;
+    const std::string req = "GET /v1/payments/" + probe_id + " HTTP/1.1\r\nHost: b\r\nAuthorization: Bearer " +
+                            key + "\r\n\r\n";
+    while (!go) std::this_thread::yield();
+    while (!done) {
+      auto t0 = SteadyClock::now();
+      int status = Exchange(fd, req, buf);
+      reads.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
+      if (status != 200) ++errors;
+      if (status == 0) break;
+    }
+    close(fd);
+  });
+  go = true;
+  auto start = SteadyClock::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  done = true;
+  for (auto& t : clients) t.join();
+  reader.join();
+  const double elapsed = std::chrono::duration<double>(SteadyClock::now() - start).count();
+    std::vector<double> all;
+  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  std::sort(all.begin(), all.end());
+  auto pct = [&](double p) { return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<size_t>(p * static_cast<double>(all.size())))]; };
+  std::printf("%s: %zu authorizations in %.1f s = %.0f/s over %d connections; latency ms p50 %.2f p90 %.2f p99 %.2f max %.2f; non-200 %lld\n",
+              label, all.size(), elapsed, static_cast<double>(all.size()) / elapsed,
+              connections, pct(0.5), pct(0.9), pct(0.99), all.empty() ? 0.0 : all.back(),
+              static_cast<long long>(errors.load()));
+  std::sort(reads.begin(), reads.end());
+  auto read_pct = [&](double p) {
+    return reads.empty() ? 0.0 : reads[std::min(reads.size() - 1, static_cast<size_t>(p * static_cast<double>(reads.size())))];
+  };
+  std::printf("  GET /v1/payments/{id} on one more connection meanwhile: %zu reads, latency ms p50 %.2f p99 %.2f\n",
+              reads.size(), read_pct(0.5), read_pct(0.99));
+  if (counting == nullptr) return errors.load() == 0;
+  const pay::bench::StoreWork w = counting->work() - before;
+  const double n = all.empty() ? 1.0 : static_cast<double>(all.size());
+  std::printf("  per authorization: %.1f store reads, %.1f store writes, %.4f commits (%.1f authorizations per commit)\n",
+              static_cast<double>(w.reads) / n, static_cast<double>(w.writes) / n,
+              static_cast<double>(w.commits) / n,
+              w.commits == 0 ? 0.0 : n / static_cast<double>(w.commits));
+  return errors.load() == 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -79,6 +181,8 @@ int main(int argc, char** argv) {
   double seconds = 10;
   bool full = true;
   std::string parent = std::filesystem::temp_directory_path().string();
+  uint16_t target_port = 0;
+  std::string target_key;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -89,9 +193,16 @@ int main(int argc, char** argv) {
     else if (a == "--seconds") seconds = std::atof(next().c_str());
     else if (a == "--durability") full = next() != "normal";
     else if (a == "--dir") parent = next();
-    else Die("unknown option " + a + " (--connections --seconds --durability --dir)");
+    else if (a == "--target") target_port = static_cast<uint16_t>(std::atoi(next().c_str()));
+    else if (a == "--api-key") target_key = next();
+    else Die("unknown option " + a + " (--connections --seconds --durability --dir --target --api-key)");
   }
   if (connections < 1 || seconds <= 0) Die("--connections and --seconds must be positive");
+  if (target_port != 0) {
+    if (target_key.empty()) Die("--target needs --api-key");
+    const std::string label = "127.0.0.1:" + std::to_string(target_port);
+    return Load(target_port, target_key, connections, seconds, label.c_str(), nullptr) ? 0 : 1;
+  }
   pay::bench::ScratchDir scratch(parent, "http_bench");  // removed at the end, with its contents
   const std::string dir = scratch.path();
   pay::SimulatorOptions so;
@@ -121,14 +232,6 @@ int main(int argc, char** argv) {
   m.idempotency_key = "merchant";
   m.request = pay::CreateMerchantRequest{"bench", "USD", 0, 0};
   if (auto r = (*engine)->Submit(m); !r) Die(r.error().message);
-  // The payment one more connection reads (GET) while the others authorize.
-  pay::Command probe;
-  probe.merchant = "bench";
-  probe.idempotency_key = "probe";
-  probe.request = pay::AuthorizeRequest{{"4242424242424242", "12/30", ""}, 100, "USD"};
-  auto probed = (*engine)->Submit(probe);
-  if (!probed) Die(probed.error().message);
-  const std::string probe_id = probed->payment_id;
   pay::SystemClock clock;
   auto keys = pay::server::ApiKeys::Open(o.db_path, clock);
   if (!keys) Die(keys.error().message);
@@ -141,77 +244,9 @@ int main(int argc, char** argv) {
   if (!server) Die(server.error().message);
   const uint16_t port = (*server)->port();
 
-  std::atomic<bool> go{false}, done{false};
-  std::vector<std::vector<double>> latencies(static_cast<size_t>(connections));
-  std::atomic<int64_t> errors{0};
-  std::vector<std::thread> clients;
-  for (int c = 0; c < connections; ++c) {
-    clients.emplace_back([&, c] {
-      int fd = Connect(port);
-      std::string buf;
-      int64_t n = 0;
-      while (!go) std::this_thread::yield();
-      while (!done) {
-        const std::string body = R"({"card":{"number":"4242424242424242","expiry":"12/30"},"amount_minor":)" +
-                                 std::to_string(100 + n % 1000) + R"(,"currency":"USD"})";
-        const std::string req = "POST /v1/payments/authorize HTTP/1.1\r\nHost: b\r\nAuthorization: Bearer " + *key +
-                                "\r\nIdempotency-Key: c" + std::to_string(c) + "-" + std::to_string(n++) +
-                                "\r\nContent-Type: application/json\r\nContent-Length: " +
-                                std::to_string(body.size()) + "\r\n\r\n" + body;
-        auto t0 = SteadyClock::now();
-        int status = Exchange(fd, req, buf);
-        latencies[static_cast<size_t>(c)].push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
-        if (status != 200) ++errors;
-        if (status == 0) break;
-      }
-      close(fd);
-    });
-  }
-  const pay::bench::StoreWork before = counting->work();
-  std::vector<double> reads;
-  std::thread reader([&] {
-    int fd = Connect(port);
-    std::string buf;
-    const std::string req = "GET /v1/payments/" + probe_id + " HTTP/1.1\r\nHost: b\r\nAuthorization: Bearer " +
-                            *key + "\r\n\r\n";
-    while (!go) std::this_thread::yield();
-    while (!done) {
-      auto t0 = SteadyClock::now();
-      int status = Exchange(fd, req, buf);
-      reads.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
-      if (status != 200) ++errors;
-      if (status == 0) break;
-    }
-    close(fd);
-  });
-  go = true;
-  auto start = SteadyClock::now();
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  done = true;
-  for (auto& t : clients) t.join();
-  reader.join();
-  const double elapsed = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  const bool ok = Load(port, *key, connections, seconds, full ? "durable (FULL)" : "NORMAL", counting.get());
   (*server)->Stop();
-  std::vector<double> all;
-  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-  std::sort(all.begin(), all.end());
-  auto pct = [&](double p) { return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<size_t>(p * static_cast<double>(all.size())))]; };
-  std::printf("%s: %zu authorizations in %.1f s = %.0f/s over %d connections; latency ms p50 %.2f p90 %.2f p99 %.2f max %.2f; non-200 %lld\n",
-              full ? "durable (FULL)" : "NORMAL", all.size(), elapsed, static_cast<double>(all.size()) / elapsed,
-              connections, pct(0.5), pct(0.9), pct(0.99), all.empty() ? 0.0 : all.back(),
-              static_cast<long long>(errors.load()));
-  std::sort(reads.begin(), reads.end());
-  auto read_pct = [&](double p) {
-    return reads.empty() ? 0.0 : reads[std::min(reads.size() - 1, static_cast<size_t>(p * static_cast<double>(reads.size())))];
-  };
-  std::printf("  GET /v1/payments/{id} on one more connection meanwhile: %zu reads, latency ms p50 %.2f p99 %.2f\n",
-              reads.size(), read_pct(0.5), read_pct(0.99));
-  const pay::bench::StoreWork w = counting->work() - before;
-  const double n = all.empty() ? 1.0 : static_cast<double>(all.size());
-  std::printf("  per authorization: %.1f store reads, %.1f store writes, %.4f commits (%.1f authorizations per commit)\n",
-              static_cast<double>(w.reads) / n, static_cast<double>(w.writes) / n,
-              static_cast<double>(w.commits) / n,
-              w.commits == 0 ? 0.0 : n / static_cast<double>(w.commits));
+  if (!ok) return 1;
   auto v = (*engine)->Verify();
   if (!v || !v->ok()) Die("the ledger does not verify");
   return 0;

@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -33,6 +34,7 @@
 #include "pay/engine.h"
 #include "adapters/network/tcp_network.h"
 #include "core/buffered_store.h"
+#include "core/pg_connection.h"
 #include "core/store.h"
 #include "tests/bench/counting_store.h"
 #include "tests/bench/scratch_dir.h"
@@ -259,6 +261,7 @@ double RunOnce(const Options& opt, int rep) {
       }
     }
   };
+  const int64_t round_trips_before = pay::store::pg::round_trips.load();
   auto start = SteadyClock::now();
   {
     std::vector<std::thread> threads;
@@ -282,6 +285,12 @@ double RunOnce(const Options& opt, int rep) {
     all.Print("operation");
   }
   if (opt.calls) PrintCalls(*counting, ops);
+  if (!opt.postgres.empty()) {  // every client's, and the network's none (the issuer is SQLite)
+    const double trips = static_cast<double>(pay::store::pg::round_trips.load() - round_trips_before);
+    const double batches = 2.0 * std::ceil(static_cast<double>(opt.pairs) / static_cast<double>(opt.batch));
+    std::printf("  PostgreSQL round trips: %.3f per operation, %.1f per batch (%.0f batches)\n",
+                trips / static_cast<double>(ops), trips / batches, batches);
+  }
   auto v = e.Verify();
   if (!v || !v->ok()) Die("the acquirer ledger does not verify");
   auto iv = (*issuer)->Verify();
