@@ -76,11 +76,22 @@ Result<bool> BufferedStore::BeginWrite() {
   ClearSet();
   applied_early_ = false;
   PAY_ASSIGN_OR_RETURN(bool changed, inner_->BeginWrite());
-  if (changed && (hot_records_.size() > 0 || hot_keys_.size() > 0 || hot_states_.size() > 0)) {
-    ClearMutableHotRows();
-    ++stats_.invalidations;
+  if (!changed) return false;
+  const Changes& ch = inner_->others_changes();
+  if (!ch.known) {
+    if (hot_records_.size() > 0 || hot_keys_.size() > 0 || hot_states_.size() > 0) {
+      ClearMutableHotRows();
+      ++stats_.invalidations;
+    }
+    return true;
   }
-  return changed;
+  // Only what the other writers changed leaves the hot tables.
+  for (const auto& [kind, id] : ch.records) hot_records_.Erase(RecordKey(kind, id));
+  for (const auto& [scope, op, key] : ch.idempotency) hot_keys_.Erase(IdemKey(scope, op, key));
+  for (int64_t seq : ch.entry_states) hot_states_.Erase(std::to_string(seq));
+  stats_.rows_evicted += static_cast<int64_t>(ch.records.size() + ch.idempotency.size() +
+                                              ch.entry_states.size());
+  return true;
 }
 
 Result<void> BufferedStore::Commit() {

@@ -5,7 +5,8 @@
 // transaction wrote are answered from the set, never read back. Rows of committed transactions
 // stay in bounded hot tables (least recently used evicted first) that answer reads inside later
 // write transactions; they are dropped whenever BeginWrite reports that another connection
-// committed, so they are never staler than the database. Reads outside a write transaction go
+// committed (only the rows it changed, when the inner store keeps a change log), so they are
+// never staler than the database. Reads outside a write transaction go
 // to the inner store (nothing tells them whether another writer committed).
 //
 // Range reads (List*, Due*, InFlight*, Purge*, Scan*) inside a write transaction first apply what
@@ -41,6 +42,7 @@ class BufferedStore final : public Store {
     int64_t rows_applied = 0;  // rows written by Apply
     int64_t rows_folded = 0;   // writes that replaced an earlier write of the same row
     int64_t invalidations = 0; // hot tables dropped because another connection committed
+    int64_t rows_evicted = 0;  // hot rows dropped because another connection changed them
   };
   const Stats& stats() const { return stats_; }
 
@@ -48,6 +50,7 @@ class BufferedStore final : public Store {
   Result<void> Commit() override;
   void Rollback() override;
   bool in_write() const override { return inner_->in_write(); }
+  const Changes& others_changes() const override { return inner_->others_changes(); }
   Result<void> BeginRead() override { return inner_->BeginRead(); }
   void EndRead() override { inner_->EndRead(); }
 

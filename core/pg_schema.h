@@ -3,13 +3,18 @@
 // store's (core/sqlite_store.cc), with BIGINT for every integer, BYTEA for blobs and the "C"
 // collation on keys that are listed in order (the same byte order as SQLite's).
 
+#include <cstdint>
+
 namespace pay::store::pg {
 
 // The transaction-scoped advisory lock every writer (and a migration) takes first.
 inline constexpr const char* kWritersLock = "7228713";
 
-// Version 1 (the PostgreSQL store's own numbering, in meta.schema_version).
-inline constexpr int kSchemaVersion = 1;
+// The PostgreSQL store's own numbering, in meta.schema_version: 1 the tables, 2 the change log.
+inline constexpr int kSchemaVersion = 2;
+
+// Commits the change log keeps (a writer that fell further behind drops all its caches).
+inline constexpr int64_t kChangeLogRows = 4096;
 
 inline constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -91,6 +96,13 @@ CREATE TABLE records(
 CREATE INDEX records_owner ON records(kind, owner, id) WHERE owner <> '';
 CREATE INDEX records_due ON records(kind, due_ms) WHERE due_ms > 0;
 CREATE INDEX records_open ON records(kind, id) WHERE open_ms > 0;
+)sql";
+
+// The change log: one row per commit (the commit counter's value), what it changed
+// (store::EncodeChanges), read by the other writers at their next BEGIN.
+inline constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE changes(commit BIGINT PRIMARY KEY, body BYTEA NOT NULL);
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
 )sql";
 
 #define PAY_PG_ACCOUNT_COLS                                                                    \
@@ -179,6 +191,7 @@ inline constexpr Statement kStatements[] = {
      "INSERT INTO entry_states SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], "
      "$4::bigint[]) ON CONFLICT (seq) DO UPDATE SET state = EXCLUDED.state, "
      "expires_at_ms = EXCLUDED.expires_at_ms, resolved_by_seq = EXCLUDED.resolved_by_seq"},
+    {"read_changes", "SELECT commit, body FROM changes WHERE commit > $1 ORDER BY commit"},
     {"put_record",
      "INSERT INTO records(" PAY_PG_RECORD_COLS ") VALUES($1, $2, $3, $4, $5, $6) ON CONFLICT "
      "(kind, id) DO UPDATE SET due_ms = EXCLUDED.due_ms, body = EXCLUDED.body, "

@@ -134,16 +134,24 @@ class PgStore final : public Store {
     }
     const int64_t now = std::strtoll(commits->c_str(), nullptr, 10);
     const bool changed = now != commits_seen_;
+    mine_.Clear();
+    others_.Clear();
+    if (changed) {
+      if (auto read = ReadChanges(commits_seen_, now); !read) {
+        Rollback();
+        return read.error();
+      }
+    }
     commits_seen_ = now;
     return changed;
   }
+  const Changes& others_changes() const override { return others_; }
 
   // One round trip: count the commit and commit. Under the writers' lock nobody else counts, so
   // the counter is now the value read at BeginWrite plus one (our own commit, not another's).
   Result<void> Commit() override {
     if (!in_write_) return MakeError(ErrorCode::kInternal, "store: no write transaction");
-    auto done = c_->Exec("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'commits'; COMMIT",
-                         "commit");
+    auto done = c_->Exec(CommitSql(), "commit");
     if (!done) {
       Rollback();
       return done.error();
@@ -176,6 +184,7 @@ class PgStore final : public Store {
   // entry states each go as one statement of arrays (unnest), deletions and velocity states
   // one statement a row.
   Result<void> Apply(const WriteSet& set) override {
+    Track(set);
     std::vector<pg::Queued> q;
     std::vector<int64_t> expect;  // rows each statement must touch; -1: any number
     auto add = [&](const char* name, Params p, int64_t rows) {
@@ -236,6 +245,14 @@ class PgStore final : public Store {
 
  private:
   static int64_t Count(size_t n) { return static_cast<int64_t>(n); }
+
+  void Track(const WriteSet& set) {
+    for (const auto& [key, row] : set.records) mine_.records.insert(key);
+    for (const auto& [key, row] : set.idempotency) mine_.idempotency.insert(key);
+    for (const auto& [seq, row] : set.entry_states) mine_.entry_states.insert(seq);
+    if (!set.velocity.empty()) mine_.velocity = true;
+    if (!set.entries.empty()) mine_.entries = true;
+  }
 
   static Params EntryArrays(const std::vector<EntryRow>& entries) {
     pg::Array seq(pg::Array::kInt8), ref(pg::Array::kText), kind(pg::Array::kInt8),
@@ -347,6 +364,7 @@ class PgStore final : public Store {
                                          "insert account"));
     if (r.count() == 0) return MakeError(ErrorCode::kAccountExists, "id: account '" + row->id + "' exists");
     row->num = r.Int(0, 0);
+    mine_.accounts.insert(row->num);
     PAY_TRY(c_->Run("insert_balance",
                     Params().Int(row->num).Int(row->debits_posted_minor).Int(row->credits_posted_minor)
                         .Int(row->debits_pending_minor).Int(row->credits_pending_minor).Int(row->last_seq),
@@ -362,6 +380,7 @@ class PgStore final : public Store {
     return First<AccountRow>(r, ReadAccount);
   }
   Result<void> UpdateAccountCounters(const AccountRow& a) override {
+    mine_.accounts.insert(a.num);
     PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("update_account",
                                          Params().Int(a.debits_posted_minor).Int(a.credits_posted_minor)
                                              .Int(a.debits_pending_minor).Int(a.credits_pending_minor)
@@ -392,6 +411,7 @@ class PgStore final : public Store {
     return p;
   }
   Result<bool> InsertEntry(const EntryRow& e) override {
+    mine_.entries = true;
     PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("insert_entry", EntryParams(e), "insert entry"));
     return r.affected() == 1;
   }
@@ -413,6 +433,7 @@ class PgStore final : public Store {
   }
 
   Result<void> PutEntryState(const EntryStateRow& s) override {
+    mine_.entry_states.insert(s.seq);
     return Void(c_->Run("put_state", Params().Int(s.seq).Int(s.state).Int(s.expires_at_ms).Int(s.resolved_by_seq),
                         "put entry state"));
   }
@@ -428,6 +449,7 @@ class PgStore final : public Store {
   // ---- velocity ----
 
   Result<void> AppendVelocityLog(std::string_view body) override {
+    mine_.velocity = true;
     return Void(c_->Run("append_velocity_log", Params().Text(body), "append velocity log"));
   }
   Result<std::vector<VelocityLogRow>> VelocityLog() override {
@@ -435,6 +457,7 @@ class PgStore final : public Store {
     return All<VelocityLogRow>(r, [](const Rows& x, int i) { return VelocityLogRow{x.Int(i, 0), x.Text(i, 1)}; });
   }
   Result<void> ClearVelocityLog() override {
+    mine_.velocity = true;
     return Void(c_->Run("clear_velocity_log", Params(), "clear velocity log"));
   }
   Result<std::optional<VelocityRow>> FindVelocity(std::string_view rule, std::string_view key) override {
@@ -442,6 +465,7 @@ class PgStore final : public Store {
     return First<VelocityRow>(r, ReadVelocity);
   }
   Result<void> PutVelocity(const VelocityRow& v) override {
+    mine_.velocity = true;
     return Void(c_->Run("put_velocity", Params().Text(v.rule).Text(v.key).Text(v.state).Int(v.updated_at_ms),
                         "put velocity"));
   }
@@ -475,6 +499,7 @@ class PgStore final : public Store {
     return out;
   }
   Result<void> PutIdempotency(const IdempotencyRow& k) override {
+    mine_.idempotency.emplace(k.scope, k.operation, k.key);
     return Void(c_->Run("put_idem",
                         Params().Text(k.scope).Int(k.operation).Text(k.key).Text(k.fingerprint).Int(k.state)
                             .Int(k.status).Text(k.message).Int(k.entry_seq).Text(k.body)
@@ -482,6 +507,7 @@ class PgStore final : public Store {
                         "put key"));
   }
   Result<void> DeleteIdempotency(std::string_view scope, int32_t operation, std::string_view key) override {
+    mine_.idempotency.emplace(std::string(scope), operation, std::string(key));
     return Void(c_->Run("delete_idem", Params().Text(scope).Int(operation).Text(key), "delete key"));
   }
   Result<std::vector<IdempotencyRow>> InFlightIdempotency(size_t limit) override {
@@ -489,6 +515,7 @@ class PgStore final : public Store {
     return All<IdempotencyRow>(r, ReadIdempotency);
   }
   Result<size_t> PurgeIdempotency(int64_t now_ms, size_t limit) override {
+    mine_.everything = true;  // which rows it deletes is the server's to know
     PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("purge_idem", Params().Int(now_ms).Int(Limit(limit)), "purge keys"));
     return static_cast<size_t>(r.affected());
   }
@@ -496,6 +523,7 @@ class PgStore final : public Store {
   // ---- records ----
 
   Result<void> PutRecord(const RecordRow& x) override {
+    mine_.records.emplace(x.kind, x.id);
     PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("put_record",
                                          Params().Int(x.kind).Text(x.id).Text(x.owner).Int(x.due_ms)
                                              .Text(x.body).Int(x.open_ms),
@@ -511,6 +539,7 @@ class PgStore final : public Store {
     return First<RecordRow>(r, ReadRecord);
   }
   Result<void> DeleteRecord(int32_t kind, std::string_view id) override {
+    mine_.records.emplace(kind, std::string(id));
     return Void(c_->Run("delete_record", Params().Int(kind).Text(id), "delete record"));
   }
   Result<std::vector<RecordRow>> ListRecords(int32_t kind, std::string_view owner,
@@ -566,14 +595,53 @@ class PgStore final : public Store {
       if (!create) return MakeError(ErrorCode::kInvalidArgument, "db: the PostgreSQL database has no paymentctl schema (run `paymentctl init`)");
       PAY_TRY(c_->Exec(pg::kSchemaV1, "create schema"));
     }
-    // Later versions add their steps here: if (version < 2) { ... }
+    if (version < 2) PAY_TRY(c_->Exec(pg::kSchemaV2, "migrate to schema version 2"));
     return {};
+  }
+
+  // The other writers' commits after `seen` up to `now`, from the change log (one round trip).
+  // Unknown (drop every cache) at the first transaction, when rows are missing (older than the
+  // log keeps) or a row is damaged.
+  Result<void> ReadChanges(int64_t seen, int64_t now) {
+    if (seen < 0 || now < seen || now - seen > pg::kChangeLogRows) return {};
+    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("read_changes", Params().Int(seen), "read the change log"));
+    if (r.count() != now - seen) return {};
+    others_.known = true;
+    for (int i = 0; i < r.count(); ++i) {
+      if (r.Int(i, 0) != seen + 1 + i || !DecodeChanges(r.Text(i, 1), &others_)) {
+        others_.Clear();
+        return {};
+      }
+    }
+    if (others_.everything) others_.Clear();
+    return {};
+  }
+
+  // Counts the commit, logs what it changed (for the other writers' caches), keeps the log
+  // bounded now and then, and commits: one round trip. The body goes as hex (digits only).
+  std::string CommitSql() const {
+    const int64_t n = commits_seen_ + 1;
+    static const char* kHex = "0123456789abcdef";
+    std::string sql = "UPDATE meta SET value = '" + std::to_string(n) +
+                      "' WHERE key = 'commits'; INSERT INTO changes VALUES(" + std::to_string(n) +
+                      ", '\\x";
+    for (unsigned char ch : EncodeChanges(mine_)) {
+      sql.push_back(kHex[ch >> 4]);
+      sql.push_back(kHex[ch & 15]);
+    }
+    sql += "'); ";
+    if (n % 256 == 0) {
+      sql += "DELETE FROM changes WHERE commit <= " + std::to_string(n - pg::kChangeLogRows) + "; ";
+    }
+    return sql + "COMMIT";
   }
 
   std::unique_ptr<pg::Connection> c_;
   bool in_write_ = false;
   bool in_read_ = false;
   int64_t commits_seen_ = -1;
+  Changes mine_;    // what the open write transaction changed
+  Changes others_;  // what other writers changed before it began
 };
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -146,6 +147,26 @@ struct WriteSet {
   }
 };
 
+// What other writers changed since a connection's previous write transaction, so that caches
+// drop only those rows (Store::others_changes). A PostgreSQL store reads it with BEGIN from the
+// change log every writer appends to with its commit (core/store_changes.cc encodes it).
+struct Changes {
+  bool known = false;  // false: anything may have changed (drop every cache)
+  std::set<std::pair<int32_t, std::string>> records;
+  std::set<std::tuple<std::string, int32_t, std::string>> idempotency;
+  std::set<int64_t> entry_states;
+  std::set<int64_t> accounts;  // by num: new accounts and changed counters
+  bool entries = false;        // the journal grew (its tip moved)
+  bool velocity = false;       // velocity states or the velocity log changed
+  bool everything = false;     // rows changed that no list names (a purge): drop every cache
+
+  void Add(const Changes& other);
+  void Clear() { *this = Changes{}; }
+};
+// The change log's row body, and back (merged into `into`; false when malformed).
+std::string EncodeChanges(const Changes& c);
+bool DecodeChanges(std::string_view body, Changes* into);
+
 enum class Durability { kFull, kNormal };
 
 struct StoreOptions {
@@ -173,6 +194,9 @@ class Store {
   virtual Result<void> Commit() = 0;
   virtual void Rollback() = 0;
   virtual bool in_write() const = 0;
+  // After BeginWrite reported that another connection committed: what it changed, when the
+  // store keeps a change log (known); the default knows nothing (drop every cache).
+  virtual const Changes& others_changes() const;
   // A read transaction: every read until EndRead() sees one snapshot (used by verify, which
   // reads in pages). Not inside a write transaction.
   virtual Result<void> BeginRead() = 0;

@@ -196,7 +196,8 @@ Result<void> Ledger::Begin() {
   poisoned_ = false;
   txn_net_.clear();
   dirty_.clear();
-  if (changed || !tip_loaded_ || cache_.size() >= cached_accounts_max_) {
+  if (changed) ForgetOthersChanges(store_.others_changes());
+  if (!tip_loaded_ || cache_.size() >= cached_accounts_max_) {
     cache_.clear();
     tip_loaded_ = false;
   }
@@ -215,6 +216,21 @@ Result<void> Ledger::Begin() {
   }
   swept_at_begin_ = *swept;
   return {};
+}
+
+// Another writer committed since this ledger's previous transaction: the accounts it changed
+// (or, when the store cannot say, every account) and the tip are read again. A large cache is
+// dropped whole rather than searched.
+void Ledger::ForgetOthersChanges(const store::Changes& ch) {
+  constexpr size_t kSearchedCacheMax = 4096;
+  if (!ch.known || cache_.size() > kSearchedCacheMax) {
+    cache_.clear();
+    tip_loaded_ = false;
+    return;
+  }
+  if (ch.entries) tip_loaded_ = false;
+  if (ch.accounts.empty()) return;
+  std::erase_if(cache_, [&](const auto& kv) { return ch.accounts.contains(kv.second.row.num); });
 }
 
 Result<void> Ledger::Commit() {

@@ -120,6 +120,7 @@ class Ledger {
   template <typename Fn>
   auto Write(Fn&& fn) -> decltype(fn());
   Result<void> LoadTip();
+  void ForgetOthersChanges(const store::Changes& changes);
   Result<Cached*> Load(std::string_view id);
   Result<std::optional<Entry>> Append(Draft draft);
   Result<void> ResolveLegs(std::vector<Leg>& legs);

@@ -173,7 +173,11 @@ class EngineImpl final : public Engine {
   Result<void> Begin() {
     PAY_TRY(ledger_->Begin());
     book_->BeginTransaction();
-    if (auto v = velocity_->Begin(*store_, ledger_->other_writer_committed()); !v) {
+    // The velocity state is read again when another writer may have moved it.
+    const store::Changes& others = store_->others_changes();
+    const bool velocity_moved =
+        ledger_->other_writer_committed() && (!others.known || others.velocity);
+    if (auto v = velocity_->Begin(*store_, velocity_moved); !v) {
       RollbackAll();
       return v.error();
     }

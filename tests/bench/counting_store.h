@@ -33,6 +33,7 @@ class CountingStore final : public store::Store {
   Result<void> Commit() override { ++w_.commits; return s_->Commit(); }
   void Rollback() override { s_->Rollback(); }
   bool in_write() const override { return s_->in_write(); }
+  const store::Changes& others_changes() const override { return s_->others_changes(); }
   Result<void> BeginRead() override { return s_->BeginRead(); }
   void EndRead() override { s_->EndRead(); }
 

@@ -8,7 +8,11 @@
 #include <memory>
 #include <string>
 
+#include "core/buffered_store.h"
+#include "core/pg_connection.h"
+#include "core/pg_schema.h"
 #include "core/store.h"
+#include "tests/bench/counting_store.h"
 #include "tests/support/pg_schema.h"
 #include "tests/support/temp_dir.h"
 
@@ -311,8 +315,156 @@ TEST_P(StoreContractTest, TransactionsRollBackWholeAndReportOtherWriters) {
   EXPECT_TRUE(*s_->FindRecord(10, "later"));
 }
 
+// Another writer's commits are named to the next write transaction: on PostgreSQL from the
+// change log (the rows, keys, states and accounts it wrote; whether the journal and velocity
+// state moved), on SQLite as "unknown" (drop every cache). One's own commits are not reported.
+TEST_P(StoreContractTest, AnotherWritersChangesAreNamed) {
+  auto other = Open();
+  ASSERT_TRUE(other);
+  Write(*s_, [&] {});  // s_ has seen the database once
+  AccountRow acct{0, "bank", "USD", 2, 1, 0, "", 11};
+  Write(*other, [&] {
+    ASSERT_TRUE(other->PutRecord({10, "a", "acme", 0, "v", 0}));
+    ASSERT_TRUE(other->InsertAccount(&acct));
+  });
+  Write(*other, [&] {
+    WriteSet set;
+    set.idempotency[{"acme", 1, "k"}] = IdempotencyRow{"acme", 1, "k", "fp", 1, 0, "", 0, "", 5, 6};
+    set.entry_states[7] = EntryStateRow{7, 1, 99, 0};
+    set.entries.push_back(EntryRow{1, "", 1, 100, "", 0, 0, 0, "l", "d", "h"});
+    ASSERT_TRUE(other->Apply(set));
+  });
+  auto changed = s_->BeginWrite();
+  ASSERT_TRUE(changed);
+  EXPECT_TRUE(*changed);
+  const Changes& c = s_->others_changes();
+  if (!Postgres()) {
+    EXPECT_FALSE(c.known);
+  } else {
+    ASSERT_TRUE(c.known);
+    EXPECT_EQ(c.records, (std::set<std::pair<int32_t, std::string>>{{10, "a"}}));
+    EXPECT_EQ(c.accounts, std::set<int64_t>{acct.num});
+    EXPECT_EQ(c.idempotency.size(), 1u);
+    EXPECT_EQ(c.entry_states, std::set<int64_t>{7});
+    EXPECT_TRUE(c.entries);
+    EXPECT_FALSE(c.velocity);
+  }
+  ASSERT_TRUE(s_->PutVelocity({"r", "k", "s", 1}));
+  ASSERT_TRUE(s_->Commit());
+  auto mine = s_->BeginWrite();  // nobody else committed
+  ASSERT_TRUE(mine);
+  EXPECT_FALSE(*mine);
+  s_->Rollback();
+  auto seen = other->BeginWrite();
+  ASSERT_TRUE(seen && *seen);
+  if (Postgres()) {
+    EXPECT_TRUE(other->others_changes().known);
+    EXPECT_TRUE(other->others_changes().velocity);
+    EXPECT_TRUE(other->others_changes().records.empty());
+  }
+  other->Rollback();
+}
+
+// Behind BufferedStore, another writer's commit evicts only the rows it names (PostgreSQL) or
+// every hot row (SQLite, which keeps no change log).
+TEST_P(StoreContractTest, HotRowsOtherWritersLeftAloneStayHot) {
+  auto counting = std::make_shared<bench::CountingStore>(std::move(s_));
+  BufferedStore buffered(counting, 64);
+  auto other = Open();
+  ASSERT_TRUE(other);
+  Write(buffered, [&] {
+    ASSERT_TRUE(buffered.PutRecord({10, "mine", "acme", 0, "v1", 0}));
+    ASSERT_TRUE(buffered.PutRecord({10, "shared", "acme", 0, "v1", 0}));
+  });
+  Write(*other, [&] { ASSERT_TRUE(other->PutRecord({10, "shared", "acme", 0, "v2", 0})); });
+  ASSERT_TRUE(buffered.BeginWrite());
+  EXPECT_EQ((*buffered.FindRecord(10, "shared"))->body, "v2");  // never the stale one
+  EXPECT_EQ((*buffered.FindRecord(10, "mine"))->body, "v1");
+  const auto& calls = counting->calls();
+  EXPECT_EQ(calls.at("FindRecord"), Postgres() ? 1 : 2);
+  buffered.Rollback();
+}
+
+// A database of the first PostgreSQL schema (no change log) is brought to the current one when
+// opened, and its writers then name their changes.
+TEST(PgStoreTest, ASchemaVersion1DatabaseGetsTheChangeLog) {
+  testing::PgSchema pg;
+  if (!pg.available()) GTEST_SKIP() << testing::PgSchema::kSkipReason;
+  {
+    auto raw = pg::Connection::Open(pg.conninfo());
+    ASSERT_TRUE(raw) << raw.error().message;
+    ASSERT_TRUE((*raw)->Exec(pg::kSchemaV1, "version 1"));
+  }
+  StoreOptions o;
+  auto a = OpenPostgresStore(pg.conninfo(), o);
+  ASSERT_TRUE(a) << a.error().message;
+  auto b = OpenPostgresStore(pg.conninfo(), o);
+  ASSERT_TRUE(b) << b.error().message;
+  auto raw = pg::Connection::Open(pg.conninfo());
+  ASSERT_TRUE(raw);
+  auto version = (*raw)->ExecText("SELECT value FROM meta WHERE key = 'schema_version'", "version");
+  ASSERT_TRUE(version);
+  EXPECT_EQ(*version, std::to_string(pg::kSchemaVersion));
+  ASSERT_TRUE((*b)->BeginWrite());
+  ASSERT_TRUE((*b)->Commit());
+  ASSERT_TRUE((*a)->BeginWrite());
+  ASSERT_TRUE((*a)->PutRecord({10, "x", "", 0, "v", 0}));
+  ASSERT_TRUE((*a)->Commit());
+  auto changed = (*b)->BeginWrite();
+  ASSERT_TRUE(changed && *changed);
+  EXPECT_TRUE((*b)->others_changes().known);
+  EXPECT_EQ((*b)->others_changes().records.size(), 1u);
+  (*b)->Rollback();
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, StoreContractTest, ::testing::Values("sqlite", "postgres"),
                          [](const auto& info) { return std::string(info.param); });
+
+}  // namespace
+}  // namespace pay::store
+
+namespace pay::store {
+namespace {
+
+TEST(ChangesTest, EncodeDecodeRoundTripsAndMerges) {
+  Changes c;
+  c.records = {{10, "a"}, {12, std::string("b\0c", 3)}};
+  c.idempotency = {{"acme", 1, "k1"}, {"beta", 2, ""}};
+  c.entry_states = {3, -1};
+  c.accounts = {1, 2, 99};
+  c.entries = true;
+  Changes out;
+  out.accounts = {5};
+  ASSERT_TRUE(DecodeChanges(EncodeChanges(c), &out));
+  EXPECT_EQ(out.records, c.records);
+  EXPECT_EQ(out.idempotency, c.idempotency);
+  EXPECT_EQ(out.entry_states, c.entry_states);
+  EXPECT_EQ(out.accounts, (std::set<int64_t>{1, 2, 5, 99}));  // merged into what was there
+  EXPECT_TRUE(out.entries);
+  EXPECT_FALSE(out.velocity);
+  EXPECT_FALSE(out.everything);
+}
+
+TEST(ChangesTest, MalformedRowsAreRefused) {
+  Changes c;
+  c.records = {{10, "abc"}};
+  c.velocity = true;
+  const std::string good = EncodeChanges(c);
+  Changes out;
+  EXPECT_FALSE(DecodeChanges("", &out));
+  for (size_t n = 0; n < good.size(); ++n) {
+    EXPECT_FALSE(DecodeChanges(good.substr(0, n), &out)) << "truncated at " << n;
+  }
+  EXPECT_FALSE(DecodeChanges(good + "x", &out));  // trailing bytes
+  std::string version = good;
+  version[0] = 2;
+  EXPECT_FALSE(DecodeChanges(version, &out));
+  std::string flags = good;
+  flags[1] = 8;
+  EXPECT_FALSE(DecodeChanges(flags, &out));
+  std::string huge = good.substr(0, 2) + std::string("\xff\xff\xff\xff", 4);  // a count with no rows
+  EXPECT_FALSE(DecodeChanges(huge, &out));
+}
 
 }  // namespace
 }  // namespace pay::store
