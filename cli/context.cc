@@ -156,6 +156,7 @@ Result<void> Open(Context& ctx, bool create, ManualClock** replay_clock) {
                        ParseDurationMs(ctx.authorization_validity, "--authorization-validity"));
   PAY_ASSIGN_OR_RETURN(o.exchange_grace_ms, ParseDurationMs(ctx.exchange_grace, "--exchange-grace"));
   o.max_db_pages = ctx.max_db_pages;
+  o.replica_db_path = ctx.replica_db;
   if (replay_clock != nullptr) o.exchange_grace_ms = 0;
   o.background_advices = ctx.background_advices;
   if (ctx.wants_network) {

@@ -44,6 +44,7 @@ struct Context {
   std::string authorization_validity = "7d";
   std::string exchange_grace = "60s";
   std::string issuer_db;  // the issuer simulator's SQLite file; default <db>.issuer
+  std::string replica_db;  // a streaming replica of --db for reads (PostgreSQL)
   int64_t max_db_pages = 0;
 
   // The subcommand the command line chose: set while parsing (see OnRun in commands.h), run by

@@ -56,6 +56,7 @@ void AddGlobalOptions(CLI::App& app, Context& ctx) {
   app.add_option("--network-deadline", ctx.network_deadline, "How long to wait for a network response (e.g. 2s, 500ms)");
   app.add_option("--authorization-validity", ctx.authorization_validity, "How long an authorization may be captured (e.g. 7d, 30d); expired ones are released");
   app.add_option("--issuer-db", ctx.issuer_db, "The issuer simulator's SQLite file (--network sim); default <db>.issuer, required when --db is a PostgreSQL connection string");
+  app.add_option("--replica-db", ctx.replica_db, "A streaming replica of --db (PostgreSQL connection string) for reads; each read waits until the replica has the primary's commits of that moment (50 ms at most, then reads the primary)");
   app.add_option("--max-db-pages", ctx.max_db_pages, "A size quota: the database may not grow past this many pages (4 KiB each; 0: none); writes past it fail like on a full disk and change nothing");
   app.add_option("--exchange-grace", ctx.exchange_grace, "How long a network exchange left unanswered (by a crash) stays open before it is given up: reversed or inquired (default 60s; keep it above --network-deadline)");
   app.add_option("--card-key-file", ctx.card_key_file, "Card fingerprint key (HMAC-SHA256, >= 16 bytes); default <db>.card-key, created on first use");

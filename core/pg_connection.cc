@@ -122,6 +122,14 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo
 
 Connection::~Connection() { PQfinish(c_); }
 
+Result<void> Connection::Reset() {
+  PQreset(c_);
+  if (PQstatus(c_) == CONNECTION_OK) return {};
+  std::string why = PQerrorMessage(c_);
+  while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+  return MakeError(ErrorCode::kStoreIo, "db: cannot connect to PostgreSQL again: " + why);
+}
+
 Error Connection::Fail(PGresult* r, const char* what) {
   const char* state = r == nullptr ? nullptr : PQresultErrorField(r, PG_DIAG_SQLSTATE);
   sqlstate_ = state == nullptr ? "" : state;

@@ -77,6 +77,11 @@ struct Queued {
 class Connection {
  public:
   static Result<std::unique_ptr<Connection>> Open(const std::string& conninfo);
+  // Whether the connection was lost (the server went away, or cut it).
+  bool broken() const { return PQstatus(c_) == CONNECTION_BAD; }
+  // Connects again with the same parameters; prepared statements and session settings are
+  // gone and must be made again.
+  Result<void> Reset();
   ~Connection();
 
   // Prepares `sql` under `name` (once, at open).

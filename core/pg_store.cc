@@ -5,8 +5,10 @@
 // writer that another connection committed since its last transaction (BeginWrite's answer).
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include "core/pg_connection.h"
 #include "core/pg_schema.h"
@@ -112,18 +114,37 @@ class PgStore final : public Store {
     if (o.max_pages > 0) {
       return MakeError(ErrorCode::kInvalidArgument, "max_db_pages: a SQLite quota; PostgreSQL has none");
     }
-    PAY_TRY(c_->Exec("SET lock_timeout = " + std::to_string(std::max<int64_t>(1, o.busy_timeout_ms)) +
-                         "; SET synchronous_commit = " +
-                         (o.durability == Durability::kFull ? "on" : "off"),
-                     "session settings"));
+    options_ = o;
+    PAY_TRY(Session());
     PAY_TRY(Migrate(o.create_if_missing));
     for (const pg::Statement& s : pg::kStatements) PAY_TRY(c_->Prepare(s.name, s.sql));
     return {};
   }
 
+  // A lost connection (the server restarted, a replica went away and came back) is opened
+  // again before the next transaction or position query; what was cached about other writers'
+  // commits is then unknown.
+  Result<void> Revive() {
+    if (!c_->broken()) return {};
+    PAY_TRY(c_->Reset());
+    PAY_TRY(Session());
+    for (const pg::Statement& s : pg::kStatements) PAY_TRY(c_->Prepare(s.name, s.sql));
+    commits_seen_ = -1;
+    return {};
+  }
+
+  Result<void> Session() {
+    const StoreOptions& o = options_;
+    return c_->Exec("SET lock_timeout = " + std::to_string(std::max<int64_t>(1, o.busy_timeout_ms)) +
+                         "; SET synchronous_commit = " +
+                         (o.durability == Durability::kFull ? "on" : "off"),
+                     "session settings");
+  }
+
   // One round trip: begin, take the writers' lock, read the commit counter.
   Result<bool> BeginWrite() override {
     if (in_write_ || in_read_) return MakeError(ErrorCode::kInternal, "store: a transaction is open");
+    PAY_TRY(Revive());
     in_write_ = true;
     auto commits = c_->ExecText(std::string("BEGIN; SELECT pg_advisory_xact_lock(") + pg::kWritersLock +
                                     "); SELECT value FROM meta WHERE key = 'commits'",
@@ -167,8 +188,36 @@ class PgStore final : public Store {
   }
   bool in_write() const override { return in_write_; }
 
+  Result<uint64_t> WritePosition() override {
+    PAY_TRY(Revive());
+    PAY_ASSIGN_OR_RETURN(std::string lsn, c_->ExecText("SELECT pg_current_wal_lsn()::text", "WAL position"));
+    return ParseLsn(lsn);
+  }
+  // Polls the replay position every millisecond until it passes `position` or the wait is over.
+  Result<bool> CaughtUp(uint64_t position, int64_t wait_ms) override {
+    PAY_TRY(Revive());
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+    for (;;) {
+      PAY_ASSIGN_OR_RETURN(std::string lsn,
+                           c_->ExecText("SELECT coalesce(pg_last_wal_replay_lsn()::text, '')", "replay position"));
+      if (lsn.empty()) return true;  // not a standby: it has every commit
+      if (ParseLsn(lsn) >= position) return true;
+      if (std::chrono::steady_clock::now() >= until) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  // "16/B374D848": the high and low 32 bits in hex.
+  static uint64_t ParseLsn(const std::string& text) {
+    const size_t slash = text.find('/');
+    if (slash == std::string::npos) return 0;
+    const uint64_t hi = std::strtoull(text.substr(0, slash).c_str(), nullptr, 16);
+    const uint64_t lo = std::strtoull(text.c_str() + slash + 1, nullptr, 16);
+    return (hi << 32) | lo;
+  }
+
   Result<void> BeginRead() override {
     if (in_write_ || in_read_) return MakeError(ErrorCode::kInternal, "store: a transaction is open");
+    PAY_TRY(Revive());
     // The snapshot is taken by the transaction's first statement: take it now.
     PAY_TRY(c_->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1", "begin read"));
     in_read_ = true;
@@ -640,6 +689,7 @@ class PgStore final : public Store {
   bool in_write_ = false;
   bool in_read_ = false;
   int64_t commits_seen_ = -1;
+  StoreOptions options_;
   Changes mine_;    // what the open write transaction changed
   Changes others_;  // what other writers changed before it began
 };

@@ -201,6 +201,17 @@ class Store {
   // reads in pages). Not inside a write transaction.
   virtual Result<void> BeginRead() = 0;
   virtual void EndRead() = 0;
+  // Replication (PostgreSQL's WAL positions), for reads on a replica with read-your-writes.
+  // On a primary: where its WAL is now (every commit acknowledged so far is at or before it);
+  // 0 where there is no such thing (SQLite). Outside transactions.
+  virtual Result<uint64_t> WritePosition() { return uint64_t{0}; }
+  // On a replica: whether it has replayed up to `position`, waiting up to `wait_ms` for it
+  // (a store that is no replica has everything: true). Outside transactions.
+  virtual Result<bool> CaughtUp(uint64_t position, int64_t wait_ms) {
+    (void)position;
+    (void)wait_ms;
+    return true;
+  }
 
   virtual Result<void> InsertAccount(AccountRow* row) = 0;  // kAccountExists if the id is taken
   virtual Result<std::optional<AccountRow>> FindAccount(std::string_view id) = 0;

@@ -87,6 +87,13 @@ Result<void> EngineImpl::Open(const EngineOptions& o) {
     so.create_if_missing = false;
     so.page_cache_kib = limits::kReadPageCacheKib;
     PAY_ASSIGN_OR_RETURN(read_store_, store::OpenStore(o.db_path, so));
+    if (!o.replica_db_path.empty()) {
+      if (!store::IsPostgresUrl(o.replica_db_path)) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "replica_db: a PostgreSQL connection string (a streaming replica of the database)");
+      }
+      PAY_ASSIGN_OR_RETURN(replica_store_, store::OpenStore(o.replica_db_path, so));
+    }
   }
   ledger_ = std::make_unique<ledger::Ledger>(*store_, *clock_);
   ledger_->SetOwnedRefPrefix(std::string(payments::kRefPrefix));
@@ -101,6 +108,10 @@ Result<void> EngineImpl::Open(const EngineOptions& o) {
   if (read_store_ != nullptr) {  // reads only: nothing is written through these
     read_ledger_ = std::make_unique<ledger::Ledger>(*read_store_, *clock_);
     read_book_ = std::make_unique<payments::Book>(*read_store_, *read_ledger_, *clock_);
+  }
+  if (replica_store_ != nullptr) {
+    replica_ledger_ = std::make_unique<ledger::Ledger>(*replica_store_, *clock_);
+    replica_book_ = std::make_unique<payments::Book>(*replica_store_, *replica_ledger_, *clock_);
   }
   pull_ = std::make_unique<pull::PullRail>(*book_, pull::PullOptions{o.authorization_validity_ms});
   push_ = std::make_unique<push::PushRail>(*book_);

@@ -128,6 +128,9 @@ class EngineImpl final : public Engine {
                                                      std::string_view key) override;
   Result<size_t> ExpirePayments(size_t max) override;
   Result<SettleReport> Settle() override;
+  ReadRouting read_routing() const override {
+    return {reads_on_replica_.load(), reads_on_primary_.load()};
+  }
   Result<size_t> ResolvePending() override {
     {
       std::lock_guard lock(mu_);
@@ -215,10 +218,13 @@ class EngineImpl final : public Engine {
       -> decltype(read(std::declval<ledger::Ledger&>())) {
     if (read_ledger_ != nullptr) {
       std::lock_guard lock(read_mu_);
-      if (!snapshot) return read(*read_ledger_);
-      PAY_TRY(read_store_->BeginRead());
-      auto r = read(*read_ledger_);
-      read_store_->EndRead();
+      const bool replica = OnReplica();
+      store::Store& s = replica ? *replica_store_ : *read_store_;
+      ledger::Ledger& l = replica ? *replica_ledger_ : *read_ledger_;
+      if (!snapshot) return read(l);
+      PAY_TRY(s.BeginRead());
+      auto r = read(l);
+      s.EndRead();
       return r;
     }
     std::lock_guard lock(mu_);
@@ -229,10 +235,22 @@ class EngineImpl final : public Engine {
   auto WithPaymentReads(F&& read) -> decltype(read(std::declval<payments::Book&>())) {
     if (read_book_ != nullptr) {
       std::lock_guard lock(read_mu_);
-      return read(*read_book_);
+      return read(OnReplica() ? *replica_book_ : *read_book_);
     }
     std::lock_guard lock(mu_);
     return read(*book_);
+  }
+
+  // Whether a read may run on the replica now (under read_mu_): it has replayed up to the
+  // primary's WAL position of this moment within replica_wait_ms. Counted either way.
+  bool OnReplica() {
+    if (replica_store_ == nullptr) return false;
+    auto position = read_store_->WritePosition();
+    auto caught_up = position ? replica_store_->CaughtUp(*position, options_.replica_wait_ms)
+                              : Result<bool>(false);
+    const bool replica = caught_up && *caught_up;
+    ++(replica ? reads_on_replica_ : reads_on_primary_);
+    return replica;
   }
 
   static constexpr size_t kExpiriesPerBatch = 64;
@@ -267,6 +285,11 @@ class EngineImpl final : public Engine {
   std::shared_ptr<store::Store> read_store_;
   std::unique_ptr<ledger::Ledger> read_ledger_;
   std::unique_ptr<payments::Book> read_book_;
+  // EngineOptions::replica_db_path: the same readers on the replica.
+  std::shared_ptr<store::Store> replica_store_;
+  std::unique_ptr<ledger::Ledger> replica_ledger_;
+  std::unique_ptr<payments::Book> replica_book_;
+  std::atomic<uint64_t> reads_on_replica_{0}, reads_on_primary_{0};
   std::mutex read_mu_;
   Recovery recovery_;
   // Payments whose second phase failed in this process: RecoverPayments gives them up at once

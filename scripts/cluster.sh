@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A paymentd cluster on this machine (docs/scale-out.md): a PostgreSQL 15 primary and a streaming
 # replica (synchronous by default), the card network simulator over TCP, N paymentd nodes on the
-# primary, and HAProxy in front of the nodes with /healthz checks. Everything runs as an
+# primary (reading from the replica, with read-your-writes: --replica-db), and HAProxy in front
+# of the nodes with /healthz checks. Everything runs as an
 # unprivileged user in one directory, on loopback and Unix sockets; ports are chosen per run.
 #
 #   scripts/cluster.sh up [--nodes 3] [--dir DIR] [--async] [--rate N]
@@ -103,7 +104,9 @@ start_node() {
   local i=$1
   : >"$dir/node$i.out"
   common
-  "$paymentctl" "${common[@]}" --network "tcp://127.0.0.1:$network_port" --json \
+  local replica=()  # reads on the replica while there is one (not after a failover)
+  [ "$primary_name" = primary ] && replica=(--replica-db "host=$dir/replica user=pay dbname=payments")
+  "$paymentctl" "${common[@]}" "${replica[@]}" --network "tcp://127.0.0.1:$network_port" --json \
     serve --listen "127.0.0.1:${2:-0}" ${rate:+--rate "$rate"} >"$dir/node$i.out" 2>>"$dir/node$i.log" &
   local pid=$!
   local line

@@ -54,6 +54,7 @@ std::string MetricsRegistry::Text() const {
   t += "# TYPE paymentd_idempotent_replays_total counter\npaymentd_idempotent_replays_total " + std::to_string(replays.load()) + "\n";
   t += "# TYPE paymentd_rate_limited_total counter\npaymentd_rate_limited_total " + std::to_string(rate_limited.load()) + "\n";
   t += "# TYPE paymentd_queue_full_total counter\npaymentd_queue_full_total " + std::to_string(queue_full.load()) + "\n";
+  if (more) t += more();
   return t;
 }
 

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <mutex>
@@ -22,6 +23,8 @@ class MetricsRegistry {
   // One group commit of `batch` commands.
   void Commit(size_t batch);
   std::string Text() const;
+  // More exposition text appended to Text() (set once, before the server starts).
+  std::function<std::string()> more;
 
   std::atomic<int64_t> velocity_hits{0};
   std::atomic<int64_t> replays{0};

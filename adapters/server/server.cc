@@ -30,7 +30,15 @@ struct Server::Impl {
         authenticator(keys),
         writer(engine, metrics, o.queue_max, o.batch_max),
         dispatcher(engine, authenticator, limiter, auth_failures, writer, metrics),
-        context(options, dispatcher, metrics) {}
+        context(options, dispatcher, metrics) {
+    metrics.more = [&engine] {  // where reads ran (EngineOptions::replica_db_path)
+      const Engine::ReadRouting r = engine.read_routing();
+      return "# HELP paymentd_reads_total Reads of the books by where they ran (replica, or "
+             "primary when the replica lagged).\n# TYPE paymentd_reads_total counter\n"
+             "paymentd_reads_total{served_by=\"replica\"} " + std::to_string(r.on_replica) +
+             "\npaymentd_reads_total{served_by=\"primary\"} " + std::to_string(r.on_primary) + "\n";
+    };
+  }
 
   const ServerOptions options;
   MetricsRegistry metrics;

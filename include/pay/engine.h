@@ -214,6 +214,13 @@ struct EngineOptions {
   // the store itself it opens this connection too.
   std::shared_ptr<store::Store> read_store;
   std::string db_path = "paymentctl.db";
+  // A streaming replica of db_path (a PostgreSQL connection string) for the reads of accounts,
+  // entries, history, payments and merchants. Read-your-writes for every caller: a read first
+  // asks the primary for its WAL position (every commit acknowledged so far is at or before it)
+  // and runs on the replica once it has replayed that far, or on the primary after
+  // replica_wait_ms. Empty: reads run on the primary.
+  std::string replica_db_path;
+  int64_t replica_wait_ms = 50;
   bool create_if_missing = false;
   Durability durability = Durability::kFull;
   // The clock the engine reads; must outlive the engine. nullptr: the system clock.
@@ -326,6 +333,13 @@ class Engine {
     size_t payments_in_doubt = 0;  // card payments found waiting on the network (reversed)
   };
   virtual Recovery recovery() const = 0;
+  // Where reads ran (EngineOptions::replica_db_path): on the replica, or on the primary because
+  // the replica had not replayed far enough within replica_wait_ms (or is unreachable).
+  struct ReadRouting {
+    uint64_t on_replica = 0;
+    uint64_t on_primary = 0;
+  };
+  virtual ReadRouting read_routing() const { return {}; }
 };
 
 // The canonical JSON the engine answers with (also used by channels for reads).

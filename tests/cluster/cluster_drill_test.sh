@@ -5,8 +5,9 @@
 #
 # 1. `up --nodes 3`: PostgreSQL primary + synchronous replica, the network simulator, 3 paymentd
 #    nodes, HAProxy. Authorizations through HAProxy, each with its key, all answered.
-# 2. The replica serves reads: once it has replayed the primary's WAL, `ledger verify` and
-#    `payment show` there see every acknowledged payment.
+# 2. The replica serves reads: paymentd's GET right after each POST sees it (read-your-writes)
+#    and the nodes' /metrics count reads served by the replica; once it has replayed the
+#    primary's WAL, `ledger verify` and `payment show` there see every acknowledged payment.
 # 3. A node is killed (SIGKILL): authorizations keep being answered by the others; the node is
 #    started again and serves.
 # 4. The failover: the primary is stopped at once (as if lost), the replica promoted, the nodes
@@ -54,7 +55,21 @@ authorize() {  # KEY: one authorization through HAProxy; must be answered 200
 echo "== 1. authorizations through HAProxy"
 for i in $(seq 1 30); do authorize "drill-$i"; done
 
-echo "== 2. the replica serves reads once it has replayed the primary's WAL"
+echo "== 2. paymentd reads from the replica, each GET seeing the POST just answered"
+for i in $(seq 1 10); do
+  authorize "drill-ryw-$i"
+  curl -fs -H "Authorization: Bearer $acme_key" "$url/v1/payments/${payment_of[drill-ryw-$i]}" |
+    grep -q '"status":"authorized"' || fail "GET right after POST missed ${payment_of[drill-ryw-$i]}"
+done
+replica_reads=0
+for i in $(seq "$nodes"); do
+  p="node${i}_port"
+  n=$(curl -fs "http://127.0.0.1:${!p}/metrics" | sed -n 's/^paymentd_reads_total{served_by="replica"} //p')
+  replica_reads=$((replica_reads + ${n:-0}))
+done
+[ "$replica_reads" -gt 0 ] || fail "no read was served by the replica"
+echo "   reads served by the replica: $replica_reads"
+echo "== 2b. the replica serves the CLI's reads once it has replayed the primary's WAL"
 lsn=$(psql -qAt -h "$dir/primary" -U pay -d payments -c "SELECT pg_current_wal_lsn()")
 for _ in $(seq 100); do
   caught=$(psql -qAt -h "$dir/replica" -U pay -d payments -c "SELECT pg_last_wal_replay_lsn() >= '$lsn'")

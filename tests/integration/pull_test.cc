@@ -20,6 +20,7 @@
 #include "adapters/network/issuer.h"
 #include "adapters/network/simulated_network.h"
 #include "core/buffered_store.h"
+#include "core/pg_connection.h"
 #include "core/random.h"
 #include "pay/engine.h"
 #include "tests/support/payment_json.h"
@@ -113,6 +114,7 @@ class PullTest : public ::testing::TestWithParam<const char*> {
   int64_t exchange_grace_ms_ = -1;  // the engine's default unless set before Open()
   bool background_advices_ = false;
   int64_t advice_retry_ms_ = 1'000;
+  std::string replica_;  // EngineOptions::replica_db_path unless empty
 
   void Open(const network::FaultConfig& faults = {}, const std::string& velocity = "") {
     engine_.reset();
@@ -137,6 +139,7 @@ class PullTest : public ::testing::TestWithParam<const char*> {
     if (exchange_grace_ms_ >= 0) o.exchange_grace_ms = exchange_grace_ms_;
     o.background_advices = background_advices_;
     o.advice_retry_ms = advice_retry_ms_;
+    o.replica_db_path = replica_;
     if (!velocity.empty()) {
       o.velocity_config_path = dir_.File("velocity.toml");
       FILE* f = fopen(o.velocity_config_path.c_str(), "w");
@@ -860,6 +863,38 @@ TEST_P(PullTest, AFailedSecondPhaseGivesUpOnlyItsOwnExchange) {
   ASSERT_TRUE(a) << a.error().message;
   EXPECT_EQ(a->payment_status, "authorized");
   EXPECT_EQ(Text(Payment(a->payment_id), "status"), "authorized");
+}
+
+// Reads on a replica (EngineOptions::replica_db_path; here a second connection to the same
+// server, which is no standby and so has every commit): each read runs there once the replica
+// has the primary's WAL position of that moment, so a payment is read right after it is
+// written. A replica that went away makes a read fall back to the primary, still answered; the
+// next read connects to it again.
+TEST_P(PullTest, ReadsRunOnTheReplicaAndFallBackToThePrimary) {
+  if (!Postgres()) GTEST_SKIP() << "a PostgreSQL replica";
+  replica_ = pg_.conninfo() + " application_name=pay_replica_test";
+  Open();
+  Outcome a = Do("order-1", Auth("4242424242424242", 1000));
+  auto read = engine_->GetPayment(a.payment_id);
+  ASSERT_TRUE(read) << read.error().message;
+  EXPECT_EQ(read->status, PaymentStatus::kAuthorized);
+  ASSERT_TRUE(engine_->GetAccount("m/acme/pending"));
+  EXPECT_EQ(engine_->read_routing().on_replica, 2u);
+  EXPECT_EQ(engine_->read_routing().on_primary, 0u);
+  // The replica's connection is cut (as when its server goes away).
+  auto admin = store::pg::Connection::Open(pg_.conninfo());
+  ASSERT_TRUE(admin);
+  ASSERT_TRUE((*admin)->Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             "WHERE application_name = 'pay_replica_test'", "cut"));
+  Outcome b = Do("order-2", Auth("4242424242424242", 2000));
+  auto after = engine_->GetPayment(b.payment_id);
+  ASSERT_TRUE(after) << after.error().message;
+  EXPECT_EQ(after->status, PaymentStatus::kAuthorized);
+  EXPECT_EQ(engine_->read_routing().on_primary, 1u);
+  // The next read connects to the replica again and runs there.
+  ASSERT_TRUE(engine_->GetPayment(b.payment_id));
+  EXPECT_EQ(engine_->read_routing().on_replica, 3u);
+  EXPECT_EQ(engine_->read_routing().on_primary, 1u);
 }
 
 TEST_P(PullTest, UnknownPaymentBlocksOperationsUntilItsReversalIsAcknowledged) {
