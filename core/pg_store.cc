@@ -12,6 +12,7 @@
 
 #include "core/pg_connection.h"
 #include "core/pg_schema.h"
+#include "core/pg_write_set.h"
 #include "core/store.h"
 
 namespace pay::store {
@@ -228,62 +229,21 @@ class PgStore final : public Store {
     in_read_ = false;
   }
 
-  // A transaction's keyed rows in pipelined round trips (store::BufferedStore collects them).
-  // One round trip per kPipelineChunk statements; the entries, records, idempotency records and
-  // entry states each go as one statement of arrays (unnest), deletions and velocity states
-  // one statement a row.
+  // A transaction's keyed rows in pipelined round trips (store::BufferedStore collects them),
+  // one statement of arrays per table (core/pg_write_set.h).
   Result<void> Apply(const WriteSet& set) override {
     Track(set);
-    std::vector<pg::Queued> q;
-    std::vector<int64_t> expect;  // rows each statement must touch; -1: any number
-    auto add = [&](const char* name, Params p, int64_t rows) {
-      q.push_back({name, std::move(p)});
-      expect.push_back(rows);
-    };
-    if (!set.entries.empty())
-      add("insert_entries", EntryArrays(set.entries), Count(set.entries.size()));
-    int64_t puts = 0;
-    pg::Array kind(pg::Array::kInt8), id(pg::Array::kText), owner(pg::Array::kText),
-        due(pg::Array::kInt8), body(pg::Array::kBytea), open(pg::Array::kInt8);
-    for (const auto& [key, row] : set.records) {
-      if (!row) {
-        add("delete_record", Params().Int(key.first).Text(key.second), -1);
-        continue;
+    const pg::WriteSetStatements st = pg::StatementsFor(set);
+    auto done = c_->RunPipelined(st.statements, [&](size_t i, const Rows& rows) -> Result<void> {
+      const int64_t expect = st.rows[i];
+      if (expect < 0 || rows.affected() == expect) return {};
+      const std::string_view name = st.statements[i].name;
+      if (name == "put_records") {
+        return MakeError(ErrorCode::kInternal, "store: a record exists with another owner (owners never change)");
       }
-      kind.Int(row->kind);
-      id.Text(row->id);
-      owner.Text(row->owner);
-      due.Int(row->due_ms);
-      body.Text(row->body);
-      open.Int(row->open_ms);
-      ++puts;
-    }
-    if (puts > 0) {
-      add("put_records",
-          Params()
-              .Text(kind.Encode())
-              .Text(id.Encode())
-              .Text(owner.Encode())
-              .Text(due.Encode())
-              .Text(body.Encode())
-              .Text(open.Encode()),
-          puts);
-    }
-    AddIdempotency(set, add);
-    for (const auto& [key, v] : set.velocity) {
-      add("put_velocity", Params().Text(v.rule).Text(v.key).Text(v.state).Int(v.updated_at_ms), -1);
-    }
-    if (!set.entry_states.empty())
-      add("put_states", StateArrays(set.entry_states), Count(set.entry_states.size()));
-    auto done = c_->RunPipelined(q, [&](size_t i, const Rows& rows) -> Result<void> {
-      if (expect[i] < 0 || rows.affected() == expect[i]) return {};
-      if (std::string_view(q[i].name) == "put_records") {
-        return MakeError(ErrorCode::kInternal,
-                         "store: a record exists with another owner (owners never change)");
-      }
-      return MakeError(ErrorCode::kInternal, std::string("store: ") + q[i].name + " wrote " +
+      return MakeError(ErrorCode::kInternal, "store: " + std::string(name) + " wrote " +
                                                  std::to_string(rows.affected()) + " of " +
-                                                 std::to_string(expect[i]) + " rows");
+                                                 std::to_string(expect) + " rows");
     });
     if (!done && !set.entries.empty() &&
         std::string_view(done.error().message).find("insert_entries") != std::string_view::npos) {
@@ -293,95 +253,12 @@ class PgStore final : public Store {
   }
 
  private:
-  static int64_t Count(size_t n) { return static_cast<int64_t>(n); }
-
   void Track(const WriteSet& set) {
     for (const auto& [key, row] : set.records) mine_.records.insert(key);
     for (const auto& [key, row] : set.idempotency) mine_.idempotency.insert(key);
     for (const auto& [seq, row] : set.entry_states) mine_.entry_states.insert(seq);
     if (!set.velocity.empty()) mine_.velocity = true;
     if (!set.entries.empty()) mine_.entries = true;
-  }
-
-  static Params EntryArrays(const std::vector<EntryRow>& entries) {
-    pg::Array seq(pg::Array::kInt8), ref(pg::Array::kText), kind(pg::Array::kInt8),
-        created(pg::Array::kInt8), description(pg::Array::kText), reverses(pg::Array::kInt8),
-        resolves(pg::Array::kInt8), expires(pg::Array::kInt8), legs(pg::Array::kBytea),
-        digest(pg::Array::kBytea), hash(pg::Array::kBytea);
-    for (const EntryRow& e : entries) {
-      seq.Int(e.seq);
-      if (e.ref.empty()) {
-        ref.Null();
-      } else {
-        ref.Text(e.ref);
-      }
-      kind.Int(e.kind);
-      created.Int(e.created_at_ms);
-      description.Text(e.description);
-      reverses.Int(e.reverses_seq);
-      resolves.Int(e.resolves_seq);
-      expires.Int(e.expires_at_ms);
-      legs.Text(e.legs);
-      digest.Text(e.digest);
-      hash.Text(e.hash);
-    }
-    Params p;
-    for (const pg::Array* a : {&seq, &ref, &kind, &created, &description, &reverses, &resolves,
-                               &expires, &legs, &digest, &hash}) {
-      p.Text(a->Encode());
-    }
-    return p;
-  }
-
-  template <class Add>
-  static void AddIdempotency(const WriteSet& set, Add& add) {
-    pg::Array scope(pg::Array::kText), op(pg::Array::kInt8), key(pg::Array::kText),
-        fingerprint(pg::Array::kBytea), state(pg::Array::kInt8), status(pg::Array::kInt8),
-        message(pg::Array::kText), entry(pg::Array::kInt8), body(pg::Array::kBytea),
-        created(pg::Array::kInt8), expires(pg::Array::kInt8);
-    int64_t puts = 0;
-    for (const auto& [k, row] : set.idempotency) {
-      if (!row) {
-        add("delete_idem", Params().Text(std::get<0>(k)).Int(std::get<1>(k)).Text(std::get<2>(k)),
-            -1);
-        continue;
-      }
-      scope.Text(row->scope);
-      op.Int(row->operation);
-      key.Text(row->key);
-      fingerprint.Text(row->fingerprint);
-      state.Int(row->state);
-      status.Int(row->status);
-      message.Text(row->message);
-      entry.Int(row->entry_seq);
-      body.Text(row->body);
-      created.Int(row->created_at_ms);
-      expires.Int(row->expires_at_ms);
-      ++puts;
-    }
-    if (puts == 0) return;
-    Params p;
-    for (const pg::Array* a : {&scope, &op, &key, &fingerprint, &state, &status, &message, &entry,
-                               &body, &created, &expires}) {
-      p.Text(a->Encode());
-    }
-    add("put_idems", std::move(p), puts);
-  }
-
-  static Params StateArrays(const std::map<int64_t, EntryStateRow>& states) {
-    pg::Array seq(pg::Array::kInt8), state(pg::Array::kInt8), expires(pg::Array::kInt8),
-        resolved(pg::Array::kInt8);
-    for (const auto& [s, st] : states) {
-      seq.Int(st.seq);
-      state.Int(st.state);
-      expires.Int(st.expires_at_ms);
-      resolved.Int(st.resolved_by_seq);
-    }
-    return Params()
-        .Text(seq.Encode())
-        .Text(state.Encode())
-        .Text(expires.Encode())
-        .Text(resolved.Encode());
   }
 
   // A write set's entries were not all inserted: the refs another entry holds, named (this
