@@ -1,5 +1,6 @@
-// The engine through its public API on a real SQLite file: DOMAIN.md's idempotency rules one by
-// one, velocity limits, group commit, event time, concurrency and crash recovery.
+// The engine through its public API on a real SQLite file and on PostgreSQL: DOMAIN.md's
+// idempotency rules one by one, velocity limits, group commit, event time, concurrency and
+// crash recovery. (VelocityLogTest counts SQLite rows: SQLite only.)
 
 #include "pay/engine.h"
 
@@ -14,6 +15,7 @@
 #include "core/store.h"
 #include "rails/guards/velocity.h"
 #include "tests/support/commands.h"
+#include "tests/support/pg_schema.h"
 #include "tests/support/temp_dir.h"
 
 namespace pay {
@@ -24,14 +26,21 @@ using testing::Xfer;
 
 constexpr int64_t kT0 = 1'790'000'000'000;
 
-class EngineTest : public ::testing::Test {
+// Every test runs on a SQLite file and on PostgreSQL (PAY_TEST_POSTGRES; a fresh schema per
+// test; skipped and said so without it), except the two that inject SQLite stores.
+class EngineTest : public ::testing::TestWithParam<const char*> {
  protected:
-  void SetUp() override { Reopen(); }
+  void SetUp() override {
+    if (Postgres() && !pg_.available()) GTEST_SKIP() << testing::PgSchema::kSkipReason;
+    Reopen();
+  }
+  bool Postgres() const { return std::string(GetParam()) == "Postgres"; }
+  std::string Db() const { return Postgres() ? pg_.conninfo() : dir_.File("engine.db"); }
 
   void Reopen(const std::string& velocity_toml = "", int64_t retention_ms = 24LL * 3600 * 1000) {
     engine_.reset();
     EngineOptions o;
-    o.db_path = dir_.File("engine.db");
+    o.db_path = Db();
     o.create_if_missing = true;
     o.clock = &clock_;
     o.idempotency_retention_ms = retention_ms;
@@ -62,13 +71,15 @@ class EngineTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
+  testing::PgSchema pg_;
   ManualClock clock_{kT0};
   std::unique_ptr<Engine> engine_;
 };
 
 // Rule 1
 // The store is injected: the engine writes through the one it is given.
-TEST_F(EngineTest, WritesThroughAnInjectedStore) {
+TEST_P(EngineTest, WritesThroughAnInjectedStore) {
+  if (Postgres()) GTEST_SKIP() << "injects SQLite stores";
   engine_.reset();
   store::StoreOptions so;
   so.create_if_missing = true;
@@ -93,7 +104,8 @@ TEST_F(EngineTest, WritesThroughAnInjectedStore) {
 
 // Reads go to the injected read connection (here, to show which one answers, a connection to
 // another database that has no merchants and no accounts).
-TEST_F(EngineTest, ReadsUseTheInjectedReadStore) {
+TEST_P(EngineTest, ReadsUseTheInjectedReadStore) {
+  if (Postgres()) GTEST_SKIP() << "injects SQLite stores";
   engine_.reset();
   store::StoreOptions so;
   so.create_if_missing = true;
@@ -115,7 +127,7 @@ TEST_F(EngineTest, ReadsUseTheInjectedReadStore) {
   EXPECT_EQ(engine_->GetAccount("m/acme/pending").error().code, ErrorCode::kUnknownAccount);
 }
 
-TEST_F(EngineTest, KeysMustBePrintableAsciiUpTo255) {
+TEST_P(EngineTest, KeysMustBePrintableAsciiUpTo255) {
   Accounts();
   for (const std::string& bad : {std::string(), std::string(256, 'k'), std::string("tab\tkey"),
                                  std::string("caf\xc3\xa9")}) {
@@ -128,7 +140,7 @@ TEST_F(EngineTest, KeysMustBePrintableAsciiUpTo255) {
 }
 
 // Rule 2
-TEST_F(EngineTest, KeysAreScopedByMerchantAndOperation) {
+TEST_P(EngineTest, KeysAreScopedByMerchantAndOperation) {
   Accounts();
   auto a = engine_->Submit(Cmd("k1", Xfer("bank", "alice", 5), "shop-a"));
   auto b = engine_->Submit(Cmd("k1", Xfer("bank", "alice", 5), "shop-b"));
@@ -144,7 +156,7 @@ TEST_F(EngineTest, KeysAreScopedByMerchantAndOperation) {
 }
 
 // Rule 3
-TEST_F(EngineTest, SameKeySameRequestReplaysTheStoredBytes) {
+TEST_P(EngineTest, SameKeySameRequestReplaysTheStoredBytes) {
   Accounts();
   auto first = engine_->Submit(Cmd("k", Xfer("bank", "alice", 700)));
   ASSERT_TRUE(first);
@@ -163,7 +175,7 @@ TEST_F(EngineTest, SameKeySameRequestReplaysTheStoredBytes) {
 }
 
 // Rule 4
-TEST_F(EngineTest, SameKeyOtherRequestIsRefusedAndNotStored) {
+TEST_P(EngineTest, SameKeyOtherRequestIsRefusedAndNotStored) {
   Accounts();
   ASSERT_TRUE(engine_->Submit(Cmd("k", Xfer("bank", "alice", 700))));
   auto other = engine_->Submit(Cmd("k", Xfer("bank", "alice", 701)));
@@ -181,9 +193,9 @@ TEST_F(EngineTest, SameKeyOtherRequestIsRefusedAndNotStored) {
 }
 
 // Rule 5
-TEST_F(EngineTest, KeyInFlightIsAConflict) {
+TEST_P(EngineTest, KeyInFlightIsAConflict) {
   Accounts();
-  auto s = store::OpenSqliteStore(dir_.File("engine.db"), {});
+  auto s = store::OpenStore(Db(), {});
   ASSERT_TRUE(s);
   ASSERT_TRUE((*s)->BeginWrite());
   store::IdempotencyRow claim;
@@ -202,7 +214,7 @@ TEST_F(EngineTest, KeyInFlightIsAConflict) {
 }
 
 // Rule 6
-TEST_F(EngineTest, DeclinesAreStoredFailuresAreNot) {
+TEST_P(EngineTest, DeclinesAreStoredFailuresAreNot) {
   Accounts();
   auto decline = engine_->Submit(Cmd("pay-1", Xfer("alice", "bob", 500)));
   ASSERT_TRUE(decline);
@@ -227,7 +239,7 @@ TEST_F(EngineTest, DeclinesAreStoredFailuresAreNot) {
   EXPECT_EQ(Balance("bob"), 5);
 }
 
-TEST_F(EngineTest, InvalidRequestsAreReportedAsSuchEvenUnderAUsedKey) {
+TEST_P(EngineTest, InvalidRequestsAreReportedAsSuchEvenUnderAUsedKey) {
   Accounts();
   ASSERT_TRUE(engine_->Submit(Cmd("k", Xfer("bank", "alice", 5))));
   auto invalid = engine_->Submit(Cmd("k", Xfer("bank", "alice", 0)));
@@ -243,7 +255,7 @@ TEST_F(EngineTest, InvalidRequestsAreReportedAsSuchEvenUnderAUsedKey) {
 
 // The card rails' refs ("pay/...") are written without a look-up (no request can hold one):
 // a request naming such a ref, or a merchant "pay" whose derived refs would start so, is refused.
-TEST_F(EngineTest, TheCardRailsRefNamespaceIsRefusedToRequests) {
+TEST_P(EngineTest, TheCardRailsRefNamespaceIsRefusedToRequests) {
   Accounts();
   TransferRequest t = Xfer("bank", "alice", 5);
   t.entry.ref = "pay/pay_000000000001/0";
@@ -262,7 +274,7 @@ TEST_F(EngineTest, TheCardRailsRefNamespaceIsRefusedToRequests) {
   EXPECT_EQ(Balance("alice"), 5);
 }
 
-TEST_F(EngineTest, UnknownAccountsAreNotStoredUnderTheKey) {
+TEST_P(EngineTest, UnknownAccountsAreNotStoredUnderTheKey) {
   Accounts();
   auto early = engine_->Submit(Cmd("k", Xfer("bank", "carol", 5)));
   ASSERT_FALSE(early);
@@ -274,7 +286,7 @@ TEST_F(EngineTest, UnknownAccountsAreNotStoredUnderTheKey) {
   EXPECT_EQ(Balance("carol"), 5);
 }
 
-TEST_F(EngineTest, AnExplicitRefRecordedUnderAnotherKeySaysSo) {
+TEST_P(EngineTest, AnExplicitRefRecordedUnderAnotherKeySaysSo) {
   Accounts();
   TransferRequest t = Xfer("bank", "alice", 5);
   t.entry.ref = "invoice-9";
@@ -289,7 +301,7 @@ TEST_F(EngineTest, AnExplicitRefRecordedUnderAnotherKeySaysSo) {
 }
 
 // Rule 8
-TEST_F(EngineTest, KeysLiveTheirRetentionThenPurge) {
+TEST_P(EngineTest, KeysLiveTheirRetentionThenPurge) {
   Reopen("", 3600'000);
   Accounts();
   TransferRequest with_ref = Xfer("bank", "alice", 5);
@@ -314,7 +326,7 @@ TEST_F(EngineTest, KeysLiveTheirRetentionThenPurge) {
   EXPECT_EQ(Balance("alice"), 12);
 }
 
-TEST_F(EngineTest, AHoldReplaysAsItWasAnsweredEvenAfterItWasPosted) {
+TEST_P(EngineTest, AHoldReplaysAsItWasAnsweredEvenAfterItWasPosted) {
   Accounts();
   TransferRequest hold = Xfer("bank", "alice", 50);
   hold.entry.pending = true;
@@ -333,14 +345,14 @@ TEST_F(EngineTest, AHoldReplaysAsItWasAnsweredEvenAfterItWasPosted) {
 }
 
 // Rule 9: reads take no key.
-TEST_F(EngineTest, ReadsNeedNoKey) {
+TEST_P(EngineTest, ReadsNeedNoKey) {
   Accounts();
   EXPECT_TRUE(engine_->GetAccount("alice"));
   EXPECT_TRUE(engine_->ListAccounts("", 10));
   EXPECT_TRUE(engine_->Verify());
 }
 
-TEST_F(EngineTest, ConcurrentSubmissionsOfOneKeyExecuteOnce) {
+TEST_P(EngineTest, ConcurrentSubmissionsOfOneKeyExecuteOnce) {
   Accounts();
   constexpr int kThreads = 8;
   std::vector<Result<Outcome>> results(kThreads, MakeError(ErrorCode::kInternal, "not run"));
@@ -359,7 +371,7 @@ TEST_F(EngineTest, ConcurrentSubmissionsOfOneKeyExecuteOnce) {
   EXPECT_EQ(Balance("alice"), 42);
 }
 
-TEST_F(EngineTest, BatchCommitsTogetherEachWithItsResult) {
+TEST_P(EngineTest, BatchCommitsTogetherEachWithItsResult) {
   Accounts();
   std::vector<Command> batch = {Cmd("b1", Xfer("bank", "alice", 10)), Cmd("b2", Xfer("bank", "ghost", 10)),
                                 Cmd("b3", Xfer("bank", "bob", 10)), Cmd("b1", Xfer("bank", "alice", 10)),
@@ -378,7 +390,7 @@ TEST_F(EngineTest, BatchCommitsTogetherEachWithItsResult) {
   EXPECT_EQ(Balance("bob"), 10);
 }
 
-TEST_F(EngineTest, EventTimeDrivesTheBooksForReplayedTraffic) {
+TEST_P(EngineTest, EventTimeDrivesTheBooksForReplayedTraffic) {
   Accounts();
   Command c = Cmd("evt", Xfer("bank", "alice", 10));
   c.channel = Channel::kReplay;
@@ -388,7 +400,7 @@ TEST_F(EngineTest, EventTimeDrivesTheBooksForReplayedTraffic) {
   EXPECT_EQ(engine_->GetEntry(r->entry_id)->created_at_ms, kT0 + 86'400'000);
 }
 
-TEST_F(EngineTest, StartUpResolvesRecordsLeftInFlight) {
+TEST_P(EngineTest, StartUpResolvesRecordsLeftInFlight) {
   Accounts();
   auto done = engine_->Submit(Cmd("t1", Xfer("bank", "alice", 10)));
   ASSERT_TRUE(done);
@@ -397,7 +409,7 @@ TEST_F(EngineTest, StartUpResolvesRecordsLeftInFlight) {
   {
     // What a crash between a claim and its outcome leaves behind: one claim whose effects
     // committed, one whose effects did not.
-    auto s = store::OpenSqliteStore(dir_.File("engine.db"), {});
+    auto s = store::OpenStore(Db(), {});
     ASSERT_TRUE(s);
     ASSERT_TRUE((*s)->BeginWrite());
     ASSERT_TRUE((*s)->DeleteIdempotency("shop", static_cast<int32_t>(Operation::kTransfer), "t1"));
@@ -459,7 +471,7 @@ mode = "shadow"
   limit = 1
 )toml";
 
-TEST_F(EngineTest, VelocityRefusesBeforeMoneyMovesAndConsumesNothing) {
+TEST_P(EngineTest, VelocityRefusesBeforeMoneyMovesAndConsumesNothing) {
   Reopen(kRules);
   Accounts();
   ASSERT_TRUE(engine_->Submit(Cmd("v1", Xfer("bank", "alice", 100))));
@@ -484,7 +496,7 @@ TEST_F(EngineTest, VelocityRefusesBeforeMoneyMovesAndConsumesNothing) {
   EXPECT_FALSE(later->replayed);
 }
 
-TEST_F(EngineTest, VelocityAmountRuleAnswers61AndOverridesApply) {
+TEST_P(EngineTest, VelocityAmountRuleAnswers61AndOverridesApply) {
   Reopen(kRules);
   Accounts();
   ASSERT_TRUE(engine_->Submit(Cmd("a1", Xfer("bank", "alice", 9000), "big")));
@@ -501,7 +513,7 @@ TEST_F(EngineTest, VelocityAmountRuleAnswers61AndOverridesApply) {
   EXPECT_EQ(fourth.error().rule, "transfers-per-merchant");
 }
 
-TEST_F(EngineTest, VelocityStateSurvivesARestart) {
+TEST_P(EngineTest, VelocityStateSurvivesARestart) {
   Reopen(kRules);
   Accounts();
   ASSERT_TRUE(engine_->Submit(Cmd("r1", Xfer("bank", "alice", 1))));
@@ -656,7 +668,7 @@ TEST_F(VelocityLogTest, AnotherWritersConsumptionCounts) {
   EXPECT_EQ(Used(*Open(), *Guard(), "c"), static_cast<int64_t>(limits::kVelocityLogRowsMax));
 }
 
-TEST_F(EngineTest, ShadowRulesRecordAndPass) {
+TEST_P(EngineTest, ShadowRulesRecordAndPass) {
   Reopen(kRules);
   Accounts();
   for (int i = 0; i < 2; ++i) {
@@ -669,12 +681,12 @@ TEST_F(EngineTest, ShadowRulesRecordAndPass) {
   EXPECT_TRUE((*status)[0].shadow);
 }
 
-TEST_F(EngineTest, ShippedExampleRulesLoad) {
+TEST_P(EngineTest, ShippedExampleRulesLoad) {
   auto rules = guards::LoadVelocityRules(std::string(PAY_SOURCE_DIR) + "/docs/examples/velocity.toml");
   ASSERT_TRUE(rules) << rules.error().message;
   EXPECT_EQ(rules->size(), 8u);
   EngineOptions o;
-  o.db_path = dir_.File("engine.db");
+  o.db_path = Db();
   o.clock = &clock_;
   o.velocity_config_path = std::string(PAY_SOURCE_DIR) + "/docs/examples/velocity.toml";
   engine_.reset();
@@ -682,7 +694,7 @@ TEST_F(EngineTest, ShippedExampleRulesLoad) {
   ASSERT_TRUE(e) << e.error().message;
 }
 
-TEST_F(EngineTest, BadVelocityConfigNamesFileRuleAndField) {
+TEST_P(EngineTest, BadVelocityConfigNamesFileRuleAndField) {
   struct Case {
     const char* toml;
     const char* expect;
@@ -699,7 +711,7 @@ TEST_F(EngineTest, BadVelocityConfigNamesFileRuleAndField) {
        }) {
     std::ofstream(dir_.File("velocity.toml")) << c.toml;
     EngineOptions o;
-    o.db_path = dir_.File("engine.db");
+    o.db_path = Db();
     o.clock = &clock_;
     o.velocity_config_path = dir_.File("velocity.toml");
     auto e = Engine::Open(o);
@@ -708,6 +720,9 @@ TEST_F(EngineTest, BadVelocityConfigNamesFileRuleAndField) {
     EXPECT_NE(e.error().message.find(c.expect), std::string::npos) << e.error().message;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, EngineTest, ::testing::Values("Sqlite", "Postgres"),
+                         [](const auto& i) { return std::string(i.param); });
 
 }  // namespace
 }  // namespace pay
