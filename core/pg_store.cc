@@ -134,6 +134,14 @@ class PgStore final : public Store {
     return {};
   }
 
+  // The connection for a statement: outside transactions a lost one is opened again first (a
+  // failed attempt leaves it lost, and the statement then fails with its own error); inside
+  // one never, since the transaction's earlier statements went with it.
+  pg::Connection* C() {
+    if (!in_write_ && !in_read_) (void)Revive();
+    return c_.get();
+  }
+
   Result<void> Session() {
     const StoreOptions& o = options_;
     return c_->Exec("SET lock_timeout = " + std::to_string(std::max<int64_t>(1, o.busy_timeout_ms)) +
@@ -199,9 +207,12 @@ class PgStore final : public Store {
     PAY_TRY(Revive());
     const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
     for (;;) {
-      PAY_ASSIGN_OR_RETURN(std::string lsn,
-                           c_->ExecText("SELECT coalesce(pg_last_wal_replay_lsn()::text, '')", "replay position"));
-      if (lsn.empty()) return true;  // not a standby: it has every commit
+      PAY_ASSIGN_OR_RETURN(
+          std::string lsn,
+          c_->ExecText("SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text "
+                       "ELSE '' END",
+                       "replay position"));
+      if (lsn.empty()) return true;  // not (or no longer) a standby: it has every commit
       if (ParseLsn(lsn) >= position) return true;
       if (std::chrono::steady_clock::now() >= until) return false;
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -278,7 +289,7 @@ class PgStore final : public Store {
   // ---- accounts ----
 
   Result<void> InsertAccount(AccountRow* row) override {
-    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("insert_account",
+    PAY_ASSIGN_OR_RETURN(Rows r, C()->Run("insert_account",
                                          Params()
                                              .Text(row->id)
                                              .Text(row->currency)
@@ -291,23 +302,23 @@ class PgStore final : public Store {
     if (r.count() == 0) return MakeError(ErrorCode::kAccountExists, "id: account '" + row->id + "' exists");
     row->num = r.Int(0, 0);
     mine_.accounts.insert(row->num);
-    PAY_TRY(c_->Run("insert_balance",
+    PAY_TRY(C()->Run("insert_balance",
                     Params().Int(row->num).Int(row->debits_posted_minor).Int(row->credits_posted_minor)
                         .Int(row->debits_pending_minor).Int(row->credits_pending_minor).Int(row->last_seq),
                     "insert balance"));
     return {};
   }
   Result<std::optional<AccountRow>> FindAccount(std::string_view id) override {
-    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("find_account", Params().Text(id), "find account"));
+    PAY_ASSIGN_OR_RETURN(Rows r, C()->Run("find_account", Params().Text(id), "find account"));
     return First<AccountRow>(r, ReadAccount);
   }
   Result<std::optional<AccountRow>> FindAccountByNum(int64_t num) override {
-    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("find_account_num", Params().Int(num), "find account"));
+    PAY_ASSIGN_OR_RETURN(Rows r, C()->Run("find_account_num", Params().Int(num), "find account"));
     return First<AccountRow>(r, ReadAccount);
   }
   Result<void> UpdateAccountCounters(const AccountRow& a) override {
     mine_.accounts.insert(a.num);
-    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("update_account",
+    PAY_ASSIGN_OR_RETURN(Rows r, C()->Run("update_account",
                                          Params().Int(a.debits_posted_minor).Int(a.credits_posted_minor)
                                              .Int(a.debits_pending_minor).Int(a.credits_pending_minor)
                                              .Int(a.last_seq).Int(a.num),
@@ -318,7 +329,7 @@ class PgStore final : public Store {
     return {};
   }
   Result<std::vector<AccountRow>> ListAccounts(std::string_view after_id, size_t limit) override {
-    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("list_accounts", Params().Text(after_id).Int(Limit(limit)), "list accounts"));
+    PAY_ASSIGN_OR_RETURN(Rows r, C()->Run("list_accounts", Params().Text(after_id).Int(Limit(limit)), "list accounts"));
     return All<AccountRow>(r, ReadAccount);
   }
 
@@ -338,37 +349,37 @@ class PgStore final : public Store {
   }
   Result<bool> InsertEntry(const EntryRow& e) override {
     mine_.entries = true;
-    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("insert_entry", EntryParams(e), "insert entry"));
+    PAY_ASSIGN_OR_RETURN(Rows r, C()->Run("insert_entry", EntryParams(e), "insert entry"));
     return r.affected() == 1;
   }
   Result<std::optional<EntryRow>> FindEntry(int64_t seq) override {
-    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("find_entry", Params().Int(seq), "find entry"));
+    PAY_ASSIGN_OR_RETURN(Rows r, C()->Run("find_entry", Params().Int(seq), "find entry"));
     return First<EntryRow>(r, ReadEntry);
   }
   Result<std::optional<EntryRow>> FindEntryByRef(std::string_view ref) override {
-    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("find_entry_ref", Params().Text(ref), "find entry"));
+    PAY_ASSIGN_OR_RETURN(Rows r, C()->Run("find_entry_ref", Params().Text(ref), "find entry"));
     return First<EntryRow>(r, ReadEntry);
   }
   Result<std::optional<EntryRow>> LastEntry() override {
-    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("last_entry", Params(), "last entry"));
+    PAY_ASSIGN_OR_RETURN(Rows r, C()->Run("last_entry", Params(), "last entry"));
     return First<EntryRow>(r, ReadEntry);
   }
   Result<std::vector<EntryRow>> ScanEntries(int64_t after_seq, size_t limit) override {
-    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("scan_entries", Params().Int(after_seq).Int(Limit(limit)), "scan entries"));
+    PAY_ASSIGN_OR_RETURN(Rows r, C()->Run("scan_entries", Params().Int(after_seq).Int(Limit(limit)), "scan entries"));
     return All<EntryRow>(r, ReadEntry);
   }
 
   Result<void> PutEntryState(const EntryStateRow& s) override {
     mine_.entry_states.insert(s.seq);
-    return Void(c_->Run("put_state", Params().Int(s.seq).Int(s.state).Int(s.expires_at_ms).Int(s.resolved_by_seq),
+    return Void(C()->Run("put_state", Params().Int(s.seq).Int(s.state).Int(s.expires_at_ms).Int(s.resolved_by_seq),
                         "put entry state"));
   }
   Result<std::optional<EntryStateRow>> FindEntryState(int64_t seq) override {
-    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("find_state", Params().Int(seq), "find entry state"));
+    PAY_ASSIGN_OR_RETURN(Rows r, C()->Run("find_state", Params().Int(seq), "find entry state"));
     return First<EntryStateRow>(r, ReadState);
   }
   Result<std::vector<EntryStateRow>> DueEntryStates(int32_t state, int64_t now_ms, size_t limit) override {
-    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("due_states", Params().Int(state).Int(now_ms).Int(Limit(limit)), "due entry states"));
+    PAY_ASSIGN_OR_RETURN(Rows r, C()->Run("due_states", Params().Int(state).Int(now_ms).Int(Limit(limit)), "due entry states"));
     return All<EntryStateRow>(r, ReadState);
   }
 
@@ -376,28 +387,28 @@ class PgStore final : public Store {
 
   Result<void> AppendVelocityLog(std::string_view body) override {
     mine_.velocity = true;
-    return Void(c_->Run("append_velocity_log", Params().Text(body), "append velocity log"));
+    return Void(C()->Run("append_velocity_log", Params().Text(body), "append velocity log"));
   }
   Result<std::vector<VelocityLogRow>> VelocityLog() override {
-    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("velocity_log", Params(), "velocity log"));
+    PAY_ASSIGN_OR_RETURN(Rows r, C()->Run("velocity_log", Params(), "velocity log"));
     return All<VelocityLogRow>(r, [](const Rows& x, int i) { return VelocityLogRow{x.Int(i, 0), x.Text(i, 1)}; });
   }
   Result<void> ClearVelocityLog() override {
     mine_.velocity = true;
-    return Void(c_->Run("clear_velocity_log", Params(), "clear velocity log"));
+    return Void(C()->Run("clear_velocity_log", Params(), "clear velocity log"));
   }
   Result<std::optional<VelocityRow>> FindVelocity(std::string_view rule, std::string_view key) override {
-    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("find_velocity", Params().Text(rule).Text(key), "find velocity"));
+    PAY_ASSIGN_OR_RETURN(Rows r, C()->Run("find_velocity", Params().Text(rule).Text(key), "find velocity"));
     return First<VelocityRow>(r, ReadVelocity);
   }
   Result<void> PutVelocity(const VelocityRow& v) override {
     mine_.velocity = true;
-    return Void(c_->Run("put_velocity", Params().Text(v.rule).Text(v.key).Text(v.state).Int(v.updated_at_ms),
+    return Void(C()->Run("put_velocity", Params().Text(v.rule).Text(v.key).Text(v.state).Int(v.updated_at_ms),
                         "put velocity"));
   }
   Result<std::vector<VelocityRow>> ListVelocity(std::string_view rule, std::string_view from_key,
                                                 size_t limit) override {
-    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("list_velocity", Params().Text(rule).Text(from_key).Int(Limit(limit)),
+    PAY_ASSIGN_OR_RETURN(Rows r, C()->Run("list_velocity", Params().Text(rule).Text(from_key).Int(Limit(limit)),
                                          "list velocity"));
     return All<VelocityRow>(r, ReadVelocity);
   }
@@ -406,7 +417,7 @@ class PgStore final : public Store {
 
   Result<std::optional<IdempotencyRow>> FindIdempotency(std::string_view scope, int32_t operation,
                                                         std::string_view key) override {
-    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("find_idem", Params().Text(scope).Int(operation).Text(key), "find key"));
+    PAY_ASSIGN_OR_RETURN(Rows r, C()->Run("find_idem", Params().Text(scope).Int(operation).Text(key), "find key"));
     return First<IdempotencyRow>(r, ReadIdempotency);
   }
   // One round trip per kPipelineChunk keys.
@@ -426,7 +437,7 @@ class PgStore final : public Store {
   }
   Result<void> PutIdempotency(const IdempotencyRow& k) override {
     mine_.idempotency.emplace(k.scope, k.operation, k.key);
-    return Void(c_->Run("put_idem",
+    return Void(C()->Run("put_idem",
                         Params().Text(k.scope).Int(k.operation).Text(k.key).Text(k.fingerprint).Int(k.state)
                             .Int(k.status).Text(k.message).Int(k.entry_seq).Text(k.body)
                             .Int(k.created_at_ms).Int(k.expires_at_ms),
@@ -434,15 +445,15 @@ class PgStore final : public Store {
   }
   Result<void> DeleteIdempotency(std::string_view scope, int32_t operation, std::string_view key) override {
     mine_.idempotency.emplace(std::string(scope), operation, std::string(key));
-    return Void(c_->Run("delete_idem", Params().Text(scope).Int(operation).Text(key), "delete key"));
+    return Void(C()->Run("delete_idem", Params().Text(scope).Int(operation).Text(key), "delete key"));
   }
   Result<std::vector<IdempotencyRow>> InFlightIdempotency(size_t limit) override {
-    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("in_flight_idem", Params().Int(Limit(limit)), "keys in flight"));
+    PAY_ASSIGN_OR_RETURN(Rows r, C()->Run("in_flight_idem", Params().Int(Limit(limit)), "keys in flight"));
     return All<IdempotencyRow>(r, ReadIdempotency);
   }
   Result<size_t> PurgeIdempotency(int64_t now_ms, size_t limit) override {
     mine_.everything = true;  // which rows it deletes is the server's to know
-    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("purge_idem", Params().Int(now_ms).Int(Limit(limit)), "purge keys"));
+    PAY_ASSIGN_OR_RETURN(Rows r, C()->Run("purge_idem", Params().Int(now_ms).Int(Limit(limit)), "purge keys"));
     return static_cast<size_t>(r.affected());
   }
 
@@ -450,7 +461,7 @@ class PgStore final : public Store {
 
   Result<void> PutRecord(const RecordRow& x) override {
     mine_.records.emplace(x.kind, x.id);
-    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("put_record",
+    PAY_ASSIGN_OR_RETURN(Rows r, C()->Run("put_record",
                                          Params().Int(x.kind).Text(x.id).Text(x.owner).Int(x.due_ms)
                                              .Text(x.body).Int(x.open_ms),
                                          "put record"));
@@ -461,28 +472,28 @@ class PgStore final : public Store {
     return {};
   }
   Result<std::optional<RecordRow>> FindRecord(int32_t kind, std::string_view id) override {
-    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("find_record", Params().Int(kind).Text(id), "find record"));
+    PAY_ASSIGN_OR_RETURN(Rows r, C()->Run("find_record", Params().Int(kind).Text(id), "find record"));
     return First<RecordRow>(r, ReadRecord);
   }
   Result<void> DeleteRecord(int32_t kind, std::string_view id) override {
     mine_.records.emplace(kind, std::string(id));
-    return Void(c_->Run("delete_record", Params().Int(kind).Text(id), "delete record"));
+    return Void(C()->Run("delete_record", Params().Int(kind).Text(id), "delete record"));
   }
   Result<std::vector<RecordRow>> ListRecords(int32_t kind, std::string_view owner,
                                              std::string_view after_id, size_t limit) override {
     auto r = owner.empty()
-                 ? c_->Run("list_records", Params().Int(kind).Text(after_id).Int(Limit(limit)), "list records")
-                 : c_->Run("list_owner_records", Params().Int(kind).Text(owner).Text(after_id).Int(Limit(limit)),
+                 ? C()->Run("list_records", Params().Int(kind).Text(after_id).Int(Limit(limit)), "list records")
+                 : C()->Run("list_owner_records", Params().Int(kind).Text(owner).Text(after_id).Int(Limit(limit)),
                            "list records");
     if (!r) return r.error();
     return All<RecordRow>(*r, ReadRecord);
   }
   Result<std::vector<RecordRow>> DueRecords(int32_t kind, int64_t now_ms, size_t limit) override {
-    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("due_records", Params().Int(kind).Int(now_ms).Int(Limit(limit)), "due records"));
+    PAY_ASSIGN_OR_RETURN(Rows r, C()->Run("due_records", Params().Int(kind).Int(now_ms).Int(Limit(limit)), "due records"));
     return All<RecordRow>(r, ReadRecord);
   }
   Result<std::vector<RecordRow>> OpenRecords(int32_t kind, std::string_view after_id, size_t limit) override {
-    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("open_records", Params().Int(kind).Text(after_id).Int(Limit(limit)),
+    PAY_ASSIGN_OR_RETURN(Rows r, C()->Run("open_records", Params().Int(kind).Text(after_id).Int(Limit(limit)),
                                          "open records"));
     return All<RecordRow>(r, ReadRecord);
   }
@@ -530,7 +541,7 @@ class PgStore final : public Store {
   // log keeps) or a row is damaged.
   Result<void> ReadChanges(int64_t seen, int64_t now) {
     if (seen < 0 || now < seen || now - seen > pg::kChangeLogRows) return {};
-    PAY_ASSIGN_OR_RETURN(Rows r, c_->Run("read_changes", Params().Int(seen), "read the change log"));
+    PAY_ASSIGN_OR_RETURN(Rows r, C()->Run("read_changes", Params().Int(seen), "read the change log"));
     if (r.count() != now - seen) return {};
     others_.known = true;
     for (int i = 0; i < r.count(); ++i) {
