@@ -77,11 +77,12 @@ int Exchange(int fd, const std::string& request, std::string& buf, std::string* 
   }
 }
 
-// The payment one more connection reads (GET) while the others authorize: made by one POST.
+// The payment one more connection reads (GET) while the others authorize: made by one POST
+// (under a fixed key: against a server that has it already, the stored answer names it).
 std::string Probe(uint16_t port, const std::string& key) {
   const std::string body = R"({"card":{"number":"4242424242424242","expiry":"12/30"},"amount_minor":100,"currency":"USD"})";
   const std::string req = "POST /v1/payments/authorize HTTP/1.1\r\nHost: b\r\nAuthorization: Bearer " + key +
-                          "\r\nIdempotency-Key: probe-" + std::to_string(std::rand()) +
+                          "\r\nIdempotency-Key: probe" +
                           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
                           "\r\nConnection: close\r\n\r\n" + body;
   int fd = Connect(port);

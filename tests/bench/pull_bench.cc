@@ -34,6 +34,7 @@
 #include "pay/engine.h"
 #include "adapters/network/tcp_network.h"
 #include "core/buffered_store.h"
+#include "core/limits.h"
 #include "core/pg_connection.h"
 #include "core/store.h"
 #include "tests/bench/counting_store.h"
@@ -42,7 +43,6 @@
 
 namespace {
 
-constexpr size_t kHotRows = 65536;  // --buffered: rows kept per hot table
 
 using SteadyClock = std::chrono::steady_clock;
 
@@ -188,7 +188,7 @@ double RunOnce(const Options& opt, int rep) {
   auto counting = std::make_shared<pay::bench::CountingStore>(std::move(acquirer));
   pay::EngineOptions o;
   o.store = counting;
-  if (opt.buffered) o.store = std::make_shared<pay::store::BufferedStore>(counting, kHotRows);
+  if (opt.buffered) o.store = std::make_shared<pay::store::BufferedStore>(counting, pay::limits::kBufferedHotRows);
   o.clock = &clock;
   o.card_network = network.get();
   o.card_fingerprint_key = "bench fingerprint key 0123456789";

@@ -23,6 +23,7 @@
 #include "core/pg_connection.h"
 #include "core/random.h"
 #include "pay/engine.h"
+#include "tests/support/commands.h"
 #include "tests/support/payment_json.h"
 #include "tests/support/pg_schema.h"
 #include "tests/support/temp_dir.h"
@@ -166,11 +167,7 @@ class PullTest : public ::testing::TestWithParam<const char*> {
   }
 
   static Command Cmd(std::string key, Request r, std::string merchant = "acme") {
-    Command c;
-    c.merchant = std::move(merchant);
-    c.idempotency_key = std::move(key);
-    c.request = std::move(r);
-    return c;
+    return testing::Cmd(std::move(key), std::move(r), std::move(merchant));
   }
   static AuthorizeRequest Auth(std::string pan, int64_t amount, std::string expiry = "12/30") {
     return AuthorizeRequest{{std::move(pan), std::move(expiry), "123"}, amount, "USD"};
