@@ -100,6 +100,12 @@ Result<void> OpenNetwork(Context& ctx, EngineOptions& o) {
     io.clock = ctx.clock.get();
     PAY_ASSIGN_OR_RETURN(ctx.issuer, network::Issuer::Open(io));
     ctx.card_network = std::make_unique<network::SimulatedCardNetwork>(*ctx.issuer, faults, deadline_ms);
+  } else if (ctx.partition_dbs.size() > 1) {  // a connection per partition: they exchange at once
+    for (size_t k = 0; k < ctx.partition_dbs.size(); ++k) {
+      PAY_ASSIGN_OR_RETURN(auto net, ConnectTcpNetwork(ctx.network, deadline_ms));
+      o.partition_card_networks.push_back(net.get());
+      ctx.partition_networks.push_back(std::move(net));
+    }
   } else {
     PAY_ASSIGN_OR_RETURN(ctx.card_network, ConnectTcpNetwork(ctx.network, deadline_ms));
   }
@@ -136,6 +142,39 @@ Result<void> OpenClock(Context& ctx) {
   return {};
 }
 
+Result<void> TakeShards(Context& ctx) {
+  if (ctx.shards.empty()) return {};
+  if (ctx.db_given || !ctx.replica_db.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "--shard: the partitions replace --db, and have no --replica-db yet; give "
+                     "--shard K=DB for every partition and neither of those");
+  }
+  std::vector<std::string> dbs(ctx.shards.size());
+  for (const std::string& s : ctx.shards) {
+    const size_t eq = s.find('=');
+    size_t k = 0;
+    const bool number = eq != std::string::npos && eq > 0 &&
+                        std::from_chars(s.data(), s.data() + eq, k).ec == std::errc() &&
+                        s.find_first_not_of("0123456789") == eq;
+    if (!number || eq + 1 == s.size()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "--shard: '" + s + "' is not K=DB (e.g. --shard 0=books0.db --shard 1=books1.db)");
+    }
+    if (k >= dbs.size()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "--shard: partition " + std::to_string(k) + " of " + std::to_string(dbs.size()) +
+                           " given; number them 0 to " + std::to_string(dbs.size() - 1));
+    }
+    if (!dbs[k].empty()) {
+      return MakeError(ErrorCode::kInvalidArgument, "--shard: partition " + std::to_string(k) + " given twice");
+    }
+    dbs[k] = s.substr(eq + 1);
+  }
+  ctx.partition_dbs = std::move(dbs);
+  ctx.db_path = ctx.partition_dbs.front();
+  return {};
+}
+
 Result<void> Open(Context& ctx, bool create, ManualClock** replay_clock) {
   if (replay_clock != nullptr) {
     auto manual = std::make_unique<ManualClock>(0);
@@ -157,6 +196,7 @@ Result<void> Open(Context& ctx, bool create, ManualClock** replay_clock) {
   PAY_ASSIGN_OR_RETURN(o.exchange_grace_ms, ParseDurationMs(ctx.exchange_grace, "--exchange-grace"));
   o.max_db_pages = ctx.max_db_pages;
   o.replica_db_path = ctx.replica_db;
+  o.partition_db_paths = ctx.partition_dbs;
   if (replay_clock != nullptr) o.exchange_grace_ms = 0;
   o.background_advices = ctx.background_advices;
   if (ctx.wants_network) {

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "adapters/network/issuer.h"
 #include "pay/card_network.h"
@@ -45,6 +46,8 @@ struct Context {
   std::string exchange_grace = "60s";
   std::string issuer_db;  // the issuer simulator's SQLite file; default <db>.issuer
   std::string replica_db;  // a streaming replica of --db for reads (PostgreSQL)
+  std::vector<std::string> shards;  // --shard K=DB, as given
+  std::vector<std::string> partition_dbs;  // by partition (TakeShards)
   int64_t max_db_pages = 0;
 
   // The subcommand the command line chose: set while parsing (see OnRun in commands.h), run by
@@ -58,9 +61,15 @@ struct Context {
   std::unique_ptr<Clock> clock;
   std::unique_ptr<network::Issuer> issuer;
   std::unique_ptr<CardNetwork> card_network;
+  std::vector<std::unique_ptr<CardNetwork>> partition_networks;  // tcp:// with --shard: one each
   std::unique_ptr<Engine> engine;
 };
 
+// Reads --shard K=DB options into ctx.partition_dbs (every K from 0 once) and makes partition
+// 0's database ctx.db_path (the API keys, and the default issuer and card key files, are kept
+// beside it). An invalid_argument error naming --shard otherwise, or when --db or --replica-db
+// is given as well.
+Result<void> TakeShards(Context& ctx);
 // Sets ctx.clock: a ManualClock at PAYMENTCTL_NOW (RFC 3339) when that is set, else the system
 // clock.
 Result<void> OpenClock(Context& ctx);

@@ -112,8 +112,18 @@ int PrintCount(const Context& ctx, const char* field, size_t n, const std::strin
 int RunInit(Context& ctx) {
   if (ctx.json) {
     JsonWriter w;
-    w.BeginObject().Field("db", ctx.db_path).Field("initialized", true).EndObject();
+    w.BeginObject().Field("db", ctx.db_path);
+    if (!ctx.partition_dbs.empty()) {
+      w.Key("partitions").BeginArray();
+      for (const auto& db : ctx.partition_dbs) w.String(db);
+      w.EndArray();
+    }
+    w.Field("initialized", true).EndObject();
     std::cout << w.str() << "\n";
+  } else if (!ctx.partition_dbs.empty()) {
+    for (size_t k = 0; k < ctx.partition_dbs.size(); ++k) {
+      std::cout << "initialized partition " << k << ": " << ctx.partition_dbs[k] << "\n";
+    }
   } else {
     std::cout << "initialized " << ctx.db_path << "\n";
   }

@@ -56,6 +56,8 @@ void AddGlobalOptions(CLI::App& app, Context& ctx) {
   app.add_option("--network-deadline", ctx.network_deadline, "How long to wait for a network response (e.g. 2s, 500ms)");
   app.add_option("--authorization-validity", ctx.authorization_validity, "How long an authorization may be captured (e.g. 7d, 30d); expired ones are released");
   app.add_option("--issuer-db", ctx.issuer_db, "The issuer simulator's SQLite file (--network sim); default <db>.issuer, required when --db is a PostgreSQL connection string");
+  app.add_option("--shard", ctx.shards, "A partition of the books, K=DB (a SQLite file or a PostgreSQL connection string), repeated for K = 0, 1, ...: merchants are spread over the partitions, each with its own writer lock (docs/scale-out.md); instead of --db, partition 0 keeps the API keys")
+      ->allow_extra_args(false);
   app.add_option("--replica-db", ctx.replica_db, "A streaming replica of --db (PostgreSQL connection string) for reads; each read waits until the replica has the primary's commits of that moment (50 ms at most, then reads the primary)");
   app.add_option("--max-db-pages", ctx.max_db_pages, "A size quota: the database may not grow past this many pages (4 KiB each; 0: none); writes past it fail like on a full disk and change nothing");
   app.add_option("--exchange-grace", ctx.exchange_grace, "How long a network exchange left unanswered (by a crash) stays open before it is given up: reversed or inquired (default 60s; keep it above --network-deadline)");
@@ -143,6 +145,7 @@ int Main(int argc, char** argv) {
   }
   if (!ctx.run) return 2;  // unreachable: every level requires a subcommand
   ctx.db_given = app.get_option("--db")->count() > 0;
+  if (auto r = TakeShards(ctx); !r) return PrintError(ctx, r.error());
   if (ctx.needs != Needs::kNothing) {
     ctx.wants_network = ctx.needs == Needs::kEngineAndNetwork || ctx.needs == Needs::kServer;
     ctx.background_advices = ctx.needs == Needs::kServer;

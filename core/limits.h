@@ -51,6 +51,13 @@ inline constexpr size_t kVelocityCacheEntriesMax = 4'000'000;
 // this many states wait in it (they are held in memory until then).
 inline constexpr size_t kVelocityLogRowsMax = 64;
 inline constexpr size_t kVelocityUnfoldedStatesMax = 65'536;
+// Partitions (the books split by merchant over several databases; docs/scale-out.md). Every id
+// names its partition: partition k's entries are numbered from k * kPartitionEntrySeqSpan + 1,
+// and its payments' retrieval reference numbers (DE 37, twelve digits; payment ids are "pay_"
+// and the RRN) start with k as two digits, the other ten counting its payments.
+inline constexpr uint32_t kPartitionsMax = 100;
+inline constexpr int64_t kPartitionEntrySeqSpan = 1'000'000'000'000;
+inline constexpr int64_t kPartitionRrnSpan = 10'000'000'000;
 // Card rails.
 inline constexpr size_t kPaymentOperationsMax = 1'000;  // history entries of one payment
 inline constexpr size_t kMerchantIdBytesMax = 48;        // m/<id>/available fits an account id

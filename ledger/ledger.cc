@@ -180,7 +180,7 @@ Result<void> Ledger::LoadTip() {
     tip_hash_ = last->hash;
     tip_created_at_ms_ = last->created_at_ms;
   } else {
-    tip_seq_ = 0;
+    tip_seq_ = seq_base_;
     tip_hash_ = GenesisHash();
     tip_created_at_ms_ = 0;
   }
@@ -1119,7 +1119,8 @@ namespace {
 // the entry states and in the stored accounts.
 class JournalCheck {
  public:
-  explicit JournalCheck(VerifyReport& rep) : rep_(rep) {}
+  JournalCheck(VerifyReport& rep, int64_t seq_base)
+      : rep_(rep), seq_base_(seq_base), expect_seq_(seq_base + 1) {}
 
   void Problem(std::string p) {
     ++rep_.problems_total;
@@ -1143,8 +1144,11 @@ class JournalCheck {
     }
     Postings(at, e, *legs);
     auto kind = static_cast<EntryKind>(e.kind);
-    if (e.seq > 0 && static_cast<size_t>(e.seq) >= kinds_.size()) kinds_.resize(e.seq + 1, 0);
-    if (e.seq > 0) kinds_[e.seq] = static_cast<uint8_t>(e.kind);
+    if (e.seq > seq_base_) {
+      const size_t at = static_cast<size_t>(e.seq - seq_base_);
+      if (at >= kinds_.size()) kinds_.resize(at + 1, 0);
+      kinds_[at] = static_cast<uint8_t>(e.kind);
+    }
     if (kind == EntryKind::kPending) {
       holds_[e.seq] = 0;
       open_legs_[e.seq] = *legs;
@@ -1271,8 +1275,9 @@ class JournalCheck {
 
   // A reversal reverses an earlier posted entry, once.
   void Reversal(const std::string& at, const store::EntryRow& e) {
-    auto target = e.reverses_seq > 0 && static_cast<size_t>(e.reverses_seq) < kinds_.size()
-                      ? static_cast<EntryKind>(kinds_[e.reverses_seq])
+    auto target = e.reverses_seq > seq_base_ &&
+                          static_cast<size_t>(e.reverses_seq - seq_base_) < kinds_.size()
+                      ? static_cast<EntryKind>(kinds_[e.reverses_seq - seq_base_])
                       : EntryKind{};
     if (target != EntryKind::kPosted && target != EntryKind::kPost) {
       Problem(at + "reverses entry " + std::to_string(e.reverses_seq) +
@@ -1319,18 +1324,19 @@ class JournalCheck {
   std::map<int64_t, int64_t> holds_;              // pending entry -> resolving entry (0 if open)
   std::map<int64_t, std::vector<Leg>> open_legs_;  // postings of holds not yet resolved
   std::map<int64_t, int64_t> reversed_;           // reversed entry -> reversing entry
-  std::vector<uint8_t> kinds_ = std::vector<uint8_t>(1, 0);  // kinds_[seq]: each entry's kind
+  std::vector<uint8_t> kinds_ = std::vector<uint8_t>(1, 0);  // kinds_[seq - base]: entry kinds
   std::map<std::string, std::array<Wide, 4>> totals_;        // per currency, from the accounts
   std::string prev_hash_ = GenesisHash();
   int64_t prev_created_at_ms_ = INT64_MIN;
-  int64_t expect_seq_ = 1;
+  int64_t seq_base_;
+  int64_t expect_seq_;
 };
 
 }  // namespace
 
 Result<VerifyReport> Ledger::VerifySnapshot() {
   VerifyReport rep;
-  JournalCheck check(rep);
+  JournalCheck check(rep, seq_base_);
   for (int64_t after = 0;;) {
     PAY_ASSIGN_OR_RETURN(auto rows, store_.ScanEntries(after, limits::kVerifyPageRows));
     if (rows.empty()) break;

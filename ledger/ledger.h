@@ -105,6 +105,9 @@ class Ledger {
   // store may write such an entry without looking the ref up first (EntryRow::ref_is_new).
   // Requests that name refs themselves must be refused that prefix (handlers do).
   void SetOwnedRefPrefix(std::string prefix) { owned_ref_prefix_ = std::move(prefix); }
+  // Entries are numbered from base + 1 (a partition's: core/limits.h); verify expects that.
+  // Call before the first transaction.
+  void SetSeqBase(int64_t base) { seq_base_ = base; }
 
  private:
   // An account as cached for the open transaction: its row (attributes and counters), its
@@ -141,6 +144,7 @@ class Ledger {
   store::Store& store_;
   size_t cached_accounts_max_;
   std::string owned_ref_prefix_;
+  int64_t seq_base_ = 0;
   const Clock& clock_;
   bool in_txn_ = false;
   bool other_writer_committed_ = false;

@@ -11,6 +11,7 @@
 #include "core/buffered_store.h"
 #include "core/json_writer.h"
 #include "core/limits.h"
+#include "core/record_kinds.h"
 #include "rails/engine_impl.h"
 
 namespace pay::engine_internal {
@@ -117,6 +118,7 @@ Result<void> EngineImpl::Open(const EngineOptions& o) {
   push_ = std::make_unique<push::PushRail>(*book_);
   services_.reset(new handlers::Services{*ledger_, *book_, *pull_, *push_, *velocity_, *clock_,
                                          options_});
+  PAY_TRY(TakePlace());
   PAY_TRY(RecoverInFlight());
   // Card payments a crash left waiting for the network are resolved before anything else:
   // they become unknown and their reversals go out now (or stay queued until the network
@@ -127,6 +129,47 @@ Result<void> EngineImpl::Open(const EngineOptions& o) {
     deliverer_ = std::thread([this] { DeliverInBackground(); });
   }
   return {};
+}
+
+// The database's place in a partitioned set: ids are numbered in the partition's own ranges,
+// and the place recorded in the database (when it was made for a partitioned set) must be the
+// one it is opened as, or merchants would be looked for in the wrong books.
+Result<void> EngineImpl::TakePlace() {
+  const uint32_t k = options_.partition, n = options_.partitions;
+  if (n == 0 || n > limits::kPartitionsMax || k >= n) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "partition: " + std::to_string(k) + " of " + std::to_string(n) +
+                         " (at most " + std::to_string(limits::kPartitionsMax) + " partitions)");
+  }
+  for (ledger::Ledger* l : {ledger_.get(), read_ledger_.get(), replica_ledger_.get()}) {
+    if (l != nullptr) l->SetSeqBase(int64_t{k} * limits::kPartitionEntrySeqSpan);
+  }
+  book_->SetPartition(k, n);
+  const std::string place = std::to_string(k) + "/" + std::to_string(n);
+  PAY_ASSIGN_OR_RETURN(auto row, store_->FindRecord(store::kCounterRecord, "partition"));
+  if (row) {
+    if (row->body == place) return {};
+    const std::string held = row->body;
+    const size_t slash = held.find('/');
+    return MakeError(ErrorCode::kInvalidConfig,
+                     "db: holds partition " + held.substr(0, slash) + " of " +
+                         held.substr(slash == std::string::npos ? held.size() : slash + 1) +
+                         ", opened as partition " + std::to_string(k) + " of " + std::to_string(n) +
+                         " (name every partition, in its place: --shard K=DB)");
+  }
+  if (n == 1) return {};
+  PAY_ASSIGN_OR_RETURN(auto last, store_->LastEntry());
+  if (last) {
+    return MakeError(ErrorCode::kInvalidConfig,
+                     "db: holds books made outside a partitioned set; it cannot become partition " +
+                         std::to_string(k) + " of " + std::to_string(n) +
+                         " (its merchants would be looked for in other partitions)");
+  }
+  store::RecordRow mark;
+  mark.kind = store::kCounterRecord;
+  mark.id = "partition";
+  mark.body = place;
+  return InTransaction([&]() -> Result<void> { return store_->PutRecord(mark); });
 }
 
 EngineImpl::~EngineImpl() {
@@ -323,7 +366,17 @@ Result<Outcome> EngineImpl::Await(Batch& b, size_t index, const handlers::Comman
 namespace pay {
 
 Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
+  if (options.partition_db_paths.size() > 1) return engine_internal::OpenPartitioned(options);
   auto e = std::make_unique<engine_internal::EngineImpl>();
+  if (options.partition_db_paths.size() == 1) {  // one partition: a database like any other
+    EngineOptions one = options;
+    one.db_path = options.partition_db_paths.front();
+    one.partition_db_paths.clear();
+    if (!options.partition_card_networks.empty()) one.card_network = options.partition_card_networks.front();
+    one.partition_card_networks.clear();
+    PAY_TRY(e->Open(one));
+    return std::unique_ptr<Engine>(std::move(e));
+  }
   PAY_TRY(e->Open(options));
   return std::unique_ptr<Engine>(std::move(e));
 }

@@ -73,6 +73,9 @@ struct Batch {
   }
 };
 
+// The engine over several partitions (EngineOptions::partition_db_paths; partitioned_engine.cc).
+Result<std::unique_ptr<Engine>> OpenPartitioned(const EngineOptions& options);
+
 class EngineImpl final : public Engine {
  public:
   Result<void> Open(const EngineOptions& o);
@@ -169,6 +172,7 @@ class EngineImpl final : public Engine {
   void DeliverInBackground();
   Result<void> AcknowledgeAdvice(Batch* b, const payments::Advice& advice,
                                  const CardResponse& response);
+  Result<void> TakePlace();
   Result<void> RecoverInFlight();
   Result<void> RecoverPayments();
 

@@ -256,7 +256,26 @@ struct EngineOptions {
   // (the CLI, replay, tests: deterministic).
   bool background_advices = false;
   int64_t advice_retry_ms = 1'000;
+
+  // Partitions (docs/scale-out.md): the books split by merchant over several databases, one
+  // writer lock, entry sequence and audit chain each. partition_db_paths[k] is partition k's
+  // database (created when create_if_missing); two or more open a partitioned engine that
+  // routes each command by its merchant (MerchantPartition), a payment by its id and an entry
+  // by its number; db_path, store, read_store and replica_db_path are then not used. Every
+  // database records its place ("partition k of N") when created and is refused under another.
+  std::vector<std::string> partition_db_paths;
+  // One card network per partition (a network matches answers by STAN, and every partition
+  // numbers its own). Empty: card_network serves them all, one exchange at a time.
+  std::vector<CardNetwork*> partition_card_networks;
+  // This engine's place in a partitioned set (the partitioned engine sets them for each
+  // partition it opens; 0 of 1: not partitioned).
+  uint32_t partition = 0;
+  uint32_t partitions = 1;
 };
+
+// The partition of a merchant among `partitions`: FNV-1a (64 bits) of its id, modulo. Fixed
+// forever: a merchant's books stay where it was created.
+uint32_t MerchantPartition(std::string_view merchant, uint32_t partitions);
 
 // One window of one velocity rule for one key, as `velocity status` shows it.
 struct VelocityWindowStatus {

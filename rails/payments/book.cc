@@ -93,7 +93,12 @@ Result<std::string> Book::NextStan() {
 
 Result<std::string> Book::NextRrn() {
   PAY_ASSIGN_OR_RETURN(int64_t seq, NextCounter(&payment_seq_));
-  return Pad(seq, 12);
+  const int64_t span = partitions_ > 1 ? limits::kPartitionRrnSpan : limits::kPartitionRrnSpan * 100;
+  if (seq >= span) {
+    return MakeError(ErrorCode::kInternal, "payments: the retrieval reference numbers of this "
+                                           "partition are used up (" + std::to_string(span - 1) + ")");
+  }
+  return Pad(int64_t{partition_} * limits::kPartitionRrnSpan + seq, 12);
 }
 
 // ---- merchants ------------------------------------------------------------------------------

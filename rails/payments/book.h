@@ -96,7 +96,13 @@ class Book {
   // The ledger reference of the payment's next step ("pay/<id>/<step>[/suffix]").
   std::string Ref(const Payment& payment, std::string_view suffix = {}) const;
   Result<std::string> NextStan();
+  // Twelve digits; in a partitioned set (SetPartition) the first two name the partition.
   Result<std::string> NextRrn();
+  // This book's place in a partitioned set (EngineOptions::partition); 0 of 1 by default.
+  void SetPartition(uint32_t partition, uint32_t partitions) {
+    partition_ = partition;
+    partitions_ = partitions;
+  }
   // Captured and not yet settled: the settlement sweep will find it.
   Result<void> MarkSettleable(const Payment& payment);
 
@@ -147,6 +153,8 @@ class Book {
   bool counters_loaded_ = false;
   bool counters_dirty_ = false;
   int64_t payment_seq_ = 0;
+  uint32_t partition_ = 0;
+  uint32_t partitions_ = 1;
   int64_t stan_seq_ = 0;
   int64_t outbox_seq_ = 0;
 };
