@@ -133,6 +133,12 @@ void AddNetworkSim(CLI::App& app, Context& ctx) {
 int RunApiKeyCreate(Context& ctx, bool admin) {
   auto keys = server::ApiKeys::Open(ctx.db_path, *ctx.clock);  // the channel's own connection
   if (!keys) return PrintError(ctx, keys.error());
+  (*keys)->SetMerchantLookup([&ctx](std::string_view id) -> Result<bool> {
+    auto m = ctx.engine->GetMerchant(id);
+    if (!m && m.error().code == ErrorCode::kUnknownMerchant) return false;
+    if (!m) return m.error();
+    return true;
+  });
   auto key = (*keys)->Create(admin ? "" : ctx.merchant, admin);
   if (!key) return PrintError(ctx, key.error());
   if (ctx.json) {

@@ -127,6 +127,7 @@ class EngineImpl final : public Engine {
   Result<Page<PaymentView>> ListPayments(std::string_view merchant, std::string_view after_id,
                                          size_t limit) override;
   Result<Page<Merchant>> ListMerchants(std::string_view after_id, size_t limit) override;
+  Result<Merchant> GetMerchant(std::string_view id) override;
   Result<std::optional<std::string>> PaymentIdForKey(std::string_view merchant,
                                                      std::string_view key) override;
   Result<size_t> ExpirePayments(size_t max) override;

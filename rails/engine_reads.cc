@@ -77,6 +77,14 @@ Result<Page<Merchant>> EngineImpl::ListMerchants(std::string_view after_id, size
   });
 }
 
+Result<Merchant> EngineImpl::GetMerchant(std::string_view id) {
+  return WithPaymentReads([&](payments::Book& book) -> Result<Merchant> {
+    PAY_ASSIGN_OR_RETURN(auto m, book.FindMerchant(id));
+    if (!m) return MakeError(ErrorCode::kUnknownMerchant, "merchant: no merchant '" + std::string(id) + "'");
+    return std::move(*m);
+  });
+}
+
 Result<std::optional<std::string>> EngineImpl::PaymentIdForKey(std::string_view merchant,
                                                                std::string_view key) {
   std::lock_guard lock(mu_);

@@ -122,6 +122,7 @@ class PartitionedEngine final : public Engine {
   Result<Page<Merchant>> ListMerchants(std::string_view after_id, size_t limit) override {
     return Merge<Merchant>(limit, [&](Engine& e) { return e.ListMerchants(after_id, limit); });
   }
+  Result<Merchant> GetMerchant(std::string_view id) override { return Of(id).GetMerchant(id); }
   Result<std::optional<std::string>> PaymentIdForKey(std::string_view merchant,
                                                      std::string_view key) override {
     return Of(merchant).PaymentIdForKey(merchant, key);
@@ -215,7 +216,7 @@ Result<void> PartitionedEngine::Open(const EngineOptions& o) {
 // accounts name, else partition 0 (the ledger's own accounts live there).
 Result<uint32_t> PartitionedEngine::Route(const Command& c) const {
   const uint32_t n = size();
-  auto merchant = [n](std::string_view m) { return MerchantPartition(m, n); };
+  auto merchant = [n](std::string_view m) { return m.empty() ? 0u : MerchantPartition(m, n); };
   if (const auto* m = std::get_if<CreateMerchantRequest>(&c.request)) return merchant(m->id);
   if (!c.merchant.empty()) return merchant(c.merchant);
   return std::visit(

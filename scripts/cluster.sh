@@ -5,8 +5,9 @@
 # of the nodes with /healthz checks. Everything runs as an
 # unprivileged user in one directory, on loopback and Unix sockets; ports are chosen per run.
 #
-#   scripts/cluster.sh up [--nodes 3] [--dir DIR] [--async] [--rate N]
+#   scripts/cluster.sh up [--nodes 3] [--shards 1] [--dir DIR] [--async] [--rate N]
 #                                                             start it; prints the address and keys
+#   scripts/cluster.sh ctl ARGS... [--dir DIR]                paymentctl on the cluster's books
 #   scripts/cluster.sh status [--dir DIR]                     what runs, by PID
 #   scripts/cluster.sh kill-node I [--dir DIR]                SIGKILL node I (1..N)
 #   scripts/cluster.sh start-node I [--dir DIR]               start node I again
@@ -17,12 +18,16 @@
 # DIR defaults to /tmp/paymentd-cluster. paymentctl is $PAYMENTCTL or build/release/cli/paymentctl.
 # --async: the replica is asynchronous (a failover may lose the last acknowledged commits).
 # --rate N: each node's request rate limit per API key (paymentctl serve --rate; 0: none).
+# --shards N: the books in N partitions (databases payments0..N-1 on the primary, paymentctl
+#   --shard), merchants spread over them; the nodes then read from the primary (a partitioned
+#   engine has no replica reads yet). Default 1: one database, payments.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 paymentctl=${PAYMENTCTL:-$root/build/release/cli/paymentctl}
 dir=/tmp/paymentd-cluster
 nodes=3
+shards=1
 sync=1
 rate=""
 cmd=${1:-}
@@ -31,6 +36,7 @@ args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --nodes) nodes=$2; shift 2 ;;
+    --shards) shards=$2; shift 2 ;;
     --dir) dir=$2; shift 2 ;;
     --async) sync=0; shift ;;
     --rate) rate=$2; shift 2 ;;
@@ -97,8 +103,17 @@ pg_start() {  # NAME: a server in $dir/NAME listening on the socket directory $d
 common() {  # the paymentctl options of every node and set-up command, in the array `common`
   # Both servers, the one accepting writes chosen (libpq target_session_attrs): after a failover
   # the nodes' connections open again on the promoted replica by themselves.
-  common=(--db "host=$dir/primary,$dir/replica user=pay dbname=payments target_session_attrs=read-write"
-          --issuer-db "$dir/issuer.db" --card-key-file "$dir/card.key")
+  local servers="host=$dir/primary,$dir/replica user=pay target_session_attrs=read-write"
+  if [ "$shards" -gt 1 ]; then
+    common=()
+    for k in $(seq 0 $((shards - 1))); do common+=(--shard "$k=$servers dbname=payments$k"); done
+  else
+    common=(--db "$servers dbname=payments")
+  fi
+  common+=(--issuer-db "$dir/issuer.db" --card-key-file "$dir/card.key")
+}
+databases() {  # the books' databases on the primary
+  if [ "$shards" -gt 1 ]; then seq -f 'payments%g' 0 $((shards - 1)); else echo payments; fi
 }
 ctl() { common; "$paymentctl" "${common[@]}" "$@"; }
 
@@ -107,7 +122,8 @@ start_node() {
   : >"$dir/node$i.out"
   common
   local replica=()  # reads on the replica while there is one (not after a failover)
-  [ "$primary_name" = primary ] && replica=(--replica-db "host=$dir/replica user=pay dbname=payments")
+  [ "$primary_name" = primary ] && [ "$shards" = 1 ] &&
+    replica=(--replica-db "host=$dir/replica user=pay dbname=payments")
   "$paymentctl" "${common[@]}" "${replica[@]}" --network "tcp://127.0.0.1:$network_port" --json \
     serve --listen "127.0.0.1:${2:-0}" ${rate:+--rate "$rate"} >"$dir/node$i.out" 2>>"$dir/node$i.log" &
   local pid=$!
@@ -126,18 +142,19 @@ up() {
   primary_name=primary
   state primary_name primary
   state nodes "$nodes"
+  state shards "$shards"
   state rate "$rate"
   echo "cluster: PostgreSQL primary (synchronous replica: $([ $sync = 1 ] && echo yes || echo no))"
   "${as_owner[@]}" "$pgbin/initdb" -D "$dir/primary/data" -U pay -A trust >"$dir/initdb.log" 2>&1 ||
     { cat "$dir/initdb.log" >&2; die "initdb failed"; }
   pg_start primary "-c wal_level=replica"
-  "${as_owner[@]}" "$pgbin/createdb" -h "$dir/primary" -U pay payments
+  for db in $(databases); do "${as_owner[@]}" "$pgbin/createdb" -h "$dir/primary" -U pay "$db"; done
   echo "cluster: streaming replica"
   "${as_owner[@]}" pg_basebackup -h "$dir/primary" -U pay -D "$dir/replica/data" -R -X stream -c fast \
     >"$dir/basebackup.log" 2>&1 || { cat "$dir/basebackup.log" >&2; die "pg_basebackup failed"; }
   pg_start replica "-c cluster_name=replica -c hot_standby=on"
   if [ $sync = 1 ]; then  # from now on a commit returns once the replica has it
-    "${as_owner[@]}" psql -qAt -h "$dir/primary" -U pay -d payments \
+    "${as_owner[@]}" psql -qAt -h "$dir/primary" -U pay -d postgres \
       -c "ALTER SYSTEM SET synchronous_standby_names = 'replica'" -c "SELECT pg_reload_conf()" >/dev/null
   fi
 
@@ -187,8 +204,9 @@ up() {
   state acme_key "$acme_key"
   cat <<EOF
 cluster: up. HAProxy on http://127.0.0.1:$haproxy_port ($nodes nodes behind it)
-  primary  host=$dir/primary user=pay dbname=payments
-  replica  host=$dir/replica user=pay dbname=payments (read only)
+  primary  host=$dir/primary user=pay dbname=$(databases | paste -sd,)
+  replica  host=$dir/replica user=pay (read only)
+  books    scripts/cluster.sh ctl --dir $dir ledger verify
   admin key  $admin_key
   acme key   $acme_key
   try:  curl -s -H "Authorization: Bearer $acme_key" -H "Idempotency-Key: order-1" \\
@@ -266,6 +284,7 @@ case "$cmd" in
   start-node) start_node_again "${args[0]:?node number}" ;;
   failover) failover ;;
   down) down ;;
+  ctl) load_state; ctl "${args[@]}" ;;
   haproxy-config) haproxy_config "${args[@]}" ;;
-  *) echo "usage: scripts/cluster.sh up|status|kill-node I|start-node I|failover|down [--nodes N] [--dir DIR] [--async]" >&2; exit 2 ;;
+  *) echo "usage: scripts/cluster.sh up|status|kill-node I|start-node I|failover|ctl ARGS|down [--nodes N] [--shards N] [--dir DIR] [--async] [--rate N]" >&2; exit 2 ;;
 esac

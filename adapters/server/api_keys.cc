@@ -28,8 +28,14 @@ Result<std::string> ApiKeys::Create(std::string_view merchant, bool admin) {
   }
   std::lock_guard lock(mu_);
   if (!admin) {
-    PAY_ASSIGN_OR_RETURN(auto m, store_.FindRecord(store::kMerchantRecord, merchant));
-    if (!m) {
+    bool exists = false;
+    if (merchant_exists_) {
+      PAY_ASSIGN_OR_RETURN(exists, merchant_exists_(merchant));
+    } else {
+      PAY_ASSIGN_OR_RETURN(auto m, store_.FindRecord(store::kMerchantRecord, merchant));
+      exists = m.has_value();
+    }
+    if (!exists) {
       return MakeError(ErrorCode::kUnknownMerchant, "merchant: no merchant '" + std::string(merchant) + "'");
     }
   }

@@ -12,6 +12,7 @@
 // store, which is used by one thread at a time).
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -47,12 +48,18 @@ class ApiKeys {
   // A new key for `merchant` (which must exist: kUnknownMerchant), or an admin key (`merchant`
   // empty, `admin` true). Returns the presented form; it cannot be recovered later.
   Result<std::string> Create(std::string_view merchant, bool admin);
+  // Where merchants are looked up by Create: by default in this store; a partitioned engine
+  // keeps them in other databases, so its channel asks the engine (Engine::GetMerchant).
+  void SetMerchantLookup(std::function<Result<bool>(std::string_view)> exists) {
+    merchant_exists_ = std::move(exists);
+  }
   // The key a presented "pk_..." string names, when its secret matches (compared in constant
   // time); empty otherwise. An Error only when the store fails or the record is undecodable.
   Result<std::optional<ApiKey>> Authenticate(std::string_view presented);
 
  private:
   std::unique_ptr<store::Store> owned_;  // set by Open
+  std::function<Result<bool>(std::string_view)> merchant_exists_;
   store::Store& store_;
   const Clock& clock_;
   std::mutex mu_;

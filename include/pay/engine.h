@@ -327,6 +327,8 @@ class Engine {
   virtual Result<Page<PaymentView>> ListPayments(std::string_view merchant,
                                                  std::string_view after_id, size_t limit) = 0;
   virtual Result<Page<Merchant>> ListMerchants(std::string_view after_id, size_t limit) = 0;
+  // One merchant; kUnknownMerchant when there is none.
+  virtual Result<Merchant> GetMerchant(std::string_view id) = 0;
   // The payment created under an idempotency key (an authorize, push, p2p or card funding of
   // `merchant`, the scope), also while it is still in flight; empty when none.
   virtual Result<std::optional<std::string>> PaymentIdForKey(std::string_view merchant,

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -118,6 +119,44 @@ TEST_F(CliTest, APostgreSQLDatabaseServesTheSameCommands) {
   EXPECT_EQ(again.out, expected);
   CtlRun verify = Ok({"--json", "ledger", "verify"});
   EXPECT_TRUE(Has(verify.out, "\"ok\":true")) << verify.out;
+}
+
+// Two partitions named with --shard: merchants spread over them, payment ids naming theirs,
+// reads and verify over both; misnamed partitions are refused, naming the option.
+TEST_F(CliTest, PartitionsFromTheCommandLine) {
+  const std::vector<std::string> shards = {"--shard", "0=" + dir_.File("p0.db"), "--shard",
+                                           "1=" + dir_.File("p1.db")};
+  auto with = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), shards.begin(), shards.end());
+    return args;
+  };
+  CtlRun init = Ok(with({"init"}));
+  EXPECT_TRUE(Has(init.out, "initialized partition 1: " + dir_.File("p1.db"))) << init.out;
+  std::set<std::string> prefixes;
+  for (std::string m : {"acme", "globex", "initech", "umbrella"}) {
+    Ok(with({"merchant", "create", m, "--currency", "USD"}));
+    CtlRun a = Ok(with({"--merchant", m, "--json", "authorize", "--card", "4242424242424242",
+                        "--expiry", "12/30", "--amount", "10.00", "--currency", "USD", "--key", "k1"}));
+    const size_t at = a.out.find("\"payment_id\":\"pay_");
+    ASSERT_NE(at, std::string::npos) << a.out;
+    prefixes.insert(a.out.substr(at + 14, 6));
+  }
+  EXPECT_EQ(prefixes, (std::set<std::string>{"pay_00", "pay_01"})) << "merchants in both partitions";
+  CtlRun list = Ok(with({"payment", "list"}));
+  EXPECT_TRUE(Has(list.out, "pay_00") && Has(list.out, "pay_01")) << list.out;
+  CtlRun verify = Ok(with({"--json", "ledger", "verify"}));
+  EXPECT_TRUE(Has(verify.out, "\"ok\":true")) << verify.out;
+
+  CtlRun twice = Ctl({"--shard", "0=" + dir_.File("p0.db"), "--shard", "0=" + dir_.File("p1.db"), "init"});
+  EXPECT_EQ(twice.status, 2);
+  EXPECT_TRUE(Has(twice.err, "--shard: partition 0 given twice")) << twice.err;
+  CtlRun swapped = Ctl({"--shard", "1=" + dir_.File("p0.db"), "--shard", "0=" + dir_.File("p1.db"),
+                        "payment", "list"});
+  EXPECT_NE(swapped.status, 0);
+  EXPECT_TRUE(Has(swapped.err, "holds partition 1 of 2, opened as partition 0 of 2")) << swapped.err;
+  CtlRun alone = Ctl({"--db", dir_.File("p1.db"), "payment", "list"});
+  EXPECT_NE(alone.status, 0);
+  EXPECT_TRUE(Has(alone.err, "--shard K=DB")) << alone.err;
 }
 
 TEST_F(CliTest, MissingDatabaseSaysRunInit) {

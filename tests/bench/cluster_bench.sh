@@ -6,6 +6,10 @@
 # count's books verified afterwards. docs/performance.md has the figures.
 #
 #   tests/bench/cluster_bench.sh [--seconds 10] [--connections 64] [--nodes "1 2 3"] [--batch 50]
+#                                [--partitions "2"] [--merchants 8]
+#
+# --partitions: after the node counts, the largest node count again on that many partitions
+# (scripts/cluster.sh --shards), with the load spread over --merchants merchants ("" for none).
 #
 # Needs build/release (paymentctl, http_bench), haproxy and postgresql-15. Everything it starts is
 # stopped by cluster.sh down (by PID), also on failure.
@@ -15,13 +19,17 @@ seconds=10
 connections=64
 node_counts="1 2 3"
 batch=50
+partitions="2"
+merchants=8
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
     --nodes) node_counts=$2; shift 2 ;;
     --batch) batch=$2; shift 2 ;;
-    *) echo "cluster_bench: unknown option $1 (--seconds --connections --nodes --batch)" >&2; exit 2 ;;
+    --partitions) partitions=$2; shift 2 ;;
+    --merchants) merchants=$2; shift 2 ;;
+    *) echo "cluster_bench: unknown option $1 (--seconds --connections --nodes --batch --partitions --merchants)" >&2; exit 2 ;;
   esac
 done
 export PAYMENTCTL=$root/build/release/cli/paymentctl
@@ -41,28 +49,35 @@ trap cleanup EXIT
 echo "== single paymentd on SQLite (in-process server, the same client)"
 "$bench" --seconds "$seconds" --connections "$connections" --dir "$work" | head -1
 
-for n in $node_counts; do
-  current=$work/c$n
-  "$cluster" up --nodes "$n" --dir "$current" --rate 0 >/dev/null
+# One configuration: NODES paymentd nodes on SHARDS partitions, load from MERCHANTS merchants
+# (each client connection sends for one of them).
+run() {
+  local n=$1 shards=$2 merchants=$3
+  current=$work/c$n-$shards
+  "$cluster" up --nodes "$n" --shards "$shards" --dir "$current" --rate 0 >/dev/null
   . "$current/state"
-  echo "== $n node(s) behind HAProxy, PostgreSQL with a synchronous replica"
-  lag_max=0
+  local keys=(--api-key "$acme_key")
+  for i in $(seq 2 "$merchants"); do
+    "$cluster" ctl --dir "$current" merchant create "shop$i" --currency USD >/dev/null
+    keys+=(--api-key "$("$cluster" ctl --dir "$current" --merchant "shop$i" apikey create | head -1)")
+  done
+  echo "== $n node(s) behind HAProxy, $shards partition(s), $merchants merchant(s), PostgreSQL with a synchronous replica"
   ( for _ in $(seq $((seconds * 2))); do
-      psql -qAt -h "$current/primary" -U pay -d payments -c \
+      psql -qAt -h "$current/primary" -U pay -d postgres -c \
         "SELECT coalesce(pg_current_wal_lsn() - replay_lsn, 0) FROM pg_stat_replication" 2>/dev/null
       sleep 0.5
     done >"$current/lag" ) &
-  sampler=$!
-  "$bench" --target "$haproxy_port" --api-key "$acme_key" --seconds "$seconds" \
-    --connections "$connections" | head -1
+  local sampler=$!
+  "$bench" --target "$haproxy_port" "${keys[@]}" --seconds "$seconds" --connections "$connections" | head -1
   wait "$sampler" || true
-  lag_max=$(sort -n "$current/lag" | tail -1)
-  echo "   replica lag under load: at most ${lag_max:-0} bytes of WAL behind (sampled every 0.5 s)"
-  "$PAYMENTCTL" --db "host=$current/primary user=pay dbname=payments" --issuer-db "$current/issuer.db" \
-    --card-key-file "$current/card.key" ledger verify | sed 's/^/   verify: /'
+  echo "   replica lag under load: at most $(sort -n "$current/lag" | tail -1) bytes of WAL behind (sampled every 0.5 s)"
+  "$cluster" ctl --dir "$current" ledger verify | sed 's/^/   verify: /'
   "$cluster" down --dir "$current" >/dev/null
   current=""
-done
+}
+
+for n in $node_counts; do run "$n" 1 1; done
+for p in $partitions; do run "${node_counts##* }" "$p" "$merchants"; done
 
 echo "== PostgreSQL's ceiling for the same rows (pgbench, batches of $batch, synchronous replica)"
 current=$work/pg

@@ -4,10 +4,11 @@
 // idempotency keys for a fixed time. Reports throughput and latency percentiles.
 //
 // Usage: http_bench [--connections 64] [--seconds 10] [--durability full|normal] [--dir PATH]
-//        http_bench --target PORT --api-key KEY [--connections 64] [--seconds 10]
+//        http_bench --target PORT --api-key KEY [--api-key KEY2 ...] [--connections 64] [--seconds 10]
 // --target: the load goes to a server already running on 127.0.0.1:PORT (paymentd, or HAProxy in
 // front of a cluster: tests/bench/cluster_bench.sh) with that merchant API key, and nothing is
-// started here (no store counts, no verify: the caller checks its own books).
+// started here (no store counts, no verify: the caller checks its own books). With several keys
+// (merchants), connection i sends with key i modulo their number.
 // --dir PATH: where to make the working directory (a fresh subdirectory, removed at the end;
 // PATH itself is never removed). Default: the system's temporary directory.
 
@@ -29,6 +30,7 @@
 
 #include "adapters/server/server.h"
 #include "core/store.h"
+#include "tests/bench/cards.h"
 #include "tests/bench/counting_store.h"
 #include "tests/bench/scratch_dir.h"
 #include "pay/simulator.h"
@@ -98,30 +100,34 @@ std::string Probe(uint16_t port, const std::string& key) {
 
 // N keep-alive connections authorizing for `seconds`, one more reading; prints the figures
 // (with the store's work per authorization when `counting` is given). False on any non-200.
-bool Load(uint16_t port, const std::string& key, int connections, double seconds, const char* label,
-          pay::bench::CountingStore* counting) {
+bool Load(uint16_t port, const std::vector<std::string>& keys, int connections, double seconds,
+          const char* label, pay::bench::CountingStore* counting) {
+  const std::string& key = keys.front();
   const std::string probe_id = Probe(port, key);
   std::atomic<bool> go{false}, done{false};
   std::vector<std::vector<double>> latencies(static_cast<size_t>(connections));
-  std::atomic<int64_t> errors{0};
+  std::atomic<int64_t> errors{0}, approved{0};
   std::vector<std::thread> clients;
   for (int c = 0; c < connections; ++c) {
     clients.emplace_back([&, c] {
+      const std::string& key = keys[static_cast<size_t>(c) % keys.size()];
       int fd = Connect(port);
-      std::string buf;
+      std::string buf, answer;
       int64_t n = 0;
       while (!go) std::this_thread::yield();
       while (!done) {
-        const std::string body = R"({"card":{"number":"4242424242424242","expiry":"12/30"},"amount_minor":)" +
+        const std::string body = R"({"card":{"number":")" + pay::bench::Card((c * 7919 + n) % 10'000) +
+                                 R"(","expiry":"12/30"},"amount_minor":)" +
                                  std::to_string(100 + n % 1000) + R"(,"currency":"USD"})";
         const std::string req = "POST /v1/payments/authorize HTTP/1.1\r\nHost: b\r\nAuthorization: Bearer " + key +
                                 "\r\nIdempotency-Key: c" + std::to_string(c) + "-" + std::to_string(n++) +
                                 "\r\nContent-Type: application/json\r\nContent-Length: " +
                                 std::to_string(body.size()) + "\r\n\r\n" + body;
         auto t0 = SteadyClock::now();
-        int status = Exchange(fd, req, buf);
+        int status = Exchange(fd, req, buf, &answer);
         latencies[static_cast<size_t>(c)].push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
         if (status != 200) ++errors;
+        if (answer.find(R"("status":"authorized")") != std::string::npos) ++approved;
         if (status == 0) break;
       }
       close(fd);
@@ -155,10 +161,10 @@ bool Load(uint16_t port, const std::string& key, int connections, double seconds
   for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
   std::sort(all.begin(), all.end());
   auto pct = [&](double p) { return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<size_t>(p * static_cast<double>(all.size())))]; };
-  std::printf("%s: %zu authorizations in %.1f s = %.0f/s over %d connections; latency ms p50 %.2f p90 %.2f p99 %.2f max %.2f; non-200 %lld\n",
+  std::printf("%s: %zu authorizations in %.1f s = %.0f/s over %d connections; latency ms p50 %.2f p90 %.2f p99 %.2f max %.2f; non-200 %lld; approved %lld\n",
               label, all.size(), elapsed, static_cast<double>(all.size()) / elapsed,
               connections, pct(0.5), pct(0.9), pct(0.99), all.empty() ? 0.0 : all.back(),
-              static_cast<long long>(errors.load()));
+              static_cast<long long>(errors.load()), static_cast<long long>(approved.load()));
   std::sort(reads.begin(), reads.end());
   auto read_pct = [&](double p) {
     return reads.empty() ? 0.0 : reads[std::min(reads.size() - 1, static_cast<size_t>(p * static_cast<double>(reads.size())))];
@@ -183,7 +189,7 @@ int main(int argc, char** argv) {
   bool full = true;
   std::string parent = std::filesystem::temp_directory_path().string();
   uint16_t target_port = 0;
-  std::string target_key;
+  std::vector<std::string> target_keys;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -195,14 +201,14 @@ int main(int argc, char** argv) {
     else if (a == "--durability") full = next() != "normal";
     else if (a == "--dir") parent = next();
     else if (a == "--target") target_port = static_cast<uint16_t>(std::atoi(next().c_str()));
-    else if (a == "--api-key") target_key = next();
+    else if (a == "--api-key") target_keys.push_back(next());
     else Die("unknown option " + a + " (--connections --seconds --durability --dir --target --api-key)");
   }
   if (connections < 1 || seconds <= 0) Die("--connections and --seconds must be positive");
   if (target_port != 0) {
-    if (target_key.empty()) Die("--target needs --api-key");
+    if (target_keys.empty()) Die("--target needs --api-key");
     const std::string label = "127.0.0.1:" + std::to_string(target_port);
-    return Load(target_port, target_key, connections, seconds, label.c_str(), nullptr) ? 0 : 1;
+    return Load(target_port, target_keys, connections, seconds, label.c_str(), nullptr) ? 0 : 1;
   }
   pay::bench::ScratchDir scratch(parent, "http_bench");  // removed at the end, with its contents
   const std::string dir = scratch.path();
@@ -245,7 +251,7 @@ int main(int argc, char** argv) {
   if (!server) Die(server.error().message);
   const uint16_t port = (*server)->port();
 
-  const bool ok = Load(port, *key, connections, seconds, full ? "durable (FULL)" : "NORMAL", counting.get());
+  const bool ok = Load(port, {*key}, connections, seconds, full ? "durable (FULL)" : "NORMAL", counting.get());
   (*server)->Stop();
   if (!ok) return 1;
   auto v = (*engine)->Verify();

@@ -37,6 +37,7 @@
 #include "core/limits.h"
 #include "core/pg_connection.h"
 #include "core/store.h"
+#include "tests/bench/cards.h"
 #include "tests/bench/counting_store.h"
 #include "tests/bench/scratch_dir.h"
 #include "tests/support/pg_schema.h"
@@ -49,21 +50,6 @@ using SteadyClock = std::chrono::steady_clock;
 [[noreturn]] void Die(const std::string& what) {
   std::fprintf(stderr, "pull_bench: %s\n", what.c_str());
   std::exit(1);
-}
-
-// Luhn-valid 16-digit cards 4242 42xx xxxx xxxc, distinct per index.
-std::string Card(int64_t i) {
-  char digits[32];
-  std::snprintf(digits, sizeof digits, "424242%09lld", static_cast<long long>(i));
-  int sum = 0;
-  for (int k = 14; k >= 0; --k) {
-    int d = digits[k] - '0';
-    if ((14 - k) % 2 == 0) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
-    sum += d;
-  }
-  digits[15] = static_cast<char>('0' + (10 - sum % 10) % 10);
-  digits[16] = '\0';
-  return digits;
 }
 
 struct Options {
@@ -202,7 +188,7 @@ double RunOnce(const Options& opt, int rep) {
   if (auto r = e.Submit(m); !r) Die(r.error().message);
 
   std::vector<std::string> cards;
-  for (int64_t i = 0; i < opt.cards; ++i) cards.push_back(Card(i));
+  for (int64_t i = 0; i < opt.cards; ++i) cards.push_back(pay::bench::Card(i));
   if (opt.push) {
     pay::Command f;
     f.merchant = "bench";

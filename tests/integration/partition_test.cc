@@ -178,6 +178,14 @@ TEST_P(PartitionTest, AnEntryNeverCrossesPartitions) {
   auto within = e->Submit(Cmd("x2", Xfer(a, a2, 100), ""));
   ASSERT_TRUE(within && !within->declined) << (within ? within->body : within.error().message);
   EXPECT_EQ((within->entry_id - 1) / limits::kPartitionEntrySeqSpan, MerchantPartition(merchants_[0][0], 2));
+  // The ledger's own accounts (no merchant) live in partition 0.
+  for (std::string id : {"bank", "owed"}) {
+    Do(*e, Cmd("acct-" + id, CreateAccountRequest{{id, "USD", ledger::AccountType::kAsset,
+                                                   ledger::OverdraftMode::kUnlimited, 0, {}}}, ""));
+  }
+  Outcome own = Do(*e, Cmd("x3", Xfer("bank", "owed", 100), ""));
+  EXPECT_GT(own.entry_id, 0);
+  EXPECT_LT(own.entry_id, limits::kPartitionEntrySeqSpan);
   auto report = e->Verify();
   ASSERT_TRUE(report);
   EXPECT_TRUE(report->ok()) << (report->problems.empty() ? "" : report->problems.front());
