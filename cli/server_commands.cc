@@ -1,8 +1,10 @@
 // The long-running processes and their keys: serve, network-sim, apikey.
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "adapters/network/faults.h"
@@ -19,9 +21,29 @@ namespace {
 // ---- serve ----------------------------------------------------------------------------------
 
 struct ServeOptions {
-  std::string listen = "127.0.0.1:8080", tls_cert, tls_key;
+  std::string listen = "127.0.0.1:8080", tls_cert, tls_key, access_log = "-";
   server::ServerOptions server;
 };
+
+// --access-log: "-" standard error, "off" none, else a file appended to (line-buffered).
+Result<void> OpenAccessLog(const std::string& where, server::ServerOptions& o) {
+  if (where == "off") return {};
+  std::FILE* f = stderr;
+  if (where != "-") {
+    f = std::fopen(where.c_str(), "a");
+    if (f == nullptr) {
+      return MakeError(ErrorCode::kInvalidArgument, "--access-log: cannot open '" + where + "' to append");
+    }
+    std::setvbuf(f, nullptr, _IOLBF, 1 << 16);
+  }
+  auto mu = std::make_shared<std::mutex>();
+  o.access_log = [f, mu](std::string_view line) {
+    std::lock_guard lock(*mu);
+    std::fwrite(line.data(), 1, line.size(), f);
+    std::fputc('\n', f);
+  };
+  return {};
+}
 
 int RunServe(Context& ctx, ServeOptions& o) {
   auto where = network::ParseHostPort(o.listen, "--listen");
@@ -30,6 +52,7 @@ int RunServe(Context& ctx, ServeOptions& o) {
   o.server.port = where->second;
   o.server.tls_cert_path = o.tls_cert;
   o.server.tls_key_path = o.tls_key;
+  if (auto log = OpenAccessLog(o.access_log, o.server); !log) return PrintError(ctx, log.error());
   auto keys = server::ApiKeys::Open(ctx.db_path, *ctx.clock);  // the channel's own connection
   if (!keys) return PrintError(ctx, keys.error());
   auto srv = server::Server::Start(*ctx.engine, **keys, o.server);
@@ -62,6 +85,7 @@ void AddServe(CLI::App& app, Context& ctx) {
   sub->add_option("--max-connections", o->server.connections_max, "Open connections at most");
   sub->add_option("--max-connections-per-client", o->server.connections_per_client_max,
                   "Open connections per client address")->check(CLI::Range(1, 1'000'000));
+  sub->add_option("--access-log", o->access_log, "One JSON line per request (time, request_id, ip, method, route, status, duration_ms, bytes; never card data): - (stderr), off, or a file to append to");
   sub->add_option("--auth-failure-rate", o->server.auth_failures_per_s,
                   "Failed authentications per second per client address before 429 (0: unlimited)");
   Help(sub,

@@ -303,13 +303,66 @@ Result<Command> CommandFromRecord(Engine& engine, const v1::Record& record, Chan
 
 // ---- results into answers -----------------------------------------------------------------------
 
-std::string ErrorJson(const Error& e) {
+std::string_view ErrorType(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kUnauthenticated: return "authentication_error";
+    case ErrorCode::kForbidden: return "permission_error";
+    case ErrorCode::kRateLimited: return "rate_limit_error";
+    case ErrorCode::kIdempotencyKeyReused:
+    case ErrorCode::kIdempotencyKeyInFlight:
+    case ErrorCode::kInvalidIdempotencyKey: return "idempotency_error";
+    case ErrorCode::kCardDeclined:
+    case ErrorCode::kVelocityLimited: return "card_error";
+    case ErrorCode::kUnknownAccount:
+    case ErrorCode::kEntryNotFound:
+    case ErrorCode::kPaymentNotFound:
+    case ErrorCode::kUnknownMerchant: return "invalid_request_error";
+    default: break;
+  }
+  switch (ErrorRetryAdvice(code)) {
+    case RetryAdvice::kFixInput: return "invalid_request_error";
+    case RetryAdvice::kDoNotRetry: return "ledger_error";
+    case RetryAdvice::kRetrySameKey:
+    case RetryAdvice::kContactOperator: break;
+  }
+  return "api_error";
+}
+
+namespace {
+
+// The field an input error's message names first ("amount: ..." -> "amount"), or empty.
+std::string_view ParamOf(const Error& e) {
+  const std::string_view type = ErrorType(e.code);
+  if (type != "invalid_request_error" && type != "idempotency_error") return {};
+  const std::string_view m(e.message);
+  const size_t colon = m.find(": ");
+  if (colon == std::string_view::npos || colon == 0) return {};
+  const std::string_view name = m.substr(0, colon);
+  for (std::string_view not_a_field : {"usage", "path", "method", "request", "db", "body"}) {
+    if (name == not_a_field) return {};
+  }
+  const bool plain = name.find_first_not_of(
+                         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-[]") ==
+                     std::string_view::npos;
+  return plain ? name : std::string_view();
+}
+
+}  // namespace
+
+std::string ErrorJson(const Error& e, std::string_view payment_json) {
   JsonWriter w;
   w.BeginObject().Key("error").BeginObject();
+  w.Field("type", ErrorType(e.code));
   w.Field("code", e.name()).Field("number", e.number()).Field("message", e.message);
+  if (std::string_view param = ParamOf(e); !param.empty()) w.Field("param", param);
+  if (!e.response_code.empty()) {
+    const ResponseCodeMeaning meaning = DescribeResponseCode(e.response_code);
+    w.Field("decline_code", meaning.decline_code).Field("decline_reason", meaning.reason);
+    w.Field("response_code", e.response_code);
+  }
   if (!e.rule.empty()) w.Field("rule", e.rule);
-  if (!e.response_code.empty()) w.Field("response_code", e.response_code);
   if (e.retry_after_ms > 0) w.Field("retry_after_ms", e.retry_after_ms);
+  if (!payment_json.empty()) w.Key("payment").Raw(payment_json);
   w.EndObject().EndObject();
   return w.str();
 }

@@ -96,8 +96,17 @@ Result<Command> CommandFromRecord(Engine& engine, const v1::Record& record, Chan
 
 // ---- results into answers -----------------------------------------------------------------------
 
-// {"error":{"code","number","message"[,"rule"][,"response_code"][,"retry_after_ms"]}}
-std::string ErrorJson(const Error& error);
+// The one error shape of every channel (docs/api.md, "Errors"):
+// {"error":{"type","code","number","message"[,"param"][,"decline_code","decline_reason",
+//  "response_code"][,"rule"][,"retry_after_ms"][,"payment"]}}. `type` says what to do (ErrorType);
+// `param` is the field the message names first, for input errors; the decline words come from
+// the response code (DescribeResponseCode); `payment_json`, when given, is the payment a
+// decline recorded.
+std::string ErrorJson(const Error& error, std::string_view payment_json = {});
+// invalid_request_error, authentication_error, permission_error, idempotency_error,
+// rate_limit_error, card_error (declines and velocity refusals), ledger_error (refused by the
+// state of the books), api_error (ours: transient or internal).
+std::string_view ErrorType(ErrorCode code);
 // {"payments":[<payment JSON>...]}
 std::string PaymentListJson(const std::vector<PaymentView>& payments);
 // {"account","lines":[{"entry","description","debit_minor","credit_minor","balance_minor",

@@ -14,9 +14,22 @@ HttpResponse Labelled(HttpResponse response, const std::string& route) {
 }
 
 HttpResponse NoRoute(std::string_view path) {
-  return Labelled(ErrorResponse(404, ErrorCode::kInvalidArgument,
+  return Labelled(ErrorResponse(404, ErrorCode::kNotFound,
                                 "path: no route " + std::string(path.substr(0, kPathEchoBytesMax))),
                   "unknown");
+}
+
+// 405 when the path is served for other methods (which Allow names), else 404.
+HttpResponse NoMethod(const Router& router, std::string_view method, std::string_view path) {
+  const std::vector<std::string> methods = router.MethodsFor(path);
+  if (methods.empty()) return NoRoute(path);
+  std::string allow;
+  for (const auto& m : methods) allow += (allow.empty() ? "" : ", ") + m;
+  HttpResponse r = ErrorResponse(405, ErrorCode::kMethodNotAllowed,
+                                 "method: " + std::string(method.substr(0, 16)) + " is not allowed on " +
+                                     std::string(path.substr(0, kPathEchoBytesMax)) + " (" + allow + ")");
+  r.headers.emplace_back("Allow", allow);
+  return Labelled(std::move(r), "unknown");
 }
 
 }  // namespace
@@ -64,14 +77,7 @@ std::optional<HttpResponse> Dispatcher::Handle(const HttpRequest& request, Write
 std::optional<HttpResponse> Dispatcher::Authorized(const HttpRequest& request, std::string_view path,
                                                    const ApiKey& key, Writer::Deliver later) {
   auto match = api_.Find(request.method, path);
-  if (!match) {
-    // Kept from the first version: a POST nobody routes is 404, any other method 405.
-    if (request.method == "POST") return NoRoute(path);
-    return Labelled(ErrorResponse(405, ErrorCode::kInvalidArgument,
-                                  "method: " + request.method + " is not allowed on " +
-                                      std::string(path.substr(0, kPathEchoBytesMax))),
-                    "unknown");
-  }
+  if (!match) return NoMethod(api_, request.method, path);
   const size_t qmark = request.target.find('?');
   const auto query = ParseQuery(qmark == std::string::npos ? std::string_view()
                                                            : std::string_view(request.target).substr(qmark + 1));

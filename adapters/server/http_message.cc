@@ -53,8 +53,20 @@ HttpResponse JsonResponse(std::string body) {
 
 HttpResponse ResponseFromOutcome(const Result<Outcome>& r) {
   if (!r) return ErrorResponse(r.error());
-  HttpResponse out = JsonResponse(r->body);
-  if (r->declined) out.status = 402;
+  HttpResponse out;
+  if (r->declined) {  // refused by the books: stored under the key like any outcome
+    out = ErrorResponse(r->decline);
+    out.status = 402;
+  } else if (r->payment_status == "declined") {  // by the issuer: the payment is recorded
+    Error e = MakeError(ErrorCode::kCardDeclined,
+                        "card: payment " + r->payment_id + " was declined by the issuer (" +
+                            DescribeResponseCode(r->response_code).reason + ")");
+    e.response_code = r->response_code;
+    out.status = 402;
+    out.body = requests::ErrorJson(e, r->body);
+  } else {
+    out = JsonResponse(r->body);
+  }
   if (r->replayed) out.headers.emplace_back("Idempotent-Replayed", "true");
   return out;
 }

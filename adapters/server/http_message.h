@@ -42,8 +42,9 @@ HttpResponse ErrorResponse(const Error& error);
 HttpResponse ErrorResponse(unsigned status, ErrorCode code, const std::string& message);
 // A 200 with a JSON body.
 HttpResponse JsonResponse(std::string body);
-// The answer to a committed command: its stored body (402 when the books declined it, with
-// Idempotent-Replayed on a replay), or its error.
+// The answer to a committed command: its stored body; a 402 in the error shape when the books
+// refused it or the issuer declined the payment (card_declined, the payment inside); with
+// Idempotent-Replayed on a replay. Or its error.
 HttpResponse ResponseFromOutcome(const Result<Outcome>& outcome);
 
 }  // namespace pay::server

@@ -1,5 +1,7 @@
 #include "adapters/server/router.h"
 
+#include <algorithm>
+
 namespace pay::server {
 
 namespace {
@@ -48,6 +50,18 @@ std::optional<Router::Match> Router::Find(std::string_view method, std::string_v
     if (MatchPattern(route.pattern, path, &raw_id)) return Match{&route, PercentDecode(raw_id)};
   }
   return std::nullopt;
+}
+
+std::vector<std::string> Router::MethodsFor(std::string_view path) const {
+  std::vector<std::string> methods;
+  for (const Route& route : routes_) {
+    std::string_view raw_id;
+    if (!MatchPattern(route.pattern, path, &raw_id)) continue;
+    if (std::find(methods.begin(), methods.end(), route.method) == methods.end()) {
+      methods.push_back(route.method);
+    }
+  }
+  return methods;
 }
 
 std::string PercentDecode(std::string_view s) {

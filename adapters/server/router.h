@@ -53,6 +53,9 @@ class Router {
     std::string id;  // percent-decoded
   };
   std::optional<Match> Find(std::string_view method, std::string_view path) const;
+  // The methods of the routes whose pattern matches `path`, each once, in table order (empty:
+  // no route serves the path).
+  std::vector<std::string> MethodsFor(std::string_view path) const;
 
  private:
   std::vector<Route> routes_;

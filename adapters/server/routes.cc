@@ -59,7 +59,7 @@ Reply ListPayments(const Call& c) {
 
 // /v1/accounts/{id} without /balance or /history (or with an empty id).
 Reply AccountsHint(const Call&) {
-  HttpResponse r = ErrorResponse(404, ErrorCode::kInvalidArgument, "path: use /v1/accounts/{id}/balance or /history");
+  HttpResponse r = ErrorResponse(404, ErrorCode::kNotFound, "path: use /v1/accounts/{id}/balance or /history");
   r.route = "unknown";
   return r;
 }

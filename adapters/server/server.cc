@@ -12,6 +12,7 @@
 #include "adapters/server/rate_limiter.h"
 #include "adapters/server/session_context.h"
 #include "adapters/server/writer.h"
+#include "core/crypto.h"
 
 namespace pay::server {
 
@@ -23,14 +24,14 @@ constexpr std::chrono::seconds kStopAnswersWaitMax{10};
 
 // Members in dependency order: each is destroyed before what it uses.
 struct Server::Impl {
-  Impl(Engine& engine, ApiKeys& keys, const ServerOptions& o)
+  Impl(Engine& engine, ApiKeys& keys, const ServerOptions& o, std::string request_id_prefix)
       : options(o),
         limiter(o.rate_per_s, o.burst),
         auth_failures(o.auth_failures_per_s, o.auth_failures_burst),
         authenticator(keys),
         writer(engine, metrics, o.queue_max, o.batch_max),
         dispatcher(engine, authenticator, limiter, auth_failures, writer, metrics),
-        context(options, dispatcher, metrics) {
+        context(options, dispatcher, metrics, std::move(request_id_prefix)) {
     metrics.more = [&engine] {  // where reads ran (EngineOptions::replica_db_path)
       const Engine::ReadRouting r = engine.read_routing();
       return "# HELP paymentd_reads_total Reads of the books by where they ran (replica, or "
@@ -57,7 +58,8 @@ Server::~Server() { Stop(); }
 
 Result<std::unique_ptr<Server>> Server::Start(Engine& engine, ApiKeys& keys, const ServerOptions& options) {
   std::unique_ptr<Server> server(new Server());
-  server->impl_ = std::make_unique<Impl>(engine, keys, options);
+  PAY_ASSIGN_OR_RETURN(std::string random, RandomBytes(5));
+  server->impl_ = std::make_unique<Impl>(engine, keys, options, "req_" + ToHex(random));
   PAY_ASSIGN_OR_RETURN(server->impl_->listener, Listener::Start(server->impl_->context));
   return server;
 }

@@ -47,6 +47,10 @@ struct ServerOptions {
   // address are answered 429 without looking at their key. 0: no limit.
   double auth_failures_per_s = 10;
   int64_t auth_failures_burst = 20;
+  // The access log: one JSON object per answered request (time, request_id, ip, method, route,
+  // status, duration_ms, bytes), called from the I/O threads. Never card data or secrets: the
+  // route pattern is logged, not the path, and no header or body. Empty: no log.
+  std::function<void(std::string_view line)> access_log;
 };
 
 class Server {

@@ -12,11 +12,15 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
+
+#include "core/json_writer.h"
+#include "core/time_format.h"
 
 namespace pay::server {
 
@@ -31,6 +35,8 @@ using SteadyClock = std::chrono::steady_clock;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 constexpr size_t kReadChunkBytes = 8192;  // what one read asks the socket for
+constexpr size_t kLoggedMethodBytesMax = 16;
+const std::string kUnknownRoute = "unknown";
 
 HttpRequest PlainRequest(http::request<http::string_body>&& req, const std::string& client_ip) {
   HttpRequest r;
@@ -95,7 +101,8 @@ class Session final : public std::enable_shared_from_this<Session<Stream>> {
     HttpResponse r = ErrorResponse(400, ErrorCode::kInvalidArgument,
                                    "request: this port speaks TLS only; use https://");
     auto text = std::make_shared<std::string>(
-        "HTTP/1.1 400 Bad Request\r\nServer: paymentd\r\nContent-Type: " + r.content_type +
+        "HTTP/1.1 400 Bad Request\r\nServer: paymentd\r\nRequest-Id: " + NextRequestId() +
+        "\r\nContent-Type: " + r.content_type +
         "\r\nConnection: close\r\nContent-Length: " + std::to_string(r.body.size()) + "\r\n\r\n" +
         r.body);
     context_.metrics.Request("invalid", 400, 0);
@@ -168,8 +175,10 @@ class Session final : public std::enable_shared_from_this<Session<Stream>> {
       return Close();
     }
     started_ = SteadyClock::now();
+    method_.clear();
     if (ec) return Refuse(ec);
     auto req = parser_->release();
+    method_ = std::string(req.method_string().substr(0, kLoggedMethodBytesMax));
     if (std::string why = Ambiguity(req); !why.empty()) return RefuseAmbiguous(why);
     keep_alive_ = req.keep_alive();
     counted_ = true;
@@ -208,11 +217,15 @@ class Session final : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void Send(HttpResponse r) {
-    context_.metrics.Request(r.route.empty() ? "unknown" : r.route, r.status,
-                             std::chrono::duration<double, std::milli>(SteadyClock::now() - started_).count());
+    const std::string& route = r.route.empty() ? kUnknownRoute : r.route;
+    const double ms = std::chrono::duration<double, std::milli>(SteadyClock::now() - started_).count();
+    context_.metrics.Request(route, r.status, ms);
+    const std::string request_id = NextRequestId();
+    if (context_.options.access_log) Log(request_id, route, r.status, ms, r.body.size());
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), 11);
     res->set(http::field::server, "paymentd");
     res->set(http::field::content_type, r.content_type);
+    res->set("Request-Id", request_id);
     for (const auto& [k, v] : r.headers) res->set(k, v);
     res->keep_alive(keep_alive_ && !context_.stopping);
     res->body() = std::move(r.body);
@@ -225,6 +238,32 @@ class Session final : public std::enable_shared_from_this<Session<Stream>> {
       if (ec || !res->keep_alive()) return self->Close();
       self->Read();
     });
+  }
+
+  std::string NextRequestId() {
+    char counter[24];
+    std::snprintf(counter, sizeof counter, "%010llx",
+                  static_cast<unsigned long long>(context_.requests.fetch_add(1) + 1));
+    return context_.request_id_prefix + counter;
+  }
+
+  // One line of the access log: what was asked (the route's pattern, not the path: a path may
+  // carry anything a client put there) and how it was answered.
+  void Log(const std::string& request_id, const std::string& route, unsigned status, double ms,
+           size_t bytes) {
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch()).count();
+    JsonWriter w;
+    w.BeginObject().Field("time", FormatRfc3339Ms(now_ms)).Field("request_id", request_id);
+    w.Field("ip", client_ip_).Field("method", method_).Field("route", route);
+    w.Field("status", static_cast<int64_t>(status));
+    w.Key("duration_ms").Raw(FormatMs(ms)).Field("bytes", static_cast<int64_t>(bytes)).EndObject();
+    context_.options.access_log(w.str());
+  }
+  static std::string FormatMs(double ms) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3f", ms);
+    return buf;
   }
 
   void Close() {
@@ -242,6 +281,7 @@ class Session final : public std::enable_shared_from_this<Session<Stream>> {
   bool authenticated_ = false;  // a request with a valid API key was seen
   bool counted_ = false;  // the in-flight count is released when the answer is written
   SteadyClock::time_point started_;
+  std::string method_;  // of the request being answered (empty when it could not be read)
 };
 
 }  // namespace

@@ -64,8 +64,8 @@ class ClientCounts {
 };
 
 struct SessionContext {
-  SessionContext(const ServerOptions& o, Dispatcher& d, MetricsRegistry& m)
-      : options(o), dispatcher(d), metrics(m) {}
+  SessionContext(const ServerOptions& o, Dispatcher& d, MetricsRegistry& m, std::string id_prefix)
+      : options(o), dispatcher(d), metrics(m), request_id_prefix(std::move(id_prefix)) {}
   const ServerOptions& options;
   Dispatcher& dispatcher;
   MetricsRegistry& metrics;
@@ -73,6 +73,10 @@ struct SessionContext {
   ClientCounts clients;
   std::atomic<bool> stopping{false};  // no new requests; answers leave with Connection: close
   InFlight in_flight;
+  // Request-Id of every answer: "req_", this server's random prefix, a counter (opaque to
+  // clients, unique per server start).
+  const std::string request_id_prefix;
+  std::atomic<uint64_t> requests{0};
 };
 
 }  // namespace pay::server

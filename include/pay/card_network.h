@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pay/result.h"
@@ -62,6 +63,15 @@ struct CardResponse {
   bool deferred = false;
   bool approved() const { return response_code == "00" || response_code == "10"; }
 };
+
+// What an ISO 8583 response code (DE 39) means, in words: a snake_case decline code in the
+// vocabulary card APIs use (`do_not_honor`, `insufficient_funds`, ...) and a sentence. Codes
+// the table does not know are "generic_decline" / "Declined (response code NN)".
+struct ResponseCodeMeaning {
+  std::string decline_code;
+  std::string reason;
+};
+ResponseCodeMeaning DescribeResponseCode(std::string_view response_code);
 
 class CardNetwork {
  public:

@@ -32,6 +32,8 @@ enum class ErrorCode : int32_t {
   kIdempotencyKeyReused = 1012,
   kInvalidIdempotencyKey = 1013,
   kInvalidConfig = 1014,
+  kNotFound = 1015,
+  kMethodNotAllowed = 1016,
 
   kUnknownAccount = 2001,
   kAccountExists = 2002,
@@ -51,6 +53,7 @@ enum class ErrorCode : int32_t {
   kUnknownMerchant = 2016,
   kUnauthenticated = 2017,
   kForbidden = 2018,
+  kCardDeclined = 2019,
 
   kStoreBusy = 3001,
   kStoreIo = 3002,

@@ -323,3 +323,34 @@ std::string MerchantJson(const Merchant& m) {
 }
 
 }  // namespace pay
+
+namespace pay {
+
+ResponseCodeMeaning DescribeResponseCode(std::string_view code) {
+  struct Row {
+    std::string_view code, decline_code, reason;
+  };
+  static constexpr Row kRows[] = {
+      {"00", "approved", "Approved"},
+      {"10", "partial_approval", "Approved for part of the amount"},
+      {"05", "do_not_honor", "Do not honor: the issuer declined without a reason"},
+      {"12", "invalid_transaction", "Invalid transaction"},
+      {"13", "invalid_amount", "Invalid amount"},
+      {"14", "invalid_number", "Invalid card number"},
+      {"25", "not_found", "The original message was not found"},
+      {"30", "format_error", "Format error"},
+      {"51", "insufficient_funds", "Insufficient funds"},
+      {"54", "expired_card", "Expired card"},
+      {"57", "transaction_not_allowed", "Transaction not permitted to the cardholder"},
+      {"61", "card_velocity_exceeded", "Exceeds the amount limit of a velocity rule"},
+      {"65", "withdrawal_count_limit_exceeded", "Exceeds the count limit of a velocity rule"},
+      {"94", "duplicate_transaction", "Duplicate transmission"},
+      {"96", "processing_error", "System malfunction at the issuer"},
+  };
+  for (const Row& r : kRows) {
+    if (r.code == code) return {std::string(r.decline_code), std::string(r.reason)};
+  }
+  return {"generic_decline", "Declined (response code " + std::string(code) + ")"};
+}
+
+}  // namespace pay

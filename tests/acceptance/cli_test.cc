@@ -192,12 +192,13 @@ TEST_F(CliTest, ErrorsAreJsonWithCodeAndNumber) {
   CtlRun bad = Ctl({"--json", "transfer", "--debit", "bank", "--credit", "alice", "--amount", "12.345",
                  "--ref", "r"});
   EXPECT_EQ(bad.status, 2);
-  EXPECT_TRUE(Has(bad.out, "{\"error\":{\"code\":\"invalid_amount\",\"number\":1002,"));
+  EXPECT_TRUE(Has(bad.out, "{\"error\":{\"type\":\"invalid_request_error\",\"code\":\"invalid_amount\",\"number\":1002,")) << bad.out;
+  EXPECT_TRUE(Has(bad.out, "\"param\":\"--amount\"")) << bad.out;
   EXPECT_TRUE(Has(bad.out, "--amount"));
   CtlRun od = Ctl({"--json", "transfer", "--debit", "alice", "--credit", "bank", "--amount", "1.00",
                 "--ref", "r"});
   EXPECT_EQ(od.status, 1);
-  EXPECT_TRUE(Has(od.out, "\"code\":\"overdraft\",\"number\":2004"));
+  EXPECT_TRUE(Has(od.out, "\"code\":\"overdraft\",\"number\":2004")) << od.out;
   CtlRun unknown = Ctl({"--json", "transfer", "--debit", "ghost", "--credit", "bank", "--amount", "1",
                      "--ref", "r"});
   EXPECT_EQ(unknown.status, 1);
@@ -206,7 +207,8 @@ TEST_F(CliTest, ErrorsAreJsonWithCodeAndNumber) {
   EXPECT_TRUE(Has(unknown.out, "\"message\":\"--debit: no account 'ghost'\"")) << unknown.out;
   CtlRun usage = Ctl({"--json", "transfer", "--debit", "bank"});
   EXPECT_EQ(usage.status, 2);
-  EXPECT_TRUE(Has(usage.out, "{\"error\":{\"code\":\"invalid_argument\",\"number\":1001,")) << usage.out;
+  EXPECT_TRUE(Has(usage.out, "{\"error\":{\"type\":\"invalid_request_error\",\"code\":\"invalid_argument\",\"number\":1001,")) << usage.out;
+  EXPECT_FALSE(Has(usage.out, "\"param\"")) << usage.out;  // "usage: ..." names no field
   EXPECT_EQ(Ctl({"account", "show", "alice", "--as-of-entry", "-5"}).status, 2);
   CtlRun cur = Ctl({"account", "create", "x", "--currency", "XXX"});
   EXPECT_EQ(cur.status, 2);
@@ -304,7 +306,8 @@ key = ["merchant"]
   CtlRun refused = xfer("c");
   EXPECT_EQ(refused.status, 1);
   EXPECT_TRUE(Has(refused.out, "\"code\":\"velocity_limited\",\"number\":3004,")) << refused.out;
-  EXPECT_TRUE(Has(refused.out, "\"rule\":\"two-per-minute\",\"response_code\":\"65\",\"retry_after_ms\":60000"));
+  EXPECT_TRUE(Has(refused.out, "\"type\":\"card_error\"")) << refused.out;
+  EXPECT_TRUE(Has(refused.out, "\"decline_code\":\"withdrawal_count_limit_exceeded\",\"decline_reason\":\"Exceeds the count limit of a velocity rule\",\"response_code\":\"65\",\"rule\":\"two-per-minute\",\"retry_after_ms\":60000")) << refused.out;
   EXPECT_EQ(xfer("a").status, 0);  // a replay passes and consumes nothing
   CtlRun status = Ctl({"--json", "--config", dir_.File("v.toml"), "velocity", "status", "--key",
                        "merchant=acme"});

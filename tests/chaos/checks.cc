@@ -28,7 +28,7 @@ void Report(const char* what, const Record& r) {
 }  // namespace
 
 // Every final answer comes back the same (an answer given while the payment was in doubt comes
-// back with its resolution, for the same payment); every key ends with a final answer; a
+// back with its resolution, for the same payment, a 402 when it was declined); every key ends with a final answer; a
 // payment is named by one key only.
 void Campaign::CheckAnswers(std::map<std::string, std::string>* key_of_payment) {
   for (const Client& c : clients_) {
@@ -40,9 +40,10 @@ void Campaign::CheckAnswers(std::map<std::string, std::string>* key_of_payment) 
       }
       if (Stored(r.first)) {
         const bool in_doubt = Unsettled(JsonStringField(r.first.body, "status"));
-        const bool same = in_doubt ? r.first.status == r.last.status &&
-                                         JsonStringField(r.first.body, "payment_id") ==
-                                             JsonStringField(r.last.body, "payment_id")
+        // In doubt, the resolution may differ (approved: 200; declined: 402 with the payment
+        // inside), for the same payment.
+        const bool same = in_doubt ? JsonStringField(r.first.body, "payment_id") ==
+                                         JsonStringField(r.last.body, "payment_id")
                                    : r.first.status == r.last.status && r.first.body == r.last.body;
         if (!same) {
           ++f_.changed;
@@ -50,7 +51,10 @@ void Campaign::CheckAnswers(std::map<std::string, std::string>* key_of_payment) 
         }
       }
       const bool creates = r.kind == "authorize" || r.kind == "disbursement" || r.kind == "p2p";
-      if (!creates || r.last.status != 200) continue;
+      // A payment is made by an execution (200) or recorded declined (402 card_declined, the
+      // payment inside the error).
+      const bool declined = r.last.status == 402 && JsonStringField(r.last.body, "code") == "card_declined";
+      if (!creates || (r.last.status != 200 && !declined)) continue;
       const std::string id = JsonStringField(r.last.body, "payment_id");
       auto [it, fresh] = key_of_payment->emplace(id, r.key);
       if (!fresh && it->second != r.key) {

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include <map>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "pay/simulator.h"
@@ -276,8 +278,14 @@ TEST_P(ServerTest, ChannelRefusalsCarryTheChannelsErrorCodes) {
 TEST_P(ServerTest, PathsReadAsTheFirstVersionReadThem) {
   Serve();
   Client c(server_->port());
-  EXPECT_EQ(c.Request("GET", "/v1/nope", acme_).status, 405);  // any method but POST: 405
+  auto nope = c.Request("GET", "/v1/nope", acme_);  // no route for any method: 404
+  EXPECT_EQ(nope.status, 404);
+  EXPECT_NE(nope.body.find(R"("type":"invalid_request_error","code":"not_found","number":1015)"), std::string::npos) << nope.body;
   EXPECT_EQ(c.Request("POST", "/v1/nope", acme_, "{}", "k").status, 404);
+  auto method = c.Request("DELETE", "/v1/payments", acme_);  // a route for GET only: 405
+  EXPECT_EQ(method.status, 405);
+  EXPECT_EQ(method.headers["allow"], "GET");
+  EXPECT_NE(method.body.find(R"("code":"method_not_allowed","number":1016)"), std::string::npos) << method.body;
   auto hint = c.Request("GET", "/v1/accounts/m%2Facme%2Favailable", acme_);
   EXPECT_EQ(hint.status, 404);
   EXPECT_NE(hint.body.find("/balance or /history"), std::string::npos) << hint.body;
@@ -285,7 +293,8 @@ TEST_P(ServerTest, PathsReadAsTheFirstVersionReadThem) {
   auto no_id = c.Request("POST", "/v1/payments/capture", acme_, "{}", "k");  // an empty id
   EXPECT_EQ(no_id.status, 400);
   EXPECT_NE(no_id.body.find("payment_key or payment_id"), std::string::npos) << no_id.body;
-  EXPECT_EQ(c.Request("POST", "/v1/payments/x/authorize", acme_, "{}", "k").status, 404);
+  // {id} takes slashes (account ids): this reads as GET /v1/payments/{id} with id "x/authorize".
+  EXPECT_EQ(c.Request("POST", "/v1/payments/x/authorize", acme_, "{}", "k").status, 405);
   EXPECT_EQ(c.Request("GET", "/nope", "").status, 404);  // outside /v1/: no key needed to hear it
 }
 
@@ -309,14 +318,59 @@ TEST_P(ServerTest, IdempotencyRulesOverHttp) {
   auto beta = c.Request("POST", "/v1/payments/authorize", beta_, kAuth, "order-9");
   EXPECT_EQ(beta.status, 200);
   EXPECT_NE(Field(beta.body, "payment_id"), Field(first.body, "payment_id"));
-  // A network decline is a result (200); a refusal by the books is 402.
-  auto declined = c.Request("POST", "/v1/payments/authorize", acme_,
-                            R"({"card":{"number":"4000000000000002","expiry":"12/30"},"amount":"1.00","currency":"USD"})", "d-1");
-  EXPECT_EQ(declined.status, 200);
+  // A network decline and a refusal by the books are both 402 in the one error shape; the
+  // decline carries its reason in words and the payment it recorded, the same on a replay.
+  const std::string decline = R"({"card":{"number":"4000000000000002","expiry":"12/30"},"amount":"1.00","currency":"USD"})";
+  auto declined = c.Request("POST", "/v1/payments/authorize", acme_, decline, "d-1");
+  EXPECT_EQ(declined.status, 402);
+  EXPECT_EQ(declined.body.rfind(R"({"error":{"type":"card_error","code":"card_declined","number":2019,)", 0), 0u) << declined.body;
+  EXPECT_NE(declined.body.find(R"("decline_code":"do_not_honor","decline_reason":"Do not honor: the issuer declined without a reason","response_code":"05")"), std::string::npos) << declined.body;
+  EXPECT_NE(declined.body.find(R"("payment":{"payment_id":")"), std::string::npos) << declined.body;
   EXPECT_EQ(Field(declined.body, "status"), "declined");
+  auto declined_again = c.Request("POST", "/v1/payments/authorize", acme_, decline, "d-1");
+  EXPECT_EQ(declined_again.status, 402);
+  EXPECT_EQ(declined_again.body, declined.body);
+  EXPECT_EQ(declined_again.headers["idempotent-replayed"], "true");
   auto illegal = c.Request("POST", "/v1/payments/" + Field(declined.body, "payment_id") + "/capture", acme_, "{}", "d-cap");
   EXPECT_EQ(illegal.status, 402) << illegal.body;
-  EXPECT_NE(illegal.body.find("illegal_transition"), std::string::npos);
+  EXPECT_EQ(illegal.body.rfind(R"({"error":{"type":"ledger_error","code":"illegal_transition",)", 0), 0u) << illegal.body;
+}
+
+// Every answer names its request (Request-Id, unique), and the access log has one line per
+// request naming the same id, its route and status, and never a card number, wherever the
+// client put one.
+TEST_P(ServerTest, EveryAnswerHasARequestIdAndOneAccessLogLine) {
+  std::mutex mu;
+  std::vector<std::string> lines;
+  ServerOptions o;
+  o.access_log = [&](std::string_view line) {
+    std::lock_guard lock(mu);
+    lines.emplace_back(line);
+  };
+  Serve(o);
+  Client c(server_->port());
+  std::vector<HttpResponse> answers = {
+      c.Request("POST", "/v1/payments/authorize", acme_, kAuth, "log-1"),
+      c.Request("GET", "/v1/payments/4242424242424242", acme_),
+      c.Request("GET", "/v1/payments", ""),
+      c.Request("GET", "/healthz", "")};
+  std::set<std::string> ids;
+  for (const auto& a : answers) {
+    const std::string id = a.headers.count("request-id") ? a.headers.at("request-id") : "";
+    EXPECT_EQ(id.rfind("req_", 0), 0u) << a.status << " " << a.body;
+    ids.insert(id);
+  }
+  EXPECT_EQ(ids.size(), answers.size());
+  server_->Stop();
+  std::lock_guard lock(mu);
+  ASSERT_EQ(lines.size(), answers.size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_NE(lines[i].find("\"request_id\":\"" + answers[i].headers.at("request-id") + "\""), std::string::npos) << lines[i];
+    EXPECT_NE(lines[i].find("\"status\":" + std::to_string(answers[i].status) + ","), std::string::npos) << lines[i];
+    EXPECT_EQ(lines[i].find("4242424242"), std::string::npos) << "card data in the log: " << lines[i];
+  }
+  EXPECT_NE(lines[0].find(R"("method":"POST","route":"POST /v1/payments/authorize","status":200)"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[2].find(R"("route":"unauthenticated","status":401)"), std::string::npos) << lines[2];
 }
 
 TEST_P(ServerTest, MalformedAndOversizedRequestsGetClearErrorsAndTheServerStaysUp) {
