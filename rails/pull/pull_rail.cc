@@ -13,6 +13,13 @@ namespace {
 
 using ledger::Posting;
 using ledger::Side;
+
+// An amount of the payment in its currency's units, as requests give them ("60.00 USD").
+std::string Amount(const Payment& p, int64_t minor) {
+  auto currency = LookupCurrency(p.currency);
+  return currency ? FormatMinor(minor, (*currency)->exponent) + " " + p.currency
+                  : std::to_string(minor) + " minor units of " + p.currency;
+}
 using payments::PaymentKind;
 using namespace payments::accounts;
 
@@ -183,8 +190,8 @@ Result<Payment> PullRail::Capture(const std::string& merchant, const CaptureRequ
   const int64_t amount = r.amount_minor.value_or(capturable);
   if (amount > capturable) {
     return MakeError(ErrorCode::kCaptureExceedsAuthorized,
-                     "amount: " + std::to_string(amount) + " exceeds the " +
-                         std::to_string(capturable) + " still authorized on " + p.id);
+                     "amount: " + Amount(p, amount) + " exceeds the " + Amount(p, capturable) +
+                         " still authorized on " + p.id);
   }
   const int64_t rest = capturable - amount;
   const bool closes = r.final || rest == 0;
@@ -232,9 +239,8 @@ Result<Payment> PullRail::Refund(const std::string& merchant, const RefundReques
   const int64_t amount = r.amount_minor.value_or(refundable);
   if (amount <= 0 || amount > refundable) {
     return MakeError(ErrorCode::kRefundExceedsCaptured,
-                     "amount: refunds would total more than the " +
-                         std::to_string(p.captured_minor) + " captured on " + p.id + " (" +
-                         std::to_string(refundable) + " left to refund)");
+                     "amount: refunds would total more than the " + Amount(p, p.captured_minor) +
+                         " captured on " + p.id + " (" + Amount(p, refundable) + " left to refund)");
   }
   // Before settlement the refund comes out of the merchant's pending funds, after it out of
   // the available balance (which must cover it: no overdraft).

@@ -353,6 +353,7 @@ TEST_P(PullTest, AuthorizeCaptureInPartsRefundAndSettle) {
   Outcome over = Do("cap-3", CaptureRequest{id, 5001, false});
   ASSERT_TRUE(over.declined);
   EXPECT_EQ(over.decline.code, ErrorCode::kCaptureExceedsAuthorized);
+  EXPECT_EQ(over.decline.message, "amount: 50.01 USD exceeds the 50.00 USD still authorized on " + id);
   Outcome c3 = Do("cap-4", CaptureRequest{id, 1000, true});  // final: releases the other 4000
   EXPECT_EQ(c3.payment_status, "captured");
   EXPECT_EQ(Int(c3.body, "capturable_minor"), 0);
@@ -365,6 +366,8 @@ TEST_P(PullTest, AuthorizeCaptureInPartsRefundAndSettle) {
   Outcome r2 = Do("ref-2", RefundRequest{id, 5001});
   ASSERT_TRUE(r2.declined);
   EXPECT_EQ(r2.decline.code, ErrorCode::kRefundExceedsCaptured);
+  EXPECT_EQ(r2.decline.message, "amount: refunds would total more than the 60.00 USD captured on " +
+                                    id + " (50.00 USD left to refund)");
   ExpectConservation();
   auto s = engine_->Settle();
   ASSERT_TRUE(s) << s.error().message;
