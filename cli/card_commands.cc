@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "adapters/requests/requests.h"
 #include "cli/commands.h"
 #include "cli/print.h"
 #include "core/json_writer.h"
@@ -234,10 +235,7 @@ int RunResolve(Context& ctx, bool expire) {
   auto left = ctx.engine->ResolvePending();
   if (!left) return PrintError(ctx, left.error());
   if (ctx.json) {
-    JsonWriter w;
-    w.BeginObject().Field("expired", static_cast<int64_t>(expired));
-    w.Field("advices_queued", *left > 0).EndObject();
-    std::cout << w.str() << "\n";
+    std::cout << requests::ResolveJson(expired, *left) << "\n";
   } else {
     if (expire) std::cout << "expired " << expired << " authorizations\n";
     std::cout << (*left > 0 ? "some network advices are still unacknowledged (queued)\n"
@@ -250,13 +248,7 @@ int RunSettle(Context& ctx) {
   auto r = ctx.engine->Settle();
   if (!r) return PrintError(ctx, r.error());
   if (ctx.json) {
-    JsonWriter w;
-    w.BeginObject().Field("payments", static_cast<int64_t>(r->payments)).Key("totals").BeginArray();
-    for (const auto& [cur, net, fee] : r->totals) {
-      w.BeginObject().Field("currency", cur).Field("net_minor", net).Field("fee_minor", fee).EndObject();
-    }
-    w.EndArray().EndObject();
-    std::cout << w.str() << "\n";
+    std::cout << requests::SettleJson(*r) << "\n";
     return 0;
   }
   std::cout << "settled " << r->payments << " payments\n";

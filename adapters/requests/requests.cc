@@ -367,6 +367,23 @@ std::string ErrorJson(const Error& e, std::string_view payment_json) {
   return w.str();
 }
 
+std::string SettleJson(const Engine::SettleReport& r) {
+  JsonWriter w;
+  w.BeginObject().Field("payments", static_cast<int64_t>(r.payments)).Key("totals").BeginArray();
+  for (const auto& [cur, net, fee] : r.totals) {
+    w.BeginObject().Field("currency", cur).Field("net_minor", net).Field("fee_minor", fee).EndObject();
+  }
+  w.EndArray().EndObject();
+  return w.str();
+}
+
+std::string ResolveJson(size_t expired, size_t still_queued) {
+  JsonWriter w;
+  w.BeginObject().Field("expired", static_cast<int64_t>(expired));
+  w.Field("advices_queued", still_queued > 0).EndObject();
+  return w.str();
+}
+
 std::string PaymentListJson(const std::vector<PaymentView>& payments) {
   JsonWriter w;
   w.BeginObject().Key("payments").BeginArray();

@@ -107,6 +107,11 @@ std::string ErrorJson(const Error& error, std::string_view payment_json = {});
 // rate_limit_error, card_error (declines and velocity refusals), ledger_error (refused by the
 // state of the books), api_error (ours: transient or internal).
 std::string_view ErrorType(ErrorCode code);
+// The sweeps' reports, as paymentctl --json and the admin routes give them:
+// {"payments":N,"totals":[{"currency","net_minor","fee_minor"}...]} and
+// {"expired":N,"advices_queued":bool}.
+std::string SettleJson(const Engine::SettleReport& report);
+std::string ResolveJson(size_t expired, size_t still_queued);
 // {"payments":[<payment JSON>...]}
 std::string PaymentListJson(const std::vector<PaymentView>& payments);
 // {"account","lines":[{"entry","description","debit_minor","credit_minor","balance_minor",

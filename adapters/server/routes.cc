@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <cstdlib>
 
 #include "adapters/requests/requests.h"
@@ -148,6 +149,29 @@ Reply Fund(const Call& c) {
   return Submit(c, std::move(record));
 }
 
+// ---- the sweeps, for an operator (admin key): the same as paymentctl settle, payment expire and
+// payment resolve ------------------------------------------------------------------------------
+
+Reply AdminSettle(const Call& c) {
+  if (!c.key.admin) return Forbidden("settlement needs an admin key");
+  auto r = c.engine.Settle();
+  if (!r) return ErrorResponse(r.error());
+  return JsonResponse(requests::SettleJson(*r));
+}
+
+Reply AdminResolve(const Call& c, bool expire) {
+  if (!c.key.admin) return Forbidden("resolving payments needs an admin key");
+  size_t expired = 0;
+  if (expire) {
+    auto n = c.engine.ExpirePayments(SIZE_MAX);
+    if (!n) return ErrorResponse(n.error());
+    expired = *n;
+  }
+  auto left = c.engine.ResolvePending();
+  if (!left) return ErrorResponse(left.error());
+  return JsonResponse(requests::ResolveJson(expired, *left));
+}
+
 Reply Authorize(const Call& c) { return Write(c, &v1::Record::mutable_authorize); }
 Reply Disburse(const Call& c) { return Write(c, &v1::Record::mutable_push); }
 Reply P2p(const Call& c) { return Write(c, &v1::Record::mutable_p2p); }
@@ -186,6 +210,9 @@ Router ApiRoutes() {
   r.Add("POST", "/v1/payments/{id}/increment", Increment);
   r.Add("POST", "/v1/disbursements", Disburse);
   r.Add("POST", "/v1/p2p", P2p);
+  r.Add("POST", "/v1/admin/settle", AdminSettle);
+  r.Add("POST", "/v1/admin/expire", [](const Call& c) { return AdminResolve(c, true); });
+  r.Add("POST", "/v1/admin/resolve", [](const Call& c) { return AdminResolve(c, false); });
   return r;
 }
 

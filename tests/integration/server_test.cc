@@ -336,6 +336,30 @@ TEST_P(ServerTest, IdempotencyRulesOverHttp) {
   EXPECT_EQ(illegal.body.rfind(R"({"error":{"type":"ledger_error","code":"illegal_transition",)", 0), 0u) << illegal.body;
 }
 
+// Settlement, expiry and resolution as admin routes: the same reports as the CLI's --json.
+TEST_P(ServerTest, AdminRoutesRunTheSweeps) {
+  Serve();
+  Client c(server_->port());
+  auto auth = c.Request("POST", "/v1/payments/authorize", acme_, kAuth, "sweep-1");
+  ASSERT_EQ(auth.status, 200) << auth.body;
+  auto cap = c.Request("POST", "/v1/payments/" + Field(auth.body, "payment_id") + "/capture", acme_, "{}", "sweep-cap");
+  ASSERT_EQ(cap.status, 200) << cap.body;
+  auto refused = c.Request("POST", "/v1/admin/settle", acme_);
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_NE(refused.body.find(R"("type":"permission_error","code":"forbidden")"), std::string::npos) << refused.body;
+  auto settled = c.Request("POST", "/v1/admin/settle", admin_);
+  EXPECT_EQ(settled.status, 200);
+  EXPECT_EQ(settled.body.rfind(R"({"payments":1,"totals":[{"currency":"USD","net_minor":2500,)", 0), 0u) << settled.body;
+  EXPECT_EQ(c.Request("POST", "/v1/admin/settle", admin_).body, R"({"payments":0,"totals":[]})");
+  auto expired = c.Request("POST", "/v1/admin/expire", admin_);
+  EXPECT_EQ(expired.status, 200);
+  EXPECT_EQ(expired.body, R"({"expired":0,"advices_queued":false})");
+  EXPECT_EQ(c.Request("POST", "/v1/admin/resolve", admin_).status, 200);
+  auto get = c.Request("GET", "/v1/admin/settle", admin_);
+  EXPECT_EQ(get.status, 405);
+  EXPECT_EQ(get.headers["allow"], "POST");
+}
+
 // Every answer names its request (Request-Id, unique), and the access log has one line per
 // request naming the same id, its route and status, and never a card number, wherever the
 // client put one.
