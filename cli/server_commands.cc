@@ -9,11 +9,13 @@
 
 #include "adapters/network/faults.h"
 #include "adapters/network/tcp_network.h"
+#include "adapters/requests/requests.h"
 #include "adapters/server/api_keys.h"
 #include "adapters/server/server.h"
 #include "cli/commands.h"
 #include "cli/print.h"
 #include "core/json_writer.h"
+#include "core/time_format.h"
 
 namespace pay::cli {
 namespace {
@@ -91,7 +93,7 @@ void AddServe(CLI::App& app, Context& ctx) {
   Help(sub,
        {"paymentctl apikey create --admin            # prints the key once",
         "paymentctl serve --listen 127.0.0.1:8080 &",
-        R"(curl -s -H "Authorization: Bearer pk_..." localhost:8080/v1/payments?merchant=acme   (docs/api.md))"},
+        R"(curl -s -H "Authorization: Bearer sk_test_..." localhost:8080/v1/payments?merchant=acme   (docs/api.md))"},
        {"--db --json --config --idempotency-retention --durability", kNetworkOptions});
   OnRun(sub, ctx, Needs::kServer, [o](Context& c) { return RunServe(c, *o); });
 }
@@ -154,7 +156,14 @@ void AddNetworkSim(CLI::App& app, Context& ctx) {
 
 // ---- apikey ---------------------------------------------------------------------------------
 
-int RunApiKeyCreate(Context& ctx, bool admin) {
+struct ApiKeyOptions {
+  bool admin = false;
+  std::string mode = "test", id, expires_in = "24h", after;
+  size_t limit = 100;
+};
+
+int RunApiKeyCreate(Context& ctx, const ApiKeyOptions& o) {
+  const bool admin = o.admin;
   auto keys = server::ApiKeys::Open(ctx.db_path, *ctx.clock);  // the channel's own connection
   if (!keys) return PrintError(ctx, keys.error());
   (*keys)->SetMerchantLookup([&ctx](std::string_view id) -> Result<bool> {
@@ -163,14 +172,71 @@ int RunApiKeyCreate(Context& ctx, bool admin) {
     if (!m) return m.error();
     return true;
   });
-  auto key = (*keys)->Create(admin ? "" : ctx.merchant, admin);
+  auto key = (*keys)->Create(admin ? "" : ctx.merchant, admin, o.mode);
   if (!key) return PrintError(ctx, key.error());
   if (ctx.json) {
-    JsonWriter w;
-    w.BeginObject().Field("api_key", *key).Field("merchant", ctx.merchant).Field("admin", admin).EndObject();
-    std::cout << w.str() << "\n";
+    server::ApiKey like;
+    like.merchant = admin ? "" : ctx.merchant;
+    like.admin = admin;
+    like.mode = o.mode;
+    std::cout << server::NewKeyJson(*key, like) << "\n";
   } else {
     std::cout << *key << "\n(shown once; only its hash is stored)\n";
+  }
+  return 0;
+}
+
+int RunApiKeyList(Context& ctx, const ApiKeyOptions& o) {
+  auto keys = server::ApiKeys::Open(ctx.db_path, *ctx.clock);
+  if (!keys) return PrintError(ctx, keys.error());
+  auto list = (*keys)->List(ctx.merchant, o.after, o.limit + 1);
+  if (!list) return PrintError(ctx, list.error());
+  const bool more = list->size() > o.limit;
+  if (more) list->pop_back();
+  if (ctx.json) {
+    std::vector<std::string> items;
+    for (const auto& k : *list) items.push_back(server::ApiKeyJson(k));
+    std::cout << requests::ListJson(items, more, list->empty() ? "" : list->back().id) << "\n";
+    return 0;
+  }
+  for (const auto& k : *list) {
+    std::cout << k.prefix() << k.id << "_...  " << (k.admin ? "admin" : "merchant " + k.merchant)
+              << "  created " << FormatRfc3339Ms(k.created_at_ms)
+              << (k.expires_at_ms ? "  expires " + FormatRfc3339Ms(k.expires_at_ms) : "") << "\n";
+  }
+  if (list->empty()) std::cout << "no API keys\n";
+  if (more) std::cout << "(more: --after " << list->back().id << ")\n";
+  return 0;
+}
+
+int RunApiKeyRevoke(Context& ctx, const ApiKeyOptions& o) {
+  auto keys = server::ApiKeys::Open(ctx.db_path, *ctx.clock);
+  if (!keys) return PrintError(ctx, keys.error());
+  if (auto r = (*keys)->Revoke(o.id); !r) return PrintError(ctx, r.error());
+  if (ctx.json) {
+    JsonWriter w;
+    w.BeginObject().Field("id", o.id).Field("revoked", true).EndObject();
+    std::cout << w.str() << "\n";
+  } else {
+    std::cout << "revoked " << o.id << " (every node refuses it within a second)\n";
+  }
+  return 0;
+}
+
+int RunApiKeyRoll(Context& ctx, const ApiKeyOptions& o) {
+  auto grace = o.expires_in == "0" ? Result<int64_t>(0) : ParseDurationMs(o.expires_in, "--expires-in");
+  if (!grace) return PrintError(ctx, grace.error());
+  auto keys = server::ApiKeys::Open(ctx.db_path, *ctx.clock);
+  if (!keys) return PrintError(ctx, keys.error());
+  auto old = (*keys)->Find(o.id);
+  if (!old) return PrintError(ctx, old.error());
+  auto rolled = (*keys)->Roll(o.id, *grace);
+  if (!rolled) return PrintError(ctx, rolled.error());
+  if (ctx.json) {
+    std::cout << server::NewKeyJson(rolled->key, *old, o.id, rolled->old_expires_at_ms) << "\n";
+  } else {
+    std::cout << rolled->key << "\n(shown once; " << o.id << " works until "
+              << FormatRfc3339Ms(rolled->old_expires_at_ms) << ")\n";
   }
   return 0;
 }
@@ -178,12 +244,31 @@ int RunApiKeyCreate(Context& ctx, bool admin) {
 void AddApiKey(CLI::App& app, Context& ctx) {
   auto* apikey = app.add_subcommand("apikey", "API keys of paymentd");
   apikey->require_subcommand(1);
-  auto admin = std::make_shared<bool>(false);
+  auto o = std::make_shared<ApiKeyOptions>();
   auto* sub = apikey->add_subcommand("create", "Create a key (printed once; only its hash is stored)");
-  sub->add_flag("--admin", *admin, "An admin key (creates merchants, funds); otherwise give --merchant");
-  Help(sub, {"paymentctl apikey create --merchant acme", "paymentctl apikey create --admin"},
+  sub->add_flag("--admin", o->admin, "An admin key (creates merchants, funds); otherwise give --merchant");
+  sub->add_option("--mode", o->mode, "test (sk_test_...) or live (sk_live_...)")->check(CLI::IsMember({"test", "live"}));
+  Help(sub, {"paymentctl apikey create --merchant acme", "paymentctl apikey create --admin --mode live"},
        {"--db --json --merchant --durability"});
-  OnRun(sub, ctx, Needs::kEngine, [admin](Context& c) { return RunApiKeyCreate(c, *admin); });
+  OnRun(sub, ctx, Needs::kEngine, [o](Context& c) { return RunApiKeyCreate(c, *o); });
+
+  auto* list = apikey->add_subcommand("list", "List keys (never their secrets); --merchant: of one merchant");
+  list->add_option("--after", o->after, "Start after this key id (paging)");
+  list->add_option("--limit", o->limit, "At most this many")->check(CLI::Range(1, 10'000));
+  Help(list, {"paymentctl apikey list", "paymentctl --merchant acme apikey list --json"}, {"--db --json --merchant"});
+  OnRun(list, ctx, Needs::kEngine, [o](Context& c) { return RunApiKeyList(c, *o); });
+
+  auto* revoke = apikey->add_subcommand("revoke", "Revoke a key: it stops working on every node (within a second)");
+  revoke->add_option("id", o->id, "The key's id (the 12 hex digits after sk_test_ / sk_live_)")->required();
+  Help(revoke, {"paymentctl apikey revoke 0123456789ab"}, {"--db --json"});
+  OnRun(revoke, ctx, Needs::kEngine, [o](Context& c) { return RunApiKeyRevoke(c, *o); });
+
+  auto* roll = apikey->add_subcommand("roll", "A new secret for a key; the old one works until --expires-in has passed");
+  roll->add_option("id", o->id, "The key's id")->required();
+  roll->add_option("--expires-in", o->expires_in, "How long the old secret keeps working (0: not at all)");
+  Help(roll, {"paymentctl apikey roll 0123456789ab", "paymentctl apikey roll 0123456789ab --expires-in 0"},
+       {"--db --json"});
+  OnRun(roll, ctx, Needs::kEngine, [o](Context& c) { return RunApiKeyRoll(c, *o); });
 }
 
 }  // namespace

@@ -28,7 +28,7 @@ constexpr ErrorInfo kErrors[] = {
     {ErrorCode::kIdempotencyKeyReused, "idempotency_key_reused", "The idempotency key was used before with a different request (HTTP 422); nothing moved. Send the original request, or use a new key."},
     {ErrorCode::kInvalidIdempotencyKey, "invalid_idempotency_key", "An idempotency key is missing, longer than 255 characters or not printable ASCII."},
     {ErrorCode::kInvalidConfig, "invalid_config", "A configuration file is malformed; the message names the file, the rule and the field."},
-    {ErrorCode::kNotFound, "not_found", "No route serves this path (HTTP 404); nothing was read or written."},
+    {ErrorCode::kNotFound, "not_found", "No route serves this path, or no API key has this id (HTTP 404); nothing was read or written."},
     {ErrorCode::kMethodNotAllowed, "method_not_allowed", "The path exists but not for this method (HTTP 405, with `Allow` naming the methods it takes)."},
     {ErrorCode::kUnknownAccount, "unknown_account", "No account has this id."},
     {ErrorCode::kAccountExists, "account_exists", "An account with this id exists with other attributes."},

@@ -367,6 +367,16 @@ std::string ErrorJson(const Error& e, std::string_view payment_json) {
   return w.str();
 }
 
+std::string ListJson(const std::vector<std::string>& items, bool has_more, std::string_view next_cursor) {
+  JsonWriter w;
+  w.BeginObject().Field("object", "list").Key("data").BeginArray();
+  for (const auto& item : items) w.Raw(item);
+  w.EndArray().Field("has_more", has_more);
+  if (has_more) w.Field("next_cursor", next_cursor);
+  w.EndObject();
+  return w.str();
+}
+
 std::string SettleJson(const Engine::SettleReport& r) {
   JsonWriter w;
   w.BeginObject().Field("payments", static_cast<int64_t>(r.payments)).Key("totals").BeginArray();

@@ -107,6 +107,9 @@ std::string ErrorJson(const Error& error, std::string_view payment_json = {});
 // rate_limit_error, card_error (declines and velocity refusals), ledger_error (refused by the
 // state of the books), api_error (ours: transient or internal).
 std::string_view ErrorType(ErrorCode code);
+// A page of a list: {"object":"list","data":[<items>...],"has_more":bool[,"next_cursor":id]};
+// next_cursor (given when has_more) is the `after` of the next page.
+std::string ListJson(const std::vector<std::string>& items, bool has_more, std::string_view next_cursor);
 // The sweeps' reports, as paymentctl --json and the admin routes give them:
 // {"payments":N,"totals":[{"currency","net_minor","fee_minor"}...]} and
 // {"expired":N,"advices_queued":bool}.

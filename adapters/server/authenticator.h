@@ -1,11 +1,13 @@
 #pragma once
-// Who is asking: an Authorization header ("Bearer pk_...") to the API key it presents. Keys
-// verified once are remembered by the SHA-256 of the presented string, so that I/O threads do not
-// wait on the store for every request (bounded; keys are never revoked today, so a remembered key
-// stays valid).
+// Who is asking: an Authorization header ("Bearer sk_test_...") to the API key it presents. Keys
+// verified once are remembered by the SHA-256 of the presented string for kRememberMs, so that
+// I/O threads do not wait on the store for every request. A key revoked or rolled through this
+// process's ApiKeys is forgotten at once; through another process (another node, the CLI)
+// within kRememberMs. A rolled key is never taken past its expiry.
 //
 // Threading: Authenticate may be called from any thread.
 
+#include <chrono>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -26,12 +28,18 @@ class Authenticator {
   // The WWW-Authenticate challenge of a 401 for this header.
   static std::string Challenge(std::string_view authorization);
 
+  static constexpr int64_t kRememberMs = 1'000;
+
  private:
   static constexpr size_t kCacheEntriesMax = 100'000;
-
+  struct Remembered {
+    ApiKey key;
+    std::chrono::steady_clock::time_point until;
+  };
   ApiKeys& keys_;
   std::mutex mu_;
-  std::unordered_map<std::string, ApiKey> cache_;  // SHA-256 of the presented key -> key
+  uint64_t generation_ = 0;  // of keys_ when the cache was last valid
+  std::unordered_map<std::string, Remembered> cache_;  // SHA-256 of the presented key -> key
 };
 
 }  // namespace pay::server

@@ -34,9 +34,11 @@ HttpResponse NoMethod(const Router& router, std::string_view method, std::string
 
 }  // namespace
 
-Dispatcher::Dispatcher(Engine& engine, Authenticator& authenticator, RateLimiter& limiter,
-                       RateLimiter& auth_failures, Writer& writer, MetricsRegistry& metrics)
+Dispatcher::Dispatcher(Engine& engine, ApiKeys& keys, Authenticator& authenticator,
+                       RateLimiter& limiter, RateLimiter& auth_failures, Writer& writer,
+                       MetricsRegistry& metrics)
     : engine_(engine),
+      keys_(keys),
       authenticator_(authenticator),
       limiter_(limiter),
       auth_failures_(auth_failures),
@@ -82,7 +84,7 @@ std::optional<HttpResponse> Dispatcher::Authorized(const HttpRequest& request, s
   const auto query = ParseQuery(qmark == std::string::npos ? std::string_view()
                                                            : std::string_view(request.target).substr(qmark + 1));
   const std::string route = match->route->label();
-  Reply reply = match->route->handler(Call{request, engine_, key, query, std::move(match->id)});
+  Reply reply = match->route->handler(Call{request, engine_, key, query, std::move(match->id), &keys_});
   if (auto* response = std::get_if<HttpResponse>(&reply)) return Labelled(std::move(*response), route);
   auto refused = writer_.Submit(std::get<Command>(std::move(reply)), route, std::move(later));
   if (refused) return Labelled(std::move(*refused), route);

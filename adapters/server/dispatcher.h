@@ -21,7 +21,7 @@ namespace pay::server {
 class Dispatcher {
  public:
   // Every argument must outlive the dispatcher.
-  Dispatcher(Engine& engine, Authenticator& authenticator, RateLimiter& limiter,
+  Dispatcher(Engine& engine, ApiKeys& keys, Authenticator& authenticator, RateLimiter& limiter,
              RateLimiter& auth_failures, Writer& writer, MetricsRegistry& metrics);
 
   // The answer now; or nullopt, and `later` gets it (once, from the writer thread) after the
@@ -35,6 +35,7 @@ class Dispatcher {
   HttpResponse FailuresLimited(const RateLimiter::Decision& decision);
 
   Engine& engine_;
+  ApiKeys& keys_;
   Authenticator& authenticator_;
   RateLimiter& limiter_;
   RateLimiter& auth_failures_;  // per client address

@@ -12,7 +12,10 @@ unsigned StatusOf(const Error& e) {
     case ErrorCode::kUnknownAccount:
     case ErrorCode::kEntryNotFound:
     case ErrorCode::kPaymentNotFound:
-    case ErrorCode::kUnknownMerchant: return 404;
+    case ErrorCode::kUnknownMerchant:
+    case ErrorCode::kNotFound: return 404;
+    case ErrorCode::kMethodNotAllowed: return 405;
+    case ErrorCode::kCardDeclined: return 402;
     case ErrorCode::kUnauthenticated: return 401;
     case ErrorCode::kForbidden: return 403;
     case ErrorCode::kRateLimited: return 429;

@@ -30,6 +30,7 @@ struct Call {
   const ApiKey& key;  // the authenticated caller (empty on public routes)
   const std::map<std::string, std::string>& query;  // percent-decoded
   std::string id;                                   // the pattern's {id}, percent-decoded
+  ApiKeys* keys = nullptr;                          // the channel's keys (API routes)
 };
 
 // What a handler gives: an answer now, or a command for the writer.

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "adapters/requests/requests.h"
+#include "core/time_format.h"
 
 namespace pay::server {
 
@@ -26,6 +27,18 @@ bool IsMerchantAccount(const std::string& account, const std::string& merchant) 
 
 // ---- reads --------------------------------------------------------------------------------------
 
+// ?limit=: 1 to kListLimitMax, default kListLimitDefault; anything else is an error.
+Result<size_t> ParseLimit(const Call& c) {
+  if (!c.query.count("limit")) return kListLimitDefault;
+  const std::string& text = c.query.at("limit");
+  size_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || n < 1 || n > kListLimitMax) {
+    return MakeError(ErrorCode::kInvalidArgument, "limit: an integer from 1 to " + std::to_string(kListLimitMax));
+  }
+  return n;
+}
+
 Reply ShowPayment(const Call& c) {
   auto payment = c.engine.GetPayment(c.id);
   if (!payment) return ErrorResponse(payment.error());
@@ -42,18 +55,9 @@ Reply ListPayments(const Call& c) {
     if (!merchant.empty() && merchant != c.key.merchant) return Forbidden("another merchant's payments");
     merchant = c.key.merchant;
   }
-  size_t limit = kListLimitDefault;
-  if (c.query.count("limit")) {
-    const std::string& text = c.query.at("limit");
-    size_t n = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-    if (ec != std::errc() || end != text.data() + text.size() || n < 1 || n > kListLimitMax) {
-      return ErrorResponse(MakeError(ErrorCode::kInvalidArgument,
-                                     "limit: an integer from 1 to " + std::to_string(kListLimitMax)));
-    }
-    limit = n;
-  }
-  auto page = c.engine.ListPayments(merchant, query("after"), limit);
+  auto limit = ParseLimit(c);
+  if (!limit) return ErrorResponse(limit.error());
+  auto page = c.engine.ListPayments(merchant, query("after"), *limit);
   if (!page) return ErrorResponse(page.error());
   return JsonResponse(requests::PaymentListJson(page->items));
 }
@@ -172,6 +176,66 @@ Reply AdminResolve(const Call& c, bool expire) {
   return JsonResponse(requests::ResolveJson(expired, *left));
 }
 
+// ---- API keys: an admin key manages every key; a merchant key lists, revokes and rolls its
+// merchant's ------------------------------------------------------------------------------------
+
+std::string Query(const Call& c, const char* name) { return c.query.count(name) ? c.query.at(name) : std::string(); }
+
+// The key a route names, if the caller may manage it (another merchant's is "not found").
+Result<ApiKey> ManagedKey(const Call& c) {
+  auto key = c.keys->Find(c.id);
+  if (key && !c.key.admin && (key->admin || key->merchant != c.key.merchant)) {
+    return MakeError(ErrorCode::kNotFound, "apikey: no API key '" + c.id + "'");
+  }
+  return key;
+}
+
+Reply ListApiKeys(const Call& c) {
+  std::string merchant = Query(c, "merchant");
+  if (!c.key.admin) {
+    if (!merchant.empty() && merchant != c.key.merchant) return Forbidden("another merchant's keys");
+    merchant = c.key.merchant;
+  }
+  auto limit = ParseLimit(c);
+  if (!limit) return ErrorResponse(limit.error());
+  auto list = c.keys->List(merchant, Query(c, "after"), *limit + 1);
+  if (!list) return ErrorResponse(list.error());
+  const bool more = list->size() > *limit;
+  if (more) list->pop_back();
+  std::vector<std::string> items;
+  for (const auto& k : *list) items.push_back(ApiKeyJson(k));
+  return JsonResponse(requests::ListJson(items, more, list->empty() ? "" : list->back().id));
+}
+
+Reply CreateApiKey(const Call& c) {
+  if (!c.key.admin) return Forbidden("creating API keys needs an admin key");
+  ApiKey like;
+  like.admin = Query(c, "admin") == "true";
+  like.merchant = Query(c, "merchant");
+  like.mode = c.query.count("mode") ? c.query.at("mode") : "test";
+  auto made = c.keys->Create(like.merchant, like.admin, like.mode);
+  if (!made) return ErrorResponse(made.error());
+  return JsonResponse(NewKeyJson(*made, like));
+}
+
+Reply RevokeApiKey(const Call& c) {
+  auto key = ManagedKey(c);
+  if (!key) return ErrorResponse(key.error());
+  if (auto r = c.keys->Revoke(c.id); !r) return ErrorResponse(r.error());
+  return JsonResponse(ApiKeyJson(*key));
+}
+
+Reply RollApiKey(const Call& c) {
+  auto key = ManagedKey(c);
+  if (!key) return ErrorResponse(key.error());
+  const std::string text = c.query.count("expires_in") ? c.query.at("expires_in") : "24h";
+  auto grace = text == "0" ? Result<int64_t>(0) : ParseDurationMs(text, "expires_in");
+  if (!grace) return ErrorResponse(grace.error());
+  auto rolled = c.keys->Roll(c.id, *grace);
+  if (!rolled) return ErrorResponse(rolled.error());
+  return JsonResponse(NewKeyJson(rolled->key, *key, c.id, rolled->old_expires_at_ms));
+}
+
 Reply Authorize(const Call& c) { return Write(c, &v1::Record::mutable_authorize); }
 Reply Disburse(const Call& c) { return Write(c, &v1::Record::mutable_push); }
 Reply P2p(const Call& c) { return Write(c, &v1::Record::mutable_p2p); }
@@ -210,6 +274,10 @@ Router ApiRoutes() {
   r.Add("POST", "/v1/payments/{id}/increment", Increment);
   r.Add("POST", "/v1/disbursements", Disburse);
   r.Add("POST", "/v1/p2p", P2p);
+  r.Add("GET", "/v1/apikeys", ListApiKeys);
+  r.Add("POST", "/v1/apikeys", CreateApiKey);
+  r.Add("POST", "/v1/apikeys/{id}/revoke", RevokeApiKey);
+  r.Add("POST", "/v1/apikeys/{id}/roll", RollApiKey);
   r.Add("POST", "/v1/admin/settle", AdminSettle);
   r.Add("POST", "/v1/admin/expire", [](const Call& c) { return AdminResolve(c, true); });
   r.Add("POST", "/v1/admin/resolve", [](const Call& c) { return AdminResolve(c, false); });

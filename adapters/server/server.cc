@@ -30,8 +30,15 @@ struct Server::Impl {
         auth_failures(o.auth_failures_per_s, o.auth_failures_burst),
         authenticator(keys),
         writer(engine, metrics, o.queue_max, o.batch_max),
-        dispatcher(engine, authenticator, limiter, auth_failures, writer, metrics),
+        dispatcher(engine, keys, authenticator, limiter, auth_failures, writer, metrics),
         context(options, dispatcher, metrics, std::move(request_id_prefix)) {
+    // Merchants live where the engine keeps them (with partitions, not in the keys' database).
+    keys.SetMerchantLookup([&engine](std::string_view id) -> Result<bool> {
+      auto m = engine.GetMerchant(id);
+      if (!m && m.error().code == ErrorCode::kUnknownMerchant) return false;
+      if (!m) return m.error();
+      return true;
+    });
     metrics.more = [&engine] {  // where reads ran (EngineOptions::replica_db_path)
       const Engine::ReadRouting r = engine.read_routing();
       return "# HELP paymentd_reads_total Reads of the books by where they ran (replica, or "

@@ -336,6 +336,42 @@ TEST_P(ServerTest, IdempotencyRulesOverHttp) {
   EXPECT_EQ(illegal.body.rfind(R"({"error":{"type":"ledger_error","code":"illegal_transition",)", 0), 0u) << illegal.body;
 }
 
+// API keys over HTTP: an admin lists, creates, rolls and revokes; a merchant key sees and
+// manages only its merchant's; a revoked key is refused on the next request.
+TEST_P(ServerTest, ApiKeysAreListedCreatedRolledAndRevoked) {
+  Serve();
+  Client c(server_->port());
+  auto made = c.Request("POST", "/v1/apikeys?merchant=acme&mode=live", admin_);
+  ASSERT_EQ(made.status, 200) << made.body;
+  const std::string live = Field(made.body, "api_key");
+  EXPECT_EQ(live.substr(0, 8), "sk_live_");
+  EXPECT_EQ(c.Request("GET", "/v1/payments", live).status, 200);
+  EXPECT_EQ(c.Request("POST", "/v1/apikeys?merchant=acme", acme_).status, 403);
+
+  auto all = c.Request("GET", "/v1/apikeys", admin_);
+  EXPECT_EQ(all.status, 200);
+  EXPECT_EQ(all.body.rfind(R"({"object":"list","data":[)", 0), 0u) << all.body;
+  auto own = c.Request("GET", "/v1/apikeys?limit=1", acme_);
+  EXPECT_EQ(own.status, 200);
+  EXPECT_NE(own.body.find(R"("has_more":true,"next_cursor":")"), std::string::npos) << own.body;
+  EXPECT_EQ(own.body.find("beta"), std::string::npos) << own.body;
+  EXPECT_EQ(c.Request("GET", "/v1/apikeys?merchant=beta", acme_).status, 403);
+
+  const std::string id = live.substr(8, 12);
+  EXPECT_EQ(c.Request("POST", "/v1/apikeys/" + id + "/revoke", beta_).status, 404) << "not beta's key";
+  auto rolled = c.Request("POST", "/v1/apikeys/" + id + "/roll?expires_in=0", acme_);
+  ASSERT_EQ(rolled.status, 200) << rolled.body;
+  const std::string next = Field(rolled.body, "api_key");
+  EXPECT_EQ(Field(rolled.body, "replaces"), id);
+  EXPECT_EQ(c.Request("GET", "/v1/payments", live).status, 401) << "replaced at once";
+  EXPECT_EQ(c.Request("GET", "/v1/payments", next).status, 200);
+  auto revoked = c.Request("POST", "/v1/apikeys/" + next.substr(8, 12) + "/revoke", admin_);
+  EXPECT_EQ(revoked.status, 200) << revoked.body;
+  auto refused = c.Request("GET", "/v1/payments", next);
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_NE(refused.body.find("unknown, revoked or expired"), std::string::npos) << refused.body;
+}
+
 // Settlement, expiry and resolution as admin routes: the same reports as the CLI's --json.
 TEST_P(ServerTest, AdminRoutesRunTheSweeps) {
   Serve();

@@ -146,19 +146,62 @@ TEST_F(ApiKeysTest, TheStoredRecordFormatIsUnchanged) {
   EXPECT_EQ((*key)->id, id);
   EXPECT_EQ((*key)->created_at_ms, 1'700'000'000'000);
 
-  auto made = keys.Create("acme", false);
+  // New keys are of the second version: the first's fields, then the mode and the expiry.
+  auto made = keys.Create("acme", false, "live");
   ASSERT_TRUE(made);
-  const std::string new_id = made->substr(3, 12), new_secret = made->substr(16);
+  ASSERT_EQ(made->substr(0, 8), "sk_live_");
+  const std::string new_id = made->substr(8, 12), new_secret = made->substr(21);
   auto row = store_->FindRecord(kApiKeyRecord, new_id);
   ASSERT_TRUE(row && *row);
   EXPECT_EQ((*row)->owner, "acme");
   Writer expected;
-  expected.U8(1);
+  expected.U8(2);
   expected.Str(DigestBytes(Sha256(new_secret)));
   expected.Str("acme");
   expected.U8(0);
   expected.I64(clock_.NowMs());
+  expected.Str("live");
+  expected.I64(0);
   EXPECT_EQ((*row)->body, expected.Take());
+}
+
+// The mode is part of the key: a test key presented as live (or the reverse) is refused.
+// Listing shows every key without its secret; a revoked key stops at once; a rolled key works
+// until its expiry, beside the new one, and is rolled only once.
+TEST_F(ApiKeysTest, KeysAreListedRevokedAndRolled) {
+  ApiKeys keys(*store_, clock_);
+  Authenticator auth(keys);
+  const std::string test_key = *keys.Create("acme", false);
+  ASSERT_EQ(test_key.substr(0, 8), "sk_test_");
+  const std::string id = test_key.substr(8, 12);
+  EXPECT_TRUE(*keys.Authenticate(test_key));
+  EXPECT_FALSE(*keys.Authenticate("sk_live_" + test_key.substr(8)));
+  EXPECT_EQ(keys.Create("acme", false, "prod").error().code, ErrorCode::kInvalidArgument);
+  const std::string admin = *keys.Create("", true, "live");
+  auto all = keys.List("", "", 10);
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->size(), 2u);
+  auto mine = keys.List("acme", "", 10);
+  ASSERT_TRUE(mine && mine->size() == 1u);
+  EXPECT_EQ(ApiKeyJson(mine->front()).find(test_key.substr(21)), std::string::npos) << "no secret";
+
+  ASSERT_TRUE(auth.Authenticate("Bearer " + test_key));
+  auto rolled = keys.Roll(id, 3'600'000);
+  ASSERT_TRUE(rolled) << rolled.error().message;
+  EXPECT_EQ(rolled->old_expires_at_ms, clock_.NowMs() + 3'600'000);
+  EXPECT_TRUE(auth.Authenticate("Bearer " + test_key)) << "the old secret works until its expiry";
+  EXPECT_TRUE(auth.Authenticate("Bearer " + rolled->key));
+  EXPECT_EQ(keys.Roll(id, 0).error().code, ErrorCode::kInvalidArgument) << "rolled once";
+  clock_.AdvanceMs(3'600'000);
+  EXPECT_EQ(auth.Authenticate("Bearer " + test_key).error().code, ErrorCode::kUnauthenticated);
+  EXPECT_TRUE(auth.Authenticate("Bearer " + rolled->key));
+
+  const std::string new_id = rolled->key.substr(8, 12);
+  ASSERT_TRUE(keys.Revoke(new_id));
+  EXPECT_EQ(auth.Authenticate("Bearer " + rolled->key).error().code, ErrorCode::kUnauthenticated)
+      << "a revoked key is forgotten at once by this process";
+  EXPECT_EQ(keys.Revoke(new_id).error().code, ErrorCode::kNotFound);
+  EXPECT_TRUE(*keys.Authenticate(admin));
 }
 
 TEST_F(ApiKeysTest, AuthenticatorSaysUnauthenticatedWithItsChallenge) {
