@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 
 #include "adapters/requests/requests.h"
 #include "cli/commands.h"
@@ -204,15 +205,29 @@ int RunPaymentShow(Context& ctx, const std::string& payment_id) {
   return 0;
 }
 
-int RunPaymentList(Context& ctx, const ListOptions& o) {
-  auto r = ctx.engine->ListPayments(ctx.merchant, o.after, o.limit);
+struct PaymentListOptions {
+  ListOptions list;
+  std::string status, created_after, created_before;
+};
+
+int RunPaymentList(Context& ctx, const PaymentListOptions& o) {
+  requests::PaymentFilter filter;
+  if (!o.status.empty()) {
+    auto status = requests::ParsePaymentStatus(o.status, "--status");
+    if (!status) return PrintError(ctx, status.error());
+    filter.status = *status;
+  }
+  for (auto [text, name, bound] : {std::tuple{&o.created_after, "--created-after", &filter.created_gte_ms},
+                                   {&o.created_before, "--created-before", &filter.created_lt_ms}}) {
+    if (text->empty()) continue;
+    auto ms = requests::ParseTimeMs(*text, name);
+    if (!ms) return PrintError(ctx, ms.error());
+    *bound = *ms;
+  }
+  auto r = requests::ListPayments(*ctx.engine, ctx.merchant, o.list.after, o.list.limit, filter);
   if (!r) return PrintError(ctx, r.error());
   if (ctx.json) {
-    JsonWriter w;
-    w.BeginObject().Key("payments").BeginArray();
-    for (const PaymentView& p : r->items) w.Raw(PaymentJson(p));
-    w.EndArray().EndObject();
-    std::cout << w.str() << "\n";
+    std::cout << requests::PaymentPageJson(*r) << "\n";
     return 0;
   }
   for (const PaymentView& p : r->items) {
@@ -220,6 +235,7 @@ int RunPaymentList(Context& ctx, const ListOptions& o) {
               << Decimal(p.amount_minor, FindCurrency(p.currency)) << " " << p.currency << "  "
               << PaymentStatusName(p.status) << "\n";
   }
+  if (r->has_more) std::cout << "(more: --after " << r->next_cursor << ")\n";
   return 0;
 }
 
@@ -270,10 +286,14 @@ void AddPaymentCommands(CLI::App& app, Context& ctx) {
        {kReadOptions});
   OnRun(pshow, ctx, Needs::kEngine, [id](Context& c) { return RunPaymentShow(c, *id); });
 
-  auto list = std::make_shared<ListOptions>();
+  auto list = std::make_shared<PaymentListOptions>();
   auto* plist = payment->add_subcommand("list", "List payments in id order (--merchant: of one merchant)");
-  AddListOptions(plist, *list, "Start after this payment id (paging)");
-  Help(plist, {"paymentctl --merchant acme payment list", "paymentctl payment list --after pay_000000000100 --json"},
+  AddListOptions(plist, list->list, "Start after this payment id (paging)");
+  plist->add_option("--status", list->status, "Only payments in this status (authorized, captured, declined, ...)");
+  plist->add_option("--created-after", list->created_after, "Only payments created at or after this time (RFC 3339, or unix seconds)");
+  plist->add_option("--created-before", list->created_before, "Only payments created before this time");
+  Help(plist, {"paymentctl --merchant acme payment list", "paymentctl payment list --after pay_000000000100 --json",
+               "paymentctl payment list --status captured --created-after 2026-12-01T00:00:00Z"},
        {kReadOptions, "--merchant"});
   OnRun(plist, ctx, Needs::kEngine, [list](Context& c) { return RunPaymentList(c, *list); });
 

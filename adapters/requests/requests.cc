@@ -2,6 +2,9 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
+#include <charconv>
+
 #include "core/json_keys.h"
 #include "core/json_writer.h"
 #include "core/limits.h"
@@ -394,12 +397,59 @@ std::string ResolveJson(size_t expired, size_t still_queued) {
   return w.str();
 }
 
-std::string PaymentListJson(const std::vector<PaymentView>& payments) {
-  JsonWriter w;
-  w.BeginObject().Key("payments").BeginArray();
-  for (const auto& p : payments) w.Raw(PaymentJson(p));
-  w.EndArray().EndObject();
-  return w.str();
+Result<PaymentStatus> ParsePaymentStatus(std::string_view name, std::string_view field) {
+  std::string known;
+  for (int s = 1; s <= static_cast<int>(PaymentStatus::kFundingDeclined); ++s) {
+    const auto status = static_cast<PaymentStatus>(s);
+    const std::string_view n = PaymentStatusName(status);
+    if (n.empty() || n == "?") continue;
+    if (n == name) return status;
+    known += (known.empty() ? "" : ", ") + std::string(n);
+  }
+  return MakeError(ErrorCode::kInvalidArgument,
+                   std::string(field) + ": '" + std::string(name.substr(0, 40)) + "' is not a payment status (" + known + ")");
+}
+
+Result<int64_t> ParseTimeMs(std::string_view text, std::string_view field) {
+  if (!text.empty() && text.size() <= 12 && text.find_first_not_of("0123456789") == std::string_view::npos) {
+    int64_t seconds = 0;
+    std::from_chars(text.data(), text.data() + text.size(), seconds);
+    return seconds * 1000;
+  }
+  return ParseRfc3339Ms(text, field);
+}
+
+Result<PaymentPage> ListPayments(Engine& engine, std::string_view merchant, std::string_view after_id,
+                                 size_t limit, const PaymentFilter& filter) {
+  PaymentPage out;
+  std::string after(after_id);
+  size_t scanned = 0;
+  while (out.items.size() < limit && scanned < kFilterScanRowsMax) {
+    const size_t want = std::min(std::max<size_t>(limit - out.items.size(), 100),
+                                 kFilterScanRowsMax - scanned);
+    PAY_ASSIGN_OR_RETURN(Page<PaymentView> page, engine.ListPayments(merchant, after, want));
+    size_t consumed = 0;
+    for (auto& p : page.items) {
+      ++consumed;
+      after = p.id;
+      if (filter.Matches(p)) out.items.push_back(std::move(p));
+      if (out.items.size() == limit) break;
+    }
+    scanned += consumed;
+    if (page.items.size() < want && consumed == page.items.size()) return out;  // the end
+  }
+  // Stopped at the limit or the scan bound: there may be more (one more look says).
+  PAY_ASSIGN_OR_RETURN(Page<PaymentView> next, engine.ListPayments(merchant, after, 1));
+  out.has_more = !next.items.empty();
+  if (out.has_more) out.next_cursor = after;
+  return out;
+}
+
+std::string PaymentPageJson(const PaymentPage& page) {
+  std::vector<std::string> items;
+  items.reserve(page.items.size());
+  for (const auto& p : page.items) items.push_back(PaymentJson(p));
+  return ListJson(items, page.has_more, page.next_cursor);
 }
 
 std::string HistoryJson(const std::string& account, const std::vector<ledger::StatementLine>& lines) {

@@ -14,6 +14,7 @@
 #include <google/protobuf/message.h>
 
 #include <cstdint>
+#include <climits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -115,8 +116,33 @@ std::string ListJson(const std::vector<std::string>& items, bool has_more, std::
 // {"expired":N,"advices_queued":bool}.
 std::string SettleJson(const Engine::SettleReport& report);
 std::string ResolveJson(size_t expired, size_t still_queued);
-// {"payments":[<payment JSON>...]}
-std::string PaymentListJson(const std::vector<PaymentView>& payments);
+// Which payments a listing shows (paymentctl payment list, GET /v1/payments).
+struct PaymentFilter {
+  std::optional<PaymentStatus> status;
+  int64_t created_gte_ms = INT64_MIN;  // created at or after
+  int64_t created_lt_ms = INT64_MAX;   // created before
+  bool Matches(const PaymentView& p) const {
+    return (!status || p.status == *status) && p.created_at_ms >= created_gte_ms &&
+           p.created_at_ms < created_lt_ms;
+  }
+};
+// A payment status by name ("authorized", ...), kInvalidArgument naming `field` otherwise.
+Result<PaymentStatus> ParsePaymentStatus(std::string_view name, std::string_view field = "status");
+// A time given as RFC 3339 or as unix seconds, in milliseconds.
+Result<int64_t> ParseTimeMs(std::string_view text, std::string_view field);
+// Payments in id order after `after_id` (of `merchant` when not empty) that match `filter`, at
+// most `limit`. A filtered listing reads at most kFilterScanRowsMax payments per page: when it
+// stops there, has_more is true and next_cursor continues the scan from where it stopped.
+struct PaymentPage {
+  std::vector<PaymentView> items;
+  bool has_more = false;
+  std::string next_cursor;
+};
+inline constexpr size_t kFilterScanRowsMax = 10'000;
+Result<PaymentPage> ListPayments(Engine& engine, std::string_view merchant, std::string_view after_id,
+                                 size_t limit, const PaymentFilter& filter);
+// The page as a list envelope of payment JSON (ListJson).
+std::string PaymentPageJson(const PaymentPage& page);
 // {"account","lines":[{"entry","description","debit_minor","credit_minor","balance_minor",
 // "available_minor"}...]}
 std::string HistoryJson(const std::string& account, const std::vector<ledger::StatementLine>& lines);

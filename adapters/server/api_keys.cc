@@ -173,9 +173,13 @@ Result<std::optional<ApiKey>> ApiKeys::Authenticate(std::string_view presented) 
   const auto p = Parse(presented);
   if (!p) return std::optional<ApiKey>();
   std::lock_guard lock(mu_);
-  PAY_ASSIGN_OR_RETURN(auto row, store_.FindRecord(kApiKeyRecord, p->id));
-  if (!row) return std::optional<ApiKey>();
-  PAY_ASSIGN_OR_RETURN(Stored s, Decode(*row));
+  auto row = store_.FindRecord(kApiKeyRecord, p->id);
+  // A lost database connection (a failover) fails one statement and is opened again for the
+  // next: a read may simply ask again, rather than turn the request into a 503.
+  if (!row && row.error().code == ErrorCode::kStoreIo) row = store_.FindRecord(kApiKeyRecord, p->id);
+  if (!row) return row.error();
+  if (!*row) return std::optional<ApiKey>();
+  PAY_ASSIGN_OR_RETURN(Stored s, Decode(**row));
   const bool valid = s.key.mode == p->mode &&
                      (s.key.expires_at_ms == 0 || clock_.NowMs() < s.key.expires_at_ms) &&
                      ConstantTimeEqual(s.hash, DigestBytes(Sha256(p->secret)));

@@ -57,9 +57,21 @@ Reply ListPayments(const Call& c) {
   }
   auto limit = ParseLimit(c);
   if (!limit) return ErrorResponse(limit.error());
-  auto page = c.engine.ListPayments(merchant, query("after"), *limit);
+  requests::PaymentFilter filter;
+  if (c.query.count("status")) {
+    auto status = requests::ParsePaymentStatus(c.query.at("status"));
+    if (!status) return ErrorResponse(status.error());
+    filter.status = *status;
+  }
+  for (auto [name, bound] : {std::pair{"created_gte", &filter.created_gte_ms}, {"created_lt", &filter.created_lt_ms}}) {
+    if (!c.query.count(name)) continue;
+    auto ms = requests::ParseTimeMs(c.query.at(name), name);
+    if (!ms) return ErrorResponse(ms.error());
+    *bound = *ms;
+  }
+  auto page = requests::ListPayments(c.engine, merchant, query("after"), *limit, filter);
   if (!page) return ErrorResponse(page.error());
-  return JsonResponse(requests::PaymentListJson(page->items));
+  return JsonResponse(requests::PaymentPageJson(*page));
 }
 
 // /v1/accounts/{id} without /balance or /history (or with an empty id).

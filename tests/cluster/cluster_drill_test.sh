@@ -106,8 +106,11 @@ done
 [ "$ok" = 20 ] || fail "the nodes did not reconnect to the promoted replica"
 for key in "${!payment_of[@]}"; do
   id=${payment_of[$key]}
-  curl -fs -H "Authorization: Bearer $acme_key" "$url/v1/payments/$id" | grep -q '"status":"authorized"' ||
-    fail "acknowledged payment $id ($key) lost in the failover"
+  for _ in $(seq 20); do  # a 503 (a node's connection lost in the failover, opened again): ask again
+    shown=$(curl -s -w '\n%{http_code}' -H "Authorization: Bearer $acme_key" "$url/v1/payments/$id")
+    [ "${shown##*$'\n'}" = 503 ] || break
+  done
+  grep -q '"status":"authorized"' <<<"$shown" || fail "acknowledged payment $id ($key) lost in the failover: $shown"
   for _ in $(seq 20); do  # 503 (a node's lost connection, opened again for the next): resend
     again=$(curl -s -D - -H "Authorization: Bearer $acme_key" -H "Idempotency-Key: $key" \
       -d '{"card":{"number":"4242424242424242","expiry":"12/30"},"amount":"12.34","currency":"USD"}' \

@@ -372,6 +372,39 @@ TEST_P(ServerTest, ApiKeysAreListedCreatedRolledAndRevoked) {
   EXPECT_NE(refused.body.find("unknown, revoked or expired"), std::string::npos) << refused.body;
 }
 
+// GET /v1/payments: a list envelope with a cursor, filtered by status and creation time;
+// filters that do not parse are 400 naming the parameter.
+TEST_P(ServerTest, PaymentListsPageAndFilter) {
+  Serve();
+  Client c(server_->port());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    auto a = c.Request("POST", "/v1/payments/authorize", acme_, kAuth, "list-" + std::to_string(i));
+    ASSERT_EQ(a.status, 200) << a.body;
+    ids.push_back(Field(a.body, "payment_id"));
+  }
+  ASSERT_EQ(c.Request("POST", "/v1/payments/" + ids[1] + "/capture", acme_, "{}", "list-cap").status, 200);
+  auto first = c.Request("GET", "/v1/payments?limit=2", acme_);
+  EXPECT_EQ(first.status, 200);
+  EXPECT_EQ(first.body.rfind(R"({"object":"list","data":[{"payment_id":")" + ids[0], 0), 0u) << first.body;
+  EXPECT_NE(first.body.find(R"("has_more":true,"next_cursor":")" + ids[1] + "\""), std::string::npos) << first.body;
+  auto second = c.Request("GET", "/v1/payments?limit=2&after=" + ids[1], acme_);
+  EXPECT_NE(second.body.find(ids[2]), std::string::npos);
+  EXPECT_NE(second.body.find(R"("has_more":false})"), std::string::npos) << second.body;
+  auto captured = c.Request("GET", "/v1/payments?status=captured", acme_);
+  EXPECT_NE(captured.body.find(ids[1]), std::string::npos) << captured.body;
+  EXPECT_EQ(captured.body.find(ids[0]), std::string::npos) << captured.body;
+  auto later = c.Request("GET", "/v1/payments?created_gte=4102444800", acme_);  // 2100-01-01
+  EXPECT_EQ(later.body, R"({"object":"list","data":[],"has_more":false})");
+  auto before = c.Request("GET", "/v1/payments?created_lt=2100-01-01T00:00:00Z&status=authorized", acme_);
+  EXPECT_NE(before.body.find(ids[0]), std::string::npos) << before.body;
+  auto bad = c.Request("GET", "/v1/payments?status=done", acme_);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find(R"("param":"status")"), std::string::npos) << bad.body;
+  EXPECT_EQ(c.Request("GET", "/v1/payments?created_gte=yesterday", acme_).status, 400);
+  EXPECT_EQ(c.Request("GET", "/v1/payments?limit=abc", acme_).status, 400);
+}
+
 // Settlement, expiry and resolution as admin routes: the same reports as the CLI's --json.
 TEST_P(ServerTest, AdminRoutesRunTheSweeps) {
   Serve();
@@ -497,7 +530,7 @@ TEST_P(ServerTest, PipelinedAndFragmentedRequestsAreRead) {
   EXPECT_EQ(c.Read().status, 200);
   auto list = c.Read();
   EXPECT_EQ(list.status, 200);
-  EXPECT_NE(list.body.find("payments"), std::string::npos) << list.body;
+  EXPECT_NE(list.body.find(R"("object":"list")"), std::string::npos) << list.body;
   EXPECT_EQ(c.Read().status, 200);
   const std::string post = std::string("POST /v1/payments/authorize HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ") +
                            acme_ + "\r\nIdempotency-Key: frag-1\r\nContent-Type: application/json\r\n" +
