@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "adapters/requests/requests.h"
 #include "cli/commands.h"
@@ -100,6 +101,7 @@ Result<std::optional<int64_t>> PaymentAmount(Context& ctx, const std::string& pa
 
 struct AuthorizeOptions {
   std::string card, expiry, cvv, amount, currency, key;
+  NotesOptions notes;
 };
 
 int RunAuthorize(Context& ctx, const AuthorizeOptions& o) {
@@ -107,7 +109,9 @@ int RunAuthorize(Context& ctx, const AuthorizeOptions& o) {
   if (!cur) return PrintError(ctx, cur.error());
   auto minor = ParseDecimalMinor(o.amount, (*cur)->exponent, "--amount");
   if (!minor) return PrintError(ctx, minor.error());
-  AuthorizeRequest req{{o.card, o.expiry, o.cvv}, *minor, o.currency};
+  auto notes = NotesOf(o.notes);
+  if (!notes) return PrintError(ctx, notes.error());
+  AuthorizeRequest req{{o.card, o.expiry, o.cvv}, *minor, o.currency, std::move(*notes)};
   return EmitPayment(ctx, ctx.engine->Submit(MakeCommand(ctx, o.key, std::move(req))));
 }
 
@@ -120,8 +124,10 @@ void AddAuthorize(CLI::App& app, Context& ctx) {
   sub->add_option("--amount", o->amount, "Decimal amount, e.g. 25.00")->required();
   sub->add_option("--currency", o->currency, "ISO 4217 code; the merchant's currency")->required();
   sub->add_option("--key", o->key, "Idempotency key")->required();
+  AddNotesOptions(sub, o->notes);
   Help(sub,
-       {"paymentctl authorize --merchant acme --card 4242424242424242 --expiry 12/30 --amount 25.00 --currency USD --key order-1"},
+       {"paymentctl authorize --merchant acme --card 4242424242424242 --expiry 12/30 --amount 25.00 --currency USD --key order-1",
+        "paymentctl authorize --merchant acme --card 4242424242424242 --expiry 12/30 --amount 25.00 --currency USD --key order-2 --meta order=A-17 --description \"2 tickets\""},
        {kWriteOptions, kNetworkOptions}, R"(--merchant names the merchant. A decline is a result (exit 0, status declined).
 Test cards: 4242424242424242 approves; 4000000000000002 -> 05; 4000000000009995 -> 51;
 4000000000000077 -> 10 (half); 4000000000000341 -> no answer (unknown, then reversed).)");
@@ -208,6 +214,7 @@ int RunPaymentShow(Context& ctx, const std::string& payment_id) {
 struct PaymentListOptions {
   ListOptions list;
   std::string status, created_after, created_before;
+  std::vector<std::string> metadata;  // KEY=VALUE
 };
 
 int RunPaymentList(Context& ctx, const PaymentListOptions& o) {
@@ -224,6 +231,9 @@ int RunPaymentList(Context& ctx, const PaymentListOptions& o) {
     if (!ms) return PrintError(ctx, ms.error());
     *bound = *ms;
   }
+  auto meta = ParsePairs(o.metadata, "--metadata");
+  if (!meta) return PrintError(ctx, meta.error());
+  filter.metadata = std::move(*meta);
   auto r = requests::ListPayments(*ctx.engine, ctx.merchant, o.list.after, o.list.limit, filter);
   if (!r) return PrintError(ctx, r.error());
   if (ctx.json) {
@@ -292,6 +302,8 @@ void AddPaymentCommands(CLI::App& app, Context& ctx) {
   plist->add_option("--status", list->status, "Only payments in this status (authorized, captured, declined, ...)");
   plist->add_option("--created-after", list->created_after, "Only payments created at or after this time (RFC 3339, or unix seconds)");
   plist->add_option("--created-before", list->created_before, "Only payments created before this time");
+  plist->add_option("--metadata", list->metadata, "Only payments whose metadata has KEY=VALUE (repeat for several)")
+      ->allow_extra_args(false);
   Help(plist, {"paymentctl --merchant acme payment list", "paymentctl payment list --after pay_000000000100 --json",
                "paymentctl payment list --status captured --created-after 2026-12-01T00:00:00Z"},
        {kReadOptions, "--merchant"});

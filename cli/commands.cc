@@ -13,6 +13,32 @@ void OnRun(CLI::App* sub, Context& ctx, Needs needs, std::function<int(Context&)
   });
 }
 
+void AddNotesOptions(CLI::App* sub, NotesOptions& o) {
+  sub->add_option("--description", o.description, "A description kept with the payment (at most 512 bytes)");
+  sub->add_option("--meta", o.meta, "KEY=VALUE metadata kept with the payment (repeatable; payment list --metadata finds it)")
+      ->allow_extra_args(false);
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> ParsePairs(const std::vector<std::string>& pairs,
+                                                                    std::string_view option) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const std::string& kv : pairs) {
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return MakeError(ErrorCode::kInvalidArgument, std::string(option) + ": '" + kv + "' is not KEY=VALUE");
+    }
+    out.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  return out;
+}
+
+Result<PaymentNotes> NotesOf(const NotesOptions& o) {
+  PaymentNotes n;
+  n.description = o.description;
+  PAY_ASSIGN_OR_RETURN(n.metadata, ParsePairs(o.meta, "--meta"));
+  return n;
+}
+
 void AddListOptions(CLI::App* sub, ListOptions& o, const char* after_help) {
   sub->add_option("--after", o.after, after_help);
   sub->add_option("--limit", o.limit, "At most this many (max 10000)")->check(CLI::Range(1, 10000));

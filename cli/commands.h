@@ -15,6 +15,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "cli/context.h"
@@ -40,6 +41,17 @@ struct ListOptions {
   std::string after;
   size_t limit = 100;
 };
+// A payment's notes from the command line: --description and --meta KEY=VALUE (repeatable).
+struct NotesOptions {
+  std::string description;
+  std::vector<std::string> meta;
+};
+void AddNotesOptions(CLI::App* sub, NotesOptions& o);
+// KEY=VALUE strings as pairs; kInvalidArgument naming `option` for one without a key or '='.
+Result<std::vector<std::pair<std::string, std::string>>> ParsePairs(const std::vector<std::string>& pairs,
+                                                                    std::string_view option);
+Result<PaymentNotes> NotesOf(const NotesOptions& o);
+
 // Adds --after (`after_help` says what it names) and --limit (1..10000) bound to `o`.
 void AddListOptions(CLI::App* sub, ListOptions& o, const char* after_help);
 

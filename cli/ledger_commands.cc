@@ -160,14 +160,9 @@ int RunAccountCreate(Context& ctx, const AccountCreateOptions& o) {
     spec.overdraft = ledger::OverdraftMode::kLimit;
     spec.overdraft_limit_minor = *lim;
   }
-  for (const std::string& kv : o.meta) {
-    size_t eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      return PrintError(ctx, MakeError(ErrorCode::kInvalidArgument,
-                                       "--meta: '" + kv + "' is not key=value"));
-    }
-    spec.metadata.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
-  }
+  auto meta = ParsePairs(o.meta, "--meta");
+  if (!meta) return PrintError(ctx, meta.error());
+  spec.metadata = std::move(*meta);
   std::string key = o.key.empty() ? "account/" + spec.id : o.key;
   auto r = ctx.engine->Submit(MakeCommand(ctx, key, CreateAccountRequest{spec}));
   if (!r || r->declined || ctx.json) return EmitOutcome(ctx, r);

@@ -64,13 +64,17 @@ void AddFund(CLI::App& app, Context& ctx) {
 
 struct PushCommandOptions {
   std::string card, amount, currency, purpose, recipient_name, sender_name, sender_ref, key;
+  NotesOptions notes;
 };
 
 int RunPush(Context& ctx, const PushCommandOptions& o) {
   auto minor = AmountIn(o.currency, o.amount);
   if (!minor) return PrintError(ctx, minor.error());
+  auto notes = NotesOf(o.notes);
+  if (!notes) return PrintError(ctx, notes.error());
   PushRequest req{{o.card, "", ""}, *minor, o.currency, o.purpose,
-                  o.sender_name.empty() ? ctx.merchant : o.sender_name, o.sender_ref, o.recipient_name};
+                  o.sender_name.empty() ? ctx.merchant : o.sender_name, o.sender_ref, o.recipient_name,
+                  std::move(*notes)};
   return EmitPayment(ctx, ctx.engine->Submit(MakeCommand(ctx, o.key, std::move(req))));
 }
 
@@ -85,6 +89,7 @@ void AddPush(CLI::App& app, Context& ctx) {
   sub->add_option("--sender-name", o->sender_name, "Sender's name (default: the merchant)");
   sub->add_option("--sender-reference", o->sender_ref, "Sender's account reference");
   sub->add_option("--key", o->key, "Idempotency key")->required();
+  AddNotesOptions(sub, o->notes);
   Help(sub,
        {R"(paymentctl --merchant acme push --card 4242424242424242 --amount 25.00 --currency USD --purpose FD --recipient-name "Ada Lovelace" --key payout-1)"},
        {kWriteOptions, kNetworkOptions}, R"(--merchant names the merchant. A decline is a result (exit 0).
@@ -95,13 +100,16 @@ Test cards: 4000000000000127 declines (57); 4000000000003220 is credited later (
 
 struct P2pOptions {
   std::string from_card, from_expiry, cvv, to_card, amount, currency, sender_name, recipient_name, key;
+  NotesOptions notes;
 };
 
 int RunP2p(Context& ctx, const P2pOptions& o) {
   auto minor = AmountIn(o.currency, o.amount);
   if (!minor) return PrintError(ctx, minor.error());
+  auto notes = NotesOf(o.notes);
+  if (!notes) return PrintError(ctx, notes.error());
   P2pRequest req{{o.from_card, o.from_expiry, o.cvv}, {o.to_card, "", ""}, *minor, o.currency,
-                 o.sender_name, o.recipient_name};
+                 o.sender_name, o.recipient_name, std::move(*notes)};
   return EmitPayment(ctx, ctx.engine->Submit(MakeCommand(ctx, o.key, std::move(req))));
 }
 
@@ -117,6 +125,7 @@ void AddP2p(CLI::App& app, Context& ctx) {
   sub->add_option("--sender-name", o->sender_name, "Sender's name");
   sub->add_option("--recipient-name", o->recipient_name, "Recipient's name");
   sub->add_option("--key", o->key, "Idempotency key")->required();
+  AddNotesOptions(sub, o->notes);
   Help(sub,
        {"paymentctl --merchant acme p2p --from-card 5555555555554444 --from-expiry 12/30 --to-card 4242424242424242 --amount 20.00 --currency USD --key p2p-1"},
        {kWriteOptions, kNetworkOptions}, "--merchant names the merchant.");

@@ -7,8 +7,10 @@
 
 namespace pay::store::pg {
 
-// The transaction-scoped advisory lock every writer (and a migration) takes first.
-inline constexpr const char* kWritersLock = "7228713";
+// The transaction-scoped advisory lock every writer (and a migration) takes first: one per
+// schema (advisory locks are per database; books in two schemas of one database are two sets
+// of books, and their writers do not wait for each other).
+inline constexpr const char* kWritersLock = "7228713, hashtext(current_schema())";
 
 // The PostgreSQL store's own numbering, in meta.schema_version: 1 the tables, 2 the change log.
 inline constexpr int kSchemaVersion = 2;

@@ -327,11 +327,15 @@ Result<void> Ledger::Validate(const AccountSpec& spec) const {
     return MakeError(ErrorCode::kInvalidArgument,
                      "overdraft_limit: only accounts with a limited overdraft take a limit");
   }
-  if (spec.metadata.size() > limits::kMetadataPairsMax) {
+  return ValidateMetadata(spec.metadata);
+}
+
+Result<void> ValidateMetadata(const Metadata& metadata) {
+  if (metadata.size() > limits::kMetadataPairsMax) {
     return MakeError(ErrorCode::kLimitExceeded,
                      "metadata: more than " + std::to_string(limits::kMetadataPairsMax) + " pairs");
   }
-  Metadata md = spec.metadata;
+  Metadata md = metadata;
   std::sort(md.begin(), md.end());
   for (size_t i = 0; i < md.size(); ++i) {
     const auto& [k, v] = md[i];

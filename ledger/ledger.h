@@ -33,6 +33,10 @@
 
 namespace pay::ledger {
 
+// At most kMetadataPairsMax pairs, keys of 1-64 printable ASCII characters given once, values
+// of at most kMetadataValueBytesMax bytes (accounts, payments); an error naming the key.
+Result<void> ValidateMetadata(const Metadata& metadata);
+
 class Ledger {
  public:
   // `store` and `clock` must outlive the ledger. The account cache holds at most

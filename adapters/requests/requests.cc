@@ -159,6 +159,15 @@ Result<void> Translator::TranslateBooks(const v1::Record& r, const std::string& 
   return {};
 }
 
+// The description and metadata of a message that creates a payment.
+template <class Message>
+PaymentNotes NotesOf(const Message& m) {
+  PaymentNotes n;
+  n.description = m.description();
+  for (const auto& [k, v] : m.metadata()) n.metadata.emplace_back(k, v);
+  return n;
+}
+
 // Card pull payments: an authorization and the operations that follow it.
 Result<void> Translator::TranslateCard(const v1::Record& r, const std::string& where, Translated& t) {
   Command& c = t.command;
@@ -168,6 +177,7 @@ Result<void> Translator::TranslateCard(const v1::Record& r, const std::string& w
       AuthorizeRequest req;
       req.card = CardInput{a.card().number(), a.card().expiry(), a.card().cvv()};
       req.currency = a.currency();
+      req.notes = NotesOf(a);
       PAY_ASSIGN_OR_RETURN(req.amount_minor, Amount(a.amount(), a.amount_minor(), a.currency(), where + ": authorize"));
       t.currency = a.currency();
       t.amount_minor = req.amount_minor;
@@ -218,7 +228,7 @@ Result<void> Translator::TranslatePush(const v1::Record& r, const std::string& w
     case v1::Record::kPush: {
       const auto& p = r.push();
       PushRequest req{{p.card().number(), p.card().expiry(), ""}, 0, p.currency(), p.purpose(),
-                      p.sender_name(), p.sender_reference(), p.recipient_name()};
+                      p.sender_name(), p.sender_reference(), p.recipient_name(), NotesOf(p)};
       PAY_ASSIGN_OR_RETURN(req.amount_minor, Amount(p.amount(), p.amount_minor(), p.currency(), where + ": push"));
       t.currency = p.currency();
       t.amount_minor = req.amount_minor;
@@ -229,7 +239,8 @@ Result<void> Translator::TranslatePush(const v1::Record& r, const std::string& w
     case v1::Record::kP2P: {
       const auto& p = r.p2p();
       P2pRequest req{{p.from_card().number(), p.from_card().expiry(), p.from_card().cvv()},
-                     {p.to_card().number(), "", ""}, 0, p.currency(), p.sender_name(), p.recipient_name()};
+                     {p.to_card().number(), "", ""}, 0, p.currency(), p.sender_name(), p.recipient_name(),
+                     NotesOf(p)};
       PAY_ASSIGN_OR_RETURN(req.amount_minor, Amount(p.amount(), p.amount_minor(), p.currency(), where + ": p2p"));
       t.currency = p.currency();
       t.amount_minor = req.amount_minor;

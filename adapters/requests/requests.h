@@ -13,6 +13,7 @@
 
 #include <google/protobuf/message.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <climits>
 #include <optional>
@@ -121,9 +122,16 @@ struct PaymentFilter {
   std::optional<PaymentStatus> status;
   int64_t created_gte_ms = INT64_MIN;  // created at or after
   int64_t created_lt_ms = INT64_MAX;   // created before
+  std::vector<std::pair<std::string, std::string>> metadata;  // every pair, exactly
   bool Matches(const PaymentView& p) const {
-    return (!status || p.status == *status) && p.created_at_ms >= created_gte_ms &&
-           p.created_at_ms < created_lt_ms;
+    if ((status && p.status != *status) || p.created_at_ms < created_gte_ms ||
+        p.created_at_ms >= created_lt_ms) {
+      return false;
+    }
+    for (const auto& want : metadata) {
+      if (std::find(p.metadata.begin(), p.metadata.end(), want) == p.metadata.end()) return false;
+    }
+    return true;
   }
 };
 // A payment status by name ("authorized", ...), kInvalidArgument naming `field` otherwise.

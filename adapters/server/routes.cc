@@ -69,6 +69,11 @@ Reply ListPayments(const Call& c) {
     if (!ms) return ErrorResponse(ms.error());
     *bound = *ms;
   }
+  for (const auto& [name, value] : c.query) {  // metadata[KEY]=VALUE
+    if (name.starts_with("metadata[") && name.ends_with("]") && name.size() > 10) {
+      filter.metadata.emplace_back(name.substr(9, name.size() - 10), value);
+    }
+  }
   auto page = requests::ListPayments(c.engine, merchant, query("after"), *limit, filter);
   if (!page) return ErrorResponse(page.error());
   return JsonResponse(requests::PaymentPageJson(*page));

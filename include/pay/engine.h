@@ -111,6 +111,7 @@ struct AuthorizeRequest {
   CardInput card;
   int64_t amount_minor = 0;
   std::string currency;
+  PaymentNotes notes;
 };
 struct IncrementRequest {  // incremental authorization: the hold grows by amount_minor
   std::string payment_id;
@@ -147,6 +148,7 @@ struct PushRequest {
   std::string sender_name;
   std::string sender_reference;
   std::string recipient_name;
+  PaymentNotes notes;
 };
 // Person to person: an AFT from the sender's card, then an OCT to the recipient's card; if the
 // OCT is declined the AFT is reversed.
@@ -157,6 +159,7 @@ struct P2pRequest {
   std::string currency;
   std::string sender_name;
   std::string recipient_name;
+  PaymentNotes notes;
 };
 using Request = std::variant<CreateAccountRequest, TransferRequest, PostRequest, VoidRequest,
                              ReverseRequest, CreateMerchantRequest, AuthorizeRequest,

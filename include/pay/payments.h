@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace pay {
@@ -59,6 +60,15 @@ struct CardSummary {
   std::string last4;
 };
 
+// What a merchant attaches to a payment it creates (authorize, push, p2p): a description (at
+// most 512 bytes, no control characters) and metadata (at most 16 pairs, keys of 1-64 printable
+// ASCII characters given once, values up to 256 bytes), kept with the payment, shown with it, and
+// searchable by exact key and value.
+struct PaymentNotes {
+  std::string description;
+  std::vector<std::pair<std::string, std::string>> metadata;
+};
+
 struct PaymentView {
   std::string id;
   std::string merchant;
@@ -86,6 +96,8 @@ struct PaymentView {
   std::string sender_reference;
   std::string recipient_name;
   std::optional<CardSummary> sender_card;  // P2P
+  std::string description;
+  std::vector<std::pair<std::string, std::string>> metadata;  // in key order
   bool settled = false;
   std::string in_doubt_stan;  // an exchange without an answer; empty: none
   int64_t created_at_ms = 0;

@@ -60,6 +60,20 @@ struct FingerprintWriter {
   Writer& w;
   std::string_view card_fingerprint;
   std::string_view second_card_fingerprint;
+  // Notes enter only when given, so that a request without them keeps the fingerprint it had
+  // before payments took notes (its key still replays after an upgrade).
+  void Notes(const PaymentNotes& n) const {
+    if (n.description.empty() && n.metadata.empty()) return;
+    w.Str("notes");
+    w.Str(n.description);
+    auto md = n.metadata;
+    std::sort(md.begin(), md.end());
+    w.U32(static_cast<uint32_t>(md.size()));
+    for (const auto& [k, v] : md) {
+      w.Str(k);
+      w.Str(v);
+    }
+  }
   void operator()(const CreateAccountRequest& r) const {
     const ledger::AccountSpec& a = r.account;
     w.Str(a.id);
@@ -99,6 +113,7 @@ struct FingerprintWriter {
     w.Str(r.card.expiry);
     w.I64(r.amount_minor);
     w.Str(r.currency);
+    Notes(r.notes);
   }
   void operator()(const IncrementRequest& r) const {
     w.Str(r.payment_id);
@@ -131,6 +146,7 @@ struct FingerprintWriter {
     w.Str(r.sender_name);
     w.Str(r.sender_reference);
     w.Str(r.recipient_name);
+    Notes(r.notes);
   }
   void operator()(const P2pRequest& r) const {
     w.Str(card_fingerprint);
@@ -140,6 +156,7 @@ struct FingerprintWriter {
     w.Str(r.currency);
     w.Str(r.sender_name);
     w.Str(r.recipient_name);
+    Notes(r.notes);
   }
 };
 

@@ -4,6 +4,7 @@
 
 #include "core/card.h"
 #include "core/limits.h"
+#include "ledger/ledger.h"
 #include "pay/card_network.h"
 #include "pay/money.h"
 
@@ -81,6 +82,19 @@ Result<void> ValidateName(const std::string& value, const char* field, bool requ
                          " printable ASCII characters without '|'");
   }
   return {};
+}
+
+Result<void> ValidateNotes(const PaymentNotes& notes) {
+  if (notes.description.size() > limits::kDescriptionBytesMax) {
+    return MakeError(ErrorCode::kLimitExceeded, "description: longer than " +
+                                                    std::to_string(limits::kDescriptionBytesMax) + " bytes");
+  }
+  for (unsigned char ch : notes.description) {
+    if (ch < 0x20 || ch == 0x7f) {
+      return MakeError(ErrorCode::kInvalidArgument, "description: control characters are not allowed");
+    }
+  }
+  return ledger::ValidateMetadata(notes.metadata);
 }
 
 }  // namespace pay::handlers

@@ -26,5 +26,8 @@ Result<void> ValidateCreditedCard(const Services& s, const CardInput& card,
                                   const std::string& field, card::CardRef* ref);
 // Names of push parties: 1-30 (0-30 when optional) printable ASCII characters without '|'.
 Result<void> ValidateName(const std::string& value, const char* field, bool required);
+// A payment's description (at most limits::kDescriptionBytesMax bytes, no control characters)
+// and metadata (ledger::ValidateMetadata).
+Result<void> ValidateNotes(const PaymentNotes& notes);
 
 }  // namespace pay::handlers

@@ -63,6 +63,7 @@ class AuthorizeHandler final : public HandlerOf<AuthorizeRequest> {
     PAY_TRY(RequireMerchant(c));
     PAY_ASSIGN_OR_RETURN(card::Expiry expiry, CheckChargedCardFields(a.card, ""));
     PAY_TRY(CheckCardAmount(a.amount_minor, a.currency));
+    PAY_TRY(ValidateNotes(a.notes));
     PAY_TRY(NeedNetwork(s));
     return ProtectChargedCard(s, a.card, expiry, "", &x.card);
   }

@@ -49,6 +49,7 @@ class PushHandler final : public HandlerOf<PushRequest> {
   Result<void> Check(const Services& s, const Command& c, const PushRequest& p,
                      CommandContext& x) const override {
     PAY_TRY(ValidateMoney(c, p.amount_minor, p.currency));
+    PAY_TRY(ValidateNotes(p.notes));
     if (!push::ValidPurpose(p.purpose)) {
       return MakeError(ErrorCode::kInvalidArgument,
                        "purpose: '" + p.purpose.substr(0, 8) +
@@ -83,6 +84,7 @@ class P2pHandler final : public HandlerOf<P2pRequest> {
   Result<void> Check(const Services& s, const Command& c, const P2pRequest& p,
                      CommandContext& x) const override {
     PAY_TRY(ValidateMoney(c, p.amount_minor, p.currency));
+    PAY_TRY(ValidateNotes(p.notes));
     PAY_TRY(ValidateName(p.sender_name, "sender_name", false));
     PAY_TRY(ValidateName(p.recipient_name, "recipient_name", false));
     PAY_TRY(NeedNetwork(s));

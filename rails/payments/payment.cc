@@ -1,5 +1,7 @@
 #include "rails/payments/payment.h"
 
+#include <algorithm>
+
 #include "core/encoding.h"
 #include "core/json_writer.h"
 #include "core/limits.h"
@@ -10,7 +12,10 @@ namespace pay::payments {
 
 namespace {
 
+// Version 2 appends the description and the metadata; a payment without them is written in
+// version 1 (no bytes for what it does not have).
 constexpr uint8_t kPaymentVersion = 1;
+constexpr uint8_t kPaymentVersionNotes = 2;
 constexpr uint8_t kAdviceVersion = 1;
 constexpr uint8_t kMerchantVersion = 1;
 constexpr size_t kFieldBytesMax = 512;
@@ -25,7 +30,8 @@ Error Corrupt(std::string_view what) {
 std::string EncodePayment(const Payment& p) {
   Writer w;
   w.Reserve(256 + p.history.size() * 48);
-  w.U8(kPaymentVersion);
+  const bool notes = !p.description.empty() || !p.metadata.empty();
+  w.U8(notes ? kPaymentVersionNotes : kPaymentVersion);
   w.U8(static_cast<uint8_t>(p.kind));
   for (const std::string* s : {&p.id, &p.merchant, &p.currency, &p.card_fingerprint, &p.card_bin,
                                &p.card_last4, &p.response_code, &p.auth_code, &p.rrn, &p.stan,
@@ -55,6 +61,14 @@ std::string EncodePayment(const Payment& p) {
     w.I64(op.entry_id);
     w.I64(op.at_ms);
   }
+  if (notes) {
+    w.Str(p.description);
+    w.U32(static_cast<uint32_t>(p.metadata.size()));
+    for (const auto& [k, v] : p.metadata) {
+      w.Str(k);
+      w.Str(v);
+    }
+  }
   return w.Take();
 }
 
@@ -62,7 +76,8 @@ Result<Payment> DecodePayment(std::string_view bytes) {
   Reader r(bytes);
   Payment p;
   uint8_t version = 0, kind = 0, status = 0, settled = 0, final_captured = 0, reversing = 0;
-  if (!r.U8(&version) || version != kPaymentVersion || !r.U8(&kind) || kind > 3) {
+  if (!r.U8(&version) || (version != kPaymentVersion && version != kPaymentVersionNotes) ||
+      !r.U8(&kind) || kind > 3) {
     return Corrupt("payment");
   }
   p.kind = static_cast<PaymentKind>(kind);
@@ -99,8 +114,27 @@ Result<Payment> DecodePayment(std::string_view bytes) {
       return Corrupt("payment");
     }
   }
+  if (version == kPaymentVersionNotes) {
+    uint32_t pairs = 0;
+    if (!r.Str(&p.description, limits::kDescriptionBytesMax) || !r.U32(&pairs) ||
+        pairs > limits::kMetadataPairsMax) {
+      return Corrupt("payment");
+    }
+    p.metadata.resize(pairs);
+    for (auto& [k, v] : p.metadata) {
+      if (!r.Str(&k, limits::kMetadataKeyBytesMax) || !r.Str(&v, limits::kMetadataValueBytesMax)) {
+        return Corrupt("payment");
+      }
+    }
+  }
   if (!r.done()) return Corrupt("payment");
   return p;
+}
+
+void Payment::Note(const PaymentNotes& notes) {
+  description = notes.description;
+  metadata = notes.metadata;
+  std::sort(metadata.begin(), metadata.end());
 }
 
 PaymentView ToView(const Payment& p) {
@@ -137,6 +171,8 @@ PaymentView ToView(const Payment& p) {
   v.created_at_ms = p.created_at_ms;
   v.expires_at_ms = p.expires_at_ms;
   v.history = p.history;
+  v.description = p.description;
+  v.metadata = p.metadata;
   return v;
 }
 
@@ -292,6 +328,12 @@ std::string PaymentJson(const PaymentView& p) {
   }
   w.Field("settled", p.settled);
   if (!p.in_doubt_stan.empty()) w.Field("in_doubt_stan", p.in_doubt_stan);
+  if (!p.description.empty()) w.Field("description", p.description);
+  if (!p.metadata.empty()) {
+    w.Key("metadata").BeginObject();
+    for (const auto& [k, v] : p.metadata) w.Field(k, v);
+    w.EndObject();
+  }
   w.Field("created_at", FormatRfc3339Ms(p.created_at_ms));
   if (p.expires_at_ms != 0) w.Field("authorization_expires_at", FormatRfc3339Ms(p.expires_at_ms));
   w.Key("history").BeginArray();

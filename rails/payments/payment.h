@@ -77,6 +77,10 @@ struct Payment {
   std::string sender_last4;
   int64_t funded_minor = 0;  // taken from the sender's card (AFT), net of its reversal
   std::vector<PaymentOp> history;
+  // The merchant's notes (PaymentNotes), metadata in key order.
+  std::string description;
+  std::vector<std::pair<std::string, std::string>> metadata;
+  void Note(const PaymentNotes& notes);
 
   int64_t capturable_minor() const { return hold_seq != 0 ? authorized_minor - captured_minor : 0; }
   bool in_doubt() const { return !doubt_stan.empty(); }

@@ -68,6 +68,7 @@ Result<Prepared> PullRail::Authorize(const std::string& merchant, const Authoriz
   p.card_bin = card.ref.bin;
   p.card_last4 = card.ref.last4;
   p.amount_minor = r.amount_minor;
+  p.Note(r.notes);
   return book_.PrepareCharge(std::move(p), card, CardMessageType::kAuthorization, "authorize",
                              PaymentStatus::kDeclined, claim);
 }

@@ -82,6 +82,7 @@ Result<Prepared> PushRail::Push(const std::string& merchant, const PushRequest& 
   p.sender_name = r.sender_name;
   p.sender_reference = r.sender_reference;
   p.recipient_name = r.recipient_name;
+  p.Note(r.notes);
   // The hold on the prefunded balance first: without the funds nothing else is written.
   PAY_TRY(HoldForOct(p));
   p.status = PaymentStatus::kSubmitted;
@@ -113,6 +114,7 @@ Result<Prepared> PushRail::P2p(const std::string& merchant, const P2pRequest& r,
   p.sender_last4 = sender.ref.last4;
   p.amount_minor = r.amount_minor;
   p.purpose = "PP";
+  p.Note(r.notes);
   p.sender_name = r.sender_name;
   p.recipient_name = r.recipient_name;
   PAY_ASSIGN_OR_RETURN(Prepared out,

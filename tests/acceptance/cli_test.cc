@@ -527,7 +527,7 @@ TEST_F(CardCliTest, BadInputNamesTheOption) {
   EXPECT_TRUE(Has(bad.err, "faults")) << bad.err;
   CtlRun help = Ctl({"authorize", "--help"});
   EXPECT_EQ(help.status, 0);
-  EXPECT_TRUE(Has(help.out, "Example: paymentctl authorize")) << help.out;
+  EXPECT_TRUE(Has(help.out, "Examples:\n  paymentctl authorize")) << help.out;
 }
 
 TEST_F(CardCliTest, NoAnswerThenReversalWithFaultsAndPaymentResolve) {

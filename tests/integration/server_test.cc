@@ -405,6 +405,44 @@ TEST_P(ServerTest, PaymentListsPageAndFilter) {
   EXPECT_EQ(c.Request("GET", "/v1/payments?limit=abc", acme_).status, 400);
 }
 
+// A payment's description and metadata: kept, shown, found by exact key and value, part of the
+// request an idempotency key stands for, and bounded.
+TEST_P(ServerTest, PaymentsKeepADescriptionAndMetadata) {
+  Serve();
+  Client c(server_->port());
+  const std::string with = R"({"card":{"number":"4242424242424242","expiry":"12/30"},"amount":"25.00","currency":"USD",)"
+                           R"("description":"2 tickets","metadata":{"order":"A-17","channel":"web"}})";
+  auto a = c.Request("POST", "/v1/payments/authorize", acme_, with, "notes-1");
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_NE(a.body.find(R"("description":"2 tickets","metadata":{"channel":"web","order":"A-17"})"), std::string::npos) << a.body;
+  const std::string id = Field(a.body, "payment_id");
+  EXPECT_EQ(c.Request("GET", "/v1/payments/" + id, acme_).body, a.body);
+  // The same request with its metadata in another order is the same request.
+  const std::string reordered = R"({"card":{"number":"4242424242424242","expiry":"12/30"},"amount":"25.00","currency":"USD",)"
+                                R"("metadata":{"channel":"web","order":"A-17"},"description":"2 tickets"})";
+  auto again = c.Request("POST", "/v1/payments/authorize", acme_, reordered, "notes-1");
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.headers["idempotent-replayed"], "true");
+  const std::string other = R"({"card":{"number":"4242424242424242","expiry":"12/30"},"amount":"25.00","currency":"USD",)"
+                            R"("metadata":{"order":"A-18"}})";
+  EXPECT_EQ(c.Request("POST", "/v1/payments/authorize", acme_, other, "notes-1").status, 422);
+  ASSERT_EQ(c.Request("POST", "/v1/payments/authorize", acme_, kAuth, "notes-plain").status, 200);
+  auto found = c.Request("GET", "/v1/payments?metadata[order]=A-17", acme_);
+  EXPECT_NE(found.body.find(id), std::string::npos) << found.body;
+  EXPECT_EQ(found.body.find("notes-plain"), std::string::npos);
+  EXPECT_EQ(c.Request("GET", "/v1/payments?metadata[order]=A-99", acme_).body,
+            R"({"object":"list","data":[],"has_more":false})");
+  std::string many = R"({"card":{"number":"4242424242424242","expiry":"12/30"},"amount":"1.00","currency":"USD","metadata":{)";
+  for (int i = 0; i < 17; ++i) many += (i ? "," : "") + std::string("\"k") + std::to_string(i) + "\":\"v\"";
+  many += "}}";
+  auto too_many = c.Request("POST", "/v1/payments/authorize", acme_, many, "notes-2");
+  EXPECT_EQ(too_many.status, 400);
+  EXPECT_NE(too_many.body.find(R"("param":"metadata")"), std::string::npos) << too_many.body;
+  const std::string twice = R"({"card":{"number":"4242424242424242","expiry":"12/30"},"amount":"1.00","currency":"USD",)"
+                            R"("metadata":{"a":"1","a":"2"}})";
+  EXPECT_EQ(c.Request("POST", "/v1/payments/authorize", acme_, twice, "notes-3").status, 400);
+}
+
 // Settlement, expiry and resolution as admin routes: the same reports as the CLI's --json.
 TEST_P(ServerTest, AdminRoutesRunTheSweeps) {
   Serve();
