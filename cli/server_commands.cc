@@ -11,6 +11,7 @@
 #include "adapters/network/tcp_network.h"
 #include "adapters/requests/requests.h"
 #include "adapters/server/api_keys.h"
+#include "adapters/server/routes.h"
 #include "adapters/server/server.h"
 #include "cli/commands.h"
 #include "cli/print.h"
@@ -241,6 +242,15 @@ int RunApiKeyRoll(Context& ctx, const ApiKeyOptions& o) {
   return 0;
 }
 
+void AddRoutes(CLI::App& app, Context& ctx) {
+  auto* sub = app.add_subcommand("routes", "List paymentd's HTTP routes (METHOD PATTERN; docs/api.md, docs/openapi.yaml)");
+  Help(sub, {"paymentctl routes"}, {});
+  OnRun(sub, ctx, Needs::kNothing, [](Context&) {
+    for (const std::string& line : server::RouteTable()) std::cout << line << "\n";
+    return 0;
+  });
+}
+
 void AddApiKey(CLI::App& app, Context& ctx) {
   auto* apikey = app.add_subcommand("apikey", "API keys of paymentd");
   apikey->require_subcommand(1);
@@ -277,6 +287,7 @@ void AddServerCommands(CLI::App& app, Context& ctx) {
   AddServe(app, ctx);
   AddNetworkSim(app, ctx);
   AddApiKey(app, ctx);
+  AddRoutes(app, ctx);
 }
 
 }  // namespace pay::cli

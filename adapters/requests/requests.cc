@@ -267,7 +267,10 @@ Result<Translator::PaymentTarget> Translator::Target(const std::string& merchant
   if (!key.empty()) {
     if (const PaymentTarget* known = payments_.Find(merchant + '\n' + key)) return *known;
     PAY_ASSIGN_OR_RETURN(auto found, engine_.PaymentIdForKey(merchant, key));
-    if (!found) return Bad(where, "payment_key: no payment was created under '" + key + "'");
+    if (!found) {
+      return MakeError(ErrorCode::kPaymentNotFound,
+                       where + ": payment_key: no payment was created under '" + key + "'");
+    }
     target.id = *found;
   }
   auto mc = merchant_currency_.find(merchant);
@@ -276,7 +279,10 @@ Result<Translator::PaymentTarget> Translator::Target(const std::string& merchant
     return target;
   }
   auto payment = engine_.GetPayment(target.id);
-  if (!payment) return Bad(where, "payment_id: no payment '" + target.id + "'");
+  if (!payment && payment.error().code == ErrorCode::kPaymentNotFound) {
+    return MakeError(ErrorCode::kPaymentNotFound, where + ": payment_id: no payment '" + target.id + "'");
+  }
+  if (!payment) return payment.error();
   target.currency = payment->currency;
   return target;
 }

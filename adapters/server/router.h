@@ -57,6 +57,7 @@ class Router {
   // The methods of the routes whose pattern matches `path`, each once, in table order (empty:
   // no route serves the path).
   std::vector<std::string> MethodsFor(std::string_view path) const;
+  const std::vector<Route>& routes() const { return routes_; }
 
  private:
   std::vector<Route> routes_;

@@ -275,6 +275,15 @@ Router PublicRoutes(const MetricsRegistry& metrics) {
   return r;
 }
 
+std::vector<std::string> RouteTable() {
+  const MetricsRegistry unused;
+  std::vector<std::string> out;
+  for (const Router& r : {PublicRoutes(unused), ApiRoutes()}) {
+    for (const Route& route : r.routes()) out.push_back(route.method + " " + route.pattern);
+  }
+  return out;
+}
+
 Router ApiRoutes() {
   Router r;
   r.Add("GET", "/v1/payments", ListPayments);

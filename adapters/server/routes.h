@@ -12,5 +12,8 @@ Router PublicRoutes(const MetricsRegistry& metrics);
 // Reads and writes under /v1/. Writes give a command built from the same pay.v1 messages as the
 // transaction files (adapters/requests).
 Router ApiRoutes();
+// Every route paymentd serves, "METHOD PATTERN" ("*" for any method), in table order: what
+// docs/openapi.yaml must describe (tests/docs/openapi_test.py checks both ways).
+std::vector<std::string> RouteTable();
 
 }  // namespace pay::server
