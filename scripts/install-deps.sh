@@ -10,6 +10,7 @@ packages=(
   libsqlite3-dev sqlite3  # the default store; the sqlite3 shell is used by tests to corrupt files
   libpq-dev postgresql-15 # the PostgreSQL store (libpq); the server for its tests (scripts/pg-test-server.sh)
   haproxy curl            # scripts/cluster.sh: the load balancer in front of paymentd nodes
+  jq                      # docs/api.md's runnable examples (ctest api_doc_blocks) pick fields out of answers
   python3 python3-yaml python3-jsonschema  # tests/docs/openapi_test.py: docs/openapi.yaml against the server
   libzstd-dev             # stored answers compressed against a dictionary (core/answer_codec.h)
   libprotobuf-dev protobuf-compiler  # proto/ schema, JSON mapping

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# readme_test: README.md works when followed literally.
+# readme_test: a document (README.md, docs/api.md) works when followed literally.
 #
-#   tests/docs/readme_test.sh README.md PAYMENTCTL     (ctest: readme_blocks)
+#   tests/docs/readme_test.sh README.md PAYMENTCTL       (ctest: readme_blocks)
+#   tests/docs/readme_test.sh docs/api.md PAYMENTCTL     (ctest: api_doc_blocks)
 #
 # Which blocks run: every fenced block opened with exactly ```sh, unless the line right before
 # its fence is `<!-- readme-test: skip -->` (the set-up block: `make demo`, `make test`).
@@ -22,13 +23,14 @@
 set -euo pipefail
 
 if [ $# -ne 2 ]; then
-  echo "usage: $0 README.md PAYMENTCTL" >&2
+  echo "usage: $0 DOCUMENT.md PAYMENTCTL" >&2
   exit 2
 fi
 readme=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 paymentctl=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
 [ -f "$readme" ] || { echo "readme_test: no such file: $readme" >&2; exit 2; }
 [ -x "$paymentctl" ] || { echo "readme_test: not an executable: $paymentctl" >&2; exit 2; }
+doc=$(basename "$readme")  # how messages name it
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/readme_test.XXXXXX")
 cleanup() {
@@ -43,8 +45,8 @@ mkdir "$work/run" "$work/tmp"
 
 # blocks.tsv: number, first line (the fence), last line (the closing fence), runs (1/0), and the
 # first line of the paragraph before the block (its name in messages).
-awk -v script="$work/README.md" -v blocks="$work/blocks.tsv" '
-  function fail(msg) { print "readme_test: README.md:" NR ": " msg > "/dev/stderr"; bad = 1; exit 2 }
+awk -v script="$work/$doc" -v blocks="$work/blocks.tsv" -v doc="$doc" '
+  function fail(msg) { print "readme_test: " doc ":" NR ": " msg > "/dev/stderr"; bad = 1; exit 2 }
   # A block is named by the first line of the paragraph before it.
   !in_block && $0 !~ /^[ \t]*$/ && prev ~ /^[ \t]*$/ && $0 !~ /^(```|<!--)/ {
     intro = substr($0, 1, 60)
@@ -59,7 +61,7 @@ awk -v script="$work/README.md" -v blocks="$work/blocks.tsv" '
       runs = (lang == "sh" && prev != "<!-- readme-test: skip -->")
       # The fence line announces the block in the log (it is not code, so the numbering holds).
       if (runs) {
-        printf "{ set +x; } 2>/dev/null; echo \"== README.md block %d (line %d, after: %s)\" >&2; set -x\n", n, NR, intro > script
+        printf "{ set +x; } 2>/dev/null; echo \"== %s block %d (line %d, after: %s)\" >&2; set -x\n", doc, n, NR, intro > script
         ran++
       }
       else print "" > script
@@ -74,8 +76,8 @@ awk -v script="$work/README.md" -v blocks="$work/blocks.tsv" '
   }
   END {
     if (bad) exit 2
-    if (in_block) { print "readme_test: README.md: the block opened on line " first " is never closed" > "/dev/stderr"; exit 2 }
-    if (ran == 0) { print "readme_test: README.md: no ```sh block to run" > "/dev/stderr"; exit 2 }
+    if (in_block) { print "readme_test: " doc ": the block opened on line " first " is never closed" > "/dev/stderr"; exit 2 }
+    if (ran == 0) { print "readme_test: " doc ": no ```sh block to run" > "/dev/stderr"; exit 2 }
   }
 ' "$readme"
 
@@ -92,10 +94,10 @@ status=0
     trap '\''s=$?; echo "$LINENO $s" >> "$2"'\'' ERR
     # Stop what the README left running: this shell'\''s own background jobs, by PID.
     trap '\''pids=$(jobs -p); if [ -n "$pids" ]; then kill $pids 2>/dev/null || true; wait $pids 2>/dev/null || true; fi'\'' EXIT
-    PS4='\''+ README.md:${LINENO}: '\''  # bash takes no PS4 from the environment as root
+    PS4="+ $3:\${LINENO}: "  # bash takes no PS4 from the environment as root
     set -x
     source "$1"
-  ' readme_test "$work/README.md" "$work/failed"
+  ' readme_test "$work/$doc" "$work/failed" "$doc"
 ) || status=$?
 
 if [ "$status" -eq 0 ]; then
@@ -112,9 +114,9 @@ if [ -s "$work/failed" ]; then
   last=$line
   while sed -n "${last}p" "$readme" | grep -q '\\$'; do last=$((last + 1)); done
   block=$(awk -F'\t' -v l="$line" '$2 < l && l < $3 { printf "block %d (lines %d-%d, after: %s)", $1, $2, $3, $5 }' "$work/blocks.tsv")
-  echo "readme_test: FAILED: README.md:$first: $block: exit status $code:" >&2
+  echo "readme_test: FAILED: $doc:$first: $block: exit status $code:" >&2
   sed -n "${first},${last}p" "$readme" | sed 's/^/    /' >&2
 else
-  echo "readme_test: FAILED: the README blocks exited with status $status (bash's message above names README.md's line)" >&2
+  echo "readme_test: FAILED: the blocks exited with status $status (bash's message above names $doc's line)" >&2
 fi
 exit 1
