@@ -26,6 +26,11 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+# tests/stripe runs the official stripe client (npm ci there). A machine whose Node came with its
+# own npm (NodeSource's nodejs conflicts with Debian's npm) keeps it.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "install-deps: installing ${missing[*]}"

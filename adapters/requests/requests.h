@@ -119,12 +119,13 @@ std::string SettleJson(const Engine::SettleReport& report);
 std::string ResolveJson(size_t expired, size_t still_queued);
 // Which payments a listing shows (paymentctl payment list, GET /v1/payments).
 struct PaymentFilter {
+  std::optional<PaymentKind> kind;
   std::optional<PaymentStatus> status;
   int64_t created_gte_ms = INT64_MIN;  // created at or after
   int64_t created_lt_ms = INT64_MAX;   // created before
   std::vector<std::pair<std::string, std::string>> metadata;  // every pair, exactly
   bool Matches(const PaymentView& p) const {
-    if ((status && p.status != *status) || p.created_at_ms < created_gte_ms ||
+    if ((kind && p.kind != *kind) || (status && p.status != *status) || p.created_at_ms < created_gte_ms ||
         p.created_at_ms >= created_lt_ms) {
       return false;
     }

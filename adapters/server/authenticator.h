@@ -1,5 +1,6 @@
 #pragma once
-// Who is asking: an Authorization header ("Bearer sk_test_...") to the API key it presents. Keys
+// Who is asking: an Authorization header ("Bearer sk_test_...", or Basic with the key as the user
+// name, as `curl -u sk_test_...:` sends it) to the API key it presents. Keys
 // verified once are remembered by the SHA-256 of the presented string for kRememberMs, so that
 // I/O threads do not wait on the store for every request. A key revoked or rolled through this
 // process's ApiKeys is forgotten at once; through another process (another node, the CLI)

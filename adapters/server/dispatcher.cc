@@ -1,6 +1,7 @@
 #include "adapters/server/dispatcher.h"
 
 #include "adapters/server/routes.h"
+#include "adapters/server/stripe.h"
 
 namespace pay::server {
 
@@ -45,7 +46,7 @@ Dispatcher::Dispatcher(Engine& engine, ApiKeys& keys, Authenticator& authenticat
       writer_(writer),
       metrics_(metrics),
       public_(PublicRoutes(metrics)),
-      api_(ApiRoutes()) {}
+      api_(ApiRoutes().Append(stripe::Routes())) {}
 
 std::optional<HttpResponse> Dispatcher::Handle(const HttpRequest& request, Writer::Deliver later) {
   const std::string_view target(request.target);
@@ -86,7 +87,9 @@ std::optional<HttpResponse> Dispatcher::Authorized(const HttpRequest& request, s
   const std::string route = match->route->label();
   Reply reply = match->route->handler(Call{request, engine_, key, query, std::move(match->id), &keys_});
   if (auto* response = std::get_if<HttpResponse>(&reply)) return Labelled(std::move(*response), route);
-  auto refused = writer_.Submit(std::get<Command>(std::move(reply)), route, std::move(later));
+  auto refused = std::holds_alternative<Command>(reply)
+                     ? writer_.Submit(std::get<Command>(std::move(reply)), route, std::move(later))
+                     : writer_.Submit(std::get<Followup>(std::move(reply)), route, std::move(later));
   if (refused) return Labelled(std::move(*refused), route);
   return std::nullopt;
 }

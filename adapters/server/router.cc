@@ -43,6 +43,11 @@ Router& Router::Add(std::string method, std::string pattern, Handler handler) {
   return *this;
 }
 
+Router& Router::Append(const Router& other) {
+  routes_.insert(routes_.end(), other.routes_.begin(), other.routes_.end());
+  return *this;
+}
+
 std::optional<Router::Match> Router::Find(std::string_view method, std::string_view path) const {
   for (const Route& route : routes_) {
     if (route.method != "*" && route.method != method) continue;

@@ -19,6 +19,7 @@
 
 #include "adapters/server/api_keys.h"
 #include "adapters/server/http_message.h"
+#include "adapters/server/writer.h"
 #include "pay/engine.h"
 
 namespace pay::server {
@@ -33,8 +34,9 @@ struct Call {
   ApiKeys* keys = nullptr;                          // the channel's keys (API routes)
 };
 
-// What a handler gives: an answer now, or a command for the writer.
-using Reply = std::variant<HttpResponse, Command>;
+// What a handler gives: an answer now, or a command for the writer (answered from its outcome
+// by ResponseFromOutcome, or by the followup's own `then`).
+using Reply = std::variant<HttpResponse, Command, Followup>;
 using Handler = std::function<Reply(const Call&)>;
 
 struct Route {
@@ -48,6 +50,8 @@ struct Route {
 class Router {
  public:
   Router& Add(std::string method, std::string pattern, Handler handler);
+  // The routes of `other` after this one's.
+  Router& Append(const Router& other);
 
   struct Match {
     const Route* route = nullptr;

@@ -18,6 +18,10 @@ Writer::Writer(Engine& engine, MetricsRegistry& metrics, size_t queue_max, size_
 Writer::~Writer() { Stop(); }
 
 std::optional<HttpResponse> Writer::Submit(Command command, std::string route, Deliver deliver) {
+  return Submit(Followup{std::move(command), nullptr}, std::move(route), std::move(deliver));
+}
+
+std::optional<HttpResponse> Writer::Submit(Followup followup, std::string route, Deliver deliver) {
   {
     std::lock_guard lock(mu_);
     if (stopping_) return ErrorResponse(503, ErrorCode::kStoreBusy, "server: shutting down");
@@ -28,7 +32,7 @@ std::optional<HttpResponse> Writer::Submit(Command command, std::string route, D
       r.headers.emplace_back("Retry-After", "1");
       return r;
     }
-    queue_.push_back({std::move(command), std::move(route), std::move(deliver)});
+    queue_.push_back({std::move(followup.command), std::move(followup.then), std::move(route), std::move(deliver)});
   }
   cv_.notify_one();
   return std::nullopt;
@@ -68,11 +72,30 @@ void Writer::Loop() {
       const auto& r = results[i];
       if (!r && r.error().code == ErrorCode::kVelocityLimited) ++metrics_.velocity_hits;
       if (r && r->replayed) ++metrics_.replays;
-      HttpResponse response = ResponseFromOutcome(r);
-      response.route = std::move(jobs[i].route);
-      jobs[i].deliver(std::move(response));
+      Answer(std::move(jobs[i]), r);
     }
   }
+}
+
+void Writer::Answer(Job job, const Result<Outcome>& outcome) {
+  if (!job.then) {
+    HttpResponse response = ResponseFromOutcome(outcome);
+    response.route = std::move(job.route);
+    job.deliver(std::move(response));
+    return;
+  }
+  auto next = job.then(outcome);
+  if (auto* response = std::get_if<HttpResponse>(&next)) {
+    response->route = std::move(job.route);
+    job.deliver(std::move(*response));
+    return;
+  }
+  Followup& more = std::get<Followup>(next);
+  {
+    std::lock_guard lock(mu_);  // ahead of new requests: its request is already being answered
+    queue_.push_front({std::move(more.command), std::move(more.then), std::move(job.route), std::move(job.deliver)});
+  }
+  cv_.notify_one();
 }
 
 }  // namespace pay::server

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "adapters/server/http_message.h"
@@ -21,6 +22,15 @@
 #include "pay/engine.h"
 
 namespace pay::server {
+
+// What to make of a committed command's outcome: the answer, or a further command to commit
+// first (answered in turn by its own `then`). Runs on a writer thread: it must not block.
+struct Followup;
+using Then = std::function<std::variant<HttpResponse, Followup>(const Result<Outcome>&)>;
+struct Followup {
+  Command command;
+  Then then;  // empty: ResponseFromOutcome
+};
 
 class Writer {
  public:
@@ -33,16 +43,21 @@ class Writer {
   // Queues `command`; `deliver` gets the answer (labelled `route`) after the command's commit.
   // Returns a 503 instead when the queue is full or the writer is stopping (nothing queued).
   std::optional<HttpResponse> Submit(Command command, std::string route, Deliver deliver);
+  // The same, answered by `then` (which may chain a further command: it is queued ahead of
+  // new requests, never refused).
+  std::optional<HttpResponse> Submit(Followup followup, std::string route, Deliver deliver);
   // Commits and answers everything queued, then ends the thread. Idempotent.
   void Stop();
 
  private:
   struct Job {
     Command command;
+    Then then;
     std::string route;
     Deliver deliver;
   };
   void Loop();
+  void Answer(Job job, const Result<Outcome>& outcome);
 
   static constexpr int kPipelineDepth = 2;
 

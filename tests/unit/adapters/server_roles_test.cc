@@ -3,6 +3,7 @@
 // the authenticator's answers, and the HTTP statuses of the channel's error codes.
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
 #include "adapters/server/api_keys.h"
 #include "adapters/server/authenticator.h"
@@ -130,7 +131,7 @@ TEST_F(ApiKeysTest, CreatedKeysAuthenticateAndKeepTheirScope) {
 // authenticate, and new keys must be written the same way.
 TEST_F(ApiKeysTest, TheStoredRecordFormatIsUnchanged) {
   const std::string id = "0123456789ab", secret(48, 'c');
-  Writer w;
+  pay::Writer w;
   w.U8(1);
   w.Str(DigestBytes(Sha256(secret)));
   w.Str("acme");
@@ -154,7 +155,7 @@ TEST_F(ApiKeysTest, TheStoredRecordFormatIsUnchanged) {
   auto row = store_->FindRecord(kApiKeyRecord, new_id);
   ASSERT_TRUE(row && *row);
   EXPECT_EQ((*row)->owner, "acme");
-  Writer expected;
+  pay::Writer expected;
   expected.U8(2);
   expected.Str(DigestBytes(Sha256(new_secret)));
   expected.Str("acme");
@@ -216,6 +217,32 @@ TEST_F(ApiKeysTest, AuthenticatorSaysUnauthenticatedWithItsChallenge) {
   auto bad = auth.Authenticate("Bearer pk_000000000000_" + std::string(48, '0'));
   EXPECT_EQ(bad.error().code, ErrorCode::kUnauthenticated);
   EXPECT_EQ(Authenticator::Challenge("Bearer x"), "Bearer error=\"invalid_token\"");
+}
+
+// Basic with the key as the user name (curl -u KEY:, as Stripe's examples do); malformed
+// Basic credentials are unauthenticated, never a crash.
+TEST_F(ApiKeysTest, BasicCredentialsCarryTheKeyAsTheUserName) {
+  ApiKeys keys(*store_, clock_);
+  Authenticator auth(keys);
+  const std::string key = *keys.Create("acme", false);
+  auto basic = [](const std::string& user_pass) {
+    std::string out(4 * ((user_pass.size() + 2) / 3), '\0');
+    EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                    reinterpret_cast<const unsigned char*>(user_pass.data()), static_cast<int>(user_pass.size()));
+    return "Basic " + out;
+  };
+  for (const std::string& pass : {"", "x", "ab"}) {  // each padding length
+    auto k = auth.Authenticate(basic(key + ":" + pass));
+    ASSERT_TRUE(k) << pass << ": " << k.error().message;
+    EXPECT_EQ(k->merchant, "acme");
+  }
+  for (const std::string& bad : {basic(key), basic(":"), basic("sk_test_nope:"), std::string("Basic "),
+                                 std::string("Basic ===="), std::string("Basic a"), std::string("Basic !!!!"),
+                                 "Basic " + std::string(2000, 'A')}) {
+    auto k = auth.Authenticate(bad);
+    ASSERT_FALSE(k) << bad;
+    EXPECT_EQ(k.error().code, ErrorCode::kUnauthenticated) << bad;
+  }
 }
 
 TEST(HttpMessageTest, ChannelErrorCodesKeepTheirStatuses) {
