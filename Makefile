@@ -33,7 +33,7 @@ bench: build
 	@$(BUILD)/tests/bench/ledger_bench
 
 fuzz: deps
-	@cmake --preset fuzz >/dev/null && cmake --build --preset fuzz --target fuzz_ledger_codec fuzz_parsers fuzz_iso8583 fuzz_velocity_state fuzz_records fuzz_http fuzz_answers fuzz_changes
+	@cmake --preset fuzz >/dev/null && cmake --build --preset fuzz --target fuzz_ledger_codec fuzz_parsers fuzz_iso8583 fuzz_velocity_state fuzz_records fuzz_http fuzz_answers fuzz_changes fuzz_form
 	@scripts/run-fuzz.sh build/fuzz $${FUZZ_SECONDS:-30}
 
 clean:
