@@ -24,6 +24,7 @@ constexpr size_t kListLimitDefault = 10;
 constexpr size_t kListLimitMax = 100;
 constexpr int kListScanRoundsMax = 10;  // filtered pages of kFilterScanRowsMax rows each
 constexpr size_t kKeyBytesMax = 247;    // 255 less the "/capture" of an automatic capture
+constexpr size_t kRefundScanPage = 100;
 constexpr std::string_view kTestExpiry = "12/34";
 constexpr std::string_view kCaptureSuffix = "/capture";
 
@@ -507,17 +508,18 @@ Reply ListRefunds(const Call& c) {
     if (!p) return refused;
     take(*p, from.n);
   }
-  requests::PaymentFilter filter;
-  filter.kind = PaymentKind::kPull;
-  while (!more) {  // payments with refunds, a page at a time
-    auto page = requests::ListPayments(c.engine, c.key.merchant, after, list->limit, filter);
+  // The merchant's payments in order, a page at a time, reading at most kFilterScanRowsMax.
+  for (size_t scanned = 0; !more;) {
+    auto page = c.engine.ListPayments(c.key.merchant, after, kRefundScanPage);
     if (!page) return ErrorAnswer(page.error());
     for (const auto& p : page->items) {
-      if (!more) take(p, 0);
-      if (!more) after = p.id;
+      if (p.kind == PaymentKind::kPull) take(p, 0);
+      if (more) break;
+      after = p.id;
     }
-    if (!page->has_more) break;
-    if (page->items.empty()) after = page->next_cursor;
+    scanned += page->items.size();
+    if (page->next_after.empty()) break;
+    more = more || scanned >= requests::kFilterScanRowsMax;
   }
   return JsonResponse(ListJson(items, more, "/v1/refunds"));
 }

@@ -194,6 +194,10 @@ function serverSteps(stripe) {
       assert.equal(rest.amount, 2000);
       assert.notEqual(rest.id, re.id);
       await stripeError(stripe.refunds.create({ payment_intent: pi.id, amount: 1 }), 'StripeInvalidRequestError', { statusCode: 400 });
+      // Every refund of the merchant, a page of one at a time.
+      const all = [];
+      await stripe.refunds.list({ limit: 1 }).autoPagingEach((r) => { all.push(r.id); });
+      assert.deepEqual(all, [re.id, rest.id]);
     }],
 
     ['automatic capture', async () => {
