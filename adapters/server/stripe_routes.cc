@@ -242,8 +242,7 @@ std::optional<PaymentView> Own(const Call& c, std::string_view object_id, std::s
                                std::string_view noun, HttpResponse* refused) {
   auto id = PaymentIdOf(object_id, prefix, "id");
   auto p = id ? c.engine.GetPayment(*id) : Result<PaymentView>(id.error());
-  if (p && p->merchant == c.key.merchant && (p->kind == PaymentKind::kPull) == pull &&
-      (pull || p->kind == PaymentKind::kPush)) {
+  if (p && p->merchant == c.key.merchant && p->kind == (pull ? PaymentKind::kPull : PaymentKind::kPush)) {
     return std::move(*p);
   }
   if (!p && p.error().code != ErrorCode::kPaymentNotFound && p.error().code != ErrorCode::kInvalidArgument) {
