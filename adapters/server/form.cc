@@ -59,19 +59,19 @@ Result<Form> Form::Parse(std::string_view body) {
     if (name->empty()) {
       return MakeError(ErrorCode::kInvalidArgument, "body: a parameter without a name at byte " + std::to_string(part_at));
     }
-    const std::string shown = name->substr(0, 64);
+    if (name->ends_with("[]")) {  // expand[]=a&expand[]=b: expand[0], expand[1]
+      const std::string base = name->substr(0, name->size() - 2);
+      *name = base + "[" + std::to_string(appended[base]++) + "]";
+    }
+    const std::string shown = name->substr(0, 64);  // the bounds hold for the name as kept
     if (name->size() > kFormNameBytesMax) {
       return MakeError(ErrorCode::kInvalidArgument, shown + ": the name is longer than " + std::to_string(kFormNameBytesMax) + " bytes");
     }
     if (value->size() > kFormValueBytesMax) {
       return MakeError(ErrorCode::kInvalidArgument, shown + ": longer than " + std::to_string(kFormValueBytesMax) + " bytes");
     }
-    if (name->ends_with("[]")) {  // expand[]=a&expand[]=b: expand[0], expand[1]
-      const std::string base = name->substr(0, name->size() - 2);
-      *name = base + "[" + std::to_string(appended[base]++) + "]";
-    }
     if (!form.values_.emplace(*name, std::move(*value)).second) {
-      return MakeError(ErrorCode::kInvalidArgument, name->substr(0, 64) + ": given twice (ambiguous)");
+      return MakeError(ErrorCode::kInvalidArgument, shown + ": given twice (ambiguous)");
     }
     if (form.values_.size() > kFormParamsMax) {
       return MakeError(ErrorCode::kInvalidArgument, "body: more than " + std::to_string(kFormParamsMax) + " parameters");
