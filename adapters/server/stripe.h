@@ -53,6 +53,9 @@ std::string ListJson(const std::vector<std::string>& items, bool has_more, std::
 // The payment in an outcome's body (the engine's canonical payment JSON).
 Result<PaymentView> PaymentFromBody(const std::string& body);
 
+// A currency code as Stripe writes it ("USD" -> "usd").
+std::string StripeCurrency(std::string_view code);
+
 // ---- errors -------------------------------------------------------------------------------------
 
 // {"error":{"type","code","message"[,"param"][,"decline_code"][,"payment_intent"]...}}

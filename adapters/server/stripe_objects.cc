@@ -18,12 +18,6 @@ namespace {
 
 constexpr std::string_view kNativePrefix = "pay_";
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 int64_t Seconds(int64_t ms) { return ms / 1000; }
 
 // When the payment last took step `op` (0: never).
@@ -116,6 +110,12 @@ std::string CancellationReason(const PaymentView& p, const Context& ctx) {
 
 }  // namespace
 
+std::string StripeCurrency(std::string_view code) {
+  std::string out(code);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 std::string ObjectId(std::string_view prefix, std::string_view payment_id) {
   if (payment_id.starts_with(kNativePrefix)) payment_id.remove_prefix(kNativePrefix.size());
   return std::string(prefix) + std::string(payment_id);
@@ -155,7 +155,7 @@ std::string PaymentIntentJson(const PaymentView& p, const Context& ctx) {
   canceled_at ? w.Int(Seconds(canceled_at)) : w.Null();
   OptionalString(w, "cancellation_reason", CancellationReason(p, ctx));
   w.Field("capture_method", CaptureMethod(p, ctx)).Field("confirmation_method", "automatic");
-  w.Field("created", Seconds(p.created_at_ms)).Field("currency", Lower(p.currency));
+  w.Field("created", Seconds(p.created_at_ms)).Field("currency", StripeCurrency(p.currency));
   OptionalString(w, "description", p.description);
   LastPaymentError(w, p);
   w.Key("latest_charge").Null();
@@ -181,7 +181,7 @@ std::optional<std::string> RefundJson(const PaymentView& p, size_t n, bool livem
     JsonWriter w;
     w.BeginObject().Field("id", ObjectId("re_", p.id) + "_" + std::to_string(n)).Field("object", "refund");
     w.Field("amount", step.amount_minor).Key("charge").Null();
-    w.Field("created", Seconds(step.at_ms)).Field("currency", Lower(p.currency));
+    w.Field("created", Seconds(step.at_ms)).Field("currency", StripeCurrency(p.currency));
     w.Field("livemode", livemode).Key("metadata").BeginObject().EndObject();
     w.Field("payment_intent", ObjectId("pi_", p.id)).Key("reason").Null();
     w.Field("status", "succeeded").EndObject();
@@ -194,7 +194,7 @@ std::string PayoutJson(const PaymentView& p, bool livemode) {
   JsonWriter w;
   w.BeginObject().Field("id", ObjectId("po_", p.id)).Field("object", "payout");
   w.Field("amount", p.amount_minor).Field("arrival_date", Seconds(p.created_at_ms));
-  w.Field("automatic", false).Field("created", Seconds(p.created_at_ms)).Field("currency", Lower(p.currency));
+  w.Field("automatic", false).Field("created", Seconds(p.created_at_ms)).Field("currency", StripeCurrency(p.currency));
   OptionalString(w, "description", p.description);
   w.Field("destination", CardObjectId("card_", p.card));
   const std::string_view status = PayoutStatus(p);

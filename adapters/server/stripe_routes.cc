@@ -574,8 +574,7 @@ Reply Balance(const Call& c) {
                                {"instant_available", "disbursement"}}) {
     auto a = c.engine.GetAccount("m/" + c.key.merchant + "/" + account);
     if (!a) return ErrorAnswer(a.error());
-    std::string currency = a->currency ? std::string(a->currency->code) : "";
-    for (char& ch : currency) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const std::string currency = StripeCurrency(a->currency ? a->currency->code : "");
     const int64_t amount = std::string_view(side) == "pending" ? a->balance_minor() : a->available_minor();
     w.Key(side).BeginArray().BeginObject().Field("amount", amount).Field("currency", currency);
     w.Key("source_types").BeginObject().Field("card", amount).EndObject().EndObject().EndArray();
