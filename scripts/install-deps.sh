@@ -31,6 +31,10 @@ done
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   missing+=(nodejs npm)
 fi
+# tests/dashboard drives Debian's chromium headless (puppeteer-core downloads no browser).
+if ! command -v chromium >/dev/null; then
+  missing+=(chromium fonts-liberation)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "install-deps: installing ${missing[*]}"

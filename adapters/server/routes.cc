@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "adapters/requests/requests.h"
+#include "adapters/server/dashboard.h"
 #include "core/time_format.h"
 
 namespace pay::server {
@@ -272,6 +273,7 @@ Router PublicRoutes(const MetricsRegistry& metrics) {
     response.body = metrics.Text();
     return response;
   });
+  r.Append(DashboardPageRoutes());
   return r;
 }
 
@@ -307,6 +309,7 @@ Router ApiRoutes() {
   r.Add("POST", "/v1/admin/settle", AdminSettle);
   r.Add("POST", "/v1/admin/expire", [](const Call& c) { return AdminResolve(c, true); });
   r.Add("POST", "/v1/admin/resolve", [](const Call& c) { return AdminResolve(c, false); });
+  r.Append(DashboardApiRoutes());
   return r;
 }
 
