@@ -205,7 +205,8 @@ async function checkPage(browser, admin, acme) {
 
   await page.type('#key', admin);
   await page.click('#key-use');
-  await page.waitForSelector('body[data-state="ready"]', { timeout: 20_000 });
+  await page.waitForSelector('body[data-state="ready"], body[data-state="partial"]', { timeout: 20_000 });
+  assert.equal(await page.$eval('body', (b) => b.dataset.state), 'ready', await text('#status'));
   assert.equal(await text('#approval-rate'), '60.0 %');
   assert.match(await text('#approval-counts'), /3 approved of 5 authorizations, 2 declined/);
   assert.equal(await text('#verify-result'), 'OK');

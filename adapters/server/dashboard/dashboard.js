@@ -293,6 +293,8 @@ async function loadEvents() {
       fill('event-table', [], 'no events');
       return;
     }
+    $('events-note').textContent = `no events: ${e.message}`;
+    fill('event-table', [], 'no events');
     throw e;
   }
   const data = (list.data || []).slice().sort((a, b) => (b.seq || 0) - (a.seq || 0));
@@ -320,11 +322,15 @@ async function refresh() {
     renderApprovalChart(s);
     renderMerchants(s);
     renderLists(s);
-    await Promise.all([loadVerify(), loadPayments(), loadVelocity(), loadEvents()]);
-    if (selected) await showTimeline(selected);
-    $('status').textContent = `Updated ${time(s.generated_at)}.`;
-    $('status').className = '';
-    document.body.dataset.state = 'ready';
+    // One panel's failure leaves the others drawn; the status line names what failed.
+    const loads = { 'ledger verify': loadVerify, payments: loadPayments, velocity: loadVelocity, events: loadEvents };
+    if (selected) loads.timeline = () => showTimeline(selected);
+    const names = Object.keys(loads);
+    const results = await Promise.allSettled(names.map((n) => loads[n]()));
+    const failed = results.map((r, i) => (r.status === 'rejected' ? `${names[i]}: ${r.reason.message}` : '')).filter(Boolean);
+    $('status').textContent = `Updated ${time(s.generated_at)}.` + (failed.length ? ` Not updated: ${failed.join('; ')}.` : '');
+    $('status').className = failed.length ? 'error' : '';
+    document.body.dataset.state = failed.length ? 'partial' : 'ready';
   } catch (err) {
     report(err);
     document.body.dataset.state = 'error';
