@@ -210,6 +210,8 @@ async function checkPage(browser, admin, acme) {
   assert.equal(await text('#approval-rate'), '60.0 %');
   assert.match(await text('#approval-counts'), /3 approved of 5 authorizations, 2 declined/);
   assert.equal(await text('#verify-result'), 'OK');
+  await page.click('#verify-run');
+  await page.waitForFunction(() => document.getElementById('verify-result').textContent === 'OK');
   assert.equal(await page.$$eval('#approval-chart svg rect', (r) => r.length) >= 3, true, 'the chart has bars');
   const declines = await page.$$eval('#declines tbody tr', (rows) => rows.map((r) => r.cells[0].textContent));
   assert.deepEqual(declines, ['05', '51']);

@@ -15,6 +15,7 @@ const SVG = 'http://www.w3.org/2000/svg';
 const $ = (id) => document.getElementById(id);
 let timer = null;
 let selected = '';  // the payment whose timeline is open
+let verified = false;  // the ledger is verified when the page opens and on request (it reads every entry)
 
 // ---- the API ------------------------------------------------------------------------------------
 
@@ -207,8 +208,9 @@ async function loadVerify() {
   const r = $('verify-result');
   r.textContent = v.ok ? 'OK' : `${v.problems_total} problems`;
   r.className = 'big ' + (v.ok ? 'ok' : 'bad');
-  $('verify-detail').textContent = `${v.entries_checked} entries, ${v.accounts_checked} accounts, head ${v.head_hash.slice(0, 12)}` +
-    (v.ok ? '' : `: ${v.problems[0]}`);
+  $('verify-detail').textContent = `${v.entries_checked} entries, ${v.accounts_checked} accounts, head ${v.head_hash.slice(0, 12)}, ` +
+    `checked ${new Date().toISOString().slice(11, 19)} UTC` + (v.ok ? '' : `: ${v.problems[0]}`);
+  verified = true;
 }
 
 async function loadVelocity() {
@@ -323,7 +325,8 @@ async function refresh() {
     renderMerchants(s);
     renderLists(s);
     // One panel's failure leaves the others drawn; the status line names what failed.
-    const loads = { 'ledger verify': loadVerify, payments: loadPayments, velocity: loadVelocity, events: loadEvents };
+    const loads = { payments: loadPayments, velocity: loadVelocity, events: loadEvents };
+    if (!verified) loads['ledger verify'] = loadVerify;
     if (selected) loads.timeline = () => showTimeline(selected);
     const names = Object.keys(loads);
     const results = await Promise.allSettled(names.map((n) => loads[n]()));
@@ -350,6 +353,7 @@ function start() {
     if (!key) return;
     sessionStorage.setItem(KEY_ITEM, key);
     $('key').value = '';
+    verified = false;
     document.body.dataset.state = 'loading';
     refresh();
   });
@@ -362,6 +366,10 @@ function start() {
     $('status').className = '';
   });
   $('live').addEventListener('change', schedule);
+  $('verify-run').addEventListener('click', () => {
+    $('verify-result').textContent = '…';
+    loadVerify().catch(report);
+  });
   for (const f of ['filter-status', 'filter-merchant']) {
     $(f).addEventListener('change', () => loadPayments().catch(report));
   }
