@@ -8,6 +8,7 @@
 //   push_commands.cc     fund, push, p2p
 //   file_commands.cc     replay, generate, demo
 //   server_commands.cc   serve, network-sim, apikey
+//   mcp_commands.cc      mcp
 
 #pragma once
 
@@ -31,6 +32,8 @@ void AddCardCommands(CLI::App& app, Context& ctx);
 void AddPushCommands(CLI::App& app, Context& ctx);
 void AddFileCommands(CLI::App& app, Context& ctx);
 void AddServerCommands(CLI::App& app, Context& ctx);
+void AddEventCommands(CLI::App& app, Context& ctx);
+void AddMcpCommands(CLI::App& app, Context& ctx);
 
 // Makes `sub` a runnable subcommand: when the command line chose it, main opens what `needs`
 // says and then calls `run`, whose return value is the exit status.

@@ -137,6 +137,8 @@ int Main(int argc, char** argv) {
   AddPushCommands(app, ctx);
   AddFileCommands(app, ctx);
   AddServerCommands(app, ctx);
+  AddEventCommands(app, ctx);
+  AddMcpCommands(app, ctx);
 
   try {
     app.parse(argc, argv);
