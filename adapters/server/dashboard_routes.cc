@@ -386,7 +386,9 @@ Reply Entry(const Call& c) {
 Router DashboardPageRoutes() {
   Router r;
   r.Add("GET", "/dashboard", [](const Call&) -> Reply { return Asset("index.html"); });
-  r.Add("GET", "/dashboard/{id}", [](const Call& c) -> Reply { return Asset(c.id); });
+  r.Add("GET", "/dashboard/{id}", [](const Call& c) -> Reply {
+    return Asset(c.id.empty() ? "index.html" : c.id);  // /dashboard/ is the page too
+  });
   return r;
 }
 

@@ -182,6 +182,7 @@ async function checkSummary(admin, acme) {
   assert.equal(page.status, 200);
   assert.match(page.headers.get('content-security-policy'), /script-src 'self'/);
   assert.equal((await fetch(base + '/dashboard/nope.js')).status, 404);
+  assert.equal((await fetch(base + '/dashboard/')).headers.get('content-type'), 'text/html; charset=utf-8');
   // The events feed is another route (it may not be served yet): the page copes either way.
   made.events = (await fetch(base + '/v1/events?limit=50', { headers: { Authorization: `Bearer ${admin}` } })).status;
 }
