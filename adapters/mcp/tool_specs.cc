@@ -20,8 +20,9 @@ namespace {
   R"( as a decimal string in the currency's units, e.g. \"25.00\""})"
 #define PAY_MCP_CURRENCY \
   R"("currency":{"type":"string","pattern":"^[A-Z]{3}$","description":"ISO 4217 code, e.g. USD"})"
-#define PAY_MCP_PAYMENT_ID \
-  R"("payment_id":{"type":"string","minLength":1,"maxLength":64,"description":"e.g. pay_000000000001"})"
+#define PAY_MCP_PAYMENT_ID                                         \
+  R"("payment_id":{"type":"string","minLength":1,"maxLength":64,)" \
+  R"("description":"e.g. pay_000000000001"})"
 #define PAY_MCP_CARD(name, what)                                                      \
   R"(")" name R"(":{"type":"string","pattern":"^[0-9]{12,19}$","description":")" what \
   R"(: a network simulator test card number (docs/network-sim.md), digits only"})"
@@ -104,81 +105,79 @@ const std::vector<ToolSpec>& Table() {
        kNoInput,
        Out(R"("credential":{"type":"string"},"windows":{"type":"array","items":{"type":"object"}})",
            R"("credential","windows")")},
+      // clang-format off
       {"authorize", "Authorize a card payment",
        "Places a hold on a card for an amount (capture it later). Test cards only.",
-       R"({"type":"object","properties":{)" PAY_MCP_CARD("card_number", "The card") R"(,)" PAY_MCP_EXPIRY(
-           "expiry") R"(,"cvv":{"type":"string","pattern":"^[0-9]{3,4}$"},)" PAY_MCP_AMOUNT("The "
-                                                                                            "amoun"
-                                                                                            "t") R"(,)" PAY_MCP_CURRENCY
-                                                                                                 R"(,)" PAY_MCP_DESCRIPTION
-                                                                                                 R"(,)" PAY_MCP_KEY
-                                                                                                 R"(},"required":["card_number","expiry","amount","currency",)"
-                                                                                                 R"("idempotency_key"],"additionalProperties":false})",
+       R"({"type":"object","properties":{)"
+         PAY_MCP_CARD("card_number", "The card") R"(,)"
+         PAY_MCP_EXPIRY("expiry") R"(,)"
+         R"("cvv":{"type":"string","pattern":"^[0-9]{3,4}$"},)"
+         PAY_MCP_AMOUNT("The amount") R"(,)"
+         PAY_MCP_CURRENCY R"(,)"
+         PAY_MCP_DESCRIPTION R"(,)"
+         PAY_MCP_KEY
+       R"(},"required":["card_number","expiry","amount","currency","idempotency_key"],)"
+       R"("additionalProperties":false})",
        kPaymentOutput, true, false, true},
-      {"capture", "Capture an authorization", "Captures all or part of an authorized payment.",
-       R"({"type":"object","properties":{)" PAY_MCP_PAYMENT_ID R"(,)" PAY_MCP_AMOUNT(
-           "What to capture (absent: all that is authorized)") R"(,"final":{"type":"boolean","description":"Release what stays authorized"},)" PAY_MCP_KEY
-                                                               R"(},"required":["payment_id","idempotency_key"],)"
-                                                               R"("additionalProperties":false})",
+      {"capture", "Capture an authorization",
+       "Captures all or part of an authorized payment.",
+       R"({"type":"object","properties":{)"
+         PAY_MCP_PAYMENT_ID R"(,)"
+         PAY_MCP_AMOUNT("What to capture (absent: all that is authorized)") R"(,)"
+         R"("final":{"type":"boolean","description":"Release what stays authorized"},)"
+         PAY_MCP_KEY
+       R"(},"required":["payment_id","idempotency_key"],"additionalProperties":false})",
        kPaymentOutput, true, false, true},
       {"void", "Void an authorization",
        "Cancels an authorization that was not captured and releases its hold.",
-       R"({"type":"object","properties":{)" PAY_MCP_PAYMENT_ID R"(,)" PAY_MCP_KEY
+       R"({"type":"object","properties":{)"
+         PAY_MCP_PAYMENT_ID R"(,)"
+         PAY_MCP_KEY
        R"(},"required":["payment_id","idempotency_key"],"additionalProperties":false})",
        kPaymentOutput, true, true, true},
-      {"refund", "Refund a payment", "Refunds all or part of what was captured.",
-       R"({"type":"object","properties":{)" PAY_MCP_PAYMENT_ID R"(,)" PAY_MCP_AMOUNT(
-           "What to refund (absent: all that is captured and not refunded)") R"(,)" PAY_MCP_KEY
-                                                                             R"(},"required":["payment_id","idempotency_key"],)"
-                                                                             R"("additionalProperties":false})",
+      {"refund", "Refund a payment",
+       "Refunds all or part of what was captured.",
+       R"({"type":"object","properties":{)"
+         PAY_MCP_PAYMENT_ID R"(,)"
+         PAY_MCP_AMOUNT("What to refund (absent: all that is captured and not refunded)") R"(,)"
+         PAY_MCP_KEY
+       R"(},"required":["payment_id","idempotency_key"],"additionalProperties":false})",
        kPaymentOutput, true, true, true},
       {"payout", "Pay out to a card",
        "Pushes money (OCT) from the merchant's prefunded disbursement balance to a card. Final "
        "once approved: there is no reversal.",
-       R"({"type":"object","properties":{)" PAY_MCP_CARD("recipient_card", "The recipient's card") R"(,)" PAY_MCP_AMOUNT(
-           "The amount") R"(,)" PAY_MCP_CURRENCY
-                         R"(,)" PAY_MCP_NAME(
-                             "recipient_name",
-                             "The recipient's name") R"(,)"
-                                                     R"("purpose":{"type":"string","enum":["AA","BB","BI","BP","CP","FD","GD",)"
-                                                     R"("GP","LO","MD","MP","OG","PD","PP","PS","TU","WT"],"default":"FD",)"
-                                                     R"("description":"Business application identifier"},)" PAY_MCP_NAME(
-                                                         "sender_reference",
-                                                         "Your reference for the payout") R"(,)" PAY_MCP_DESCRIPTION
-                                                                                          R"(,)" PAY_MCP_KEY
-                                                                                          R"(},"required":["recipient_card","amount","currency","recipient_name",)"
-                                                                                          R"("idempotency_key"],"additionalProperties":false})",
+       R"({"type":"object","properties":{)"
+         PAY_MCP_CARD("recipient_card", "The recipient's card") R"(,)"
+         PAY_MCP_AMOUNT("The amount") R"(,)"
+         PAY_MCP_CURRENCY R"(,)"
+         PAY_MCP_NAME("recipient_name", "The recipient's name") R"(,)"
+         R"("purpose":{"type":"string","enum":["AA","BB","BI","BP","CP","FD","GD","GP","LO",)"
+         R"("MD","MP","OG","PD","PP","PS","TU","WT"],"default":"FD",)"
+         R"("description":"Business application identifier"},)"
+         PAY_MCP_NAME("sender_reference", "Your reference for the payout") R"(,)"
+         PAY_MCP_DESCRIPTION R"(,)"
+         PAY_MCP_KEY
+       R"(},"required":["recipient_card","amount","currency","recipient_name",)"
+       R"("idempotency_key"],"additionalProperties":false})",
        kPaymentOutput, true, true, true},
       {"p2p", "Person-to-person transfer",
        "Pulls the amount from the sender's card (AFT) and pushes it to the recipient's card "
        "(OCT); a declined push reverses the pull.",
-       R"({"type":"object","properties":{)" PAY_MCP_CARD("sender_card", "The sender's card") R"(,)" PAY_MCP_EXPIRY(
-           "sender_expiry") R"(,"sender_cvv":{"type":"string",)"
-                            R"("pattern":"^[0-9]{3,4}$"},)" PAY_MCP_CARD(
-                                "recipient_card",
-                                "The recipient's card") R"(,)" PAY_MCP_AMOUNT("The amount") R"(,)" PAY_MCP_CURRENCY
-                                                                                            R"(,)" PAY_MCP_NAME(
-                                                                                                "se"
-                                                                                                "nd"
-                                                                                                "er"
-                                                                                                "_n"
-                                                                                                "am"
-                                                                                                "e",
-                                                                                                "Th"
-                                                                                                "e "
-                                                                                                "se"
-                                                                                                "nd"
-                                                                                                "er"
-                                                                                                "'s"
-                                                                                                " n"
-                                                                                                "am"
-                                                                                                "e") R"(,)" PAY_MCP_NAME("recipient_name",
-                                                                                                                         "The recipient's name") R"(,)" PAY_MCP_DESCRIPTION
-                                                                                                                                                 R"(,)" PAY_MCP_KEY
-                                                                                                                                                 R"(},"required":["sender_card","sender_expiry","recipient_card",)"
-                                                                                                                                                 R"("amount","currency","sender_name","recipient_name","idempotency_key"],)"
-                                                                                                                                                 R"("additionalProperties":false})",
+       R"({"type":"object","properties":{)"
+         PAY_MCP_CARD("sender_card", "The sender's card") R"(,)"
+         PAY_MCP_EXPIRY("sender_expiry") R"(,)"
+         R"("sender_cvv":{"type":"string","pattern":"^[0-9]{3,4}$"},)"
+         PAY_MCP_CARD("recipient_card", "The recipient's card") R"(,)"
+         PAY_MCP_AMOUNT("The amount") R"(,)"
+         PAY_MCP_CURRENCY R"(,)"
+         PAY_MCP_NAME("sender_name", "The sender's name") R"(,)"
+         PAY_MCP_NAME("recipient_name", "The recipient's name") R"(,)"
+         PAY_MCP_DESCRIPTION R"(,)"
+         PAY_MCP_KEY
+       R"(},"required":["sender_card","sender_expiry","recipient_card","amount","currency",)"
+       R"("sender_name","recipient_name","idempotency_key"],"additionalProperties":false})",
        kPaymentOutput, true, true, true},
+      // clang-format on
   };
   return kTools;
 }

@@ -61,8 +61,8 @@ TEST(McpDecodeTest, RefusesMalformedLinesWithTheirJsonRpcCodes) {
       {"not json", kParseError},
       {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"} trailing", kParseError},
       {"{\"jsonrpc\":\"2.0\",\"id\":1,\"id\":2,\"method\":\"ping\"}", kParseError},  // duplicate
-      {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"p\xff\"}", kParseError},         // UTF-8
-      {std::string(100, '[') + std::string(100, ']'), kParseError},                // depth
+      {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"p\xff\"}", kParseError},          // UTF-8
+      {std::string(100, '[') + std::string(100, ']'), kParseError},                  // depth
       {"[]", kInvalidRequest},
       {"[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]", kInvalidRequest},  // batch
       {"42", kInvalidRequest},
@@ -158,7 +158,8 @@ class McpServerTest : public ::testing::Test {
     fund.idempotency_key = "topup-1";
     fund.request = FundRequest{100'000, "USD", std::nullopt};
     ASSERT_TRUE(engine_->Submit(fund));
-    tools_ = std::make_unique<Tools>(*engine_, ToolsOptions{"acme", "agent-1", {"authorize", "capture", "payout"}});
+    tools_ = std::make_unique<Tools>(
+        *engine_, ToolsOptions{"acme", "agent-1", {"authorize", "capture", "payout"}});
     server_ = std::make_unique<Server>(*tools_, ServerInfo{"paymentctl", "test"},
                                        [this](const std::string& l) { log_.push_back(l); });
   }
@@ -166,8 +167,8 @@ class McpServerTest : public ::testing::Test {
   // tools/call of `tool` with `args` (a JSON object); the result object.
   Value Call(const std::string& tool, const std::string& args, const std::string& meta = "") {
     const std::string line = R"({"jsonrpc":"2.0","id":)" + std::to_string(++id_) +
-                             R"(,"method":"tools/call","params":{)" + meta + R"("name":")" +
-                             tool + R"(","arguments":)" + args + "}}";
+                             R"(,"method":"tools/call","params":{)" + meta + R"("name":")" + tool +
+                             R"(","arguments":)" + args + "}}";
     const std::string answer = server_->Handle(line);
     Value v = Parse(answer);
     EXPECT_EQ(At(v, "id").number_value(), id_) << answer;
@@ -187,14 +188,24 @@ class McpServerTest : public ::testing::Test {
 
 TEST_F(McpServerTest, InitializeEchoesKnownVersionsAndOffersTheNewestOtherwise) {
   for (const char* v : {"2025-06-18", "2025-11-25"}) {
-    Value r = At(Parse(server_->Handle(std::string(R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":")") + v + R"(","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})")), "result");
+    Value r = At(
+        Parse(server_->Handle(
+            std::string(
+                R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":")") +
+            v + R"(","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})")),
+        "result");
     EXPECT_EQ(At(r, "protocolVersion").string_value(), v);
     EXPECT_EQ(At(At(r, "serverInfo"), "name").string_value(), "paymentctl");
     EXPECT_TRUE(At(At(r, "capabilities"), "tools").has_struct_value());
   }
-  Value r = At(Parse(server_->Handle(R"({"jsonrpc":"2.0","id":2,"method":"initialize","params":{"protocolVersion":"2024-01-01"}})")), "result");
+  Value r = At(
+      Parse(server_->Handle(
+          R"({"jsonrpc":"2.0","id":2,"method":"initialize","params":{"protocolVersion":"2024-01-01"}})")),
+      "result");
   EXPECT_EQ(At(r, "protocolVersion").string_value(), "2025-11-25");
-  EXPECT_EQ(ErrorCodeOf(server_->Handle(R"({"jsonrpc":"2.0","id":3,"method":"initialize","params":{}})")), kInvalidParams);
+  EXPECT_EQ(
+      ErrorCodeOf(server_->Handle(R"({"jsonrpc":"2.0","id":3,"method":"initialize","params":{}})")),
+      kInvalidParams);
   EXPECT_EQ(server_->Handle(R"({"jsonrpc":"2.0","method":"notifications/initialized"})"), "");
   EXPECT_EQ(server_->Handle(R"({"jsonrpc":"2.0","method":"no/such/notification"})"), "");
   EXPECT_EQ(server_->Handle(""), "");
@@ -203,33 +214,50 @@ TEST_F(McpServerTest, InitializeEchoesKnownVersionsAndOffersTheNewestOtherwise) 
 TEST_F(McpServerTest, PingUnknownMethodAndBadParams) {
   EXPECT_EQ(server_->Handle(R"({"jsonrpc":"2.0","id":"p","method":"ping"})"),
             R"({"jsonrpc":"2.0","id":"p","result":{}})");
-  EXPECT_EQ(ErrorCodeOf(server_->Handle(R"({"jsonrpc":"2.0","id":1,"method":"resources/read"})")), kMethodNotFound);
-  EXPECT_EQ(ErrorCodeOf(server_->Handle(R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"nope"}})")), kInvalidParams);
-  EXPECT_EQ(ErrorCodeOf(server_->Handle(R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_balances","arguments":[]}})")), kInvalidParams);
-  EXPECT_EQ(ErrorCodeOf(server_->Handle(R"({"jsonrpc":"2.0","id":1,"method":"tools/call"})")), kInvalidParams);
+  EXPECT_EQ(ErrorCodeOf(server_->Handle(R"({"jsonrpc":"2.0","id":1,"method":"resources/read"})")),
+            kMethodNotFound);
+  EXPECT_EQ(ErrorCodeOf(server_->Handle(
+                R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"nope"}})")),
+            kInvalidParams);
+  EXPECT_EQ(
+      ErrorCodeOf(server_->Handle(
+          R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_balances","arguments":[]}})")),
+      kInvalidParams);
+  EXPECT_EQ(ErrorCodeOf(server_->Handle(R"({"jsonrpc":"2.0","id":1,"method":"tools/call"})")),
+            kInvalidParams);
 }
 
 TEST_F(McpServerTest, StatelessEraDiscoverAndEnvelope) {
-  const std::string meta = R"("_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"t","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}},)";
-  Value d = At(Parse(server_->Handle(R"({"jsonrpc":"2.0","id":1,"method":"server/discover","params":{)" + meta.substr(0, meta.size() - 1) + "}}")), "result");
+  const std::string meta =
+      R"("_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"t","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}},)";
+  Value d =
+      At(Parse(server_->Handle(R"({"jsonrpc":"2.0","id":1,"method":"server/discover","params":{)" +
+                               meta.substr(0, meta.size() - 1) + "}}")),
+         "result");
   EXPECT_EQ(At(d, "resultType").string_value(), "complete");
   EXPECT_EQ(At(d, "supportedVersions").list_value().values(0).string_value(), "2026-07-28");
   EXPECT_EQ(At(d, "cacheScope").string_value(), "private");
-  EXPECT_EQ(At(At(At(d, "_meta"), "io.modelcontextprotocol/serverInfo"), "name").string_value(), "paymentctl");
-  Value list = At(Parse(server_->Handle(R"({"jsonrpc":"2.0","id":2,"method":"tools/list","params":{)" + meta.substr(0, meta.size() - 1) + "}}")), "result");
+  EXPECT_EQ(At(At(At(d, "_meta"), "io.modelcontextprotocol/serverInfo"), "name").string_value(),
+            "paymentctl");
+  Value list =
+      At(Parse(server_->Handle(R"({"jsonrpc":"2.0","id":2,"method":"tools/list","params":{)" +
+                               meta.substr(0, meta.size() - 1) + "}}")),
+         "result");
   EXPECT_EQ(At(list, "resultType").string_value(), "complete");
   Value r = Call("get_balances", "{}", meta);
   EXPECT_EQ(At(r, "resultType").string_value(), "complete");
   EXPECT_FALSE(At(r, "isError").bool_value());
   // The session era's results carry no resultType.
   EXPECT_FALSE(At(Call("get_balances", "{}"), "resultType").has_string_value());
-  const std::string bad = server_->Handle(R"({"jsonrpc":"2.0","id":9,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"1900-01-01"}}})");
+  const std::string bad = server_->Handle(
+      R"({"jsonrpc":"2.0","id":9,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"1900-01-01"}}})");
   EXPECT_EQ(ErrorCodeOf(bad), kUnsupportedProtocolVersion);
   EXPECT_EQ(At(At(At(Parse(bad), "error"), "data"), "requested").string_value(), "1900-01-01");
 }
 
 TEST_F(McpServerTest, ListsReadToolsAndOnlyTheAllowedWriteTools) {
-  Value r = At(Parse(server_->Handle(R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})")), "result");
+  Value r =
+      At(Parse(server_->Handle(R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})")), "result");
   std::vector<std::string> names;
   for (const Value& t : At(r, "tools").list_value().values()) {
     names.push_back(At(t, "name").string_value());
@@ -244,7 +272,8 @@ TEST_F(McpServerTest, ListsReadToolsAndOnlyTheAllowedWriteTools) {
 }
 
 TEST_F(McpServerTest, AuthorizeCaptureReplayAndKeyReuse) {
-  const std::string args = R"({"card_number":"4242424242424242","expiry":"12/30","amount":"25.00","currency":"USD","idempotency_key":"order-1"})";
+  const std::string args =
+      R"({"card_number":"4242424242424242","expiry":"12/30","amount":"25.00","currency":"USD","idempotency_key":"order-1"})";
   Value first = Call("authorize", args);
   ASSERT_FALSE(At(first, "isError").bool_value());
   const Value& payment = At(Structured(first), "payment");
@@ -252,35 +281,56 @@ TEST_F(McpServerTest, AuthorizeCaptureReplayAndKeyReuse) {
   EXPECT_FALSE(At(Structured(first), "replayed").bool_value());
   const std::string id = At(payment, "payment_id").string_value();
   // No full card number anywhere in the answer.
-  EXPECT_EQ(server_->Handle(R"({"jsonrpc":"2.0","id":99,"method":"tools/call","params":{"name":"get_payment","arguments":{"payment_id":")" + id + R"("}}})").find("4242424242424242"), std::string::npos);
+  EXPECT_EQ(
+      server_
+          ->Handle(
+              R"({"jsonrpc":"2.0","id":99,"method":"tools/call","params":{"name":"get_payment","arguments":{"payment_id":")" +
+              id + R"("}}})")
+          .find("4242424242424242"),
+      std::string::npos);
 
   Value again = Call("authorize", args);
   EXPECT_TRUE(At(Structured(again), "replayed").bool_value());
   EXPECT_EQ(At(At(Structured(again), "payment"), "payment_id").string_value(), id);
 
-  Value reused = Call("authorize", R"({"card_number":"4242424242424242","expiry":"12/30","amount":"26.00","currency":"USD","idempotency_key":"order-1"})");
+  Value reused = Call(
+      "authorize",
+      R"({"card_number":"4242424242424242","expiry":"12/30","amount":"26.00","currency":"USD","idempotency_key":"order-1"})");
   EXPECT_TRUE(At(reused, "isError").bool_value());
   EXPECT_EQ(At(At(Structured(reused), "error"), "code").string_value(), "idempotency_key_reused");
 
-  Value cap = Call("capture", R"({"payment_id":")" + id + R"(","amount":"20.00","idempotency_key":"cap-1"})");
+  Value cap = Call("capture",
+                   R"({"payment_id":")" + id + R"(","amount":"20.00","idempotency_key":"cap-1"})");
   ASSERT_FALSE(At(cap, "isError").bool_value());
   EXPECT_EQ(At(At(Structured(cap), "payment"), "captured_minor").number_value(), 2000);
-  EXPECT_NE(log_.back().find(R"("tool":"capture","key":"cap-1","outcome":"ok")"), std::string::npos) << log_.back();
+  EXPECT_NE(log_.back().find(R"("tool":"capture","key":"cap-1","outcome":"ok")"), std::string::npos)
+      << log_.back();
 }
 
 TEST_F(McpServerTest, GuardsRefuseWithoutAskingTheEngine) {
-  Value no_key = Call("authorize", R"({"card_number":"4242424242424242","expiry":"12/30","amount":"25.00","currency":"USD"})");
+  Value no_key = Call(
+      "authorize",
+      R"({"card_number":"4242424242424242","expiry":"12/30","amount":"25.00","currency":"USD"})");
   EXPECT_TRUE(At(no_key, "isError").bool_value());
   EXPECT_EQ(At(At(Structured(no_key), "error"), "param").string_value(), "idempotency_key");
-  Value real_card = Call("authorize", R"({"card_number":"4111111111111111","expiry":"12/30","amount":"25.00","currency":"USD","idempotency_key":"k"})");
+  Value real_card = Call(
+      "authorize",
+      R"({"card_number":"4111111111111111","expiry":"12/30","amount":"25.00","currency":"USD","idempotency_key":"k"})");
   EXPECT_TRUE(At(real_card, "isError").bool_value());
-  EXPECT_EQ(server_->Handle(R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"authorize","arguments":{"card_number":"4111111111111111","expiry":"12/30","amount":"1.00","currency":"USD","idempotency_key":"k"}}})").find("4111111111111111"), std::string::npos);
+  EXPECT_EQ(
+      server_
+          ->Handle(
+              R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"authorize","arguments":{"card_number":"4111111111111111","expiry":"12/30","amount":"1.00","currency":"USD","idempotency_key":"k"}}})")
+          .find("4111111111111111"),
+      std::string::npos);
   Value not_allowed = Call("refund", R"({"payment_id":"pay_000000000001","idempotency_key":"r1"})");
   EXPECT_TRUE(At(not_allowed, "isError").bool_value());
   EXPECT_EQ(At(At(Structured(not_allowed), "error"), "code").string_value(), "forbidden");
   Value extra = Call("get_balances", R"({"merchant":"other"})");
   EXPECT_TRUE(At(extra, "isError").bool_value());
-  Value float_amount = Call("payout", R"({"recipient_card":"4242424242424242","amount":10.5,"currency":"USD","recipient_name":"Bo","idempotency_key":"p"})");
+  Value float_amount = Call(
+      "payout",
+      R"({"recipient_card":"4242424242424242","amount":10.5,"currency":"USD","recipient_name":"Bo","idempotency_key":"p"})");
   EXPECT_TRUE(At(float_amount, "isError").bool_value());
   EXPECT_EQ(At(At(Structured(float_amount), "error"), "param").string_value(), "amount");
 }
@@ -304,7 +354,8 @@ TEST_F(McpServerTest, AnotherMerchantsPaymentIsNotFound) {
 TEST_F(McpServerTest, VelocityCapNamesRuleLimitAndRetry) {
   auto payout = [&](const std::string& key, const std::string& amount) {
     return Call("payout", R"({"recipient_card":"4242424242424242","amount":")" + amount +
-                              R"(","currency":"USD","recipient_name":"Bo","idempotency_key":")" + key + R"("})");
+                              R"(","currency":"USD","recipient_name":"Bo","idempotency_key":")" +
+                              key + R"("})");
   };
   ASSERT_FALSE(At(payout("p1", "10.00"), "isError").bool_value());
   ASSERT_FALSE(At(payout("p2", "10.00"), "isError").bool_value());
@@ -322,7 +373,8 @@ TEST_F(McpServerTest, VelocityCapNamesRuleLimitAndRetry) {
   EXPECT_EQ(At(Structured(status), "windows").list_value().values_size(), 2);
   clock_.AdvanceMs(3'600'001);
   Value big = payout("p4", "60.00");
-  EXPECT_EQ(At(At(Structured(big), "error"), "rule").string_value(), "agent-payout-amount-per-hour");
+  EXPECT_EQ(At(At(Structured(big), "error"), "rule").string_value(),
+            "agent-payout-amount-per-hour");
 }
 
 TEST_F(McpServerTest, ReadToolsAnswerWithTheirSchemasShapes) {
@@ -332,7 +384,8 @@ TEST_F(McpServerTest, ReadToolsAnswerWithTheirSchemasShapes) {
   Value h = Structured(Call("account_history", R"({"account":"disbursement"})"));
   EXPECT_EQ(At(h, "account").string_value(), "m/acme/disbursement");
   EXPECT_TRUE(At(Structured(Call("ledger_verify", "{}")), "ok").bool_value());
-  EXPECT_TRUE(At(Call("account_history", R"({"account":"m/other/available"})"), "isError").bool_value());
+  EXPECT_TRUE(
+      At(Call("account_history", R"({"account":"m/other/available"})"), "isError").bool_value());
   EXPECT_TRUE(At(Call("list_payments", R"({"limit":0})"), "isError").bool_value());
 }
 
