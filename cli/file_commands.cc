@@ -18,6 +18,7 @@
 #include "cli/commands.h"
 #include "cli/print.h"
 #include "core/json_writer.h"
+#include "pay/card_network.h"
 
 namespace pay::cli {
 namespace {
@@ -43,18 +44,124 @@ key = ["recipient_card"]
   limit = 5
 )toml";
 
-// A progress line on a terminal (never when stderr is piped).
+// "1m05s", "42s".
+std::string Duration(double s) {
+  const auto whole = static_cast<long long>(s + 0.5);
+  char out[32];
+  if (whole >= 60) {
+    std::snprintf(out, sizeof out, "%lldm%02llds", whole / 60, whole % 60);
+  } else {
+    std::snprintf(out, sizeof out, "%llds", whole);
+  }
+  return out;
+}
+
+// A progress line on a terminal (stderr; never when stderr is not a terminal, nor with --json):
+// the share of the file read, records, rate and the time left; one final line at the end.
 std::function<void(uint64_t, uint64_t, uint64_t)> ProgressBar(const Context& ctx) {
   if (!::isatty(2) || ctx.json) return nullptr;
-  auto started = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
-  return [started](uint64_t done, uint64_t total, uint64_t records) {
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - *started).count();
-    const int pct = total > 0 ? static_cast<int>(done * 100 / total) : 0;
-    const int bar = pct / 4;
-    std::fprintf(stderr, "\r[%-25s] %3d%%  %llu records  %.0f/s ", std::string(static_cast<size_t>(bar), '#').c_str(),
-                 pct, static_cast<unsigned long long>(records), s > 0 ? static_cast<double>(records) / s : 0.0);
-    if (done >= total) std::fprintf(stderr, "\n");
+  struct State {
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    bool finished = false;
   };
+  auto state = std::make_shared<State>();
+  return [state](uint64_t done, uint64_t total, uint64_t records) {
+    if (state->finished) return;
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - state->started).count();
+    const int pct = total > 0 ? static_cast<int>(std::min(done, total) * 100 / total) : 100;
+    const double rate = s > 0 ? static_cast<double>(records) / s : 0.0;
+    std::string tail;
+    if (done >= total) {
+      state->finished = true;
+      tail = "done in " + Duration(s) + "\n";
+    } else if (done > 0) {
+      tail = "ETA " + Duration(s * static_cast<double>(total - done) / static_cast<double>(done));
+    }
+    const std::string bar(static_cast<size_t>(pct / 4), '#');
+    std::fprintf(stderr, "\r[%-25s] %3d%%  %llu records  %.0f/s  %-14s", bar.c_str(), pct,
+                 static_cast<unsigned long long>(records), rate, tail.c_str());
+    std::fflush(stderr);
+  };
+}
+
+// Basis points as a percentage with two decimals ("93.17%").
+std::string Percent(int64_t bps) {
+  char out[32];
+  std::snprintf(out, sizeof out, "%lld.%02lld%%", static_cast<long long>(bps / 100),
+                static_cast<long long>(bps % 100));
+  return out;
+}
+
+std::string Money(int64_t minor, const std::string& currency) {
+  return Decimal(minor, FindCurrency(currency)) + " " + currency;
+}
+
+// What the payment records of the database add up to, per currency, beside the acquirer's own
+// settlement and fee accounts (which must say the same).
+void PrintBooks(const files::ReplaySummary& s, const char* indent) {
+  for (const auto& [cur, b] : s.books.by_currency) {
+    const files::AcquirerBalances a =
+        s.acquirer.count(cur) ? s.acquirer.at(cur) : files::AcquirerBalances{};
+    std::cout << indent << "authorized  " << Money(b.authorized_minor, cur) << "\n"
+              << indent << "captured    " << Money(b.captured_minor, cur) << "\n"
+              << indent << "refunded    " << Money(b.refunded_minor, cur) << "\n"
+              << indent << "settled     " << Money(b.settled_minor, cur) << "  (acq/" << cur
+              << "/settlement holds " << Decimal(a.settlement_minor, FindCurrency(cur)) << ")\n"
+              << indent << "fees        " << Money(b.fee_minor, cur) << "  (acq/" << cur
+              << "/fees holds " << Decimal(a.fees_minor, FindCurrency(cur)) << ")\n"
+              << indent << "net paid to merchants " << Money(b.settled_minor - b.fee_minor, cur)
+              << "\n"
+              << indent << "pushed      " << Money(b.pushed_minor, cur) << ", funded from cards "
+              << Money(b.funded_minor, cur) << "\n";
+  }
+}
+
+// Authorizations, the approval rate, and every reason a record was not applied.
+void PrintOutcomes(const files::ReplaySummary& s, const char* in) {
+  const files::AuthorizationCounts& a = s.authorizations;
+  std::cout << in << "authorizations " << a.attempted << ": approved " << a.approved
+            << ", declined by the issuer " << a.declined << ", refused before the network "
+            << a.refused << ", no answer (reversed) " << a.unknown << "\n"
+            << in << "approval rate  " << Percent(files::ApprovalRateBps(a))
+            << " (approved / attempted)\n";
+  int64_t issuer = 0, books = 0, velocity = 0;
+  for (const auto& [code, n] : s.issuer_declines_by_code) issuer += n;
+  for (const auto& [code, n] : s.book_refusals_by_code) books += n;
+  for (const auto& [rule, n] : s.velocity_by_rule) velocity += n;
+  std::cout << in << "declined by the issuer " << issuer
+            << " (authorizations, payouts, card funding)\n";
+  for (const auto& [code, n] : s.issuer_declines_by_code) {
+    const ResponseCodeMeaning m = DescribeResponseCode(code);
+    char line[160];
+    std::snprintf(line, sizeof line, "%s  %s %-32s %6lld  %s\n", in, code.c_str(),
+                  m.decline_code.c_str(), static_cast<long long>(n), m.reason.c_str());
+    std::cout << line;
+  }
+  std::cout << in << "refused by the books " << books << "\n";
+  for (const auto& [code, n] : s.book_refusals_by_code)
+    std::cout << in << "  " << code << "  " << n << "\n";
+  std::cout << in << "refused by velocity rules " << velocity << "\n";
+  for (const auto& [rule, n] : s.velocity_by_rule)
+    std::cout << in << "  " << rule << "  " << n << "\n";
+  if (s.followups_unapproved > 0) {
+    std::cout << in << "follow-ups of payments never approved " << s.followups_unapproved
+              << " (captures, voids, refunds of declined or refused payments: not run)\n";
+  }
+  std::cout << in << "input errors " << s.errors << "\n";
+  for (const auto& [code, n] : s.errors_by_code)
+    std::cout << in << "  " << code << "  " << n << "\n";
+  if (!s.first_error.empty()) std::cout << in << "  first: " << s.first_error << "\n";
+}
+
+void PrintSettlements(const files::ReplaySummary& s, const char* in) {
+  std::cout << in << s.settlements << " settle record(s) settled " << s.settled_payments
+            << " payments";
+  for (const auto& [cur, nf] : s.settled_minor) {
+    std::cout << ", " << Money(nf.first, cur) << " net, fees "
+              << Decimal(nf.second, FindCurrency(cur));
+  }
+  std::cout << "\n";
 }
 
 // ---- replay ---------------------------------------------------------------------------------
@@ -68,23 +175,15 @@ struct ReplayCommandOptions {
 void PrintSummaryText(const files::ReplaySummary& s) {
   std::cout << "records            " << s.records << "\n"
             << "applied            " << s.applied << "\n"
-            << "idempotent replays " << s.replayed << (s.replayed == s.records ? "  (all: nothing moved)" : "") << "\n"
-            << "declined           " << s.declined << "\n";
-  for (const auto& [code, n] : s.declined_by_code) std::cout << "  " << code << "  " << n << "\n";
-  std::cout << "velocity refusals  ";
-  int64_t v = 0;
-  for (const auto& [rule, n] : s.velocity_by_rule) v += n;
-  std::cout << v << "\n";
-  for (const auto& [rule, n] : s.velocity_by_rule) std::cout << "  " << rule << "  " << n << "\n";
-  std::cout << "errors             " << s.errors << "\n";
-  for (const auto& [code, n] : s.errors_by_code) std::cout << "  " << code << "  " << n << "\n";
-  if (!s.first_error.empty()) std::cout << "  first: " << s.first_error << "\n";
-  for (const auto& [cur, ops] : s.totals_minor) {
-    const Currency* c = FindCurrency(cur);
-    std::cout << "totals " << cur << "\n";
-    for (const auto& [op, minor] : ops) std::cout << "  " << op << "  " << Decimal(minor, c) << "\n";
-  }
-  std::cout << "settlements        " << s.settlements << "\n";
+            << "idempotent replays " << s.replayed
+            << (s.replayed == s.records ? "  (all: nothing moved)" : "") << "\n";
+  PrintOutcomes(s, "");
+  std::cout << "settlements        ";
+  PrintSettlements(s, "");
+  std::cout << "the books after the replay (every payment in the database)\n";
+  PrintBooks(s, "  ");
+  std::cout << "  payments in doubt " << s.books.in_doubt
+            << ", authorizations expiring within a day " << s.books.expiring << "\n";
   char rate[64];
   std::snprintf(rate, sizeof rate, "%.2f s, %.0f records/s", s.elapsed_s,
                 s.elapsed_s > 0 ? static_cast<double>(s.records) / s.elapsed_s : 0.0);
@@ -187,28 +286,26 @@ void AddGenerate(CLI::App& app, Context& ctx) {
 
 // ---- demo -----------------------------------------------------------------------------------
 
-// Prints the demo's report: the day in numbers, settlement, the merchants' balances.
+// Prints the demo's report: the day in numbers, settlement, the merchants' balances. `sum`'s
+// books were read again after the end-of-day settlement.
 void PrintDemoReport(Engine& engine, const files::ReplaySummary& sum, const Engine::SettleReport& settled) {
   char line[256];
   std::snprintf(line, sizeof line, "\n   %lld records in %.2f s (%.0f records/s)\n",
                 static_cast<long long>(sum.records), sum.elapsed_s,
                 sum.elapsed_s > 0 ? static_cast<double>(sum.records) / sum.elapsed_s : 0.0);
   std::cout << line;
-  const auto& usd = sum.totals_minor.count("USD") ? sum.totals_minor.at("USD") : std::map<std::string, int64_t>{};
-  auto total = [&](const char* op) { auto it = usd.find(op); return it == usd.end() ? int64_t{0} : it->second; };
+  std::cout << "\n3. the day in numbers (from the payment records and the acquirer's accounts)\n";
+  PrintBooks(sum, "   ");
+  std::cout << "   applied " << sum.applied << " records\n";
+  PrintOutcomes(sum, "   ");
+  std::cout << "\n4. settlement: the file's ";
+  PrintSettlements(sum, "");
+  std::cout << "   at the end of the day " << settled.payments << " more payments settled";
+  for (const auto& [cur, net, fee] : settled.totals) {
+    std::cout << ", " << Money(net, cur) << " net, fees " << Decimal(fee, FindCurrency(cur));
+  }
+  std::cout << "\n";
   const Currency* c = FindCurrency("USD");
-  std::cout << "\n3. the day in numbers\n"
-            << "   authorized  " << Decimal(total("authorize"), c) << " USD\n"
-            << "   captured    " << Decimal(total("capture"), c) << " USD (where an amount was given)\n"
-            << "   refunded    " << Decimal(total("refund"), c) << " USD\n"
-            << "   pushed      " << Decimal(total("push"), c) << " USD, P2P " << Decimal(total("p2p"), c) << " USD\n"
-            << "   applied " << sum.applied << ", declined " << sum.declined << ", errors " << sum.errors << "\n";
-  std::cout << "   declines by code:";
-  for (const auto& [code, n] : sum.declined_by_code) std::cout << "  " << code << "=" << n;
-  std::cout << "\n   velocity refusals:";
-  if (sum.velocity_by_rule.empty()) std::cout << " none";
-  for (const auto& [rule, n] : sum.velocity_by_rule) std::cout << "  " << rule << "=" << n;
-  std::cout << "\n\n4. settlement: " << settled.payments << " more payments settled at the end of the day\n";
   std::cout << "\n5. balances of the merchants (USD)\n";
   std::cout << "   merchant   available      pending      prefunded\n";
   for (int i = 0; i < 5; ++i) {
@@ -258,6 +355,9 @@ int RunDemo(Context& ctx, int64_t records) {
   if (!sum) return PrintError(ctx, sum.error());
   auto settled = ctx.engine->Settle();
   if (!settled) return PrintError(ctx, settled.error());
+  if (auto books = files::ReadBooks(*ctx.engine, clock->NowMs(), &*sum); !books) {
+    return PrintError(ctx, books.error());
+  }
   auto verify = ctx.engine->Verify();
   if (!verify) return PrintError(ctx, verify.error());
   auto issuer_verify = ctx.issuer->Verify();

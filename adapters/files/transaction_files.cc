@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "adapters/requests/requests.h"
@@ -155,6 +156,9 @@ Result<void> RecordWriter::Close() {
 
 namespace {
 
+// Keys of refused payments remembered for their follow-ups (beyond it they count as errors).
+constexpr size_t kUnapprovedKeysMax = 1'000'000;
+
 // The payment key a follow-up record names, or empty.
 const std::string& PaymentKeyOf(const v1::Record& r) {
   static const std::string kNone;
@@ -179,39 +183,6 @@ std::string FileDigestPrefix(const std::string& path) {
 }
 
 }  // namespace
-
-std::string SummaryJson(const ReplaySummary& s) {
-  JsonWriter w;
-  w.BeginObject();
-  w.Field("records", s.records).Field("applied", s.applied).Field("idempotent_replays", s.replayed);
-  w.Field("declined", s.declined);
-  w.Key("declined_by_code").BeginObject();
-  for (const auto& [k, v] : s.declined_by_code) w.Field(k, v);
-  w.EndObject();
-  w.Key("velocity_refusals_by_rule").BeginObject();
-  for (const auto& [k, v] : s.velocity_by_rule) w.Field(k, v);
-  w.EndObject();
-  w.Field("errors", s.errors);
-  w.Key("errors_by_code").BeginObject();
-  for (const auto& [k, v] : s.errors_by_code) w.Field(k, v);
-  w.EndObject();
-  if (!s.first_error.empty()) w.Field("first_error", s.first_error);
-  w.Key("totals_minor").BeginObject();
-  for (const auto& [cur, ops] : s.totals_minor) {
-    w.Key(cur).BeginObject();
-    for (const auto& [op, v] : ops) w.Field(op, v);
-    w.EndObject();
-  }
-  w.EndObject();
-  w.Field("settlements", s.settlements);
-  w.Field("elapsed_ms", static_cast<int64_t>(s.elapsed_s * 1000));
-  w.Field("records_per_second", static_cast<int64_t>(s.elapsed_s > 0 ? s.records / s.elapsed_s : 0));
-  w.Key("ledger_verify").BeginObject();
-  w.Field("ok", s.verify_ok).Field("problems", s.verify_problems).Field("audit_hash", s.audit_hash);
-  w.EndObject();
-  w.EndObject();
-  return w.str();
-}
 
 namespace {
 
@@ -304,6 +275,8 @@ class Replayer {
     requests::Translator::Translated t;
     std::optional<Error> error;
     std::string key;
+    std::string payment_key;           // the payment a follow-up names
+    bool followup_unapproved = false;  // names a payment that was never approved
   };
 
   Result<void> Add(v1::Record& record, uint64_t number);
@@ -319,6 +292,9 @@ class Replayer {
   Result<void> Report(const Item& it, const Command& c, const Result<Outcome>& r);
   Result<void> ReportRefusal(const Item& it, const Command& c, Operation op, const Error& e);
   void ReportOutcome(const Item& it, const Command& c, Operation op, const Outcome& out);
+  void CountAuthorization(const Outcome& out, bool network_decline);
+  void NoteUnapproved(const std::string& merchant, const std::string& payment_key);
+  bool Unapproved(const std::string& merchant, const std::string& payment_key) const;
   void CountError(const Error& e);
 
   Engine& engine_;
@@ -334,6 +310,9 @@ class Replayer {
   // "merchant\npayment key" of the payments that records of the batch create (or grow): a record
   // that names one must wait for the batch to run.
   std::unordered_map<std::string, size_t> batch_creates_;
+  // "merchant\npayment key" of payments never approved (declined by the issuer, refused by
+  // velocity or the books): a follow-up naming one is counted apart from declines and errors.
+  std::unordered_set<std::string> unapproved_keys_;
 };
 
 // ---- reading a record into the batch
@@ -374,6 +353,8 @@ Result<void> Replayer::Add(v1::Record& record, uint64_t number) {
   }
   if (!translated) {
     AddBad(number, record.idempotency_key(), translated.error());
+    batch_.back().followup_unapproved = translated.error().code == ErrorCode::kPaymentNotFound &&
+                                        Unapproved(record.merchant(), named);
     return {};
   }
   if (translated->settle) {
@@ -383,6 +364,7 @@ Result<void> Replayer::Add(v1::Record& record, uint64_t number) {
   Item item;
   item.number = number;
   item.key = record.idempotency_key();
+  item.payment_key = named;
   item.t = std::move(*translated);
   batch_.push_back(std::move(item));
   if (batch_.size() >= batch_max_) PAY_TRY(RunBatch());
@@ -434,6 +416,11 @@ Result<void> Replayer::Settle(uint64_t number, const std::string& key, int64_t e
   auto s = engine_.Settle();
   if (!s) return s.error();
   ++sum_.settlements;
+  sum_.settled_payments += static_cast<int64_t>(s->payments);
+  for (const auto& [cur, net, fee] : s->totals) {
+    sum_.settled_minor[cur].first += net;
+    sum_.settled_minor[cur].second += fee;
+  }
   // Settling moves each captured payment once; a settlement with nothing left to settle (a file
   // replayed again) moved nothing, like an idempotent replay.
   if (s->payments > 0) {
@@ -457,7 +444,11 @@ Result<void> Replayer::RunBatch() {
   for (size_t i = 0; i < batch_.size(); ++i) {
     const Item& it = batch_[i];
     if (it.error) {
-      CountError(*it.error);
+      if (it.followup_unapproved) {
+        ++sum_.followups_unapproved;
+      } else {
+        CountError(*it.error);
+      }
       results_.Line(it.number, it.key, "error", nullptr, nullptr, &*it.error);
       continue;
     }
@@ -501,6 +492,11 @@ Result<void> Replayer::ReportRefusal(const Item& it, const Command& c, Operation
                                      const Error& e) {
   if (e.code == ErrorCode::kVelocityLimited) {
     ++sum_.velocity_by_rule[e.rule];
+    if (op == Operation::kAuthorize) {
+      ++sum_.authorizations.attempted;
+      ++sum_.authorizations.refused;
+    }
+    NoteUnapproved(c.merchant, it.t.creates_payment_key);
     results_.Line(it.number, c.idempotency_key, "refused", &op, nullptr, &e);
   } else {
     CountError(e);
@@ -516,19 +512,28 @@ void Replayer::ReportOutcome(const Item& it, const Command& c, Operation op, con
   if (!it.t.creates_payment_key.empty() && !out.payment_id.empty()) {
     translator_.Remember(c.merchant, it.t.creates_payment_key, out.payment_id, it.t.currency);
   }
+  // A network decline is the payment this record created, declined by the issuer; a follow-up
+  // (a void, say) of a payment declined earlier shows the same status but is not a decline.
+  const bool creates = !it.t.creates_payment_key.empty();
   const bool network_decline =
-      out.payment_status == "declined" || out.payment_status == "funding_declined";
+      creates && (out.payment_status == "declined" || out.payment_status == "funding_declined");
   const char* outcome = out.replayed                      ? "replayed"
                         : out.declined || network_decline ? "declined"
                                                           : "applied";
+  if (op == Operation::kAuthorize && !out.replayed) CountAuthorization(out, network_decline);
   if (out.replayed) {
     ++sum_.replayed;
+  } else if (out.declined && !creates && Unapproved(c.merchant, it.payment_key)) {
+    ++sum_.followups_unapproved;  // e.g. the void of a declined authorization
   } else if (out.declined) {
     ++sum_.declined;
-    ++sum_.declined_by_code[std::string(out.decline.name())];
+    ++sum_.book_refusals_by_code[std::string(out.decline.name())];
+    NoteUnapproved(c.merchant, it.t.creates_payment_key);
   } else if (network_decline) {
+    NoteUnapproved(c.merchant, it.t.creates_payment_key);
     ++sum_.declined;
-    ++sum_.declined_by_code[out.response_code.empty() ? std::string("no_code") : out.response_code];
+    ++sum_.issuer_declines_by_code[out.response_code.empty() ? std::string("no_code")
+                                                             : out.response_code];
   } else {
     ++sum_.applied;
     int64_t amount = it.t.amount_minor;
@@ -538,6 +543,30 @@ void Replayer::ReportOutcome(const Item& it, const Command& c, Operation op, con
       sum_.totals_minor[cur][std::string(OperationName(op))] += amount;
   }
   results_.Line(it.number, c.idempotency_key, outcome, &op, &out, nullptr);
+}
+
+void Replayer::CountAuthorization(const Outcome& out, bool network_decline) {
+  AuthorizationCounts& a = sum_.authorizations;
+  ++a.attempted;
+  if (out.declined) {
+    ++a.refused;
+  } else if (network_decline) {
+    ++a.declined;
+  } else if (out.payment_status == "unknown" || out.payment_status == "reversed") {
+    ++a.unknown;
+  } else {
+    ++a.approved;
+  }
+}
+
+// A payment key whose creating record was not approved: its follow-ups cannot run (bounded).
+void Replayer::NoteUnapproved(const std::string& merchant, const std::string& payment_key) {
+  if (payment_key.empty() || unapproved_keys_.size() >= kUnapprovedKeysMax) return;
+  unapproved_keys_.insert(merchant + '\n' + payment_key);
+}
+
+bool Replayer::Unapproved(const std::string& merchant, const std::string& payment_key) const {
+  return !payment_key.empty() && unapproved_keys_.count(merchant + '\n' + payment_key) > 0;
 }
 
 void Replayer::CountError(const Error& e) {
@@ -558,6 +587,7 @@ Result<ReplaySummary> Replayer::Finish() {
   sum_.verify_ok = v->ok();
   sum_.verify_problems = v->problems_total;
   sum_.audit_hash = v->head_hash_hex;
+  PAY_TRY(ReadBooks(engine_, clock_.NowMs(), &sum_));
   return sum_;
 }
 

@@ -76,24 +76,62 @@ struct ReplayOptions {
   std::function<void(uint64_t, uint64_t, uint64_t)> progress;
 };
 
+// The authorizations of a file, for the approval rate: approved / attempted.
+struct AuthorizationCounts {
+  int64_t attempted = 0;  // executed or refused (not idempotent replays, not bad records)
+  int64_t approved = 0;   // in full or in part (response code 00 or 10)
+  int64_t declined = 0;   // by the issuer: a response code
+  int64_t refused = 0;    // before the network: by a velocity rule or by the books
+  int64_t unknown = 0;    // no answer from the network: reversed
+};
+
+// Balances of the acquirer's own accounts of one currency (docs/ledger-accounts.md).
+struct AcquirerBalances {
+  int64_t settlement_minor = 0;  // acq/<CUR>/settlement: what the network paid at settlement
+  int64_t fees_minor = 0;        // acq/<CUR>/fees: settlement fees earned
+};
+
 struct ReplaySummary {
   int64_t records = 0;
   int64_t applied = 0;
   int64_t replayed = 0;
-  int64_t declined = 0;
-  std::map<std::string, int64_t> declined_by_code;     // network response codes and book codes
+  int64_t declined = 0;  // issuer declines + refusals by the books
+  // Declines by the issuer (payments that reached the network): response code (DE 39) -> count.
+  std::map<std::string, int64_t> issuer_declines_by_code;
+  // Refusals by the books (the engine executed the record and said no: insufficient funds,
+  // overdraft, a transition the payment does not allow): error name -> count.
+  std::map<std::string, int64_t> book_refusals_by_code;
   std::map<std::string, int64_t> velocity_by_rule;
-  int64_t errors = 0;
+  AuthorizationCounts authorizations;
+  // Follow-ups (capture, void, refund, increment) of payments that were never approved: declined
+  // by the issuer, or refused by velocity or the books (then no payment exists: payment_not_found
+  // in the results file). Counted here, not as declines or errors.
+  int64_t followups_unapproved = 0;
+  int64_t errors = 0;  // input errors: bad records and records the engine could not execute
   std::map<std::string, int64_t> errors_by_code;
-  // Per currency, per operation: the amounts of applied (not replayed, not declined) records.
+  // Per currency, per operation: the amounts the applied (not replayed, not declined) records
+  // asked for (a capture without an amount counts 0). The books' totals are in `books`.
   std::map<std::string, std::map<std::string, int64_t>> totals_minor;
-  int64_t settlements = 0;
+  int64_t settlements = 0;       // settle records run
+  int64_t settled_payments = 0;  // payments they settled
+  // Per currency: the net settled and the fees of the file's settle records.
+  std::map<std::string, std::pair<int64_t, int64_t>> settled_minor;
+  // After the replay, the whole database: what the payment records add up to, and the
+  // acquirer's settlement and fee accounts that must agree with them.
+  PaymentTotals books;
+  std::map<std::string, AcquirerBalances> acquirer;
   double elapsed_s = 0;
   bool verify_ok = false;
   int64_t verify_problems = 0;
   std::string audit_hash;
   std::string first_error;  // the first bad record's message, for the summary
 };
+// Adds up the payment records and the acquirer accounts of every currency (the `books` and
+// `acquirer` of a summary), e.g. again after a settlement; `now_ms` is the engine clock's time
+// (for the authorizations expiring within a day).
+Result<void> ReadBooks(Engine& engine, int64_t now_ms, ReplaySummary* summary);
+// The approval rate in basis points (approved * 10000 / attempted); 0 when nothing was attempted.
+int64_t ApprovalRateBps(const AuthorizationCounts& a);
 std::string SummaryJson(const ReplaySummary& summary);
 
 // Replays a file through `engine`, setting `clock` (the engine's clock) to the records' event

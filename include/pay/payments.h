@@ -5,13 +5,18 @@
 // step (PaymentJson, MerchantJson below), the same bytes the operations answer with.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "pay/result.h"
+
 namespace pay {
+
+class Engine;
 
 // Numbers are stored: never renumber.
 enum class PaymentStatus : uint8_t {
@@ -121,6 +126,35 @@ struct Page {
   std::vector<T> items;
   std::string next_after;
 };
+
+// What the payment records add up to (SumPayments): money in minor units of one currency.
+struct PaymentSums {
+  int64_t payments = 0;          // records of any kind and status
+  int64_t authorized_minor = 0;  // card payments: approved authorizations (with increments)
+  int64_t captured_minor = 0;
+  int64_t refunded_minor = 0;
+  int64_t settled_minor = 0;  // net settled: captured less refunded at settlement
+  int64_t fee_minor = 0;      // settlement fees; the merchants were paid settled - fees
+  int64_t pushed_minor = 0;   // push and P2P: OCTs approved (completed or pending_credit)
+  int64_t funded_minor = 0;   // AFTs: taken from cards (funding and P2P), net of reversals
+};
+
+struct PaymentTotals {
+  std::map<std::string, PaymentSums> by_currency;
+  // (merchant, currency): bounded by the merchants configured.
+  std::map<std::pair<std::string, std::string>, PaymentSums> by_merchant;
+  std::map<std::pair<PaymentKind, PaymentStatus>, int64_t> by_status;
+  int64_t in_doubt = 0;        // waiting on the network (unknown, or an exchange without an answer)
+  int64_t expiring = 0;        // authorized, something capturable, expiring within the window asked
+  int64_t pending_credit = 0;  // pushes the recipient's issuer credits later
+  int64_t pending_credit_oldest_at_ms = 0;  // created_at of the oldest of them; 0: none
+};
+
+// Reads every payment (Engine::ListPayments, page by page; O(payments)) and adds them up: money
+// by currency and by merchant, counts by kind and status, payments in doubt, authorizations
+// expiring within `expiring_within_ms` of `now_ms`. An int64 overflow is kAmountOverflow.
+// Any thread that may read the engine.
+Result<PaymentTotals> SumPayments(Engine& engine, int64_t now_ms, int64_t expiring_within_ms);
 
 // The canonical JSON (the bodies the operations answer with, replayed byte for byte).
 std::string PaymentJson(const PaymentView& payment);

@@ -6,6 +6,7 @@
 #include "core/json_writer.h"
 #include "core/limits.h"
 #include "core/time_format.h"
+#include "pay/engine.h"
 #include "pay/money.h"
 
 namespace pay::payments {
@@ -393,6 +394,69 @@ ResponseCodeMeaning DescribeResponseCode(std::string_view code) {
     if (r.code == code) return {std::string(r.decline_code), std::string(r.reason)};
   }
   return {"generic_decline", "Declined (response code " + std::string(code) + ")"};
+}
+
+}  // namespace pay
+
+namespace pay {
+
+namespace {
+
+// a += b, or kAmountOverflow.
+Result<void> AddChecked(int64_t& a, int64_t b) {
+  if (__builtin_add_overflow(a, b, &a)) {
+    return MakeError(ErrorCode::kAmountOverflow, "payments: a total overflows int64");
+  }
+  return {};
+}
+
+Result<void> AddPayment(PaymentSums& s, const PaymentView& p) {
+  ++s.payments;
+  const bool pushed =
+      (p.kind == PaymentKind::kPush || p.kind == PaymentKind::kP2p) &&
+      (p.status == PaymentStatus::kCompleted || p.status == PaymentStatus::kPendingCredit);
+  PAY_TRY(AddChecked(s.authorized_minor, p.kind == PaymentKind::kPull ? p.authorized_minor : 0));
+  PAY_TRY(AddChecked(s.captured_minor, p.captured_minor));
+  PAY_TRY(AddChecked(s.refunded_minor, p.refunded_minor));
+  PAY_TRY(AddChecked(s.settled_minor, p.settled_minor));
+  PAY_TRY(AddChecked(s.fee_minor, p.fee_minor));
+  PAY_TRY(AddChecked(s.pushed_minor, pushed ? p.amount_minor : 0));
+  return AddChecked(s.funded_minor, p.funded_minor);
+}
+
+void CountStates(PaymentTotals& t, const PaymentView& p, int64_t now_ms, int64_t within_ms) {
+  ++t.by_status[{p.kind, p.status}];
+  if (!p.in_doubt_stan.empty() || p.status == PaymentStatus::kUnknown) ++t.in_doubt;
+  const bool open =
+      p.status == PaymentStatus::kAuthorized || p.status == PaymentStatus::kPartiallyCaptured;
+  if (open && p.capturable_minor > 0 && p.expires_at_ms != 0 &&
+      p.expires_at_ms - now_ms <= within_ms) {
+    ++t.expiring;
+  }
+  if (p.status == PaymentStatus::kPendingCredit) {
+    ++t.pending_credit;
+    if (t.pending_credit_oldest_at_ms == 0 || p.created_at_ms < t.pending_credit_oldest_at_ms) {
+      t.pending_credit_oldest_at_ms = p.created_at_ms;
+    }
+  }
+}
+
+}  // namespace
+
+Result<PaymentTotals> SumPayments(Engine& engine, int64_t now_ms, int64_t expiring_within_ms) {
+  PaymentTotals t;
+  std::string after;
+  for (;;) {
+    PAY_ASSIGN_OR_RETURN(Page<PaymentView> page,
+                         engine.ListPayments("", after, limits::kListRowsMax));
+    for (const PaymentView& p : page.items) {
+      PAY_TRY(AddPayment(t.by_currency[p.currency], p));
+      PAY_TRY(AddPayment(t.by_merchant[{p.merchant, p.currency}], p));
+      CountStates(t, p, now_ms, expiring_within_ms);
+    }
+    if (page.next_after.empty() || page.items.empty()) return t;
+    after = page.next_after;
+  }
 }
 
 }  // namespace pay

@@ -239,6 +239,65 @@ TEST_F(FilesTest, ReplayIsDeterministicAndIdempotent) {
   EXPECT_EQ(again.audit_hash, sa.audit_hash);
 }
 
+// The summary's money comes from the books: what the payment records add up to agrees with the
+// acquirer's settlement and fee accounts and with the merchants' accounts, and every record is
+// counted exactly once (applied, replayed, declined, refused, a follow-up of a payment never
+// approved, or an error).
+TEST_F(FilesTest, SummaryTotalsAgreeWithTheLedger) {
+  const std::string file = dir_.File("books.pb");
+  GenerateOptions g;
+  g.records = 3000;
+  g.seed = 11;
+  g.cards = 300;
+  ASSERT_TRUE(Generate(file, Format::kBinary, g));
+  Env env = Open("books.db");
+  ReplaySummary s = Run(env, file, Format::kBinary, "");
+  ASSERT_TRUE(s.verify_ok);
+  ASSERT_EQ(s.books.by_currency.count("USD"), 1u);
+  const PaymentSums& b = s.books.by_currency.at("USD");
+  auto balance = [&](const std::string& id) {
+    auto a = env.engine->GetAccount(id);
+    EXPECT_TRUE(a) << id;
+    return a ? a->balance_minor() : int64_t{-1};
+  };
+  EXPECT_GT(b.captured_minor, 0);
+  EXPECT_GT(b.settled_minor, 0);
+  EXPECT_GT(b.fee_minor, 0);
+  EXPECT_EQ(b.settled_minor, balance("acq/USD/settlement"));
+  EXPECT_EQ(b.fee_minor, balance("acq/USD/fees"));
+  EXPECT_EQ(s.acquirer.at("USD").settlement_minor, balance("acq/USD/settlement"));
+  // The file's one settle record settled everything captured by then: its net is the books'.
+  EXPECT_EQ(s.settlements, 1);
+  EXPECT_EQ(s.settled_minor.at("USD").first, b.settled_minor);
+  EXPECT_EQ(s.settled_minor.at("USD").second, b.fee_minor);
+  EXPECT_GT(s.settled_payments, 100);
+  // The merchants hold what was captured, less refunds and fees (pending until settled).
+  int64_t merchants = 0;
+  auto page = env.engine->ListMerchants("", 100);
+  ASSERT_TRUE(page);
+  for (const Merchant& m : page->items) {
+    merchants += balance("m/" + m.id + "/pending") + balance("m/" + m.id + "/available");
+  }
+  EXPECT_EQ(b.captured_minor - b.refunded_minor - b.fee_minor, merchants);
+  // Every record once; every authorization once; declines split by where they came from.
+  int64_t issuer = 0, books = 0, velocity = 0;
+  for (const auto& [code, n] : s.issuer_declines_by_code) issuer += n;
+  for (const auto& [code, n] : s.book_refusals_by_code) books += n;
+  for (const auto& [rule, n] : s.velocity_by_rule) velocity += n;
+  EXPECT_EQ(issuer + books, s.declined);
+  EXPECT_GT(issuer, 10);
+  EXPECT_EQ(s.applied + s.replayed + s.declined + velocity + s.followups_unapproved + s.errors,
+            s.records);
+  const AuthorizationCounts& a = s.authorizations;
+  EXPECT_EQ(a.approved + a.declined + a.refused + a.unknown, a.attempted);
+  EXPECT_GT(a.approved, a.declined);
+  EXPECT_EQ(ApprovalRateBps(a), a.approved * 10000 / a.attempted);
+  // After one more settlement the books are read again and still agree.
+  ASSERT_TRUE(env.engine->Settle());
+  ASSERT_TRUE(ReadBooks(*env.engine, env.clock->NowMs(), &s));
+  EXPECT_EQ(s.books.by_currency.at("USD").settled_minor, balance("acq/USD/settlement"));
+}
+
 // A replay killed after a few batches (a clean cut after a commit, as kill -9 would leave it)
 // and run again completes the file exactly once: the same books as one uninterrupted run.
 TEST_F(FilesTest, KilledReplayRunAgainCompletesExactlyOnce) {
