@@ -36,7 +36,9 @@ std::string VersionsJson() {
   return w.str();
 }
 
-constexpr std::string_view kCapabilities = R"({"tools":{"listChanged":false}})";
+constexpr std::string_view kCapabilities =
+    R"({"tools":{"listChanged":false},"resources":{"listChanged":false}})";
+constexpr int kResourceNotFound = -32002;  // MCP's code for resources/read
 
 }  // namespace
 
@@ -98,6 +100,7 @@ std::string Server::Dispatch(const Message& m, const Era& era) {
   if (m.method == "ping") return Answer(m, era, "{}");
   if (m.method == "tools/list") return ListTools(m, era);
   if (m.method == "tools/call") return CallTool(m, era);
+  if (m.method.rfind("resources/", 0) == 0) return Resources(m, era);
   return ErrorLine(m.id_json, kMethodNotFound, "Method not found: " + Shown(m.method));
 }
 
@@ -201,6 +204,49 @@ std::string Server::CallTool(const Message& m, const Era& era) {
   w.BeginObject().Key("content").BeginArray().BeginObject().Field("type", "text");
   w.Field("text", r.structured_json).EndObject().EndArray();
   w.Key("structuredContent").Raw(r.structured_json).Field("isError", r.is_error).EndObject();
+  return Answer(m, era, w.str());
+}
+
+std::string Server::Resources(const Message& m, const Era& era) {
+  const std::string& merchant = tools_.options().merchant;
+  JsonWriter w;
+  if (m.method == "resources/list") {
+    w.BeginObject().Key("resources").BeginArray();
+    for (const std::string& uri : tools_.AccountUris()) {
+      w.BeginObject().Field("uri", uri).Field("name", uri.substr(uri.rfind('/') + 1));
+      w.Field("title", "Ledger account " + uri.substr(std::string_view("account://").size()));
+      w.Field("mimeType", "application/json").EndObject();
+    }
+    w.EndArray().EndObject();
+    return Answer(m, era, w.str(), true);
+  }
+  if (m.method == "resources/templates/list") {
+    w.BeginObject().Key("resourceTemplates").BeginArray();
+    w.BeginObject().Field("uriTemplate", "payment://{payment_id}").Field("name", "payment");
+    w.Field("title", "A payment of merchant " + merchant);
+    w.Field("mimeType", "application/json").EndObject();
+    w.EndArray().EndObject();
+    return Answer(m, era, w.str(), true);
+  }
+  if (m.method != "resources/read") {
+    return ErrorLine(m.id_json, kMethodNotFound, "Method not found: " + Shown(m.method));
+  }
+  auto uri = m.params.fields().find("uri");
+  if (uri == m.params.fields().end() || uri->second.kind_case() != Value::kStringValue) {
+    return ErrorLine(m.id_json, kInvalidParams, "Invalid params: uri is required");
+  }
+  const std::string& text = uri->second.string_value();
+  auto body = tools_.ReadResource(text);
+  if (!body) {
+    if (body.error().code != ErrorCode::kNotFound) {
+      return ErrorLine(m.id_json, kInternalError, "Internal error: " + body.error().message);
+    }
+    JsonWriter data;
+    data.BeginObject().Field("uri", Shown(text)).EndObject();
+    return ErrorLine(m.id_json, kResourceNotFound, "Resource not found", data.str());
+  }
+  w.BeginObject().Key("contents").BeginArray().BeginObject().Field("uri", text);
+  w.Field("mimeType", "application/json").Field("text", *body).EndObject().EndArray().EndObject();
   return Answer(m, era, w.str());
 }
 

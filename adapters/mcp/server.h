@@ -1,7 +1,9 @@
 #pragma once
 // The MCP server's protocol side: one JSON-RPC line in, at most one line out. Both eras:
 // - 2025 (sessions): initialize (2025-06-18 and 2025-11-25 echoed, anything else answered with
-//   the newest), notifications/initialized, ping, tools/list, tools/call;
+//   the newest), notifications/initialized, ping, tools/list, tools/call, and the merchant's
+//   accounts and payments as resources (resources/list, resources/templates/list,
+//   resources/read);
 // - 2026-07-28 (stateless): server/discover, and on any request the protocol version, client
 //   info and capabilities in params._meta ("io.modelcontextprotocol/..."); its results carry
 //   resultType "complete" and the server's identity in _meta; a version it does not know in
@@ -48,6 +50,8 @@ class Server {
   std::string Discover(const Message& m, const Era& era);
   std::string ListTools(const Message& m, const Era& era);
   std::string CallTool(const Message& m, const Era& era);
+  // resources/list, resources/templates/list, resources/read.
+  std::string Resources(const Message& m, const Era& era);
   // A result object (JSON) -> the answer line, stamped for the era.
   std::string Answer(const Message& m, const Era& era, std::string_view object,
                      bool cacheable = false);

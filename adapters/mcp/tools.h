@@ -67,6 +67,12 @@ class Tools {
 
   const ToolsOptions& options() const { return options_; }
 
+  // Resources (resources.cc): the merchant's accounts as account://m/<merchant>/<name>, and its
+  // payments as payment://<id>. ReadResource answers the JSON a read tool would show;
+  // kNotFound for a URI that names nothing of this merchant's.
+  std::vector<std::string> AccountUris() const;
+  Result<std::string> ReadResource(std::string_view uri);
+
  private:
   ToolResult GetPayment(const google::protobuf::Struct& args);
   ToolResult ListPayments(const google::protobuf::Struct& args);

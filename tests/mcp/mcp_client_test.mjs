@@ -193,6 +193,17 @@ await step('the agent cap: the third payout within the hour is refused, naming r
   assert.equal(w.remaining, 0);
 });
 
+await step('resources: the merchant accounts and a payment by its URI', async () => {
+  const { resources } = await client.listResources();
+  assert.deepEqual(resources.map((r) => r.uri), ['account://m/acme/pending', 'account://m/acme/available',
+                                                 'account://m/acme/disbursement']);
+  const { resourceTemplates } = await client.listResourceTemplates();
+  assert.equal(resourceTemplates[0].uriTemplate, 'payment://{payment_id}');
+  const r = await client.readResource({ uri: `payment://${paymentId}` });
+  assert.equal(JSON.parse(r.contents[0].text).payment_id, paymentId);
+  await assert.rejects(client.readResource({ uri: 'account://m/other/available' }), /Resource not found/);
+});
+
 await step('an unknown tool is a JSON-RPC error', async () => {
   await assert.rejects(client.callTool({ name: 'drop_tables', arguments: {} }), /Unknown tool/);
 });

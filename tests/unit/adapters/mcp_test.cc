@@ -214,8 +214,10 @@ TEST_F(McpServerTest, InitializeEchoesKnownVersionsAndOffersTheNewestOtherwise) 
 TEST_F(McpServerTest, PingUnknownMethodAndBadParams) {
   EXPECT_EQ(server_->Handle(R"({"jsonrpc":"2.0","id":"p","method":"ping"})"),
             R"({"jsonrpc":"2.0","id":"p","result":{}})");
-  EXPECT_EQ(ErrorCodeOf(server_->Handle(R"({"jsonrpc":"2.0","id":1,"method":"resources/read"})")),
+  EXPECT_EQ(ErrorCodeOf(server_->Handle(R"({"jsonrpc":"2.0","id":1,"method":"prompts/list"})")),
             kMethodNotFound);
+  EXPECT_EQ(ErrorCodeOf(server_->Handle(R"({"jsonrpc":"2.0","id":1,"method":"resources/read"})")),
+            kInvalidParams);
   EXPECT_EQ(ErrorCodeOf(server_->Handle(
                 R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"nope"}})")),
             kInvalidParams);
@@ -387,6 +389,34 @@ TEST_F(McpServerTest, ReadToolsAnswerWithTheirSchemasShapes) {
   EXPECT_TRUE(
       At(Call("account_history", R"({"account":"m/other/available"})"), "isError").bool_value());
   EXPECT_TRUE(At(Call("list_payments", R"({"limit":0})"), "isError").bool_value());
+}
+
+TEST_F(McpServerTest, ResourcesAreTheMerchantsAccountsAndPayments) {
+  Value list = At(Parse(server_->Handle(R"({"jsonrpc":"2.0","id":1,"method":"resources/list"})")),
+                  "result");
+  ASSERT_EQ(At(list, "resources").list_value().values_size(), 3);
+  EXPECT_EQ(At(At(list, "resources").list_value().values(2), "uri").string_value(),
+            "account://m/acme/disbursement");
+  Value read = At(Parse(server_->Handle(
+                      R"({"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":)"
+                      R"("account://m/acme/disbursement"}})")),
+                  "result");
+  Value account = Parse(At(At(read, "contents").list_value().values(0), "text").string_value());
+  EXPECT_EQ(At(account, "balance_minor").number_value(), 100'000);
+  EXPECT_EQ(ErrorCodeOf(server_->Handle(
+                R"({"jsonrpc":"2.0","id":3,"method":"resources/read","params":{"uri":)"
+                R"("account://m/other/available"}})")),
+            -32002);
+  EXPECT_EQ(ErrorCodeOf(server_->Handle(
+                R"({"jsonrpc":"2.0","id":4,"method":"resources/read","params":{"uri":)"
+                R"("payment://pay_999999999999"}})")),
+            -32002);
+  Value templates = At(Parse(server_->Handle(
+                           R"({"jsonrpc":"2.0","id":5,"method":"resources/templates/list"})")),
+                       "result");
+  EXPECT_EQ(At(At(templates, "resourceTemplates").list_value().values(0), "uriTemplate")
+                .string_value(),
+            "payment://{payment_id}");
 }
 
 }  // namespace
