@@ -80,7 +80,8 @@ function ctl(...args) {
 }
 
 function startServer() {
-  const proc = spawn(bin, ['--db', db, '--config', rules, 'serve', '--listen', '127.0.0.1:0', '--access-log', 'off'], {
+  // Authorizations valid for 12 hours: an open one is "expiring within a day".
+  const proc = spawn(bin, ['--db', db, '--config', rules, '--authorization-validity', '12h', 'serve', '--listen', '127.0.0.1:0', '--access-log', 'off'], {
     cwd: dir, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
@@ -173,6 +174,10 @@ async function checkSummary(admin, acme) {
   assert.equal(s.settlements.length, 1);
   assert.equal(s.settlements[0].net, '55.00');
   assert.equal(s.payouts.recent[0].payment_id, made.payout);
+  assert.equal(s.expiring.total, 1);
+  assert.equal(s.expiring.payments[0].payment_id, made.open);
+  assert.equal(s.expiring.payments[0].capturable, '20.00');
+  assert.equal(s.in_doubt.total, 0);
   made.summary = s;
   const v = await call('GET', '/v1/ledger/verify', admin);
   assert.equal(v.ok, true);
@@ -247,6 +252,8 @@ async function checkPage(browser, admin, acme) {
   assert.equal(await page.$$eval('#payment-table tbody tr', (rs) => rs.length), 2);
 
   assert.match(await text('#payout-table tbody'), /Ada Lovelace/);
+  assert.equal(await text('#expiring-total'), '1');
+  assert.match(await text('#doubt-table tbody'), new RegExp(`${made.open}.*20\\.00 USD expires`));
   assert.match(await text('#settlement-table tbody'), /55\.00 USD/);
   const velocity = await page.$$eval('#velocity-table tbody tr', (rs) => rs.map((r) => [r.cells[0].textContent, Number(r.cells[1]?.textContent)]));
   assert.ok(velocity.some(([, n]) => n >= 1), `velocity hits: ${JSON.stringify(velocity)}`);
