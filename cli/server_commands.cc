@@ -55,6 +55,7 @@ int RunServe(Context& ctx, ServeOptions& o) {
   o.server.port = where->second;
   o.server.tls_cert_path = o.tls_cert;
   o.server.tls_key_path = o.tls_key;
+  o.server.clock = ctx.clock.get();  // the gauges of the books on /metrics read time from it
   if (auto log = OpenAccessLog(o.access_log, o.server); !log) return PrintError(ctx, log.error());
   auto keys = server::ApiKeys::Open(ctx.db_path, *ctx.clock);  // the channel's own connection
   if (!keys) return PrintError(ctx, keys.error());

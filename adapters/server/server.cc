@@ -32,6 +32,7 @@ struct Server::Impl {
         writer(engine, metrics, o.queue_max, o.batch_max),
         dispatcher(engine, keys, authenticator, limiter, auth_failures, writer, metrics),
         context(options, dispatcher, metrics, std::move(request_id_prefix)) {
+    metrics.AttachEngine(engine, o.clock);  // the gauges of the books, read on scrape
     // Merchants live where the engine keeps them (with partitions, not in the keys' database).
     keys.SetMerchantLookup([&engine](std::string_view id) -> Result<bool> {
       auto m = engine.GetMerchant(id);

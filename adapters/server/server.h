@@ -39,6 +39,9 @@ struct ServerOptions {
   int64_t unauthenticated_timeout_ms = 5'000;
   size_t queue_max = 10'000;         // commands waiting for the writer
   size_t batch_max = 1'000;          // commands per group commit
+  // The engine's clock, for the gauges of the books on /metrics (authorizations close to expiry,
+  // the age of pending credits); nullptr: the system clock. Must outlive the server.
+  const Clock* clock = nullptr;
   // Per API key, before the idempotency layer: GCRA, `rate_per_s` sustained with bursts of
   // `burst`. 0: no limit.
   double rate_per_s = 1'000;

@@ -70,8 +70,7 @@ void Writer::Loop() {
     metrics_.Commit(jobs.size());
     for (size_t i = 0; i < jobs.size(); ++i) {
       const auto& r = results[i];
-      if (!r && r.error().code == ErrorCode::kVelocityLimited) ++metrics_.velocity_hits;
-      if (r && r->replayed) ++metrics_.replays;
+      metrics_.Answered(OperationOf(commands[i].request), r);
       Answer(std::move(jobs[i]), r);
     }
   }

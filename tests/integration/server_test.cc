@@ -467,6 +467,80 @@ TEST_P(ServerTest, AdminRoutesRunTheSweeps) {
   EXPECT_EQ(get.headers["allow"], "POST");
 }
 
+// /metrics after real payments: authorizations by result and response code with its reason,
+// timeouts and reversals, payouts by status and the age of pending credits, money and fees by
+// merchant from the books, authorizations close to expiry.
+TEST_P(ServerTest, MetricsShowWhatAnAcquirerWatches) {
+  Command m;
+  m.merchant = "delta";
+  m.idempotency_key = "merchant/delta";
+  m.request = CreateMerchantRequest{"delta", "USD", 250, 0};  // 2.5 %
+  ASSERT_TRUE(engine_->Submit(m));
+  const std::string delta = *keys_->Create("delta", false);
+  ServerOptions o;
+  o.clock = &clock_;
+  Serve(o);
+  Client c(server_->port());
+  auto auth = [&](const std::string& card, const std::string& key) {
+    return c.Request("POST", "/v1/payments/authorize", delta,
+                     R"({"card":{"number":")" + card +
+                         R"(","expiry":"12/30"},"amount":"25.00","currency":"USD"})",
+                     key);
+  };
+  auto a1 = auth("4242424242424242", "m-1");
+  auto a2 = auth("4242424242424242", "m-2");
+  auto a3 = auth("4242424242424242", "m-3");  // left open: it will be close to expiry
+  auth("4000000000000002", "m-4");            // 05 do not honor
+  auto a5 = auth("4000000000000341", "m-5");  // no answer: unknown, then reversed
+  EXPECT_EQ(Field(a5.body, "status"), "reversed") << a5.body;
+  auto cap = c.Request("POST", "/v1/payments/" + Field(a1.body, "payment_id") + "/capture", delta,
+                       "{}", "m-cap");
+  ASSERT_EQ(cap.status, 200) << cap.body;
+  auto v = c.Request("POST", "/v1/payments/" + Field(a2.body, "payment_id") + "/void", delta, "",
+                     "m-void");
+  ASSERT_EQ(v.status, 200) << v.body;
+  ASSERT_EQ(c.Request("POST", "/v1/admin/settle", admin_).status, 200);
+  ASSERT_EQ(c.Request("POST", "/v1/funding?merchant=delta", admin_,
+                      R"({"amount":"100.00","currency":"USD"})", "m-f")
+                .status,
+            200);
+  auto push = c.Request(
+      "POST", "/v1/disbursements", delta,
+      R"({"card":{"number":"4000000000003220"},"amount":"30.00","currency":"USD","purpose":"FD","recipient_name":"Ada"})",
+      "m-p");
+  EXPECT_EQ(Field(push.body, "status"), "pending_credit") << push.body;
+  EXPECT_EQ(
+      c.Request("POST", "/v1/payments/authorize", delta, R"({"amount":"1.00"})", "m-bad").status,
+      400);
+  clock_.AdvanceMs(6LL * 24 * 3600 * 1000 + 3600 * 1000);  // 6 days and an hour later
+  const std::string text = c.Request("GET", "/metrics", "").body;
+  for (
+      const char* line : {
+          R"(paymentd_authorizations_total{result="approved",response_code="00",reason="approved"} 3)",
+          R"(paymentd_authorizations_total{result="declined",response_code="05",reason="do_not_honor"} 1)",
+          R"(paymentd_authorizations_total{result="unknown",response_code="",reason="timeout"} 1)",
+          R"(paymentd_network_timeouts_total{operation="authorize"} 1)",
+          R"(paymentd_reversals_total{cause="timeout"} 1)",
+          R"(paymentd_reversals_total{cause="void"} 1)",
+          R"(paymentd_payouts_total{status="pending_credit"} 1)",
+          R"(paymentd_payments{kind="push",status="pending_credit"} 1)",
+          R"(paymentd_payments{kind="card",status="settled"} 1)",
+          R"(paymentd_payments_in_doubt 0)",
+          R"(paymentd_authorizations_expiring 1)",
+          R"(paymentd_payouts_pending_credit_oldest_age_seconds 522000)",
+          R"(paymentd_volume_minor_total{merchant="delta",currency="USD",flow="captured"} 2500)",
+          R"(paymentd_volume_minor_total{merchant="delta",currency="USD",flow="settled"} 2500)",
+          R"(paymentd_volume_minor_total{merchant="delta",currency="USD",flow="pushed"} 3000)",
+          R"(paymentd_fees_minor_total{merchant="delta",currency="USD"} 62)",
+          R"(paymentd_batch_size_count )",
+      }) {
+    EXPECT_NE(text.find(std::string("\n") + line), std::string::npos) << line << "\n" << text;
+  }
+  // No card data and no ids in any label.
+  EXPECT_EQ(text.find("4242"), std::string::npos);
+  EXPECT_EQ(text.find("pay_"), std::string::npos);
+}
+
 // Every answer names its request (Request-Id, unique), and the access log has one line per
 // request naming the same id, its route and status, and never a card number, wherever the
 // client put one.
