@@ -140,7 +140,7 @@ void AddMcpCommands(CLI::App& app, Context& ctx) {
        {"paymentctl --merchant acme mcp --credential agent-1",
         "paymentctl --merchant acme --config caps.toml mcp --credential agent-1 --allow-tools "
         "authorize,capture"},
-       {kWriteOptions, kNetworkOptions},
+       {"--db --merchant --config --idempotency-retention --durability", kNetworkOptions},
        "stdin: one JSON-RPC message a line; stdout: answers only; stderr: one JSON log line per "
        "call. "
        "Exits 0 at the end of stdin. docs/mcp.md has the tools, the guards and a client config.");

@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "adapters/mcp/tools.h"
@@ -52,8 +53,8 @@ const std::string kPaymentOutput =
         R"(status, amounts in *_minor integer units, the card's BIN and last four only"})",
         R"("replayed","payment")");
 
-const std::vector<ToolSpec>& Table() {
-  static const std::vector<ToolSpec> kTools = {
+std::vector<ToolSpec> ReadTools() {
+  return {
       {"get_payment", "Get a payment",
        "One payment of this merchant: status, amounts (integer minor units), card BIN and last "
        "four, history of operations.",
@@ -105,6 +106,11 @@ const std::vector<ToolSpec>& Table() {
        kNoInput,
        Out(R"("credential":{"type":"string"},"windows":{"type":"array","items":{"type":"object"}})",
            R"("credential","windows")")},
+  };
+}
+
+std::vector<ToolSpec> WriteTools() {
+  return {
       // clang-format off
       {"authorize", "Authorize a card payment",
        "Places a hold on a card for an amount (capture it later). Test cards only.",
@@ -179,6 +185,14 @@ const std::vector<ToolSpec>& Table() {
        kPaymentOutput, true, true, true},
       // clang-format on
   };
+}
+
+const std::vector<ToolSpec>& Table() {
+  static const std::vector<ToolSpec> kTools = [] {
+    std::vector<ToolSpec> all = ReadTools();
+    for (ToolSpec& t : WriteTools()) all.push_back(std::move(t));
+    return all;
+  }();
   return kTools;
 }
 
