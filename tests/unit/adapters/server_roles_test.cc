@@ -8,6 +8,7 @@
 #include "adapters/server/api_keys.h"
 #include "adapters/server/authenticator.h"
 #include "adapters/server/http_message.h"
+#include "adapters/server/metrics.h"
 #include "adapters/server/rate_limiter.h"
 #include "adapters/server/router.h"
 #include "core/crypto.h"
@@ -256,4 +257,39 @@ TEST(HttpMessageTest, ChannelErrorCodesKeepTheirStatuses) {
 }
 
 }  // namespace
+
+// Outcomes the writer hands to the registry: velocity hits by rule (names escaped), refusals and
+// declines of authorizations by their codes, replays apart; input errors are not counted here.
+TEST(MetricsTest, AnsweredCountsOutcomesByBoundedLabels) {
+  MetricsRegistry m;
+  Error velocity = MakeError(ErrorCode::kVelocityLimited, "velocity: refused");
+  velocity.rule = "per-card \"1h\"";
+  m.Answered(Operation::kAuthorize, velocity);
+  m.Answered(Operation::kPush, velocity);
+  m.Answered(Operation::kAuthorize, MakeError(ErrorCode::kInvalidArgument, "bad"));
+  Outcome declined;
+  declined.payment_status = "declined";
+  declined.response_code = "51";
+  m.Answered(Operation::kAuthorize, declined);
+  Outcome replayed = declined;
+  replayed.replayed = true;
+  m.Answered(Operation::kAuthorize, replayed);
+  Outcome void_;
+  void_.payment_status = "voided";
+  m.Answered(Operation::kVoidPayment, void_);
+  const std::string t = m.Text();
+  for (
+      const char* line : {
+          R"(paymentd_velocity_hits_total{rule="per-card \"1h\""} 2)",
+          R"(paymentd_authorizations_total{result="refused",response_code="",reason="velocity_limited"} 1)",
+          R"(paymentd_authorizations_total{result="declined",response_code="51",reason="insufficient_funds"} 1)",
+          R"(paymentd_reversals_total{cause="void"} 1)",
+          R"(paymentd_idempotent_replays_total 1)",
+      }) {
+    EXPECT_NE(t.find(std::string("\n") + line + "\n"), std::string::npos) << line << "\n" << t;
+  }
+  EXPECT_EQ(t.find("invalid_argument"), std::string::npos);
+  EXPECT_EQ(t.find("paymentd_payments_in_doubt"), std::string::npos);  // no engine attached
+}
+
 }  // namespace pay::server
