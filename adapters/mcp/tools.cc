@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <utility>
 
 #include "adapters/mcp/args.h"
@@ -46,6 +47,17 @@ std::string_view ParamOf(std::string_view message) {
   return p;
 }
 
+// The whole number right after `marker` in `text` (rails/guards/velocity.cc words its refusals
+// "rule 'R' allows N ... per Ss for KEY"); -1 when there is none.
+int64_t NumberAfter(std::string_view text, std::string_view marker) {
+  const size_t at = text.find(marker);
+  if (at == std::string_view::npos) return -1;
+  int64_t n = 0;
+  const char* first = text.data() + at + marker.size();
+  auto [end, ec] = std::from_chars(first, text.data() + text.size(), n);
+  return ec == std::errc() && end != first ? n : -1;
+}
+
 }  // namespace
 
 std::string ErrorContent(const Error& error, const std::vector<VelocityWindowStatus>& windows) {
@@ -67,6 +79,10 @@ std::string ErrorContent(const Error& error, const std::vector<VelocityWindowSta
     if (refusing != nullptr) {
       w.Field("key", refusing->key).Field("limit", refusing->limit);
       w.Field("used", refusing->used).Field("window_s", refusing->window_ms / 1000);
+    } else if (int64_t limit = NumberAfter(error.message, "' allows "); limit >= 0) {
+      // A rule keyed on something else than the agent (a card): the refusal's own words.
+      w.Field("limit", limit);
+      if (int64_t s = NumberAfter(error.message, " per "); s >= 0) w.Field("window_s", s);
     }
     if (!error.response_code.empty()) w.Field("response_code", error.response_code);
     w.Field("retry_after_ms", error.retry_after_ms);

@@ -379,6 +379,20 @@ TEST_F(McpServerTest, VelocityCapNamesRuleLimitAndRetry) {
             "agent-payout-amount-per-hour");
 }
 
+TEST(McpErrorContentTest, NamesTheLimitFromTheRefusalWhenNoAgentWindowMatches) {
+  Error e = MakeError(ErrorCode::kVelocityLimited,
+                      "velocity: rule 'cards' allows 3 per 60s for card=ab12; retry after 5000 ms");
+  e.rule = "cards";
+  e.response_code = "65";
+  e.retry_after_ms = 5000;
+  Value v = Parse(ErrorContent(e));
+  const Value& err = At(v, "error");
+  EXPECT_EQ(At(err, "limit").number_value(), 3);
+  EXPECT_EQ(At(err, "window_s").number_value(), 60);
+  EXPECT_EQ(At(err, "retry_after_s").number_value(), 5);
+  EXPECT_EQ(At(err, "code").string_value(), "velocity_limited");
+}
+
 TEST_F(McpServerTest, ReadToolsAnswerWithTheirSchemasShapes) {
   Value b = Structured(Call("get_balances", "{}"));
   EXPECT_EQ(At(b, "currency").string_value(), "USD");
@@ -392,15 +406,15 @@ TEST_F(McpServerTest, ReadToolsAnswerWithTheirSchemasShapes) {
 }
 
 TEST_F(McpServerTest, ResourcesAreTheMerchantsAccountsAndPayments) {
-  Value list = At(Parse(server_->Handle(R"({"jsonrpc":"2.0","id":1,"method":"resources/list"})")),
-                  "result");
+  Value list =
+      At(Parse(server_->Handle(R"({"jsonrpc":"2.0","id":1,"method":"resources/list"})")), "result");
   ASSERT_EQ(At(list, "resources").list_value().values_size(), 3);
   EXPECT_EQ(At(At(list, "resources").list_value().values(2), "uri").string_value(),
             "account://m/acme/disbursement");
-  Value read = At(Parse(server_->Handle(
-                      R"({"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":)"
-                      R"("account://m/acme/disbursement"}})")),
-                  "result");
+  Value read = At(
+      Parse(server_->Handle(R"({"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":)"
+                            R"("account://m/acme/disbursement"}})")),
+      "result");
   Value account = Parse(At(At(read, "contents").list_value().values(0), "text").string_value());
   EXPECT_EQ(At(account, "balance_minor").number_value(), 100'000);
   EXPECT_EQ(ErrorCodeOf(server_->Handle(
@@ -411,12 +425,12 @@ TEST_F(McpServerTest, ResourcesAreTheMerchantsAccountsAndPayments) {
                 R"({"jsonrpc":"2.0","id":4,"method":"resources/read","params":{"uri":)"
                 R"("payment://pay_999999999999"}})")),
             -32002);
-  Value templates = At(Parse(server_->Handle(
-                           R"({"jsonrpc":"2.0","id":5,"method":"resources/templates/list"})")),
-                       "result");
-  EXPECT_EQ(At(At(templates, "resourceTemplates").list_value().values(0), "uriTemplate")
-                .string_value(),
-            "payment://{payment_id}");
+  Value templates =
+      At(Parse(server_->Handle(R"({"jsonrpc":"2.0","id":5,"method":"resources/templates/list"})")),
+         "result");
+  EXPECT_EQ(
+      At(At(templates, "resourceTemplates").list_value().values(0), "uriTemplate").string_value(),
+      "payment://{payment_id}");
 }
 
 }  // namespace
