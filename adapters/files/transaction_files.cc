@@ -536,6 +536,9 @@ void Replayer::ReportOutcome(const Item& it, const Command& c, Operation op, con
                                                              : out.response_code];
   } else {
     ++sum_.applied;
+    if (creates && (out.payment_status == "unknown" || out.payment_status == "reversed")) {
+      NoteUnapproved(c.merchant, it.t.creates_payment_key);  // no answer: reversed, never approved
+    }
     int64_t amount = it.t.amount_minor;
     if (op == Operation::kAuthorize) amount = JsonIntField(out.body, "authorized_minor");
     std::string cur = it.t.currency.empty() ? JsonStringField(out.body, "currency") : it.t.currency;
