@@ -22,9 +22,9 @@ bool Supported(std::string_view version) {
   return false;
 }
 
-// Text from the input shown in an answer or a log line: at most 80 bytes of valid UTF-8.
-std::string Shown(std::string_view text) {
-  if (text.size() > 80 || !IsValidUtf8(text)) return "(not shown)";
+// Text from the input shown in an answer or a log line: at most `bytes_max` of valid UTF-8.
+std::string Shown(std::string_view text, size_t bytes_max = 80) {
+  if (text.size() > bytes_max || !IsValidUtf8(text)) return "(not shown)";
   return std::string(text);
 }
 
@@ -169,7 +169,7 @@ std::string Server::ListTools(const Message& m, const Era& era) {
     w.Key("inputSchema").Raw(t->input_schema).Key("outputSchema").Raw(t->output_schema);
     w.Key("annotations").BeginObject().Field("title", t->title);
     w.Field("readOnlyHint", !t->write).Field("destructiveHint", t->destructive);
-    w.Field("idempotentHint", t->write ? t->idempotent : true).Field("openWorldHint", false);
+    w.Field("idempotentHint", t->write ? t->idempotent : true).Field("openWorldHint", t->write);
     w.EndObject().EndObject();
   }
   w.EndArray().EndObject();
@@ -198,7 +198,7 @@ std::string Server::CallTool(const Message& m, const Era& era) {
   ToolResult r = tools_.Call(*tool, *args);
   JsonWriter log;
   log.BeginObject().Field("event", "tool_call").Field("tool", tool->name);
-  log.Field("key", Shown(r.key)).Field("outcome", r.outcome).EndObject();
+  log.Field("key", Shown(r.key, 255)).Field("outcome", r.outcome).EndObject();
   log_(log.str());
   JsonWriter w;
   w.BeginObject().Key("content").BeginArray().BeginObject().Field("type", "text");
