@@ -13,7 +13,7 @@ using google::protobuf::Value;
 
 constexpr std::array<std::string_view, 3> kVersions = {"2026-07-28", "2025-11-25", "2025-06-18"};
 constexpr std::string_view kVersionKey = "io.modelcontextprotocol/protocolVersion";
-constexpr int64_t kToolsTtlMs = 3'600'000;  // the tool set is fixed for the process's life
+constexpr int64_t kListTtlMs = 3'600'000;  // tools and resources are fixed for the process's life
 
 bool Supported(std::string_view version) {
   for (std::string_view v : kVersions) {
@@ -105,13 +105,14 @@ std::string Server::Dispatch(const Message& m, const Era& era) {
 }
 
 std::string Server::Answer(const Message& m, const Era& era, std::string_view object,
-                           bool cacheable) {
+                           int64_t ttl_ms) {
   std::string body(object.substr(0, object.size() - 1));  // without the closing brace
   if (era.modern) {
     if (body.size() > 1) body += ',';
     body += "\"resultType\":\"complete\"";
-    if (cacheable)
-      body += ",\"ttlMs\":" + std::to_string(kToolsTtlMs) + ",\"cacheScope\":\"private\"";
+    if (ttl_ms >= 0) {
+      body += ",\"ttlMs\":" + std::to_string(ttl_ms) + ",\"cacheScope\":\"private\"";
+    }
     body += ",\"_meta\":{\"io.modelcontextprotocol/serverInfo\":" + ServerInfoJson() + "}";
   }
   body += "}";
@@ -157,7 +158,7 @@ std::string Server::Discover(const Message& m, const Era& era) {
   w.Key("capabilities").Raw(kCapabilities).Field("instructions", Instructions()).EndObject();
   Era modern = era;
   modern.modern = true;  // discover is of the 2026 era whatever the envelope said
-  return Answer(m, modern, w.str(), true);
+  return Answer(m, modern, w.str(), kListTtlMs);
 }
 
 std::string Server::ListTools(const Message& m, const Era& era) {
@@ -173,7 +174,7 @@ std::string Server::ListTools(const Message& m, const Era& era) {
     w.EndObject().EndObject();
   }
   w.EndArray().EndObject();
-  return Answer(m, era, w.str(), true);
+  return Answer(m, era, w.str(), kListTtlMs);
 }
 
 std::string Server::CallTool(const Message& m, const Era& era) {
@@ -218,7 +219,7 @@ std::string Server::Resources(const Message& m, const Era& era) {
       w.Field("mimeType", "application/json").EndObject();
     }
     w.EndArray().EndObject();
-    return Answer(m, era, w.str(), true);
+    return Answer(m, era, w.str(), kListTtlMs);
   }
   if (m.method == "resources/templates/list") {
     w.BeginObject().Key("resourceTemplates").BeginArray();
@@ -226,7 +227,7 @@ std::string Server::Resources(const Message& m, const Era& era) {
     w.Field("title", "A payment of merchant " + merchant);
     w.Field("mimeType", "application/json").EndObject();
     w.EndArray().EndObject();
-    return Answer(m, era, w.str(), true);
+    return Answer(m, era, w.str(), kListTtlMs);
   }
   if (m.method != "resources/read") {
     return ErrorLine(m.id_json, kMethodNotFound, "Method not found: " + Shown(m.method));
@@ -247,7 +248,7 @@ std::string Server::Resources(const Message& m, const Era& era) {
   }
   w.BeginObject().Key("contents").BeginArray().BeginObject().Field("uri", text);
   w.Field("mimeType", "application/json").Field("text", *body).EndObject().EndArray().EndObject();
-  return Answer(m, era, w.str());
+  return Answer(m, era, w.str(), 0);  // payments and balances change: never fresh
 }
 
 }  // namespace pay::mcp

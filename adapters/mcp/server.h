@@ -15,6 +15,7 @@
 //
 // Single-threaded; the transport (paymentctl mcp) feeds lines in order.
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -52,9 +53,10 @@ class Server {
   std::string CallTool(const Message& m, const Era& era);
   // resources/list, resources/templates/list, resources/read.
   std::string Resources(const Message& m, const Era& era);
-  // A result object (JSON) -> the answer line, stamped for the era.
+  // A result object (JSON) -> the answer line, stamped for the era (2026-07-28: resultType, the
+  // server's identity, and with ttl_ms >= 0 the cache hints of a cacheable result).
   std::string Answer(const Message& m, const Era& era, std::string_view object,
-                     bool cacheable = false);
+                     int64_t ttl_ms = -1);
   std::string Instructions() const;
   std::string ServerInfoJson() const;
 

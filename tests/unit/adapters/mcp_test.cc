@@ -249,6 +249,12 @@ TEST_F(McpServerTest, StatelessEraDiscoverAndEnvelope) {
   Value r = Call("get_balances", "{}", meta);
   EXPECT_EQ(At(r, "resultType").string_value(), "complete");
   EXPECT_FALSE(At(r, "isError").bool_value());
+  Value read =
+      At(Parse(server_->Handle(R"({"jsonrpc":"2.0","id":3,"method":"resources/read","params":{)" +
+                               meta + R"("uri":"account://m/acme/available"}})")),
+         "result");
+  EXPECT_EQ(At(read, "ttlMs").number_value(), 0);  // balances change: never fresh
+  EXPECT_EQ(At(list, "ttlMs").number_value(), 3'600'000);
   // The session era's results carry no resultType.
   EXPECT_FALSE(At(Call("get_balances", "{}"), "resultType").has_string_value());
   const std::string bad = server_->Handle(
