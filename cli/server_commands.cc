@@ -59,6 +59,9 @@ int RunServe(Context& ctx, ServeOptions& o) {
   if (auto log = OpenAccessLog(o.access_log, o.server); !log) return PrintError(ctx, log.error());
   auto keys = server::ApiKeys::Open(ctx.db_path, *ctx.clock);  // the channel's own connection
   if (!keys) return PrintError(ctx, keys.error());
+  auto hooks = server::Webhooks::Open(ctx.db_path, *ctx.clock);  // its own connection too
+  if (!hooks) return PrintError(ctx, hooks.error());
+  o.server.webhooks = hooks->get();
   auto srv = server::Server::Start(*ctx.engine, **keys, o.server);
   if (!srv) return PrintError(ctx, srv.error());
   if (ctx.json) {

@@ -18,7 +18,17 @@ inline constexpr int32_t kCounterRecord = 13;   // rails/payments: id the counte
 inline constexpr int32_t kMerchantRecord = 14;  // rails/payments: id merchant id
 // 15: retired. Open-exchange markers (id payment id, body opened at) were moved onto the
 // payment's row (RecordRow::open_ms) by schema version 5; the number is not reused.
+inline constexpr int32_t kEventRecord = 16;    // rails/payments/events: id 16 digits (partition
+                                                // and sequence), owner merchant, due: end of
+                                                // retention
 inline constexpr int32_t kApiKeyRecord = 20;    // adapters/server: id the key id, owner merchant
+inline constexpr int32_t kWebhookEndpointRecord = 21;  // adapters/server/webhooks: id we_...,
+                                                       // owner merchant
+inline constexpr int32_t kWebhookRetryRecord = 22;     // id endpoint/event, owner endpoint,
+                                                       // due: the next attempt
+inline constexpr int32_t kWebhookLogRecord = 23;       // id endpoint/time/event/attempt, owner
+                                                       // endpoint, due: end of retention
+inline constexpr int32_t kWebhookLeaseRecord = 24;     // id "webhooks": who delivers, until when
 
 // The issuer simulator's own database (adapters/network/issuer.cc), never the engine's.
 inline constexpr int32_t kIssuerPaymentRecord = 1;

@@ -106,6 +106,10 @@ Result<void> EngineImpl::Open(const EngineOptions& o) {
   }
   keys_ = std::make_unique<guards::Keys>(*store_, o.idempotency_retention_ms);
   book_ = std::make_unique<payments::Book>(*store_, *ledger_, *clock_);
+  if (o.event_retention_ms < 0) {
+    return MakeError(ErrorCode::kInvalidArgument, "event_retention: must not be negative");
+  }
+  book_->events().SetRetention(o.event_retention_ms);
   if (read_store_ != nullptr) {  // reads only: nothing is written through these
     read_ledger_ = std::make_unique<ledger::Ledger>(*read_store_, *clock_);
     read_book_ = std::make_unique<payments::Book>(*read_store_, *read_ledger_, *clock_);
@@ -296,7 +300,7 @@ Result<Outcome> EngineImpl::CheckGuards(Batch& b, size_t index, const handlers::
   h.DescribeVelocity(*services_, c, x, event);
   auto plan = velocity_->Check(*store_, event, clock_->NowMs());
   if (!plan) {
-    if (plan.error().code == ErrorCode::kVelocityLimited) return plan.error();
+    if (plan.error().code == ErrorCode::kVelocityLimited) return VelocityHit(b, event, plan.error());
     return b.Fail(plan.error());  // reading velocity state failed: the batch cannot go on
   }
   auto outcome = Run(b, index, h, x);
@@ -328,6 +332,22 @@ Result<Outcome> EngineImpl::Run(Batch& b, size_t index, const handlers::Handler&
     return b.Fail(p.error());
   }
   return out;
+}
+
+// A velocity refusal: nothing executed, but the refusal is an event of the merchant's (written
+// with the batch).
+Error EngineImpl::VelocityHit(Batch& b, const guards::VelocityEvent& event, const Error& e) {
+  EventView hit;
+  hit.type = "velocity.hit";
+  hit.merchant = event.merchant;
+  hit.object = "velocity_rule";
+  hit.object_id = e.rule;
+  hit.amount_minor = event.amount_minor;
+  hit.currency = event.currency;
+  hit.response_code = e.response_code;
+  hit.detail = e.message;
+  if (auto written = book_->events().Emit(std::move(hit)); !written) b.Fail(written.error());
+  return e;
 }
 
 Error EngineImpl::Passthrough(Batch& b, const Error& e) {

@@ -131,6 +131,9 @@ class EngineImpl final : public Engine {
   Result<std::optional<std::string>> PaymentIdForKey(std::string_view merchant,
                                                      std::string_view key) override;
   Result<size_t> ExpirePayments(size_t max) override;
+  Result<Page<EventView>> ListEvents(std::string_view merchant, std::string_view after_id,
+                                     const EventFilter& filter, size_t limit) override;
+  Result<size_t> PurgeEvents() override;
   Result<SettleReport> Settle() override;
   ReadRouting read_routing() const override {
     return {reads_on_replica_.load(), reads_on_primary_.load()};
@@ -154,6 +157,7 @@ class EngineImpl final : public Engine {
                         handlers::Step step);
   // A failure of the store fails the batch; any other error is the command's alone.
   Error Passthrough(Batch& b, const Error& e);
+  Error VelocityHit(Batch& b, const guards::VelocityEvent& event, const Error& e);
 
   Result<void> ClaimPhase(Batch& b);
   void ExchangePending(Batch& b);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/limits.h"
+#include "core/record_kinds.h"
 #include "rails/engine_impl.h"
 
 namespace pay::engine_internal {
@@ -44,6 +45,55 @@ Result<Engine::SettleReport> EngineImpl::Settle() {
       return pull_->Settle(limits::kPaymentSweepPerTransactionMax, &report);
     }));
     if (n < limits::kPaymentSweepPerTransactionMax) return report;
+  }
+}
+
+Result<Page<EventView>> EngineImpl::ListEvents(std::string_view merchant, std::string_view after_id,
+                                               const EventFilter& filter, size_t limit) {
+  limit = std::min(limit, limits::kListRowsMax);
+  return WithPaymentReads([&](payments::Book& book) -> Result<Page<EventView>> {
+    Page<EventView> page;
+    std::string after = payments::EventRowId(after_id);
+    size_t read = 0;
+    while (limit > 0) {
+      const size_t chunk = std::min<size_t>(limits::kListRowsMax - read, 512);
+      if (chunk == 0) {  // the read bound: the caller goes on from where this stopped
+        page.next_after = "evt_" + after;
+        return page;
+      }
+      PAY_ASSIGN_OR_RETURN(auto rows, book.store().ListRecords(store::kEventRecord, merchant, after, chunk));
+      read += rows.size();
+      size_t used = 0;
+      for (const auto& row : rows) {
+        ++used;
+        after = row.id;
+        PAY_ASSIGN_OR_RETURN(EventView e, payments::DecodeEvent(row));
+        if (!filter.Matches(e.type)) continue;
+        page.items.push_back(std::move(e));
+        if (page.items.size() == limit) break;
+      }
+      if (page.items.size() == limit) {  // more may follow unless this read saw the last row
+        if (used < rows.size() || rows.size() == chunk) page.next_after = page.items.back().id;
+        return page;
+      }
+      if (rows.size() < chunk) return page;  // nothing more
+    }
+    return page;
+  });
+}
+
+Result<size_t> EngineImpl::PurgeEvents() {
+  std::lock_guard lock(mu_);
+  size_t total = 0;
+  for (;;) {
+    PAY_ASSIGN_OR_RETURN(size_t n, InTransaction([&]() -> Result<size_t> {
+      PAY_ASSIGN_OR_RETURN(auto rows, store_->DueRecords(store::kEventRecord, clock_->NowMs(),
+                                                         limits::kExpirySweepPerTransactionMax));
+      for (const auto& row : rows) PAY_TRY(store_->DeleteRecord(store::kEventRecord, row.id));
+      return rows.size();
+    }));
+    total += n;
+    if (n < limits::kExpirySweepPerTransactionMax) return total;
   }
 }
 

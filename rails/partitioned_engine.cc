@@ -127,6 +127,14 @@ class PartitionedEngine final : public Engine {
                                                      std::string_view key) override {
     return Of(merchant).PaymentIdForKey(merchant, key);
   }
+  Result<Page<EventView>> ListEvents(std::string_view merchant, std::string_view after_id,
+                                     const EventFilter& filter, size_t limit) override {
+    if (!merchant.empty()) return Of(merchant).ListEvents(merchant, after_id, filter, limit);
+    return Merge<EventView>(limit, [&](Engine& e) { return e.ListEvents(merchant, after_id, filter, limit); });
+  }
+  Result<size_t> PurgeEvents() override {
+    return SumOver([](Engine& e) { return e.PurgeEvents(); });
+  }
   Result<size_t> ExpirePayments(size_t max) override {
     return SumOver([&](Engine& e) { return e.ExpirePayments(max); });
   }

@@ -85,7 +85,7 @@ std::optional<HttpResponse> Dispatcher::Authorized(const HttpRequest& request, s
   const auto query = ParseQuery(qmark == std::string::npos ? std::string_view()
                                                            : std::string_view(request.target).substr(qmark + 1));
   const std::string route = match->route->label();
-  Reply reply = match->route->handler(Call{request, engine_, key, query, std::move(match->id), &keys_});
+  Reply reply = match->route->handler(Call{request, engine_, key, query, std::move(match->id), &keys_, webhooks_});
   if (auto* response = std::get_if<HttpResponse>(&reply)) return Labelled(std::move(*response), route);
   auto refused = std::holds_alternative<Command>(reply)
                      ? writer_.Submit(std::get<Command>(std::move(reply)), route, std::move(later))

@@ -28,6 +28,9 @@ class Dispatcher {
   // request's command is committed.
   std::optional<HttpResponse> Handle(const HttpRequest& request, Writer::Deliver later);
 
+  // Webhook endpoints for the API routes (set before the server starts; nullptr: none).
+  void set_webhooks(Webhooks* webhooks) { webhooks_ = webhooks; }
+
  private:
   std::optional<HttpResponse> Authorized(const HttpRequest& request, std::string_view path,
                                          const ApiKey& key, Writer::Deliver later);
@@ -41,6 +44,7 @@ class Dispatcher {
   RateLimiter& auth_failures_;  // per client address
   Writer& writer_;
   MetricsRegistry& metrics_;
+  Webhooks* webhooks_ = nullptr;
   const Router public_;
   const Router api_;
 };

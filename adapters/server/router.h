@@ -24,6 +24,8 @@
 
 namespace pay::server {
 
+class Webhooks;  // adapters/server/webhooks.h
+
 // What a handler gets.
 struct Call {
   const HttpRequest& request;
@@ -32,6 +34,7 @@ struct Call {
   const std::map<std::string, std::string>& query;  // percent-decoded
   std::string id;                                   // the pattern's {id}, percent-decoded
   ApiKeys* keys = nullptr;                          // the channel's keys (API routes)
+  Webhooks* webhooks = nullptr;                     // webhook endpoints (nullptr: not served)
 };
 
 // What a handler gives: an answer now, or a command for the writer (answered from its outcome

@@ -310,6 +310,7 @@ Router ApiRoutes() {
   r.Add("POST", "/v1/admin/expire", [](const Call& c) { return AdminResolve(c, true); });
   r.Add("POST", "/v1/admin/resolve", [](const Call& c) { return AdminResolve(c, false); });
   r.Append(DashboardApiRoutes());
+  r.Append(EventRoutes());
   return r;
 }
 

@@ -12,6 +12,7 @@ Router PublicRoutes(const MetricsRegistry& metrics);
 // Reads and writes under /v1/. Writes give a command built from the same pay.v1 messages as the
 // transaction files (adapters/requests).
 Router ApiRoutes();
+Router EventRoutes();  // event_routes.cc: /v1/events, /v1/webhook_endpoints
 // Every route paymentd serves, "METHOD PATTERN" ("*" for any method), in table order: what
 // docs/openapi.yaml must describe (tests/docs/openapi_test.py checks both ways).
 std::vector<std::string> RouteTable();

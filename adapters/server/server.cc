@@ -40,16 +40,36 @@ struct Server::Impl {
       if (!m) return m.error();
       return true;
     });
-    metrics.more = [&engine] {  // where reads ran (EngineOptions::replica_db_path)
+    dispatcher.set_webhooks(o.webhooks);
+    metrics.more = [&engine, this] {  // where reads ran (EngineOptions::replica_db_path)
       const Engine::ReadRouting r = engine.read_routing();
-      return "# HELP paymentd_reads_total Reads of the books by where they ran (replica, or "
+      return WebhookMetrics() + "# HELP paymentd_reads_total Reads of the books by where they ran (replica, or "
              "primary when the replica lagged).\n# TYPE paymentd_reads_total counter\n"
              "paymentd_reads_total{served_by=\"replica\"} " + std::to_string(r.on_replica) +
              "\npaymentd_reads_total{served_by=\"primary\"} " + std::to_string(r.on_primary) + "\n";
     };
   }
 
+  // paymentd_webhook_deliveries_total{outcome}: attempts by outcome.
+  std::string WebhookMetrics() const {
+    std::string out =
+        "# HELP paymentd_webhook_deliveries_total Webhook delivery attempts by outcome.\n"
+        "# TYPE paymentd_webhook_deliveries_total counter\n";
+    const char* names[] = {"delivered", "failed", "gave_up"};
+    for (size_t i = 0; i < 3; ++i) {
+      out += "paymentd_webhook_deliveries_total{outcome=\"" + std::string(names[i]) + "\"} " +
+             std::to_string(webhook_attempts[i].load()) + "\n";
+    }
+    return out;
+  }
+  void CountDelivery(const DeliveryAttempt& a) {
+    const size_t i = a.outcome == "delivered" ? 0 : a.outcome == "failed" ? 1 : 2;
+    ++webhook_attempts[i];
+  }
+
   const ServerOptions options;
+  std::atomic<int64_t> webhook_attempts[3] = {};
+  std::unique_ptr<WebhookWorker> webhook_worker;  // stopped first (it reads through the engine)
   MetricsRegistry metrics;
   RateLimiter limiter;
   RateLimiter auth_failures;
@@ -69,6 +89,12 @@ Result<std::unique_ptr<Server>> Server::Start(Engine& engine, ApiKeys& keys, con
   PAY_ASSIGN_OR_RETURN(std::string random, RandomBytes(5));
   server->impl_ = std::make_unique<Impl>(engine, keys, options, "req_" + ToHex(random));
   PAY_ASSIGN_OR_RETURN(server->impl_->listener, Listener::Start(server->impl_->context));
+  Impl& i = *server->impl_;
+  if (options.webhooks != nullptr) {
+    i.webhook_worker = std::make_unique<WebhookWorker>(
+        engine, *options.webhooks, options.webhook_poster ? options.webhook_poster : HttpPoster(PostHttp),
+        options.webhook_poll_ms, [&i](const DeliveryAttempt& a) { i.CountDelivery(a); });
+  }
   return server;
 }
 
@@ -80,6 +106,7 @@ std::string Server::Metrics() const { return impl_->metrics.Text(); }
 void Server::Stop() {
   if (!impl_ || impl_->stopped.exchange(true)) return;
   Impl& i = *impl_;
+  if (i.webhook_worker) i.webhook_worker->Stop();
   i.context.stopping = true;
   if (i.listener) i.listener->StopAccepting();
   i.writer.Stop();  // everything accepted is committed, and its answer handed to its session

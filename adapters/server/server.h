@@ -17,6 +17,7 @@
 #include <string>
 
 #include "adapters/server/api_keys.h"
+#include "adapters/server/webhooks.h"
 #include "pay/engine.h"
 
 namespace pay::server {
@@ -54,6 +55,11 @@ struct ServerOptions {
   // status, duration_ms, bytes), called from the I/O threads. Never card data or secrets: the
   // route pattern is logged, not the path, and no header or body. Empty: no log.
   std::function<void(std::string_view line)> access_log;
+  // Webhook endpoints (/v1/webhook_endpoints) and their delivery in the background, a round
+  // every webhook_poll_ms; nullptr: neither. Must outlive the server.
+  Webhooks* webhooks = nullptr;
+  int64_t webhook_poll_ms = 250;
+  HttpPoster webhook_poster;  // empty: PostHttp (tests may pass their own)
 };
 
 class Server {

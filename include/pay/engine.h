@@ -34,6 +34,7 @@
 
 #include "pay/card_network.h"
 #include "pay/clock.h"
+#include "pay/events.h"
 #include "pay/payments.h"
 #include "pay/result.h"
 #include "pay/types.h"
@@ -229,6 +230,8 @@ struct EngineOptions {
   // The clock the engine reads; must outlive the engine. nullptr: the system clock.
   const Clock* clock = nullptr;
   int64_t idempotency_retention_ms = 24LL * 3600 * 1000;
+  // How long events are kept (include/pay/events.h; PurgeEvents removes older ones); 0: forever.
+  int64_t event_retention_ms = 30LL * 24 * 3600 * 1000;
   // Velocity rules (TOML, docs/examples/velocity.toml). Empty: no rules.
   std::string velocity_config_path;
   // Off only for measurements (tests/bench): no idempotency records, no velocity checks.
@@ -336,6 +339,15 @@ class Engine {
   // `merchant`, the scope), also while it is still in flight; empty when none.
   virtual Result<std::optional<std::string>> PaymentIdForKey(std::string_view merchant,
                                                              std::string_view idempotency_key) = 0;
+  // Events (include/pay/events.h) after the event id `after_id` in commit order, of one merchant
+  // when `merchant` is not empty, that `filter` matches: at most `limit` (capped at
+  // limits::kListRowsMax), reading at most limits::kListRowsMax events. next_after is set when
+  // more may follow (also when the page is short because the read bound was reached).
+  virtual Result<Page<EventView>> ListEvents(std::string_view merchant, std::string_view after_id,
+                                            const EventFilter& filter, size_t limit) = 0;
+  // Removes events past their retention (EngineOptions::event_retention_ms, by the engine
+  // clock), in bounded transactions. Returns how many.
+  virtual Result<size_t> PurgeEvents() = 0;
   // Expires authorizations past their validity (releasing their holds), up to `max`.
   virtual Result<size_t> ExpirePayments(size_t max) = 0;
   // Settlement: every captured, unsettled payment moves from the network receivable to its

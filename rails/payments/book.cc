@@ -47,7 +47,7 @@ constexpr size_t kScanPage = 512;
 }  // namespace
 
 Book::Book(store::Store& store, ledger::Ledger& ledger, const Clock& clock)
-    : store_(store), ledger_(ledger), clock_(clock) {}
+    : store_(store), ledger_(ledger), clock_(clock), events_(store, clock) {}
 
 // ---- counters -------------------------------------------------------------------------------
 
@@ -56,6 +56,7 @@ void Book::BeginTransaction() {
   // the same payment ids and STANs again: that is a bug in the caller.
   PAY_ASSERT(!counters_dirty_, "payments: counters used in a transaction that was neither flushed nor rolled back");
   counters_loaded_ = false;
+  events_.BeginTransaction();
 }
 
 Result<int64_t> Book::NextCounter(int64_t* slot) {
@@ -73,6 +74,7 @@ Result<int64_t> Book::NextCounter(int64_t* slot) {
 }
 
 Result<void> Book::Flush() {
+  PAY_TRY(events_.Flush());
   if (!counters_dirty_) return {};
   for (auto [n, value] : {std::pair<const char*, int64_t>{"payment", payment_seq_},
                           {"stan", stan_seq_}, {"outbox", outbox_seq_}}) {
@@ -225,12 +227,16 @@ Result<void> Book::Save(const Payment& p) {
   row.due_ms = open ? p.expires_at_ms : 0;
   row.body = EncodePayment(p);
   row.open_ms = p.open_since_ms;
-  return store_.PutRecord(row);
+  PAY_TRY(store_.PutRecord(row));
+  return events_.PaymentChanged(p);
 }
 
 Result<Payment> Book::FromRow(const store::RecordRow& row) {
   PAY_ASSIGN_OR_RETURN(Payment p, DecodePayment(row.body));
   p.open_since_ms = row.open_ms;
+  p.saved = true;
+  p.saved_ops = p.history.size();
+  p.saved_status = p.status;
   return p;
 }
 

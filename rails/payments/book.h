@@ -9,7 +9,8 @@
 // transaction and written once, by Flush.
 //
 // Records (core/record_kinds.h): kPaymentRecord (the payment), kOutboxRecord (a queued advice),
-// kSettleRecord (captured, not yet settled), kCounterRecord, kMerchantRecord. An online exchange
+// kSettleRecord (captured, not yet settled), kCounterRecord, kMerchantRecord, and (through its
+// EventLog) kEventRecord: Save writes the events of what changed in the payment. An online exchange
 // whose answer is not yet applied is marked on its payment's row (the open column).
 
 #include <optional>
@@ -22,6 +23,7 @@
 #include "core/store.h"
 #include "ledger/ledger.h"
 #include "pay/engine.h"
+#include "rails/payments/events.h"
 #include "rails/payments/payment.h"
 
 namespace pay::payments {
@@ -73,7 +75,11 @@ class Book {
 
   void BeginTransaction();
   Result<void> Flush();
-  void Rollback() { counters_loaded_ = false; counters_dirty_ = false; }
+  void Rollback() {
+    counters_loaded_ = false;
+    counters_dirty_ = false;
+    events_.Rollback();
+  }
 
   // ---- merchants ----
   // Creates the merchant and the accounts of both rails; the same attributes again: no-op.
@@ -102,7 +108,10 @@ class Book {
   void SetPartition(uint32_t partition, uint32_t partitions) {
     partition_ = partition;
     partitions_ = partitions;
+    events_.SetPartition(partition);
   }
+  // The outbox of events (Save writes a payment's; others emit their own).
+  EventLog& events() { return events_; }
   // Captured and not yet settled: the settlement sweep will find it.
   Result<void> MarkSettleable(const Payment& payment);
 
@@ -157,6 +166,7 @@ class Book {
   uint32_t partitions_ = 1;
   int64_t stan_seq_ = 0;
   int64_t outbox_seq_ = 0;
+  EventLog events_;
 };
 
 }  // namespace pay::payments

@@ -35,6 +35,12 @@ struct Payment {
   // Not in the encoded body: the record's open column (store::RecordRow::open_ms). Set while a
   // network exchange of the payment is open, since when; 0 when none.
   int64_t open_since_ms = 0;
+  // Not in the encoded body: what the store held when the payment was loaded or last saved
+  // (saved: whether it was stored at all), so that Save writes the events of what changed
+  // since (rails/payments/events.h).
+  mutable bool saved = false;
+  mutable size_t saved_ops = 0;
+  mutable PaymentStatus saved_status = PaymentStatus::kPending;
   PaymentKind kind = PaymentKind::kPull;
   std::string id;
   std::string merchant;

@@ -1,6 +1,7 @@
 #include "rails/pull/pull_rail.h"
 
 #include <algorithm>
+#include <map>
 
 #include "core/limits.h"
 #include "core/record_kinds.h"
@@ -315,6 +316,7 @@ Result<size_t> PullRail::ExpireDue(size_t max) {
 Result<size_t> PullRail::Settle(size_t max, Engine::SettleReport* report) {
   PAY_ASSIGN_OR_RETURN(auto rows, store_.ListRecords(store::kSettleRecord, "", "", max));
   size_t n = 0;
+  std::map<std::string, EventView> settled;  // per merchant: settlement.completed
   for (const auto& row : rows) {
     PAY_ASSIGN_OR_RETURN(Payment p, book_.Load("", row.id));
     if (p.in_doubt() || p.settled) {
@@ -358,7 +360,18 @@ Result<size_t> PullRail::Settle(size_t max, Engine::SettleReport* report) {
     }
     std::get<1>(*it) += net;
     std::get<2>(*it) += fee;
+    EventView& done = settled[p.merchant];
+    done.count += 1;
+    done.amount_minor += net;
+    done.fee_minor += fee;
+    done.currency = p.currency;
     ++n;
+  }
+  for (auto& [merchant, done] : settled) {  // the run's part of this transaction, per merchant
+    done.type = "settlement.completed";
+    done.merchant = merchant;
+    done.object = "settlement";
+    PAY_TRY(book_.events().Emit(std::move(done)));
   }
   return n;
 }

@@ -673,6 +673,96 @@ limit = 3
   EXPECT_EQ(other_card.payment_status, "authorized");
 }
 
+// Every change of a payment is an event written with it, numbered per merchant without gaps;
+// a velocity refusal and a settlement are events too; listings page by id and filter by type.
+TEST_P(PullTest, EachChangeIsAnEventNumberedPerMerchantInCommitOrder) {
+  Open({}, R"(
+[[rule]]
+name = "card-1-per-hour"
+operations = ["authorize"]
+key = ["card"]
+measure = "count"
+[[rule.window]]
+algorithm = "fixed_window"
+window = "1h"
+limit = 1
+)");
+  ASSERT_TRUE(engine_->Submit(Cmd("merchant/zeta", CreateMerchantRequest{"zeta", "USD", 0, 0}, "zeta")));
+  const std::string id = Do("e1", Auth("4242424242424242", 5000)).payment_id;
+  Do("e2", CaptureRequest{id, 5000, true});
+  Do("e3", RefundRequest{id, 1000});
+  Do("e4", Auth("4000000000000002", 700));  // declined by the issuer
+  auto refused = engine_->Submit(Cmd("e5", Auth("4242424242424242", 100)));
+  ASSERT_FALSE(refused);  // the card's second authorization in the hour
+  auto z = engine_->Submit(Cmd("z1", Auth("5555555555554444", 300), "zeta"));
+  ASSERT_TRUE(z) << z.error().message;
+  ASSERT_TRUE(engine_->Settle());
+  auto page = engine_->ListEvents("acme", "", {}, 100);
+  ASSERT_TRUE(page) << page.error().message;
+  std::vector<std::string> types;
+  for (size_t i = 0; i < page->items.size(); ++i) {
+    const EventView& e = page->items[i];
+    types.push_back(e.type);
+    EXPECT_EQ(e.number, static_cast<int64_t>(i + 1)) << e.type;
+    EXPECT_EQ(e.merchant, "acme");
+    if (i > 0) EXPECT_LT(page->items[i - 1].id, e.id);
+  }
+  EXPECT_EQ(types, (std::vector<std::string>{"payment.authorized", "payment.captured",
+                                             "payment.refunded", "payment.declined", "velocity.hit",
+                                             "payment.settled", "settlement.completed"}));
+  const EventView& hit = page->items[4];
+  EXPECT_EQ(hit.object_id, "card-1-per-hour");
+  EXPECT_EQ(hit.response_code, "65");
+  const EventView& settled = page->items[6];
+  EXPECT_EQ(settled.count, 1);
+  EXPECT_EQ(settled.amount_minor, 4000);                       // captured less refunded
+  EXPECT_EQ(settled.fee_minor, Balance("acq/USD/fees"));       // the books' fee
+  EXPECT_NE(EventJson(page->items[3]).find(R"("decline_code":"do_not_honor")"), std::string::npos)
+      << EventJson(page->items[3]);
+  // zeta has its own numbers; every merchant's events in commit order when none is named.
+  auto zeta = engine_->ListEvents("zeta", "", {}, 100);
+  ASSERT_TRUE(zeta);
+  ASSERT_EQ(zeta->items.size(), 1u);
+  EXPECT_EQ(zeta->items[0].number, 1);
+  auto all = engine_->ListEvents("", "", {}, 100);
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->items.size(), page->items.size() + 1);
+  // A type filter and a cursor.
+  auto captured = engine_->ListEvents("acme", "", EventFilter{"payment.c*"}, 100);
+  ASSERT_TRUE(captured);
+  ASSERT_EQ(captured->items.size(), 1u);
+  EXPECT_EQ(captured->items[0].type, "payment.captured");
+  auto first = engine_->ListEvents("acme", "", {}, 2);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->next_after, first->items[1].id);
+  auto rest = engine_->ListEvents("acme", first->next_after, {}, 100);
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(rest->items.front().number, 3);
+  EXPECT_TRUE(rest->next_after.empty());
+}
+
+// A refused operation changes nothing and so writes no event; retention removes old events and
+// only those.
+TEST_P(PullTest, NoEventWithoutAChangeAndEventsAreKeptForTheirRetention) {
+  const std::string id = Do("r1", Auth("4242424242424242", 5000)).payment_id;
+  auto bad = engine_->Submit(Cmd("r2", CaptureRequest{id, 6000, false}));  // more than authorized
+  ASSERT_TRUE(bad);
+  EXPECT_TRUE(bad->declined);
+  auto page = engine_->ListEvents("acme", "", {}, 100);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->items.size(), 1u);  // the declined capture changed nothing
+  clock_.AdvanceMs(31 * kDay);
+  Do("r3", Auth("4242424242424242", 100));
+  auto purged = engine_->PurgeEvents();
+  ASSERT_TRUE(purged) << purged.error().message;
+  EXPECT_EQ(*purged, 1u);
+  page = engine_->ListEvents("acme", "", {}, 100);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->items.size(), 2u);  // r1 expired (by the batch of r3) and r3 authorized
+  EXPECT_EQ(page->items[0].type, "payment.expired");
+  EXPECT_EQ(page->items[0].number, 2);  // numbers go on
+}
+
 TEST_P(PullTest, RandomOperationsUnderFaultsConserveMoneyOnBothSides) {
   network::FaultConfig f;
   f.drop_request_pct = 5;
