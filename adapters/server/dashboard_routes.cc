@@ -173,7 +173,7 @@ Result<Summary> Scan(Engine& engine) {
     PAY_ASSIGN_OR_RETURN(Page<PaymentView> page, engine.ListPayments("", after, limit));
     for (PaymentView& p : page.items) Count(s, std::move(p));
     s.scanned += page.items.size();
-    if (page.next_after.empty()) return s;
+    if (page.next_after.empty() || page.items.empty()) return s;
     after = page.next_after;
   }
   s.truncated = true;

@@ -258,8 +258,10 @@ async function checkPage(browser, admin, acme) {
   const velocity = await page.$$eval('#velocity-table tbody tr', (rs) => rs.map((r) => [r.cells[0].textContent, Number(r.cells[1]?.textContent)]));
   assert.ok(velocity.some(([, n]) => n >= 1), `velocity hits: ${JSON.stringify(velocity)}`);
   if (made.events === 200) {
-    const types = await page.$$eval('#event-table tbody tr', (rs) => rs.map((r) => r.cells[2]?.textContent));
+    const types = await page.$$eval('#event-table tbody tr', (rs) => rs.map((r) => r.cells[3]?.textContent));
     assert.ok(types.some((t) => /^payment\./.test(t)), `events: ${JSON.stringify(types)}`);
+    const objects = await page.$$eval('#event-table tbody tr', (rs) => rs.map((r) => r.cells[5]?.textContent));
+    assert.ok(objects.includes(made.paid), `events of ${made.paid}: ${JSON.stringify(objects)}`);
   } else {
     assert.match(await text('#events-note'), /no events/);
   }

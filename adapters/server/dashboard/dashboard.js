@@ -9,6 +9,7 @@ const REFRESH_MS = 5000;
 const PAYMENT_PAGES_MAX = 20;  // of 100: the live list reads at most 2,000 payments
 const PAYMENT_ROWS = 100;      // the newest shown
 const EVENTS_SHOWN = 50;
+const EVENT_PAGES_MAX = 10;
 const COLORS = ['#c0392b', '#d35400', '#8e44ad', '#16a085', '#7f8c8d', '#b7950b', '#2c3e50', '#e84393'];
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -285,10 +286,28 @@ async function showEntry(id, like) {
     NUM([2]))), 'no postings');
 }
 
+// The feed reads in commit order from the oldest: page on (at most EVENT_PAGES_MAX pages) and keep
+// the newest. `after` remembers where the last read stopped, so a refresh reads only what is new.
+let eventsAfter = '';
+let eventsKept = [];
+async function readEvents() {
+  let more = true;
+  for (let pages = 0; more && pages < EVENT_PAGES_MAX; pages++) {
+    const q = new URLSearchParams({ limit: String(EVENTS_SHOWN) });
+    if (eventsAfter) q.set('after', eventsAfter);
+    const page = await api('/v1/events?' + q);
+    eventsKept = eventsKept.concat(page.data || []).slice(-EVENTS_SHOWN);
+    more = page.has_more;
+    if (page.next_cursor) eventsAfter = page.next_cursor;
+    else if (page.data && page.data.length) eventsAfter = page.data[page.data.length - 1].id;
+  }
+  return { data: eventsKept, has_more: more };
+}
+
 async function loadEvents() {
   let list;
   try {
-    list = await api(`/v1/events?limit=${EVENTS_SHOWN}`);
+    list = await readEvents();
   } catch (e) {
     if (e.status === 404 || e.status === 405) {
       $('events-note').textContent = 'no events: this server has no event feed';
@@ -299,11 +318,11 @@ async function loadEvents() {
     fill('event-table', [], 'no events');
     throw e;
   }
-  const data = (list.data || []).slice().sort((a, b) => (b.seq || 0) - (a.seq || 0));
-  $('events-note').textContent = `${data.length} events, newest first` + (list.has_more ? ' (more after these)' : '');
+  const data = list.data.slice().reverse();  // the feed is in commit order
+  $('events-note').textContent = `the newest ${data.length} events, newest first` + (list.has_more ? ' (more are still to read)' : '');
   fill('event-table', data.map((e) => {
     const o = (e.data && e.data.object) || {};
-    return row([e.seq, time(e.created), e.type, e.merchant, o.id || o.payment_id || '', o.status || '']);
+    return row([e.id, e.number ?? e.seq ?? '', time(e.created), e.type, e.merchant, o.payment_id || o.id || '', o.status || '']);
   }), 'no events');
 }
 
@@ -354,6 +373,8 @@ function start() {
     sessionStorage.setItem(KEY_ITEM, key);
     $('key').value = '';
     verified = false;
+    eventsAfter = '';
+    eventsKept = [];
     document.body.dataset.state = 'loading';
     refresh();
   });
