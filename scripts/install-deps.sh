@@ -26,8 +26,8 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
-# tests/stripe runs the official stripe client (npm ci there). A machine whose Node came with its
-# own npm (NodeSource's nodejs conflicts with Debian's npm) keeps it.
+# tests/stripe and tests/mcp run the official stripe and MCP SDK clients (npm ci there). A machine
+# whose Node came with its own npm (NodeSource's nodejs conflicts with Debian's npm) keeps it.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   missing+=(nodejs npm)
 fi
