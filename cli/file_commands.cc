@@ -300,11 +300,15 @@ void PrintDemoReport(Engine& engine, const files::ReplaySummary& sum, const Engi
   PrintOutcomes(sum, "   ");
   std::cout << "\n4. settlement: the file's ";
   PrintSettlements(sum, "");
-  std::cout << "   at the end of the day " << settled.payments << " more payments settled";
-  for (const auto& [cur, net, fee] : settled.totals) {
-    std::cout << ", " << Money(net, cur) << " net, fees " << Decimal(fee, FindCurrency(cur));
+  if (settled.payments == 0) {
+    std::cout << "   then the demo's own settlement run: nothing left to settle\n";
+  } else {
+    std::cout << "   then the demo's own settlement run settled " << settled.payments << " more";
+    for (const auto& [cur, net, fee] : settled.totals) {
+      std::cout << ", " << Money(net, cur) << " net, fees " << Decimal(fee, FindCurrency(cur));
+    }
+    std::cout << "\n";
   }
-  std::cout << "\n";
   const Currency* c = FindCurrency("USD");
   std::cout << "\n5. balances of the merchants (USD)\n";
   std::cout << "   merchant   available      pending      prefunded\n";
