@@ -17,6 +17,8 @@
 
 #include "adapters/network/issuer.h"
 #include "adapters/network/simulated_network.h"
+#include "adapters/server/api_keys.h"
+#include "adapters/server/server.h"
 #include "adapters/server/webhooks.h"
 #include "pay/engine.h"
 #include "tests/support/commands.h"
@@ -59,6 +61,11 @@ class Receiver {
     std::lock_guard lock(mu_);
     return got_;
   }
+  // Waits (bounded, so that a regression fails instead of hanging) until `n` requests arrived.
+  bool WaitFor(size_t n) {
+    std::unique_lock lock(mu_);
+    return arrived_.wait_for(lock, std::chrono::seconds(30), [&] { return got_.size() >= n; });
+  }
 
  private:
   void Serve() {
@@ -86,6 +93,7 @@ class Receiver {
         std::lock_guard lock(mu_);
         got_.push_back(g);
       }
+      arrived_.notify_all();
       if (!hang) {
         std::string r = "HTTP/1.1 " + std::to_string(status.load()) + " X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
         (void)!write(c, r.data(), r.size());
@@ -100,6 +108,7 @@ class Receiver {
   std::atomic<bool> stop_{false};
   std::thread thread_;
   std::mutex mu_;
+  std::condition_variable arrived_;
   std::vector<Got> got_;
 };
 
@@ -273,6 +282,28 @@ TEST_F(WebhookTest, ManualRedeliveryAndARestartLoseNothing) {
   auto got = receiver_.got();
   ASSERT_EQ(got.size(), 3u);
   EXPECT_EQ(got[1].body, got[0].body);
+}
+
+// paymentd's worker delivers in the background (the answer of the payment does not wait for it)
+// and /metrics counts the attempts.
+TEST_F(WebhookTest, PaymentdDeliversInTheBackgroundAndCountsAttempts) {
+  auto e = hooks_->Create("shop", receiver_.url(), {"payment.authorized"});
+  ASSERT_TRUE(e);
+  auto keys = ApiKeys::Open(dir_.File("acquirer.db"), clock_);
+  ASSERT_TRUE(keys) << keys.error().message;
+  ServerOptions so;
+  so.port = 0;
+  so.webhooks = hooks_.get();
+  so.webhook_poll_ms = 20;
+  auto server = Server::Start(*engine_, **keys, so);
+  ASSERT_TRUE(server) << server.error().message;
+  Authorize("a1", 1000);
+  ASSERT_TRUE(receiver_.WaitFor(1));
+  EXPECT_NE(receiver_.got()[0].body.find(R"("type":"payment.authorized")"), std::string::npos);
+  // Stop joins the worker after its round (delivered, recorded, counted).
+  (*server)->Stop();
+  EXPECT_NE((*server)->Metrics().find("paymentd_webhook_deliveries_total{outcome=\"delivered\"} 1"), std::string::npos)
+      << (*server)->Metrics();
 }
 
 TEST(WebhookUrlTest, RefusesWhatIsNotAnHttpUrlNamingTheField) {
