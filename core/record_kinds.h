@@ -28,7 +28,7 @@ inline constexpr int32_t kWebhookRetryRecord = 22;     // id endpoint/event, own
                                                        // due: the next attempt
 inline constexpr int32_t kWebhookLogRecord = 23;       // id endpoint/time/event/attempt, owner
                                                        // endpoint, due: end of retention
-inline constexpr int32_t kWebhookLeaseRecord = 24;     // id "webhooks": who delivers, until when
+inline constexpr int32_t kWebhookLeaseRecord = 24;     // id "webhooks", body who delivers, due until when
 
 // The issuer simulator's own database (adapters/network/issuer.cc), never the engine's.
 inline constexpr int32_t kIssuerPaymentRecord = 1;

@@ -391,12 +391,14 @@ Result<std::vector<DeliveryAttempt>> Webhooks::Deliveries(std::string_view endpo
 Result<bool> Webhooks::TakeLease(std::string_view holder) {
   bool ours = false;
   const int64_t now = clock_.NowMs();
+  if (lease_until_ms_ - now > kLeaseMs / 2) return true;  // held, renewed when half is gone
   PAY_TRY(InTransaction([&]() -> Result<void> {
     PAY_ASSIGN_OR_RETURN(auto row, store_->FindRecord(kWebhookLeaseRecord, "webhooks"));
-    if (row && row->owner != holder && row->due_ms > now) return {};
-    ours = true;
-    return store_->PutRecord({kWebhookLeaseRecord, "webhooks", std::string(holder), now + kLeaseMs, ""});
+    if (row && row->body != holder && row->due_ms > now) return {};
+    ours = true;  // the holder is the body: a record's owner never changes
+    return store_->PutRecord({kWebhookLeaseRecord, "webhooks", "", now + kLeaseMs, std::string(holder)});
   }));
+  lease_until_ms_ = ours ? now + kLeaseMs : 0;
   return ours;
 }
 

@@ -152,6 +152,7 @@ class Webhooks {
   WebhookOptions options_;
   std::mutex mu_;
   Random random_;
+  int64_t lease_until_ms_ = 0;  // this process holds the delivery lease until then
 };
 
 // The worker thread of paymentd: a round every `poll_ms` (real time) until Stop.

@@ -284,6 +284,25 @@ TEST_F(WebhookTest, ManualRedeliveryAndARestartLoseNothing) {
   EXPECT_EQ(got[1].body, got[0].body);
 }
 
+// Two processes on one database: the holder of the lease delivers, the other waits until it
+// lapses.
+TEST_F(WebhookTest, OneProcessDeliversAtATime) {
+  ASSERT_TRUE(hooks_->Create("shop", receiver_.url(), {}));
+  Authorize("a1", 1000);
+  ASSERT_EQ(Round().size(), 1u);  // "test" holds the lease now
+  auto other = Webhooks::Open(dir_.File("acquirer.db"), clock_, hooks_->options());
+  ASSERT_TRUE(other);
+  Authorize("a2", 1000);
+  auto none = (*other)->RunOnce(*engine_, PostHttp, "other");
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+  clock_.AdvanceMs(31'000);  // the holder went away: its lease lapses
+  auto taken = (*other)->RunOnce(*engine_, PostHttp, "other");
+  ASSERT_TRUE(taken) << taken.error().message;
+  EXPECT_EQ(taken->size(), 1u);
+  EXPECT_EQ(receiver_.got().size(), 2u);
+}
+
 // paymentd's worker delivers in the background (the answer of the payment does not wait for it)
 // and /metrics counts the attempts.
 TEST_F(WebhookTest, PaymentdDeliversInTheBackgroundAndCountsAttempts) {
