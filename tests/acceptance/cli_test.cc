@@ -1,5 +1,7 @@
 // Black-box tests of paymentctl: the real binary, a real database file, real exit codes.
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
@@ -590,6 +592,50 @@ TEST_F(CardCliTest, PushPaymentsFromTheCli) {
   CtlRun bal = Ok({"--json", "account", "show", "m/acme/disbursement"});
   EXPECT_TRUE(Has(bal.out, "\"balance_minor\":8000")) << bal.out;  // 100 - 25 - 5 (deferred) + 10
   Ok({"ledger", "verify"});
+}
+
+// Events of both rails from the CLI, and webhook endpoints managed there.
+TEST_F(CardCliTest, EventsAndWebhookEndpointsFromTheCli) {
+  ASSERT_EQ(Authorize("4242424242424242", "10.00", "order-1").status, 0);
+  ASSERT_EQ(Authorize("4000000000000002", "10.00", "order-2").status, 0);  // declined
+  Ok({"fund", "acme", "--amount", "100.00", "--currency", "USD", "--key", "topup-1"});
+  for (auto [card, key] : {std::pair{"4242424242424242", "payout-1"}, {"4000000000003220", "payout-2"}}) {
+    Ok({"--merchant", "acme", "push", "--card", card, "--amount", "5.00", "--currency", "USD",
+        "--purpose", "PP", "--recipient-name", "Kim", "--key", key});
+  }
+  CtlRun text = Ok({"--merchant", "acme", "events", "list"});
+  for (const char* type : {"payment.authorized", "payment.declined", "payout.submitted",
+                           "payout.completed", "payout.pending_credit"}) {
+    EXPECT_TRUE(Has(text.out, type)) << type << "\n" << text.out;
+  }
+  EXPECT_TRUE(Has(text.out, "acme #1 ")) << text.out;
+  CtlRun declined = Ok({"--json", "--merchant", "acme", "events", "list", "--type", "payment.declined"});
+  EXPECT_TRUE(Has(declined.out, R"("decline_code":"do_not_honor")")) << declined.out;
+  EXPECT_FALSE(Has(declined.out, "payment.authorized")) << declined.out;
+  CtlRun tail = Ok({"--json", "--merchant", "acme", "events", "tail", "--type", "payout.*"});
+  EXPECT_EQ(std::count(tail.out.begin(), tail.out.end(), '\n'), 4) << tail.out;  // JSON lines
+  CtlRun bad = Ctl({"--merchant", "acme", "webhook", "create", "--url", "ftp://example.com"});
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_TRUE(Has(bad.err, "url: must start with http:// or https://")) << bad.err;
+  CtlRun made = Ok({"--json", "--merchant", "acme", "webhook", "create", "--url",
+                    "https://example.com/hooks", "--events", "payment.*,payout.completed"});
+  EXPECT_TRUE(Has(made.out, R"("secret":"whsec_)")) << made.out;
+  EXPECT_TRUE(Has(made.out, R"("enabled_events":["payment.*","payout.completed"])")) << made.out;
+  const std::string id = made.out.substr(made.out.find("we_"), 19);
+  CtlRun list = Ok({"--merchant", "acme", "webhook", "list"});
+  EXPECT_TRUE(Has(list.out, id + "  acme  https://example.com/hooks  enabled")) << list.out;
+  EXPECT_FALSE(Has(list.out, "whsec_")) << "the secret is shown once";
+  CtlRun off = Ok({"webhook", "disable", id});
+  EXPECT_TRUE(Has(off.out, "disabled (disabled by an operator)")) << off.out;
+  CtlRun again = Ok({"webhook", "redeliver", id, "--event", "evt_0000000000000001"});
+  EXPECT_TRUE(Has(again.out, "queued evt_0000000000000001")) << again.out;
+  CtlRun log = Ok({"webhook", "deliveries", id});
+  EXPECT_TRUE(Has(log.out, "redelivery_queued")) << log.out;
+  CtlRun missing = Ctl({"webhook", "redeliver", id, "--event", "evt_0000000000009999"});
+  EXPECT_EQ(missing.status, 2);  // not found: fix the input
+  EXPECT_TRUE(Has(missing.err, "event: no event")) << missing.err;
+  Ok({"webhook", "delete", id});
+  EXPECT_FALSE(Has(Ok({"webhook", "list"}).out, id));
 }
 
 // ---- conventions of the command line -----------------------------------------------------------
