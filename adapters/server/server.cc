@@ -41,35 +41,16 @@ struct Server::Impl {
       return true;
     });
     dispatcher.set_webhooks(o.webhooks);
-    metrics.more = [&engine, this] {  // where reads ran (EngineOptions::replica_db_path)
+    metrics.more = [&engine] {  // where reads ran (EngineOptions::replica_db_path)
       const Engine::ReadRouting r = engine.read_routing();
-      return WebhookMetrics() + "# HELP paymentd_reads_total Reads of the books by where they ran (replica, or "
+      return "# HELP paymentd_reads_total Reads of the books by where they ran (replica, or "
              "primary when the replica lagged).\n# TYPE paymentd_reads_total counter\n"
              "paymentd_reads_total{served_by=\"replica\"} " + std::to_string(r.on_replica) +
              "\npaymentd_reads_total{served_by=\"primary\"} " + std::to_string(r.on_primary) + "\n";
     };
   }
 
-  // paymentd_webhook_deliveries_total{outcome}: attempts by outcome.
-  std::string WebhookMetrics() const {
-    std::string out =
-        "# HELP paymentd_webhook_deliveries_total Webhook delivery attempts by outcome.\n"
-        "# TYPE paymentd_webhook_deliveries_total counter\n";
-    const char* names[] = {"delivered", "failed", "gave_up"};
-    for (size_t i = 0; i < 3; ++i) {
-      out += "paymentd_webhook_deliveries_total{outcome=\"" + std::string(names[i]) + "\"} " +
-             std::to_string(webhook_attempts[i].load()) + "\n";
-    }
-    return out;
-  }
-  void CountDelivery(const DeliveryAttempt& a) {
-    const size_t i = a.outcome == "delivered" ? 0 : a.outcome == "failed" ? 1 : 2;
-    ++webhook_attempts[i];
-  }
-
   const ServerOptions options;
-  std::atomic<int64_t> webhook_attempts[3] = {};
-  std::unique_ptr<WebhookWorker> webhook_worker;  // stopped first (it reads through the engine)
   MetricsRegistry metrics;
   RateLimiter limiter;
   RateLimiter auth_failures;
@@ -78,6 +59,7 @@ struct Server::Impl {
   Dispatcher dispatcher;
   SessionContext context;
   std::unique_ptr<Listener> listener;
+  std::unique_ptr<WebhookWorker> webhook_worker;  // destroyed first: it counts into metrics
   std::atomic<bool> stopped{false};
 };
 
@@ -93,7 +75,7 @@ Result<std::unique_ptr<Server>> Server::Start(Engine& engine, ApiKeys& keys, con
   if (options.webhooks != nullptr) {
     i.webhook_worker = std::make_unique<WebhookWorker>(
         engine, *options.webhooks, options.webhook_poster ? options.webhook_poster : HttpPoster(PostHttp),
-        options.webhook_poll_ms, [&i](const DeliveryAttempt& a) { i.CountDelivery(a); });
+        options.webhook_poll_ms, [&i](const DeliveryAttempt& a) { i.metrics.WebhookDelivery(a.outcome); });
   }
   return server;
 }
