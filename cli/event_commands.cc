@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "cli/print.h"
 #include "core/time_format.h"
+#include "pay/money.h"
 
 namespace pay::cli {
 
@@ -35,7 +36,9 @@ void PrintEvent(const Context& ctx, const EventView& e) {
   std::cout << e.id << "  " << e.merchant << " #" << e.number << "  " << FormatRfc3339Ms(e.created_at_ms)
             << "  " << e.type;
   if (!e.object_id.empty()) std::cout << "  " << e.object_id;
-  if (!e.currency.empty()) std::cout << "  " << e.amount_minor << " " << e.currency << " (minor units)";
+  if (const Currency* c = FindCurrency(e.currency)) {
+    std::cout << "  " << FormatMinor(e.amount_minor, c->exponent) << " " << e.currency;
+  }
   if (!e.response_code.empty()) std::cout << "  code " << e.response_code;
   std::cout << "\n";
 }
