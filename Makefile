@@ -3,6 +3,8 @@
 PRESET ?= release
 BUILD := build/$(PRESET)
 DEMO_DB ?= build/demo.db
+# Every libFuzzer target is tests/fuzz/fuzz_NAME.cc (scripts/run-fuzz.sh runs the same list).
+FUZZ_TARGETS := $(sort $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.cc))))
 
 .PHONY: all deps configure build test test-asan demo tour bench fuzz clean
 
@@ -33,7 +35,7 @@ bench: build
 	@$(BUILD)/tests/bench/ledger_bench
 
 fuzz: deps
-	@cmake --preset fuzz >/dev/null && cmake --build --preset fuzz --target fuzz_ledger_codec fuzz_parsers fuzz_iso8583 fuzz_velocity_state fuzz_records fuzz_http fuzz_answers fuzz_changes fuzz_form
+	@cmake --preset fuzz >/dev/null && cmake --build --preset fuzz --target $(FUZZ_TARGETS)
 	@scripts/run-fuzz.sh build/fuzz $${FUZZ_SECONDS:-30}
 
 clean:

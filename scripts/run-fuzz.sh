@@ -4,7 +4,9 @@ set -euo pipefail
 build=${1:-build/fuzz}
 seconds=${2:-30}
 status=0
-for target in fuzz_ledger_codec fuzz_parsers fuzz_iso8583 fuzz_velocity_state fuzz_records fuzz_http fuzz_answers fuzz_changes fuzz_form fuzz_mcp; do
+# Every target is tests/fuzz/fuzz_NAME.cc (make fuzz builds the same list).
+targets=$(cd "$(dirname "$0")/../tests/fuzz" && ls fuzz_*.cc | sed 's/\.cc$//' | sort)
+for target in $targets; do
   bin="$build/tests/fuzz/$target"
   corpus="$build/corpus/$target"
   mkdir -p "$corpus"
