@@ -11,6 +11,7 @@
 #include "core/json_writer.h"
 #include "core/record_kinds.h"
 #include "core/time_format.h"
+#include "rails/payments/events.h"
 
 namespace pay::server {
 
@@ -33,12 +34,6 @@ std::string Pad16(int64_t v) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "%016lld", static_cast<long long>(v));
   return buf;
-}
-
-// An event's record id ("evt_" dropped).
-std::string RowOf(std::string_view event_id) {
-  if (event_id.starts_with("evt_")) event_id.remove_prefix(4);
-  return std::string(event_id);
 }
 
 std::string EncodeEndpoint(const WebhookEndpoint& e) {
@@ -234,7 +229,7 @@ Result<void> CheckWebhookUrl(std::string_view url) {
 }
 
 Result<EventView> FindEvent(Engine& engine, std::string_view merchant, std::string_view event_id) {
-  const std::string row = RowOf(event_id);
+  const std::string row = payments::EventRowId(event_id);
   int64_t n = 0;
   auto [end, ec] = std::from_chars(row.data(), row.data() + row.size(), n);
   auto none = MakeError(ErrorCode::kNotFound, "event: no event '" + std::string(event_id) + "'");
@@ -355,7 +350,7 @@ Result<void> Webhooks::Redeliver(const WebhookEndpoint& e, const EventView& even
     return MakeError(ErrorCode::kNotFound, "event: no event '" + event.id + "' of merchant " + e.merchant);
   }
   Retry r{0, event.id, event.type, EventJson(event)};
-  const std::string row = RowOf(event.id);
+  const std::string row = payments::EventRowId(event.id);
   std::lock_guard lock(mu_);
   const int64_t now = clock_.NowMs();
   return InTransaction([&]() -> Result<void> {
@@ -415,7 +410,7 @@ Result<std::vector<Webhooks::Work>> Webhooks::Gather(Engine& engine, const Webho
   const std::string after = e.cursor.empty() ? std::string() : "evt_" + e.cursor;
   PAY_ASSIGN_OR_RETURN(auto page, engine.ListEvents(e.merchant, after, {}, options_.events_per_round));
   for (const EventView& ev : page.items) {
-    Work w{RowOf(ev.id), Retry{0, ev.id, ev.type, {}}, false};
+    Work w{payments::EventRowId(ev.id), Retry{0, ev.id, ev.type, {}}, false};
     if (e.Wants(ev.type)) w.retry.body = EventJson(ev);
     work.push_back(std::move(w));  // unwanted ones only move the cursor
   }
